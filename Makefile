@@ -1,0 +1,29 @@
+# Two entry points, each self-contained on a fresh machine:
+#   make demo   -> create .venv, install, run the end-to-end demo
+#   make test   -> create .venv, install, run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXTRAS ?= chgnet,sevennet,xtb,d3,test
+
+.PHONY: demo test test-all install clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: $(BIN)/.installed
+	$(BIN)/lesdistill demo
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest -q
+
+test-all: $(BIN)/.installed
+	$(BIN)/python -m pytest -q -m ""
+
+clean:
+	rm -rf $(VENV) build *.egg-info
