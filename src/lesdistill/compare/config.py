@@ -1,0 +1,314 @@
+"""Configuration of a multi-teacher comparison (``lesdistill compare CONFIG.yaml``).
+
+One comparison = one system, one set of shared frames (drawn once, from one teacher's MD or from a
+given extxyz file, then relabelled by every teacher so that every student is trained and evaluated
+on the same geometries), and a list of teachers. The per-teacher stages (label -> train -> evaluate
+-> MD -> BEC/IR) are configured by the ``student``, ``training``, ``md`` and ``ir`` blocks, which are
+passed unchanged to the pipeline modules and validated there. Input files (``system.file``,
+``sampling.file``) are relative to the config file; ``output`` is relative to the working folder.
+
+YAML schema (units in the key names; defaults in brackets)::
+
+    name: water-cpu                       # [file stem] title of the report
+    output: out/compare-water-cpu         # [out/compare-<name>] relative to the working folder
+    device: cpu                           # [cpu] torch device of students and teachers
+    seed: 0                               # [0] seeds sampling, training and MD
+    system:                               # what to simulate: a builder of lesdistill.systems ...
+      builder: water
+      params: {n_molecules: 16}
+      # ... or a structure file:  file: water.xyz
+    sampling:                             # the shared frames, drawn once
+      source: teacher                     # [teacher] MD with `teacher`; or `file`
+      teacher: xtb-gfn1                   # [first usable teacher] spec whose MD draws the frames
+      file: frames.extxyz                 # (source: file) frames; may carry `bec` (N,9) DFT labels
+      temperatures_K: [300.0]
+      n_frames: 64                        # frames per temperature
+      stride: 10                          # MD steps between frames
+      timestep_fs: 0.5
+      valid_fraction: 0.1                 # held-out frames for the student-vs-teacher errors
+    teachers:                             # a spec string, or a mapping with metadata overrides
+      - xtb-gfn1
+      - spec: mace:/models/mace-mp-0b3-medium.model
+        name: mace-mp-0b3                 # [slug of spec] sub-folder out/<name>/ and table label
+        level_of_theory: PBE+U            # overrides of lesdistill.teachers.TeacherInfo
+        training_data: MPtrj
+        architecture: MACE
+    student: {preset: tiny}               # passed to the student model config
+    training: {max_epochs: 50}            # passed to lesdistill.training
+    md: {temperature_K: 300, timestep_fs: 0.5, n_equil: 200, n_steps: 2000, stride: 2}
+    ir: {}                                # passed to lesdistill.spectra.ir_spectrum
+    bec:
+      n_frames: 4                         # [4] shared frames on which all students' BECs are compared
+      reference: auto                     # [auto] auto | none | file | teacher:<spec>
+      displacement_A: 0.01                # [0.01] finite-difference step of a dipole-based reference
+      max_atoms: 96                       # [96] largest cell for a finite-difference reference
+    timing: {n_repeat: 5}                 # [5] single-point calls timed per teacher and student
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lesdistill.errors import UserInputError
+
+#: Metadata fields of a TeacherInfo that a compare config may override.
+INFO_OVERRIDES = ("family", "architecture", "training_data", "level_of_theory")
+
+_TOP_KEYS = {"name", "output", "device", "seed", "system", "sampling", "teachers", "student",
+             "training", "md", "ir", "bec", "timing"}
+_SAMPLING_KEYS = {"source", "teacher", "file", "temperatures_K", "n_frames", "stride",
+                  "timestep_fs", "valid_fraction"}
+_BEC_KEYS = {"n_frames", "reference", "displacement_A", "max_atoms"}
+_TEACHER_KEYS = {"spec", "name", *INFO_OVERRIDES}
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+@dataclass(frozen=True)
+class TeacherEntry:
+    """One teacher of a comparison: its spec, its folder/table name, metadata overrides."""
+
+    spec: str
+    name: str
+    overrides: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SharedSampling:
+    """How the shared frames are drawn (once) before every teacher relabels them."""
+
+    source: str = "teacher"  # "teacher" | "file"
+    teacher: str | None = None
+    file: Path | None = None
+    temperatures_K: tuple[float, ...] = (300.0,)
+    n_frames: int = 64
+    stride: int = 10
+    timestep_fs: float = 0.5
+    valid_fraction: float = 0.1
+
+
+@dataclass(frozen=True)
+class BECSettings:
+    """Which frames the student BECs are compared on, and where a reference BEC comes from."""
+
+    n_frames: int = 4
+    reference: str = "auto"  # "auto" | "none" | "file" | "teacher:<spec>"
+    displacement_A: float = 0.01
+    max_atoms: int = 96
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """A validated comparison config; build it with :func:`load_compare_config`/:func:`parse`."""
+
+    name: str
+    output: Path
+    system: dict[str, Any]
+    sampling: SharedSampling
+    teachers: tuple[TeacherEntry, ...]
+    device: str = "cpu"
+    seed: int = 0
+    student: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    md: dict[str, Any] = field(default_factory=dict)
+    ir: dict[str, Any] = field(default_factory=dict)
+    bec: BECSettings = field(default_factory=BECSettings)
+    timing_repeats: int = 5
+
+    def teacher(self, name: str) -> TeacherEntry:
+        """The entry called ``name`` (folder name), or KeyError."""
+        for entry in self.teachers:
+            if entry.name == name:
+                return entry
+        raise KeyError(name)
+
+
+def slug(spec: str) -> str:
+    """Folder-safe name of a teacher spec: ``mace:/m/mace-mp-0b3.model`` -> ``mace-mace-mp-0b3``.
+
+    Built-in specs keep their name (``xtb-gfn1``, ``chgnet+d3``); for ``family:PATH[@task]`` the
+    family, the checkpoint's file stem and the task are joined by ``-``.
+    """
+    text = spec.strip()
+    if ":" in text and not text.startswith("ase:"):
+        family, rest = text.split(":", 1)
+        task = ""
+        if "@" in rest:
+            rest, task = rest.rsplit("@", 1)
+        stem = Path(rest).stem or Path(rest).name
+        parts = [family, stem] + ([task] if task else [])
+        text = "-".join(p for p in parts if p)
+    elif text.startswith("ase:"):
+        text = "ase-" + text.rsplit(":", 1)[-1]
+    out = re.sub(r"[^A-Za-z0-9._+-]+", "-", text).strip("-.")
+    return out or "teacher"
+
+
+def _need(cond: bool, message: str) -> None:
+    if not cond:
+        raise UserInputError(message)
+
+
+def _unknown(keys: Any, allowed: set[str], where: str) -> None:
+    extra = sorted(set(keys) - allowed)
+    _need(not extra, f"unknown key(s) {extra} in {where}; allowed: {sorted(allowed)}")
+
+
+def _positive_int(value: Any, where: str, *, minimum: int = 1) -> int:
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+    _need(ok, f"{where} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _positive_float(value: Any, where: str) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+    _need(ok, f"{where} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    _need(isinstance(value, dict), f"{where} must be a mapping, got {type(value).__name__}")
+    return dict(value)
+
+
+def _resolve(path: Any, base: Path, where: str) -> Path:
+    _need(isinstance(path, str | Path) and str(path) != "", f"{where} must be a path, got {path!r}")
+    p = Path(str(path)).expanduser()
+    return p if p.is_absolute() else (base / p)
+
+
+def _parse_teachers(raw: Any) -> tuple[TeacherEntry, ...]:
+    _need(isinstance(raw, list) and len(raw) > 0,
+          "teachers must be a non-empty list of teacher specs, e.g. [xtb-gfn1, chgnet]")
+    entries: list[TeacherEntry] = []
+    for i, item in enumerate(raw):
+        where = f"teachers[{i}]"
+        if isinstance(item, str):
+            item = {"spec": item}
+        _need(isinstance(item, dict), f"{where} must be a spec string or a mapping with 'spec'")
+        _unknown(item, _TEACHER_KEYS, where)
+        spec = item.get("spec")
+        _need(isinstance(spec, str) and spec.strip() != "", f"{where}.spec must be a teacher spec")
+        name = str(item.get("name") or slug(spec))
+        _need(bool(_NAME_RE.match(name)),
+              f"{where}.name {name!r} must be a folder name (letters, digits, . _ + -)")
+        overrides = {}
+        for key in INFO_OVERRIDES:
+            if item.get(key) is not None:
+                overrides[key] = str(item[key])
+        entries.append(TeacherEntry(spec=spec.strip(), name=name, overrides=overrides))
+    names = [e.name for e in entries]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    _need(not dupes, f"teacher names must be unique, {dupes} repeated; give each a 'name:'")
+    return tuple(entries)
+
+
+def _parse_sampling(raw: Any, base: Path, teachers: tuple[TeacherEntry, ...]) -> SharedSampling:
+    data = _mapping(raw, "sampling")
+    _unknown(data, _SAMPLING_KEYS, "sampling")
+    source = data.get("source", "file" if "file" in data else "teacher")
+    _need(source in ("teacher", "file"), f"sampling.source must be 'teacher' or 'file', got {source!r}")
+    file = None
+    if source == "file":
+        _need("file" in data, "sampling.source is 'file' but sampling.file is missing")
+        file = _resolve(data["file"], base, "sampling.file")
+    teacher = data.get("teacher")
+    if teacher is not None:
+        _need(isinstance(teacher, str), f"sampling.teacher must be a spec string, got {teacher!r}")
+        known = {e.spec for e in teachers} | {e.name for e in teachers}
+        _need(teacher in known or source == "file",
+              f"sampling.teacher {teacher!r} is not one of the listed teachers {sorted(known)}")
+    temps = data.get("temperatures_K", [300.0])
+    temps = [temps] if isinstance(temps, int | float) else temps
+    _need(isinstance(temps, list) and len(temps) > 0,
+          f"sampling.temperatures_K must be a list of temperatures in K, got {temps!r}")
+    temps_t = tuple(_positive_float(t, "sampling.temperatures_K[]") for t in temps)
+    vf = data.get("valid_fraction", 0.1)
+    _need(isinstance(vf, int | float) and 0.0 < float(vf) < 1.0,
+          f"sampling.valid_fraction must be between 0 and 1 (exclusive), got {vf!r}")
+    return SharedSampling(
+        source=source, teacher=teacher, file=file, temperatures_K=temps_t,
+        n_frames=_positive_int(data.get("n_frames", 64), "sampling.n_frames", minimum=2),
+        stride=_positive_int(data.get("stride", 10), "sampling.stride"),
+        timestep_fs=_positive_float(data.get("timestep_fs", 0.5), "sampling.timestep_fs"),
+        valid_fraction=float(vf))
+
+
+def _parse_bec(raw: Any, teachers: tuple[TeacherEntry, ...]) -> BECSettings:
+    data = _mapping(raw, "bec")
+    _unknown(data, _BEC_KEYS, "bec")
+    ref = str(data.get("reference", "auto"))
+    if ref.startswith("teacher:"):
+        spec = ref.split(":", 1)[1]
+        known = {e.spec for e in teachers} | {e.name for e in teachers}
+        _need(spec in known, f"bec.reference {ref!r} names a teacher not listed in teachers")
+    else:
+        _need(ref in ("auto", "none", "file"),
+              f"bec.reference must be auto, none, file or teacher:<spec>, got {ref!r}")
+    return BECSettings(
+        n_frames=_positive_int(data.get("n_frames", 4), "bec.n_frames"),
+        reference=ref,
+        displacement_A=_positive_float(data.get("displacement_A", 0.01), "bec.displacement_A"),
+        max_atoms=_positive_int(data.get("max_atoms", 96), "bec.max_atoms"))
+
+
+def _parse_system(raw: Any, base: Path) -> dict[str, Any]:
+    data = _mapping(raw, "system")
+    has_builder, has_file = "builder" in data, "file" in data
+    _need(has_builder != has_file,
+          "system needs exactly one of 'builder' (e.g. water) or 'file' (a structure file)")
+    _unknown(data, {"builder", "params", "file"}, "system")
+    if has_file:
+        return {"file": _resolve(data["file"], base, "system.file")}
+    _need(isinstance(data["builder"], str), f"system.builder must be a name, got {data['builder']!r}")
+    return {"builder": data["builder"], "params": _mapping(data.get("params"), "system.params")}
+
+
+def parse(data: Any, *, base_dir: str | Path = ".", default_name: str = "compare") -> CompareConfig:
+    """Validate a config mapping (already loaded from YAML); relative paths are taken from
+    ``base_dir``. Raises :class:`UserInputError` naming the bad key and value."""
+    _need(isinstance(data, dict), "a compare config must be a YAML mapping (key: value)")
+    _unknown(data, _TOP_KEYS, "the compare config")
+    base = Path(base_dir)
+    name = str(data.get("name") or default_name)
+    _need(bool(_NAME_RE.match(name)), f"name {name!r} must be letters, digits, . _ + - only")
+    teachers = _parse_teachers(data.get("teachers"))
+    device = str(data.get("device", "cpu"))
+    _need(device == "cpu" or device.startswith(("cuda", "mps")),
+          f"device must be cpu, cuda, cuda:N or mps, got {device!r}")
+    seed = data.get("seed", 0)
+    _need(isinstance(seed, int) and not isinstance(seed, bool), f"seed must be an integer, got {seed!r}")
+    timing = _mapping(data.get("timing"), "timing")
+    _unknown(timing, {"n_repeat"}, "timing")
+    return CompareConfig(
+        name=name,
+        output=_resolve(data.get("output", f"out/compare-{name}"), Path("."), "output"),
+        system=_parse_system(data.get("system"), base),
+        sampling=_parse_sampling(data.get("sampling"), base, teachers),
+        teachers=teachers, device=device, seed=int(seed),
+        student=_mapping(data.get("student"), "student"),
+        training=_mapping(data.get("training"), "training"),
+        md=_mapping(data.get("md"), "md"),
+        ir=_mapping(data.get("ir"), "ir"),
+        bec=_parse_bec(data.get("bec"), teachers),
+        timing_repeats=_positive_int(timing.get("n_repeat", 5), "timing.n_repeat"))
+
+
+def load_compare_config(path: str | Path) -> CompareConfig:
+    """Read and validate a compare YAML file (FileNotFoundError / UserInputError on bad input)."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"compare config {str(p)!r} not found; pass a YAML file, "
+                                "e.g. configs/compare/water-cpu.yaml")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "syntax error"
+        raise UserInputError(f"{p} is not valid YAML: {first}") from None
+    return parse(data, base_dir=p.parent, default_name=p.stem)

@@ -1,0 +1,77 @@
+"""Reference Born effective charges for judging students.
+
+Two sources:
+
+* user-provided labels, e.g. from DFT perturbation theory, stored per atom in the frames' extxyz
+  array ``bec`` (shape (N, 9), row-major Z[i].reshape(9), e; key ``lesdistill.keys.BEC_ARRAY``);
+* a teacher whose ASE calculator gives a dipole (tblite GFN1/GFN2-xTB: Mulliken-charge dipole plus
+  atomic dipoles): Z[i, a, b] = d mu_a / d r_ib by central finite differences,
+  (mu_a(r_ib + h) - mu_a(r_ib - h)) / (2 h), 6 N calculations per frame -- meant for small cells.
+  In a periodic cell the xTB dipole uses the positions as given (no Berry phase), which is a
+  well-defined derivative as long as no atom is wrapped during the displacement (we never wrap).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from lesdistill import keys
+
+
+def calculator_gives_dipole(calculator: object) -> bool:
+    """True if an ASE calculator declares the ``dipole`` property (e.g. tblite xTB)."""
+    return keys.DIPOLE in getattr(calculator, "implemented_properties", ())
+
+
+def finite_difference_bec(atoms, calculator, *, displacement_A: float = 0.01,
+                          progress: bool = False) -> np.ndarray:
+    """BEC tensors (N, 3, 3) in e from central differences of ``calculator``'s dipole (e Å).
+
+    ``atoms`` is not modified (a copy is displaced). Raises ValueError if the calculator gives no
+    dipole or the step is not positive.
+    """
+    if not displacement_A > 0:
+        raise ValueError(f"displacement_A must be > 0 Å, got {displacement_A!r}")
+    if not calculator_gives_dipole(calculator):
+        name = type(calculator).__name__
+        raise ValueError(f"calculator {name} gives no dipole; a finite-difference reference BEC "
+                         "needs one (use an xTB teacher or frames with 'bec' labels)")
+    work = atoms.copy()
+    work.calc = calculator
+    base = atoms.get_positions()
+    n = len(atoms)
+    z = np.zeros((n, 3, 3))
+    steps = range(n)
+    if progress:
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, desc="reference BEC (finite differences)", unit="atom", leave=False)
+    for i in steps:
+        for b in range(3):
+            dip = []
+            for sign in (1.0, -1.0):
+                pos = base.copy()
+                pos[i, b] += sign * displacement_A
+                work.set_positions(pos, apply_constraint=False)
+                dip.append(np.asarray(work.get_dipole_moment(), dtype=float))
+            z[i, :, b] = (dip[0] - dip[1]) / (2.0 * displacement_A)
+    return z
+
+
+def frames_bec(frames: Sequence) -> list[np.ndarray] | None:
+    """User-provided BEC labels of every frame as (N, 3, 3) arrays, or None if any frame lacks
+    them. Raises ValueError on a label of the wrong shape or with NaN."""
+    out = []
+    for k, atoms in enumerate(frames):
+        if keys.BEC_ARRAY not in atoms.arrays:
+            return None
+        arr = np.asarray(atoms.arrays[keys.BEC_ARRAY], dtype=float)
+        if arr.shape != (len(atoms), 9):
+            raise ValueError(f"frame {k}: array '{keys.BEC_ARRAY}' must have shape "
+                             f"({len(atoms)}, 9) (row-major 3x3 per atom), got {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"frame {k}: array '{keys.BEC_ARRAY}' contains NaN or inf")
+        out.append(arr.reshape(len(atoms), 3, 3))
+    return out

@@ -1,0 +1,73 @@
+"""Finite-difference reference BEC and user-provided BEC labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.calculators.calculator import Calculator, all_changes
+
+from lesdistill.compare.reference import finite_difference_bec, frames_bec
+
+
+class FixedCharges(Calculator):
+    """Dipole of fixed point charges, mu = sum_i q_i r_i (e Å): its BEC is exactly q_i * I."""
+
+    implemented_properties = ["energy", "dipole"]
+
+    def __init__(self, charges):
+        super().__init__()
+        self.q = np.asarray(charges, dtype=float)
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        self.results = {"energy": 0.0, "dipole": self.q @ self.atoms.positions}
+
+
+def _water(cell=False):
+    atoms = Atoms("OH2", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])
+    if cell:
+        atoms.set_cell([6.0, 6.0, 6.0])
+        atoms.pbc = True
+        atoms.translate([5.99, 3, 3])  # O sits at the cell edge: no wrapping may happen
+    return atoms
+
+
+def test_fixed_charges_give_exact_bec():
+    q = [-0.8, 0.4, 0.4]
+    for atoms in (_water(), _water(cell=True)):
+        before = atoms.get_positions().copy()
+        z = finite_difference_bec(atoms, FixedCharges(q), displacement_A=0.02)
+        np.testing.assert_allclose(z, np.array(q)[:, None, None] * np.eye(3), atol=1e-10)
+        np.testing.assert_array_equal(atoms.get_positions(), before)
+
+
+def test_no_dipole_or_bad_step_is_rejected():
+    from ase.calculators.emt import EMT
+
+    with pytest.raises(ValueError, match="gives no dipole"):
+        finite_difference_bec(_water(), EMT())
+    with pytest.raises(ValueError, match="displacement_A"):
+        finite_difference_bec(_water(), FixedCharges([0, 0, 0]), displacement_A=0.0)
+
+
+def test_gfn1_water_molecule_bec_obeys_sum_rule_and_signs():
+    tblite = pytest.importorskip("tblite.ase")
+    calc = tblite.TBLite(method="GFN1-xTB", verbosity=0)
+    z = finite_difference_bec(_water(), calc, displacement_A=0.005)
+    # neutral molecule: translating it leaves the dipole unchanged -> sum_i Z_i = 0
+    np.testing.assert_allclose(z.sum(axis=0), 0.0, atol=2e-3)
+    tr = np.trace(z, axis1=1, axis2=2) / 3
+    assert tr[0] < -0.2 and tr[1] > 0.1 and tr[2] > 0.1
+
+
+def test_frames_bec_reads_labels_and_rejects_bad_ones():
+    a = _water()
+    assert frames_bec([a]) is None
+    z = np.arange(27, dtype=float).reshape(3, 9)
+    a.arrays["bec"] = z
+    got = frames_bec([a])
+    np.testing.assert_array_equal(got[0], z.reshape(3, 3, 3))
+    a.arrays["bec"] = np.full((3, 9), np.nan)
+    with pytest.raises(ValueError, match="NaN"):
+        frames_bec([a])
