@@ -1,0 +1,377 @@
+"""Run configuration for ``lesdistill run``: one YAML file describes a whole distillation.
+
+A run config has one section per pipeline stage. Every value has exactly one home (its
+dataclass field below, with its default); a YAML file overrides fields, and an optional
+``preset: NAME`` key starts from a packaged preset (``lesdistill/configs/NAME.yaml``) first.
+Unknown keys raise :class:`~lesdistill.errors.UserInputError` naming the key and its section.
+
+Layout (units in the field names)::
+
+    output: runs/water          # output folder (relative to the current directory)
+    seed: 0                     # the one seed; every stage derives its own from it
+    device: cpu                 # cpu | cuda | cuda:1 (not part of any stage hash)
+    system:   {builder: water, params: {n_molecules: 32}}    # or {file: water.extxyz}
+    teacher:  {spec: chgnet}
+    sampling: {temperatures_K: [300], n_frames: 80, stride: 4, timestep_fs: 0.5, ...}
+    student:  {preset: tiny, options: {...}}       # options: StudentConfig fields
+    training: {...}                                # TrainConfig fields (lesdistill.training)
+    finetune: {teacher: xtb-gfn2, n_frames: 8, training: {...}}   # optional
+    md:       {temperature_K: 300, timestep_fs: 0.5, n_equil: 200, n_steps: 4000, stride: 2}
+    ir:       {eps_inf: 1.78, bec_every: 20, reference: water, ...}
+    report:   {speed_repeats: 5, title: ...}
+
+Relative input file paths (``system.file``, ``finetune.data``) are resolved against the folder
+of the YAML file that names them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from lesdistill.errors import UserInputError
+
+__all__ = [
+    "FinetuneConfig", "IRConfig", "MDConfig", "ReportConfig", "RunConfig", "SamplingConfig",
+    "StudentSection", "SystemConfig", "TeacherConfig", "available_presets", "load_config",
+    "load_preset", "config_from_dict", "config_to_dict", "dump_config",
+]
+
+
+@dataclass(frozen=True)
+class SystemConfig:
+    """The structure: a builder from :mod:`lesdistill.systems` or a structure file."""
+
+    builder: str | None = "water"  # lesdistill.systems.build name ("water", "hcl", "tio2-water")
+    params: dict[str, Any] = field(default_factory=dict)  # keyword arguments of the builder
+    file: str | None = None  # any ASE-readable structure file (replaces the builder)
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    """The teacher foundation model (``lesdistill.teachers.get_teacher`` spec string)."""
+
+    spec: str = "chgnet"  # e.g. chgnet, sevennet, xtb-gfn1, uma:/path/uma.pt@omol, mace:/path.model
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """Teacher MD that produces the labelled training frames (``lesdistill.sampling.sample``)."""
+
+    temperatures_K: tuple[float, ...] = (300.0,)  # one NVT run per temperature
+    n_frames: int = 400  # kept frames per temperature
+    stride: int = 10  # MD steps between kept frames
+    timestep_fs: float = 0.5
+    relax: bool = False  # pre-relax the structure with the teacher
+    valid_fraction: float = 0.1  # of all frames, for early stopping
+    test_fraction: float = 0.1  # of all frames, held out for parity plots / metrics
+
+
+@dataclass(frozen=True)
+class StudentSection:
+    """Student architecture: a preset of ``lesdistill.model.StudentConfig`` plus overrides."""
+
+    preset: str = "small"  # tiny | small | medium
+    options: dict[str, Any] = field(default_factory=dict)  # StudentConfig field overrides
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Optional fine-tuning on a small higher-level set (``data`` file, or ``teacher`` labels)."""
+
+    data: str | None = None  # labelled extxyz file (energy/forces[/stress]) at the higher level
+    teacher: str | None = None  # or: relabel frames of the sampled set with this teacher spec
+    n_frames: int = 20  # frames relabelled by ``teacher`` (taken evenly from the sampled set)
+    test_fraction: float = 0.25  # of the fine-tuning set, held out for before/after metrics
+    training: dict[str, Any] = field(default_factory=dict)  # TrainConfig overrides for this stage
+
+
+@dataclass(frozen=True)
+class MDConfig:
+    """Student MD for spectra and RDFs (``lesdistill.md.run_md``)."""
+
+    temperature_K: float = 300.0
+    timestep_fs: float = 0.5
+    n_equil: int = 2000  # NVT equilibration steps (not stored)
+    n_steps: int = 40000  # production steps
+    stride: int = 2  # store every stride-th production step
+    thermostat: str = "nve"  # production: nve | langevin | bussi (equilibration is always NVT)
+
+
+@dataclass(frozen=True)
+class IRConfig:
+    """Born effective charges and the IR spectrum (``lesdistill.spectra``)."""
+
+    eps_inf: float | None = None  # None: the student's own eps_inf (physical = sqrt(eps_inf) q)
+    bec_every: int = 50  # BEC tensors of every n-th stored MD frame
+    window_ps: float | None = None  # autocorrelation window width; None = spectra default
+    correction: str = "harmonic"  # quantum correction: none | harmonic | standard
+    max_wavenumber_cm: float = 4500.0
+    reference: str | None = "water"  # experimental reference overlay ("water") or None
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """The HTML/JSON report."""
+
+    title: str = "lesdistill report"
+    speed_repeats: int = 5  # energy+forces calls timed per model for the speed table
+    rdf_rmax_A: float = 6.0  # upper RDF radius (clipped to what the cell allows)
+    rdf_bins: int = 120
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A whole distillation run."""
+
+    output: str = "lesdistill-run"
+    seed: int = 0
+    device: str = "cpu"
+    system: SystemConfig = field(default_factory=SystemConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    student: StudentSection = field(default_factory=StudentSection)
+    training: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields
+    finetune: FinetuneConfig | None = None
+    md: MDConfig = field(default_factory=MDConfig)
+    ir: IRConfig = field(default_factory=IRConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+
+# --- validation -------------------------------------------------------------------------------
+
+def _positive(value: float, name: str, *, strict: bool = True) -> None:
+    if value != value or (value <= 0 if strict else value < 0):  # NaN-safe
+        rel = ">" if strict else ">="
+        raise UserInputError(f"{name} must be {rel} 0, got {value!r}; fix it in the config")
+
+
+def _validate(cfg: RunConfig) -> None:
+    sysc = cfg.system
+    if (sysc.builder is None) == (sysc.file is None):
+        raise UserInputError("system: give exactly one of 'builder' (e.g. water) or 'file' "
+                             f"(a structure file); got builder={sysc.builder!r}, file={sysc.file!r}")
+    if sysc.file is not None and sysc.params:
+        raise UserInputError("system.params only applies to a builder; remove it when using 'file'")
+    if not cfg.teacher.spec.strip():
+        raise UserInputError("teacher.spec is empty; give a teacher, e.g. 'chgnet'")
+    s = cfg.sampling
+    if not s.temperatures_K:
+        raise UserInputError("sampling.temperatures_K is empty; give at least one temperature")
+    for t in s.temperatures_K:
+        _positive(t, "sampling.temperatures_K")
+    for name in ("n_frames", "stride", "timestep_fs"):
+        _positive(getattr(s, name), f"sampling.{name}")
+    for name in ("valid_fraction", "test_fraction"):
+        _positive(getattr(s, name), f"sampling.{name}", strict=False)
+    if s.valid_fraction + s.test_fraction >= 0.9:
+        raise UserInputError("sampling.valid_fraction + sampling.test_fraction must be < 0.9 "
+                             "so that frames are left for training")
+    ft = cfg.finetune
+    if ft is not None:
+        if (ft.data is None) == (ft.teacher is None):
+            raise UserInputError("finetune: give exactly one of 'data' (a labelled extxyz file) "
+                                 "or 'teacher' (a higher-level teacher spec)")
+        _positive(ft.n_frames, "finetune.n_frames")
+        if not 0.0 < ft.test_fraction < 1.0:
+            raise UserInputError(f"finetune.test_fraction must be in (0, 1), got {ft.test_fraction}")
+    m = cfg.md
+    for name in ("temperature_K", "timestep_fs", "n_steps", "stride"):
+        _positive(getattr(m, name), f"md.{name}")
+    _positive(m.n_equil, "md.n_equil", strict=False)
+    if m.stride > m.n_steps:
+        raise UserInputError(f"md.stride ({m.stride}) is larger than md.n_steps ({m.n_steps})")
+    if cfg.ir.eps_inf is not None:
+        _positive(cfg.ir.eps_inf, "ir.eps_inf")
+    _positive(cfg.ir.bec_every, "ir.bec_every")
+    _positive(cfg.ir.max_wavenumber_cm, "ir.max_wavenumber_cm")
+    if cfg.ir.window_ps is not None:
+        _positive(cfg.ir.window_ps, "ir.window_ps")
+    if cfg.ir.correction not in ("none", "harmonic", "standard"):
+        raise UserInputError(f"ir.correction must be none, harmonic or standard, got "
+                             f"{cfg.ir.correction!r}")
+    _positive(cfg.report.speed_repeats, "report.speed_repeats")
+    _positive(cfg.report.rdf_rmax_A, "report.rdf_rmax_A")
+    _positive(cfg.report.rdf_bins, "report.rdf_bins")
+    if not str(cfg.output).strip():
+        raise UserInputError("output is empty; give an output folder")
+
+
+# --- dict <-> dataclass -------------------------------------------------------------------------
+
+def _convert(value: Any, tp: Any, where: str) -> Any:
+    """Check/convert one YAML value to the annotated type ``tp`` (``where`` names the key)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(value, arg, where)
+            except UserInputError as exc:
+                errors.append(str(exc))
+        raise UserInputError(errors[0] if errors else f"{where}: bad value {value!r}")
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise UserInputError(f"{where} must be a mapping of keys, got {type(value).__name__}")
+        return _from_dict(tp, value, where)
+    if origin is tuple:
+        (item_tp, _ellipsis) = typing.get_args(tp)
+        items = value if isinstance(value, list | tuple) else [value]
+        return tuple(_convert(v, item_tp, f"{where}[{i}]") for i, v in enumerate(items))
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise UserInputError(f"{where} must be a mapping, got {type(value).__name__}")
+        return dict(value)
+    if tp is Any:
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise UserInputError(f"{where} must be true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UserInputError(f"{where} must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise UserInputError(f"{where} must be a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise UserInputError(f"{where} must be a string, got {value!r}")
+        return str(value)
+    raise TypeError(f"internal: unsupported config type {tp!r} at {where}")
+
+
+def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in names:
+            prefix = f"{where}." if where else ""
+            raise UserInputError(f"unknown config key '{prefix}{key}'; allowed in "
+                                 f"{where or 'the top level'}: {', '.join(sorted(names))}")
+    kwargs = {k: _convert(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def config_from_dict(data: dict[str, Any]) -> RunConfig:
+    """Build a validated :class:`RunConfig` from a plain dict (as read from YAML)."""
+    if not isinstance(data, dict):
+        raise UserInputError(f"a run config must be a mapping of keys, got {type(data).__name__}")
+    return _from_dict(RunConfig, data, "")
+
+
+def config_to_dict(cfg: Any) -> Any:
+    """Plain-data (YAML/JSON-ready) view of a config dataclass (tuples become lists)."""
+    if dataclasses.is_dataclass(cfg):
+        return {f.name: config_to_dict(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
+    if isinstance(cfg, list | tuple):
+        return [config_to_dict(v) for v in cfg]
+    if isinstance(cfg, dict):
+        return {str(k): config_to_dict(v) for k, v in cfg.items()}
+    return cfg
+
+
+def dump_config(cfg: RunConfig) -> str:
+    """YAML text of a full config (every value explicit), loadable by :func:`load_config`."""
+    import yaml
+
+    return yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
+
+
+def section_json(value: Any) -> str:
+    """Canonical JSON of a config section (for content hashes)."""
+    return json.dumps(config_to_dict(value), sort_keys=True, separators=(",", ":"))
+
+
+# --- YAML and presets ---------------------------------------------------------------------------
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in ("params",):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        at = f" (line {line + 1})" if line is not None else ""
+        raise UserInputError(f"{path} is not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise UserInputError(f"{path}: a run config must be a mapping of keys at the top level")
+    return data
+
+
+def available_presets() -> list[str]:
+    """Names of the run presets shipped inside the package (``lesdistill/configs``)."""
+    folder = resources.files("lesdistill") / "configs"
+    if not folder.is_dir():
+        return []
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def _preset_dict(name: str) -> dict[str, Any]:
+    res = resources.files("lesdistill") / "configs" / f"{name}.yaml"
+    if not res.is_file():
+        raise UserInputError(f"unknown preset {name!r}; available: {', '.join(available_presets())}")
+    with resources.as_file(res) as path:
+        data = _read_yaml(Path(path))
+    data.pop("preset", None)
+    return data
+
+
+def load_preset(name: str, **overrides: Any) -> RunConfig:
+    """A packaged run preset (e.g. ``"demo"``), with optional top-level overrides."""
+    return config_from_dict(_deep_merge(_preset_dict(name), overrides))
+
+
+def _resolve_inputs(data: dict[str, Any], folder: Path) -> None:
+    """Make relative input paths absolute against the YAML file's folder (in place)."""
+    for section, key in (("system", "file"), ("finetune", "data")):
+        block = data.get(section)
+        if isinstance(block, dict) and isinstance(block.get(key), str):
+            p = Path(block[key]).expanduser()
+            if not p.is_absolute():
+                block[key] = str((folder / p).resolve())
+
+
+def load_config(path: str | Path, *, output: str | Path | None = None) -> RunConfig:
+    """Read a run config from YAML (with optional ``preset:`` base); ``output`` overrides."""
+    path = Path(path)
+    data = _read_yaml(path)
+    preset = data.pop("preset", None)
+    _resolve_inputs(data, path.resolve().parent)
+    if preset is not None:
+        if not isinstance(preset, str):
+            raise UserInputError(f"{path}: 'preset' must be a preset name, got {preset!r}")
+        data = _deep_merge(_preset_dict(preset), data)
+    if output is not None:
+        data["output"] = str(output)
+    return config_from_dict(data)
