@@ -1,0 +1,149 @@
+"""The teacher interface: an ASE calculator plus what it is (metadata) and what it can handle.
+
+A :class:`Teacher` wraps one ASE calculator (energy in eV, forces in eV/Å, stress in eV/Å^3 Voigt
+order when periodic) together with a :class:`TeacherInfo` record (architecture, training data,
+level of theory, covered elements, periodic / open boundary support). Adapters (one file per model
+family) build teachers; :func:`lesdistill.teachers.get_teacher` picks the adapter from a spec
+string such as ``"chgnet"`` or ``"mace:/models/mace-mp-0.model"``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lesdistill.errors import MissingDependencyError
+
+if TYPE_CHECKING:
+    from ase import Atoms
+    from ase.calculators.calculator import Calculator
+
+
+@dataclass(frozen=True)
+class TeacherInfo:
+    """What a teacher is.
+
+    ``elements`` is the set of chemical symbols the model covers (``None``: any element the
+    model family supports, not checked here). ``periodic``/``open`` say whether periodic cells
+    and open (non-periodic, vacuum) structures can be labelled.
+    """
+
+    family: str
+    architecture: str
+    training_data: str
+    level_of_theory: str
+    elements: frozenset[str] | None = None
+    periodic: bool = True
+    open: bool = True
+    extra: str | None = None  # pip extra that installs the family's package, e.g. "chgnet"
+    notes: str = ""
+
+
+@dataclass
+class Teacher:
+    """A labelling model: ``calculator`` (ASE) + ``info`` (:class:`TeacherInfo`).
+
+    ``name`` is the spec the teacher was created from (recorded as ``info["teacher"]`` on each
+    labelled frame).
+    """
+
+    name: str
+    info: TeacherInfo
+    calculator: Calculator
+    device: str = "cpu"
+
+    def check(self, atoms: Atoms) -> None:
+        """Raise ``ValueError`` if this teacher cannot label ``atoms`` (elements, periodicity)."""
+        check_atoms(atoms, self.info, self.name)
+
+    def label(self, atoms: Atoms) -> dict[str, object]:
+        """Energy (eV), forces (eV/Å) and, for a periodic cell, stress (eV/Å^3 Voigt) of ``atoms``.
+
+        The teacher's calculator is attached to a copy; ``atoms`` itself is not modified.
+        """
+        self.check(atoms)
+        work = atoms.copy()
+        work.calc = self.calculator
+        results: dict[str, object] = {
+            "energy": float(work.get_potential_energy()),
+            "forces": work.get_forces().copy(),
+        }
+        if work.pbc.all():
+            results["stress"] = work.get_stress(voigt=True).copy()
+        return results
+
+
+@dataclass(frozen=True)
+class TeacherStatus:
+    """One line of ``lesdistill teachers``: is the teacher usable here, and if not, why."""
+
+    name: str
+    usable: bool
+    reason: str = ""
+    info: TeacherInfo | None = field(default=None, compare=False)
+
+
+def check_atoms(atoms: Atoms, info: TeacherInfo, name: str) -> None:
+    """Validate ``atoms`` against a teacher's coverage; ValueError with a one-line fix otherwise."""
+    import numpy as np
+
+    if len(atoms) == 0:
+        raise ValueError(f"teacher {name!r}: the structure has no atoms")
+    if not np.all(np.isfinite(atoms.positions)):
+        raise ValueError(f"teacher {name!r}: the structure has NaN/inf positions; fix the input")
+    if info.elements is not None:
+        bad = sorted(set(atoms.get_chemical_symbols()) - set(info.elements))
+        if bad:
+            known = ", ".join(sorted(info.elements))
+            raise ValueError(
+                f"teacher {name!r} cannot handle element(s) {', '.join(bad)}; "
+                f"it covers only {known}; pick another teacher"
+            )
+    pbc = atoms.pbc
+    if pbc.all():
+        if not info.periodic:
+            raise ValueError(
+                f"teacher {name!r} supports only open (non-periodic) structures; "
+                "remove the cell / set pbc=False or pick a periodic teacher"
+            )
+        if atoms.cell.rank < 3 or abs(atoms.cell.volume) < 1e-6:
+            raise ValueError(f"teacher {name!r}: periodic structure has a degenerate cell")
+    elif not pbc.any():
+        if not info.open:
+            raise ValueError(
+                f"teacher {name!r} needs a periodic cell (pbc=True in all directions) "
+                "but the structure is not periodic; add a cell or pick another teacher"
+            )
+    elif not info.periodic:
+        raise ValueError(f"teacher {name!r} supports only open structures; got pbc={pbc.tolist()}")
+
+
+def require_package(module: str, package: str, extra: str | None, purpose: str) -> None:
+    """Raise :class:`MissingDependencyError` if ``module`` cannot be imported (no import done)."""
+    if importlib.util.find_spec(module) is None:
+        raise MissingDependencyError(package, extra, purpose)
+
+
+def require_file(path: str | os.PathLike[str], what: str) -> Path:
+    """Return ``path`` as a Path if it is an existing file; FileNotFoundError (one line) otherwise."""
+    if not str(path).strip():
+        raise FileNotFoundError(f"{what}: no checkpoint path given; use the form 'family:PATH'")
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise FileNotFoundError(f"{what}: checkpoint file not found: {p}")
+    return p
+
+
+def offline_environment() -> None:
+    """Tell hub-style libraries not to touch the network (no downloads at run time)."""
+    for key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+        os.environ.setdefault(key, "1")
+
+
+def missing_packages(modules: Iterable[tuple[str, str]]) -> list[str]:
+    """Names of the packages whose import module is not found: ``[(module, package), ...]``."""
+    return [pkg for mod, pkg in modules if importlib.util.find_spec(mod) is None]
