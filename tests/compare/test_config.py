@@ -25,8 +25,12 @@ def test_defaults_and_teacher_entries(tmp_path):
     assert [t.name for t in cfg.teachers] == ["xtb-gfn1", "mace-mace-mp-0b3-medium"]
     assert cfg.teachers[1].overrides == {"level_of_theory": "PBE+U", "training_data": "MPtrj"}
     assert cfg.sampling.source == "teacher" and cfg.sampling.teacher is None
+    run = cfg.run_config(cfg.teachers[1])
+    assert run.teacher.spec == "mace:/m/mace-mp-0b3-medium.model"
+    assert Path(run.output) == Path("out/compare-w/mace-mace-mp-0b3-medium")
     assert cfg.bec.reference == "auto" and cfg.bec.n_frames == 4
     assert cfg.teacher("xtb-gfn1").spec == "xtb-gfn1"
+    assert cfg.teacher("mace:/m/mace-mp-0b3-medium.model").name == "mace-mace-mp-0b3-medium"
 
 
 def test_slug_of_specs():
@@ -43,6 +47,7 @@ def test_file_sampling_is_relative_to_config(tmp_path):
     cfg = load_compare_config(cfg_path)
     assert cfg.sampling.source == "file" and cfg.sampling.file == tmp_path / "frames.extxyz"
     assert cfg.system == {"file": tmp_path / "start.xyz"}
+    assert cfg.run_config(cfg.teachers[0]).system.file == str(tmp_path / "start.xyz")
     assert cfg.name == "c"
 
 
@@ -53,7 +58,9 @@ def test_file_sampling_is_relative_to_config(tmp_path):
     ({"teachers": [{"spec": "x", "name": "a/b"}]}, "folder name"),
     ({"system": {}}, "exactly one of 'builder'"),
     ({"sampling": {"n_frames": 0}}, "sampling.n_frames"),
-    ({"sampling": {"valid_fraction": 1.5}}, "valid_fraction"),
+    ({"sampling": {"valid_fraction": 0.5, "test_fraction": 0.5}}, "valid_fraction"),
+    ({"md": {"n_stepz": 3}}, "md.n_stepz"),
+    ({"student": {"preset": "tiny", "colour": 1}}, "colour"),
     ({"sampling": {"teacher": "orb:/x"}}, "not one of the listed"),
     ({"sampling": {"source": "dft"}}, "sampling.source"),
     ({"bec": {"reference": "magic"}}, "bec.reference"),

@@ -7,42 +7,49 @@ on the same geometries), and a list of teachers. The per-teacher stages (label -
 passed unchanged to the pipeline modules and validated there. Input files (``system.file``,
 ``sampling.file``) are relative to the config file; ``output`` is relative to the working folder.
 
+The shared sections (``system``, ``student``, ``training``, ``md``, ``ir``, ``report`` and the MD
+settings of ``sampling``) have the same schema as in ``lesdistill run`` (:mod:`lesdistill.config`);
+:meth:`CompareConfig.run_config` turns them into one per-teacher run config, and :func:`parse`
+validates them through it, so a bad value is reported the same way as by ``lesdistill run``.
+
 YAML schema (units in the key names; defaults in brackets)::
 
     name: water-cpu                       # [file stem] title of the report
     output: out/compare-water-cpu         # [out/compare-<name>] relative to the working folder
     device: cpu                           # [cpu] torch device of students and teachers
     seed: 0                               # [0] seeds sampling, training and MD
-    system:                               # what to simulate: a builder of lesdistill.systems ...
-      builder: water
-      params: {n_molecules: 16}
-      # ... or a structure file:  file: water.xyz
+    system: {builder: water, params: {n_molecules: 16}}   # or {file: water.xyz}
     sampling:                             # the shared frames, drawn once
       source: teacher                     # [teacher] MD with `teacher`; or `file`
-      teacher: xtb-gfn1                   # [first usable teacher] spec whose MD draws the frames
+      teacher: xtb-gfn1                   # [first usable teacher] spec/name whose MD draws frames
       file: frames.extxyz                 # (source: file) frames; may carry `bec` (N,9) DFT labels
-      temperatures_K: [300.0]
-      n_frames: 64                        # frames per temperature
-      stride: 10                          # MD steps between frames
+      temperatures_K: [300.0]             # the other keys as in `lesdistill run`'s sampling:
+      n_frames: 64                        #   frames per temperature
+      stride: 10                          #   MD steps between frames
       timestep_fs: 0.5
-      valid_fraction: 0.1                 # held-out frames for the student-vs-teacher errors
+      valid_fraction: 0.1                 #   early-stopping frames
+      test_fraction: 0.1                  #   held-out frames: student-vs-teacher errors
     teachers:                             # a spec string, or a mapping with metadata overrides
       - xtb-gfn1
       - spec: mace:/models/mace-mp-0b3-medium.model
         name: mace-mp-0b3                 # [slug of spec] sub-folder out/<name>/ and table label
-        level_of_theory: PBE+U            # overrides of lesdistill.teachers.TeacherInfo
-        training_data: MPtrj
+        level_of_theory: PBE+U            # overrides of lesdistill.teachers.TeacherInfo fields
+        training_data: MPtrj              #   family, architecture, training_data, level_of_theory
         architecture: MACE
-    student: {preset: tiny}               # passed to the student model config
-    training: {max_epochs: 50}            # passed to lesdistill.training
+    student: {preset: tiny}               # as in `lesdistill run`
+    training: {max_epochs: 50}            # as in `lesdistill run`
     md: {temperature_K: 300, timestep_fs: 0.5, n_equil: 200, n_steps: 2000, stride: 2}
-    ir: {}                                # passed to lesdistill.spectra.ir_spectrum
+    ir: {reference: water}                # as in `lesdistill run`
+    report: {speed_repeats: 5}            # as in `lesdistill run` (title defaults to the name)
     bec:
-      n_frames: 4                         # [4] shared frames on which all students' BECs are compared
-      reference: auto                     # [auto] auto | none | file | teacher:<spec>
+      n_frames: 4                         # [4] shared test frames on which students' BECs are compared
+      reference: auto                     # [auto] auto | none | file | teacher:<spec or name>
       displacement_A: 0.01                # [0.01] finite-difference step of a dipole-based reference
       max_atoms: 96                       # [96] largest cell for a finite-difference reference
-    timing: {n_repeat: 5}                 # [5] single-point calls timed per teacher and student
+
+``reference: auto`` uses the frames' ``bec`` labels when every shared frame has them, else the
+first listed xTB teacher (its dipole, by finite differences) when the cell has at most
+``max_atoms`` atoms, else no reference.
 """
 
 from __future__ import annotations
@@ -58,9 +65,10 @@ from lesdistill.errors import UserInputError
 INFO_OVERRIDES = ("family", "architecture", "training_data", "level_of_theory")
 
 _TOP_KEYS = {"name", "output", "device", "seed", "system", "sampling", "teachers", "student",
-             "training", "md", "ir", "bec", "timing"}
-_SAMPLING_KEYS = {"source", "teacher", "file", "temperatures_K", "n_frames", "stride",
-                  "timestep_fs", "valid_fraction"}
+             "training", "md", "ir", "report", "bec"}
+_RUN_SAMPLING_KEYS = {"temperatures_K", "n_frames", "stride", "timestep_fs", "relax",
+                      "valid_fraction", "test_fraction"}
+_SAMPLING_KEYS = {"source", "teacher", "file"} | _RUN_SAMPLING_KEYS
 _BEC_KEYS = {"n_frames", "reference", "displacement_A", "max_atoms"}
 _TEACHER_KEYS = {"spec", "name", *INFO_OVERRIDES}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -77,16 +85,16 @@ class TeacherEntry:
 
 @dataclass(frozen=True)
 class SharedSampling:
-    """How the shared frames are drawn (once) before every teacher relabels them."""
+    """Where the shared frames come from (drawn once; every teacher relabels them).
+
+    ``run`` holds the MD settings in ``lesdistill run``'s sampling schema (temperatures_K,
+    n_frames, stride, timestep_fs, relax, valid_fraction, test_fraction).
+    """
 
     source: str = "teacher"  # "teacher" | "file"
-    teacher: str | None = None
+    teacher: str | None = None  # spec or name of the teacher whose MD draws the frames
     file: Path | None = None
-    temperatures_K: tuple[float, ...] = (300.0,)
-    n_frames: int = 64
-    stride: int = 10
-    timestep_fs: float = 0.5
-    valid_fraction: float = 0.1
+    run: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -94,7 +102,7 @@ class BECSettings:
     """Which frames the student BECs are compared on, and where a reference BEC comes from."""
 
     n_frames: int = 4
-    reference: str = "auto"  # "auto" | "none" | "file" | "teacher:<spec>"
+    reference: str = "auto"  # "auto" | "none" | "file" | "teacher:<spec or name>"
     displacement_A: float = 0.01
     max_atoms: int = 96
 
@@ -110,19 +118,36 @@ class CompareConfig:
     teachers: tuple[TeacherEntry, ...]
     device: str = "cpu"
     seed: int = 0
-    student: dict[str, Any] = field(default_factory=dict)
-    training: dict[str, Any] = field(default_factory=dict)
-    md: dict[str, Any] = field(default_factory=dict)
-    ir: dict[str, Any] = field(default_factory=dict)
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)  # student/training/md/ir/report
     bec: BECSettings = field(default_factory=BECSettings)
-    timing_repeats: int = 5
 
-    def teacher(self, name: str) -> TeacherEntry:
-        """The entry called ``name`` (folder name), or KeyError."""
+    def teacher(self, key: str) -> TeacherEntry:
+        """The entry whose name or spec is ``key`` (KeyError if none)."""
         for entry in self.teachers:
-            if entry.name == name:
+            if key in (entry.name, entry.spec):
                 return entry
-        raise KeyError(name)
+        raise KeyError(key)
+
+    def run_dict(self, entry: TeacherEntry) -> dict[str, Any]:
+        """Plain-data run config (``lesdistill run`` schema) of one teacher's student."""
+        report = {"title": f"{self.name}: {entry.name}", **self.sections.get("report", {})}
+        data: dict[str, Any] = {
+            "output": str(self.output / entry.name), "seed": self.seed, "device": self.device,
+            "system": ({"builder": None, "file": str(self.system["file"])} if "file" in self.system
+                       else dict(self.system)),
+            "teacher": {"spec": entry.spec}, "sampling": dict(self.sampling.run),
+            "report": report,
+        }
+        for key in ("student", "training", "md", "ir"):
+            if self.sections.get(key):
+                data[key] = self.sections[key]
+        return data
+
+    def run_config(self, entry: TeacherEntry) -> Any:
+        """Validated :class:`lesdistill.config.RunConfig` of one teacher's student."""
+        from lesdistill.config import config_from_dict
+
+        return config_from_dict(self.run_dict(entry))
 
 
 def slug(spec: str) -> str:
@@ -220,22 +245,10 @@ def _parse_sampling(raw: Any, base: Path, teachers: tuple[TeacherEntry, ...]) ->
     if teacher is not None:
         _need(isinstance(teacher, str), f"sampling.teacher must be a spec string, got {teacher!r}")
         known = {e.spec for e in teachers} | {e.name for e in teachers}
-        _need(teacher in known or source == "file",
-              f"sampling.teacher {teacher!r} is not one of the listed teachers {sorted(known)}")
-    temps = data.get("temperatures_K", [300.0])
-    temps = [temps] if isinstance(temps, int | float) else temps
-    _need(isinstance(temps, list) and len(temps) > 0,
-          f"sampling.temperatures_K must be a list of temperatures in K, got {temps!r}")
-    temps_t = tuple(_positive_float(t, "sampling.temperatures_K[]") for t in temps)
-    vf = data.get("valid_fraction", 0.1)
-    _need(isinstance(vf, int | float) and 0.0 < float(vf) < 1.0,
-          f"sampling.valid_fraction must be between 0 and 1 (exclusive), got {vf!r}")
-    return SharedSampling(
-        source=source, teacher=teacher, file=file, temperatures_K=temps_t,
-        n_frames=_positive_int(data.get("n_frames", 64), "sampling.n_frames", minimum=2),
-        stride=_positive_int(data.get("stride", 10), "sampling.stride"),
-        timestep_fs=_positive_float(data.get("timestep_fs", 0.5), "sampling.timestep_fs"),
-        valid_fraction=float(vf))
+        _need(teacher in known, f"sampling.teacher {teacher!r} is not one of the listed teachers "
+              f"{sorted(e.name for e in teachers)}")
+    run = {k: v for k, v in data.items() if k in _RUN_SAMPLING_KEYS}
+    return SharedSampling(source=source, teacher=teacher, file=file, run=run)
 
 
 def _parse_bec(raw: Any, teachers: tuple[TeacherEntry, ...]) -> BECSettings:
@@ -258,19 +271,20 @@ def _parse_bec(raw: Any, teachers: tuple[TeacherEntry, ...]) -> BECSettings:
 
 def _parse_system(raw: Any, base: Path) -> dict[str, Any]:
     data = _mapping(raw, "system")
-    has_builder, has_file = "builder" in data, "file" in data
-    _need(has_builder != has_file,
+    _need(("builder" in data) != ("file" in data),
           "system needs exactly one of 'builder' (e.g. water) or 'file' (a structure file)")
     _unknown(data, {"builder", "params", "file"}, "system")
-    if has_file:
+    if "file" in data:
         return {"file": _resolve(data["file"], base, "system.file")}
     _need(isinstance(data["builder"], str), f"system.builder must be a name, got {data['builder']!r}")
     return {"builder": data["builder"], "params": _mapping(data.get("params"), "system.params")}
 
 
-def parse(data: Any, *, base_dir: str | Path = ".", default_name: str = "compare") -> CompareConfig:
-    """Validate a config mapping (already loaded from YAML); relative paths are taken from
-    ``base_dir``. Raises :class:`UserInputError` naming the bad key and value."""
+def parse(data: Any, *, base_dir: str | Path = ".", default_name: str = "compare",
+          validate_sections: bool = True) -> CompareConfig:
+    """Validate a config mapping (already loaded from YAML); input paths are taken relative to
+    ``base_dir``. The shared sections are checked by building the first teacher's run config
+    (``validate_sections``). Raises :class:`UserInputError` naming the bad key and value."""
     _need(isinstance(data, dict), "a compare config must be a YAML mapping (key: value)")
     _unknown(data, _TOP_KEYS, "the compare config")
     base = Path(base_dir)
@@ -282,20 +296,18 @@ def parse(data: Any, *, base_dir: str | Path = ".", default_name: str = "compare
           f"device must be cpu, cuda, cuda:N or mps, got {device!r}")
     seed = data.get("seed", 0)
     _need(isinstance(seed, int) and not isinstance(seed, bool), f"seed must be an integer, got {seed!r}")
-    timing = _mapping(data.get("timing"), "timing")
-    _unknown(timing, {"n_repeat"}, "timing")
-    return CompareConfig(
+    sections = {key: _mapping(data.get(key), key)
+                for key in ("student", "training", "md", "ir", "report")}
+    cfg = CompareConfig(
         name=name,
         output=_resolve(data.get("output", f"out/compare-{name}"), Path("."), "output"),
         system=_parse_system(data.get("system"), base),
         sampling=_parse_sampling(data.get("sampling"), base, teachers),
-        teachers=teachers, device=device, seed=int(seed),
-        student=_mapping(data.get("student"), "student"),
-        training=_mapping(data.get("training"), "training"),
-        md=_mapping(data.get("md"), "md"),
-        ir=_mapping(data.get("ir"), "ir"),
-        bec=_parse_bec(data.get("bec"), teachers),
-        timing_repeats=_positive_int(timing.get("n_repeat", 5), "timing.n_repeat"))
+        teachers=teachers, device=device, seed=int(seed), sections=sections,
+        bec=_parse_bec(data.get("bec"), teachers))
+    if validate_sections:
+        cfg.run_config(teachers[0])
+    return cfg
 
 
 def load_compare_config(path: str | Path) -> CompareConfig:
