@@ -26,3 +26,7 @@ FRAME_ID = "frame_id"  # info: stable integer id of a sampled frame (resume, mer
 TEMPERATURE_K = "temperature_K"  # info: target temperature of the MD that produced a frame
 TOTAL_CHARGE = "total_charge"  # info: total charge of the structure, e (default 0)
 PREVIOUS_PREFIX = "previous_"  # prefix for labels kept when a frame is relabelled
+
+# --- student model outputs (model engineer) ---------------------------------------------------
+ENERGIES = "energies"  # (N,), eV: per-atom short-range energies incl. reference E0 (ASE name)
+LATENT_CHARGES = "latent_charges"  # (N,), e: LES latent charges (physical = latent*sqrt(eps_inf))
