@@ -1,0 +1,16 @@
+"""LES physics core: latent-charge long-range electrostatics and dielectric response.
+
+Pure PyTorch (no ASE, no I/O); all functions take and return plain tensors.
+Units: energy eV, length Å, charge e, time fs.
+
+- :func:`energy` -- long-range energy of Gaussian-smeared latent charges (periodic or open).
+- :func:`polarization` -- polarization (periodic, phase form) or dipole (open), e Å.
+- :func:`born_effective_charges` -- Z*_iab = dP_a/dr_ib by autograd, e.
+- :func:`dipole_current` -- dM/dt = sum_i Z*_i v_i by one Jacobian-vector product, e Å/fs.
+"""
+
+from __future__ import annotations
+
+from lesdistill.les.longrange import energy
+
+__all__ = ["energy"]
