@@ -1,0 +1,225 @@
+"""Assemble the run report: ``report.html`` (self-contained), ``report.json``, ``figures/*.png``.
+
+Input is one plain dict of numbers (it becomes ``report.json`` as is) plus optional ``samples``
+(large per-atom arrays used only for plots: parity points, charges, BEC diagonals). Every
+section is optional; a missing section is left out of the page. Keys of ``data``:
+
+- ``title``, ``subtitle``; ``teacher`` / ``student`` / ``dataset``: flat dicts (metadata table)
+- ``learning_curve``: {column: [values]} with an ``epoch`` column (CSV of training)
+- ``parity``: {"energy": {"mae", "rmse", "unit"}, "forces": {...}, ...} held-out metrics
+- ``charges``: {element: {"mean", "std", "min", "max", "n"}} latent charges (e)
+- ``bec``: {"elements": {element: {...}}, "acoustic_sum_rule": {...}} (e)
+- ``rdf``: {"r_A": [...], "pairs": {"O-O": {"teacher": g, "student": g}}, "compare": {...},
+  "teacher_span_fs", "student_span_fs"}
+- ``ir``: {"wavenumber_cm", "n_alpha_per_cm", "error", "reference": {"wavenumber_cm",
+  "n_alpha_per_cm", "label"}, "peaks": [rows], "sum_rule": {...}}
+- ``speed``: [{"model", "n_atoms", "ms_per_step", ...}]; ``finetune``: {"before": {...},
+  "after": {...}, ...}; ``timings_s``: {stage: seconds}; ``config``: the run config
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lesdistill.fileio import atomic_open, write_text_atomic
+from lesdistill.report import figures as F
+from lesdistill.report.html import Figure, Section, Table, render_html
+
+__all__ = ["build_report", "build_sections"]
+
+
+def _kv_table(d: Mapping[str, Any], caption: str = "") -> Table:
+    return Table(["property", "value"], [[k, _scalar(v)] for k, v in d.items()], caption)
+
+
+def _scalar(v: Any) -> Any:
+    if isinstance(v, list | tuple | set | frozenset):
+        return ", ".join(str(x) for x in v)
+    if isinstance(v, dict):
+        return json.dumps(v)
+    return v
+
+
+def _rows_table(rows: Sequence[Mapping[str, Any]], caption: str = "") -> Table:
+    header: list[str] = []
+    for row in rows:
+        header.extend(k for k in row if k not in header)
+    return Table(header, [[row.get(h) for h in header] for row in rows], caption)
+
+
+def _nested_table(d: Mapping[str, Mapping[str, Any]], first: str, caption: str = "") -> Table:
+    return _rows_table([{first: k, **v} for k, v in d.items()], caption)
+
+
+def _section_overview(data: Mapping[str, Any]) -> Section | None:
+    tables = [_kv_table(data[key], key) for key in ("teacher", "student", "dataset")
+              if data.get(key)]
+    if data.get("timings_s"):
+        t = data["timings_s"]
+        rows = [[k, v] for k, v in t.items()] + [["total", sum(t.values())]]
+        tables.append(Table(["stage", "wall time (s)"], rows, "stage wall times"))
+    return Section("Teacher, student and data", tables=tables) if tables else None
+
+
+def _section_training(data, samples) -> Section | None:
+    lc, par = data.get("learning_curve"), data.get("parity")
+    if not lc and not par:
+        return None
+    figs, tables, paras = [], [], []
+    if lc and "epoch" in lc:
+        curves = {k: v for k, v in lc.items() if "mae" in k.lower() or "rmse" in k.lower()}
+        energy = {k: v for k, v in curves.items() if "energy" in k.lower()}
+        force = {k: v for k, v in curves.items() if "force" in k.lower()}
+        for name, part, unit in (("learning_curve_energy", energy, "meV/atom"),
+                                 ("learning_curve_forces", force, "meV/Å")):
+            if part:
+                figs.append(Figure(name, F.learning_curve_png(lc["epoch"], part, f"MAE ({unit})"),
+                                   f"Learning curve: {', '.join(part)}"))
+    if par:
+        tables.append(_nested_table({k: v for k, v in par.items() if isinstance(v, dict)},
+                                    "quantity", "student vs teacher on held-out frames"))
+        paras.append(f"Held-out frames: {par.get('n_frames', 'n/a')} (never used in training).")
+    for key, unit in (("energy", "eV/atom"), ("forces", "eV/Å"), ("stress", "eV/Å³")):
+        pts = (samples or {}).get(f"parity_{key}")
+        if pts is not None:
+            mae = (par or {}).get(key, {}).get("mae")
+            figs.append(Figure(f"parity_{key}", F.parity_png(pts[0], pts[1], quantity=key,
+                                                             unit=unit, mae=mae),
+                               f"Parity of {key}: student vs teacher, held-out frames"))
+    return Section("Training and accuracy", paras, tables, figs)
+
+
+def _section_charges(data, samples) -> Section | None:
+    ch, bec = data.get("charges"), data.get("bec")
+    if not ch and not bec:
+        return None
+    tables, figs, paras = [], [], []
+    if ch:
+        tables.append(_nested_table(ch, "element", "latent charges per element (e)"))
+        if (samples or {}).get("charges"):
+            figs.append(Figure("charges", F.charges_png(samples["charges"]),
+                               "Latent charge distribution per element (student MD frames)"))
+    if bec:
+        if bec.get("elements"):
+            tables.append(_nested_table(bec["elements"], "element",
+                                        "Born effective charges per element (e)"))
+        if bec.get("acoustic_sum_rule"):
+            tables.append(_kv_table(bec["acoustic_sum_rule"], "acoustic sum rule sum_i Z_i"))
+        if (samples or {}).get("bec_diagonals"):
+            figs.append(Figure("bec", F.bec_png(samples["bec_diagonals"]),
+                               "Distribution of BEC diagonal components per element"))
+        if bec.get("n_frames"):
+            paras.append(f"BEC from {bec['n_frames']} student MD frames.")
+    return Section("Latent charges and Born effective charges", paras, tables, figs)
+
+
+def _section_rdf(data) -> Section | None:
+    rdf = data.get("rdf")
+    if not rdf:
+        return None
+    curves = rdf["pairs"]
+    fig = Figure("rdf", F.rdf_png(rdf["r_A"], curves),
+                 "Radial distribution functions, teacher MD vs student MD")
+    paras = []
+    if rdf.get("teacher_span_fs") is not None:
+        paras.append(f"Same simulated time for both: teacher {rdf['teacher_span_fs']:.0f} fs, "
+                     f"student {rdf['student_span_fs']:.0f} fs "
+                     f"({rdf.get('teacher_frames', '?')} / {rdf.get('student_frames', '?')} frames).")
+    tables = [_nested_table(rdf["compare"], "pair", "student vs teacher RDF")] \
+        if rdf.get("compare") else []
+    return Section("Structure: radial distribution functions", paras, tables, [fig])
+
+
+def _section_ir(data) -> Section | None:
+    ir = data.get("ir")
+    if not ir:
+        return None
+    ref = ir.get("reference")
+    fig = Figure("ir", F.ir_png(ir["wavenumber_cm"], ir["n_alpha_per_cm"], error=ir.get("error"),
+                                reference=(ref["wavenumber_cm"], ref["n_alpha_per_cm"])
+                                if ref else None,
+                                reference_label=(ref or {}).get("label", "experiment"),
+                                max_wavenumber_cm=ir.get("max_wavenumber_cm", 4500.0)),
+                 "IR absorption n(ω)α(ω) of the student MD" + (" vs experiment" if ref else ""))
+    tables, paras = [], []
+    if ir.get("peaks"):
+        tables.append(_rows_table(ir["peaks"], "IR bands: student vs reference (cm^-1)"))
+    if ir.get("sum_rule"):
+        tables.append(_kv_table(ir["sum_rule"], "IR sum rule check"))
+    if ir.get("notes"):
+        paras.extend(ir["notes"])
+    return Section("Infrared spectrum", paras, tables, [fig])
+
+
+def _section_speed(data) -> Section | None:
+    if not data.get("speed"):
+        return None
+    return Section("Speed", ["Energy + forces per MD step, measured side by side in this run."],
+                   [_rows_table(data["speed"], "ms per step")])
+
+
+def _section_finetune(data) -> Section | None:
+    ft = data.get("finetune")
+    if not ft:
+        return None
+    before, after = ft.get("before", {}), ft.get("after", {})
+    names = [k for k in before if isinstance(before[k], int | float)]
+    rows = [[k, before.get(k), after.get(k)] for k in names]
+    tables = [Table(["metric (held-out fine-tuning frames)", "before", "after"], rows)]
+    info = {k: v for k, v in ft.items() if k not in ("before", "after")}
+    if info:
+        tables.insert(0, _kv_table(info, "fine-tuning set"))
+    figs = [Figure("finetune", F.finetune_png({"before": {k: before[k] for k in names},
+                                               "after": {k: after.get(k, math.nan) for k in names}}),
+                   "Student errors on the higher-level set before and after fine-tuning")] \
+        if names else []
+    return Section("Fine-tuning on the higher-level set", (), tables, figs)
+
+
+def build_sections(data: Mapping[str, Any], samples: Mapping[str, Any] | None = None
+                   ) -> list[Section]:
+    """All report sections present in ``data`` (in reading order)."""
+    parts = [_section_overview(data), _section_training(data, samples),
+             _section_finetune(data), _section_charges(data, samples), _section_rdf(data),
+             _section_ir(data), _section_speed(data)]
+    return [p for p in parts if p is not None]
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return _jsonable(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None  # JSON has no NaN/inf
+    return obj
+
+
+def build_report(data: Mapping[str, Any], out_dir: str | Path, *,
+                 samples: Mapping[str, Any] | None = None) -> Path:
+    """Write ``report.html``, ``report.json`` and ``figures/*.png`` into ``out_dir``.
+
+    Returns the path of ``report.html``. Every file is written atomically.
+    """
+    out = Path(out_dir)
+    sections = build_sections(data, samples)
+    for sec in sections:
+        for fig in sec.figures:
+            with atomic_open(out / "figures" / f"{fig.name}.png", "wb") as handle:
+                handle.write(fig.png)
+    write_text_atomic(out / "report.json",
+                      json.dumps(_jsonable(dict(data)), indent=1, allow_nan=False) + "\n")
+    page = render_html(str(data.get("title", "lesdistill report")), sections,
+                       subtitle=str(data.get("subtitle", "")))
+    write_text_atomic(out / "report.html", page)
+    return out / "report.html"
