@@ -1,0 +1,173 @@
+"""The comparison report: ``report.html`` (self-contained, PNGs inline), the PNGs, ``summary.json``.
+
+Built from the JSON summary of :func:`lesdistill.compare.summary.build_summary` alone, so a report
+can be re-rendered from ``summary.json`` without re-running anything. Page assembly (sections,
+tables, base64 figures) is the pipeline report's :mod:`lesdistill.report.html`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lesdistill.compare import plots
+from lesdistill.fileio import atomic_open, write_text_atomic
+
+SUMMARY_FILE = "summary.json"
+REPORT_FILE = "report.html"
+
+
+def _ok(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [t for t in summary["teachers"] if t["status"] == "ok"]
+
+
+def _levels(summary: Mapping[str, Any]) -> dict[str, str]:
+    return {t["name"]: t["level_of_theory"] for t in summary["teachers"]}
+
+
+def _main_table(summary: Mapping[str, Any]):
+    from lesdistill.report.html import Table
+
+    elements = summary["elements"]
+    header = ["teacher", "level of theory", "architecture", "training data", "E MAE (meV/atom)",
+              "F MAE (meV/Å)", "teacher ms/step", "student ms/step", "speed-up"]
+    header += [f"<q> {e} (e)" for e in elements] + [f"Tr Z*/3 {e} (e)" for e in elements]
+    header += ["max |Σ Z*| (e)"]
+    order = [n for names in summary["levels_of_theory"].values() for n in names]
+    by_name = {t["name"]: t for t in _ok(summary)}
+    rows = []
+    for name in order:
+        t = by_name[name]
+        rows.append([name, t["level_of_theory"], t["info"].get("architecture", ""),
+                     t["info"].get("training_data", ""), t["energy_mae_meV_atom"],
+                     t["force_mae_meV_A"], t["teacher_ms_per_step"], t["student_ms_per_step"],
+                     t["speedup"]]
+                    + [t["mean_charge_e"].get(e) for e in elements]
+                    + [t["bec_trace_e"].get(e) for e in elements] + [t["asr_residual_e"]])
+    caption = ("Student errors are against its own teacher on the held-out shared frames; "
+               "ms/step = one energy+forces call on the same structure, measured in this run.")
+    return Table(header, rows, caption)
+
+
+def _sections(summary: Mapping[str, Any], experiment_curve: tuple | None):
+    from lesdistill.report.html import Figure, Section, Table
+
+    levels = _levels(summary)
+    ok = _ok(summary)
+    frames = summary["shared_frames"]
+    intro = [f"System: {json.dumps(summary['system'], default=str)}.",
+             "All students were trained on the same shared frames, each relabelled by its own "
+             f"teacher ({', '.join(f'{k}: {v}' for k, v in frames.items())}).",
+             f"{len(ok)} of {len(summary['teachers'])} teachers ran."]
+    sections = [Section("Teachers and students", intro, [_main_table(summary)])]
+    if summary["skipped"]:
+        rows = [[s["name"], s["spec"], s["status"], s["reason"]] for s in summary["skipped"]]
+        sections.append(Section("Skipped teachers", (),
+                                [Table(["teacher", "spec", "status", "reason"], rows)]))
+    figures, tables, paras = [], [], []
+    agree = summary.get("bec_agreement")
+    if agree and len(agree["names"]) >= 2:
+        m = np.array(agree["r2"], dtype=float)
+        figures.append(Figure("bec_agreement", plots.bec_agreement_png(agree["names"], m),
+                              agree["definition"]))
+        paras.append("R² = 1 - Σ(Z_i - Z_j)² / Σ(Z_j - <Z_j>)² over all tensor components of all "
+                     "atoms of the shared BEC frames; <Z_j> is the mean tensor.")
+    ref = summary.get("bec_reference")
+    if ref:
+        rows = [[t["name"], t["level_of_theory"]]
+                + [(t["bec_vs_reference"] or {}).get(k) for k in ("mae_e", "rmse_e", "r2", "trace_mae_e")]
+                for t in ok]
+        tables.append(Table(["student", "level of theory", "MAE (e)", "RMSE (e)", "R²",
+                             "Tr/3 MAE (e)"], rows, f"BEC error against the reference: "
+                            f"{ref.get('source', '')} ({ref.get('n_frames', '?')} frames)"))
+    if figures or tables:
+        sections.append(Section("Born effective charges", paras, tables, figures))
+    curves = {t["name"]: (t["ir_curve"]["wavenumber_cm"], t["ir_curve"]["n_alpha_per_cm"])
+              for t in ok if t.get("ir_curve")}
+    if curves:
+        png = plots.ir_overlay_png(curves, levels, experiment=experiment_curve)
+        exp = summary["experiment_peaks_cm"]
+        bands = list(exp) or sorted({b for t in ok for b in t["ir_peaks_cm"]})
+        rows = [[t["name"], t["level_of_theory"]]
+                + [v for b in bands for v in (t["ir_peaks_cm"].get(b), t["band_shift_cm"].get(b))]
+                for t in ok if t.get("ir_curve")]
+        header = ["student", "level of theory"] + [h for b in bands for h in
+                                                    (f"{b} (cm^-1)", f"{b} shift (cm^-1)")]
+        if exp:
+            rows.append(["experiment", ""] + [v for b in bands for v in (exp[b], 0.0)])
+        sections.append(Section("IR spectra", ["Each spectrum is scaled to unit maximum; the "
+                                               "band table gives peak positions and shifts from "
+                                               "experiment."],
+                                [Table(header, rows)], [Figure("ir_overlay", png,
+                                                               "IR spectra of all students")]))
+    rdfs: dict[str, dict[str, tuple]] = {}
+    for t in ok:
+        for pair, d in (t.get("rdf") or {}).items():
+            rdfs.setdefault(pair, {})[t["name"]] = (d["r_A"], d["g"])
+    if rdfs:
+        sections.append(Section("Radial distribution functions", (), (),
+                                [Figure("rdf_overlay", plots.rdf_overlay_png(rdfs, levels),
+                                        "RDFs from each student's MD")]))
+    sections.append(_level_section(summary, levels))
+    return sections
+
+
+def _level_section(summary: Mapping[str, Any], levels: Mapping[str, str]):
+    from lesdistill.report.html import Figure, Section, Table
+
+    ok = _ok(summary)
+    rows = [[level, ", ".join(names)] for level, names in summary["levels_of_theory"].items()]
+    spread = summary.get("level_spread") or {}
+    srows = [[q, s["std_total"], s["std_within_level_mean"], s["std_between_levels"]]
+             for q, s in spread.items()]
+    tables = [Table(["level of theory", "teachers"], rows)]
+    if srows:
+        tables.append(Table(["quantity", "std over all", "mean std within a level",
+                             "std between levels"], srows,
+                            "If the within-level spread is much smaller than the between-level "
+                            "spread, the level of theory (not the architecture) explains it."))
+    values: dict[str, dict[str, float]] = {}
+    for e in summary["elements"]:
+        values[f"Tr Z*/3 {e} (e)"] = {t["name"]: t["bec_trace_e"][e] for t in ok
+                                      if t["bec_trace_e"].get(e) is not None}
+    for band in summary["experiment_peaks_cm"]:
+        values[f"{band} shift (cm^-1)"] = {t["name"]: t["band_shift_cm"][band] for t in ok
+                                           if t["band_shift_cm"].get(band) is not None}
+    values = {k: v for k, v in values.items() if v}
+    figures = [Figure("by_level", plots.by_level_png(values, levels),
+                      "Per-teacher numbers grouped by level of theory")] if values else []
+    return Section("Level of theory vs architecture", (), tables, figures)
+
+
+def write_report(summary: Mapping[str, Any], out_dir: str | Path, *,
+                 experiment_curve: tuple | None = None) -> Path:
+    """Write ``summary.json``, one PNG per figure and ``report.html`` into ``out_dir``; returns
+    the HTML path. ``experiment_curve`` = (wavenumber_cm, n_alpha_per_cm) overlays experiment."""
+    from lesdistill.report.html import render_html
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / SUMMARY_FILE, json.dumps(summary, indent=1, allow_nan=False) + "\n")
+    sections = _sections(summary, experiment_curve)
+    for sec in sections:
+        for fig in sec.figures:
+            with atomic_open(out / f"{fig.name}.png", "wb") as handle:
+                handle.write(fig.png)
+    n_ok = len(_ok(summary))
+    page = render_html(f"lesdistill compare: {summary['name']}", sections,
+                       subtitle=f"{n_ok} students compared; numbers in {SUMMARY_FILE}")
+    write_text_atomic(out / REPORT_FILE, page)
+    return out / REPORT_FILE
+
+
+def rerender(out_dir: str | Path, *, experiment_curve: tuple | None = None) -> Path:
+    """Re-render ``report.html`` and the PNGs from an existing ``summary.json``."""
+    path = Path(out_dir) / SUMMARY_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found; run `lesdistill compare CONFIG.yaml` first")
+    return write_report(json.loads(path.read_text(encoding="utf-8")), out_dir,
+                        experiment_curve=experiment_curve)
