@@ -122,9 +122,17 @@ def check_atoms(atoms: Atoms, info: TeacherInfo, name: str) -> None:
         raise ValueError(f"teacher {name!r} supports only open structures; got pbc={pbc.tolist()}")
 
 
+def has_module(module: str) -> bool:
+    """True if ``module`` (dotted name) can be imported; the module itself is not imported."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ModuleNotFoundError, ValueError):  # parent package missing
+        return False
+
+
 def require_package(module: str, package: str, extra: str | None, purpose: str) -> None:
     """Raise :class:`MissingDependencyError` if ``module`` cannot be imported (no import done)."""
-    if importlib.util.find_spec(module) is None:
+    if not has_module(module):
         raise MissingDependencyError(package, extra, purpose)
 
 
@@ -146,4 +154,25 @@ def offline_environment() -> None:
 
 def missing_packages(modules: Iterable[tuple[str, str]]) -> list[str]:
     """Names of the packages whose import module is not found: ``[(module, package), ...]``."""
-    return [pkg for mod, pkg in modules if importlib.util.find_spec(mod) is None]
+    return [pkg for mod, pkg in modules if not has_module(mod)]
+
+
+def split_option(arg: str) -> tuple[str, str | None]:
+    """``"/models/uma.pt@omol"`` -> ``("/models/uma.pt", "omol")``; no ``@option`` -> ``(arg, None)``."""
+    head, sep, tail = arg.rpartition("@")
+    if sep and "/" not in tail and tail:
+        return head, tail
+    return arg, None
+
+
+def checkpoint_missing(arg: str, module: str, package: str, extra: str) -> list[str]:
+    """Reasons a checkpoint teacher is unusable: the file first, then the package."""
+    reasons = []
+    path, _ = split_option(arg)
+    if not path:
+        reasons.append("a checkpoint path (use the form family:PATH)")
+    elif not Path(path).expanduser().exists():
+        reasons.append(f"checkpoint file {path}")
+    if not has_module(module):
+        reasons.append(f"package {package} (pip install 'lesdistill[{extra}]')")
+    return reasons
