@@ -30,3 +30,4 @@ PREVIOUS_PREFIX = "previous_"  # prefix for labels kept when a frame is relabell
 # --- student model outputs (model engineer) ---------------------------------------------------
 ENERGIES = "energies"  # (N,), eV: per-atom short-range energies incl. reference E0 (ASE name)
 LATENT_CHARGES = "latent_charges"  # (N,), e: LES latent charges (physical = latent*sqrt(eps_inf))
+TIME_FS = "time_fs"  # info: simulation time of an MD frame, fs (extxyz trajectories for spectra)
