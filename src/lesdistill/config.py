@@ -16,8 +16,9 @@ Layout (units in the field names)::
     student:  {preset: tiny, options: {...}}       # options: StudentConfig fields
     training: {...}                                # TrainConfig fields (lesdistill.training)
     finetune: {teacher: xtb-gfn2, n_frames: 8, training: {...}}   # optional
-    md:       {temperature_K: 300, timestep_fs: 0.5, n_equil: 200, n_steps: 4000, stride: 2}
-    ir:       {eps_inf: 1.78, bec_every: 20, reference: water, ...}
+    md:       {temperature_K: 300, timestep_fs: 0.5, n_equil: 200, n_steps: 4000, stride: 2,
+               production: nve}
+    ir:       {correction: harmonic, window: hann, bec_every: 50, reference: water}
     report:   {speed_repeats: 5, title: ...}
 
 Relative input file paths (``system.file``, ``finetune.data``) are resolved against the folder
@@ -94,26 +95,34 @@ class FinetuneConfig:
 
 @dataclass(frozen=True)
 class MDConfig:
-    """Student MD for spectra and RDFs (``lesdistill.md.run_md``)."""
+    """Student MD for spectra, BECs and RDFs (``lesdistill.md.run_md``)."""
 
     temperature_K: float = 300.0
     timestep_fs: float = 0.5
     n_equil: int = 2000  # NVT equilibration steps (not stored)
     n_steps: int = 40000  # production steps
     stride: int = 2  # store every stride-th production step
-    thermostat: str = "nve"  # production: nve | langevin | bussi (equilibration is always NVT)
+    thermostat: str = "langevin"  # equilibration: langevin | bussi
+    production: str = "nve"  # production: nve | langevin | bussi (weak)
+    coupling_fs: float = 100.0  # equilibration: 1/friction (Langevin) or tau_T (Bussi), fs
+    production_coupling_fs: float = 2000.0  # weak production thermostat time, fs
 
 
 @dataclass(frozen=True)
 class IRConfig:
-    """Born effective charges and the IR spectrum (``lesdistill.spectra``)."""
+    """The IR spectrum from the stored dipole current (``lesdistill.spectra.ir_spectrum``).
 
-    eps_inf: float | None = None  # None: the student's own eps_inf (physical = sqrt(eps_inf) q)
-    bec_every: int = 50  # BEC tensors of every n-th stored MD frame
-    window_ps: float | None = None  # autocorrelation window width; None = spectra default
-    correction: str = "harmonic"  # quantum correction: none | harmonic | standard
+    The dipole current is already in physical charges (the student's ``eps_inf``, set once in
+    ``student.options.eps_inf``), so there is no eps_inf here.
+    """
+
+    window: str = "hann"  # autocorrelation window: hann | gaussian | none
+    window_ps: float | None = None  # window width, ps; None = spectra default (<= 1 ps)
+    correction: str = "harmonic"  # quantum correction: none | harmonic | standard | schofield
+    n_blocks: int = 1  # blocks per trajectory for error bars (1 = no error bars)
+    bec_every: int = 50  # BEC tensors of every n-th stored MD frame (BEC summary, sum rule)
     max_wavenumber_cm: float = 4500.0
-    reference: str | None = "water"  # experimental reference overlay ("water") or None
+    reference: str | None = "water"  # band table / experiment: water | hcl | tio2-water | null
 
 
 @dataclass(frozen=True)
@@ -145,6 +154,15 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         _validate(self)
+
+
+#: TrainConfig fields that a run config sets in another section (every value has one home).
+_TRAINING_ELSEWHERE = {"model_preset": "student.preset", "model": "student.options",
+                       "seed": "the top-level 'seed'", "valid_fraction": "sampling.valid_fraction"}
+
+#: StudentConfig fields a run config must not set in student.options.
+_STUDENT_OPTIONS_FIXED = {"elements": "they come from the training data",
+                          "preset": "use student.preset", "seed": "use the top-level 'seed'"}
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -190,20 +208,65 @@ def _validate(cfg: RunConfig) -> None:
     _positive(m.n_equil, "md.n_equil", strict=False)
     if m.stride > m.n_steps:
         raise UserInputError(f"md.stride ({m.stride}) is larger than md.n_steps ({m.n_steps})")
-    if cfg.ir.eps_inf is not None:
-        _positive(cfg.ir.eps_inf, "ir.eps_inf")
+    for name in ("coupling_fs", "production_coupling_fs"):
+        _positive(getattr(m, name), f"md.{name}")
     _positive(cfg.ir.bec_every, "ir.bec_every")
+    if m.thermostat not in ("langevin", "bussi"):
+        raise UserInputError(f"md.thermostat must be langevin or bussi, got {m.thermostat!r}")
+    if m.production not in ("nve", "langevin", "bussi"):
+        raise UserInputError(f"md.production must be nve, langevin or bussi, got {m.production!r}")
     _positive(cfg.ir.max_wavenumber_cm, "ir.max_wavenumber_cm")
+    _positive(cfg.ir.n_blocks, "ir.n_blocks")
+    if cfg.ir.window not in ("hann", "gaussian", "none"):
+        raise UserInputError(f"ir.window must be hann, gaussian or none, got {cfg.ir.window!r}")
+    if cfg.ir.reference not in (None, "water", "hcl", "tio2-water"):
+        raise UserInputError(f"ir.reference must be water, hcl, tio2-water or null, got "
+                             f"{cfg.ir.reference!r}")
     if cfg.ir.window_ps is not None:
         _positive(cfg.ir.window_ps, "ir.window_ps")
-    if cfg.ir.correction not in ("none", "harmonic", "standard"):
-        raise UserInputError(f"ir.correction must be none, harmonic or standard, got "
+    if cfg.ir.correction not in ("none", "harmonic", "standard", "schofield"):
+        raise UserInputError(f"ir.correction must be none, harmonic, standard or schofield, got "
                              f"{cfg.ir.correction!r}")
     _positive(cfg.report.speed_repeats, "report.speed_repeats")
     _positive(cfg.report.rdf_rmax_A, "report.rdf_rmax_A")
     _positive(cfg.report.rdf_bins, "report.rdf_bins")
+    for key, why in _STUDENT_OPTIONS_FIXED.items():
+        if key in cfg.student.options:
+            raise UserInputError(f"student.options.{key} cannot be set: {why}")
+    for key, home in _TRAINING_ELSEWHERE.items():
+        if key in cfg.training or (cfg.finetune is not None and key in cfg.finetune.training):
+            raise UserInputError(f"training.{key} is set elsewhere in a run config: use {home}")
     if not str(cfg.output).strip():
         raise UserInputError("output is empty; give an output folder")
+    _check_component_keys(cfg)
+
+
+def _field_names(module: str, cls: str) -> set[str] | None:
+    import importlib
+
+    try:
+        return {f.name for f in dataclasses.fields(getattr(importlib.import_module(module), cls))}
+    except (ImportError, AttributeError):  # component not installed: checked when it runs
+        return None
+
+
+def _check_component_keys(cfg: RunConfig) -> None:
+    """Unknown keys in the sections passed through to StudentConfig / TrainConfig."""
+    checks = [("student.options", cfg.student.options, "lesdistill.model.config", "StudentConfig"),
+              ("training", cfg.training, "lesdistill.training.config", "TrainConfig")]
+    if cfg.finetune is not None:
+        checks.append(("finetune.training", cfg.finetune.training, "lesdistill.training.config",
+                       "TrainConfig"))
+    for where, block, module, cls in checks:
+        if not block:
+            continue
+        names = _field_names(module, cls)
+        if names is None:
+            continue
+        for key in block:
+            if key not in names:
+                raise UserInputError(f"unknown config key '{where}.{key}'; allowed: "
+                                     f"{', '.join(sorted(names - set(_TRAINING_ELSEWHERE)))}")
 
 
 # --- dict <-> dataclass -------------------------------------------------------------------------

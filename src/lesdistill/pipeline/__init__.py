@@ -1,0 +1,112 @@
+"""The distillation pipeline behind ``lesdistill run CONFIG.yaml`` and ``lesdistill demo``.
+
+Stages, in order (each writes into ``OUTPUT/<stage>/``)::
+
+    build     the structure (builder or file)                  -> build/structure.extxyz
+    sample    teacher MD + labels, train/valid/test split      -> sample/*.extxyz
+    train     the LES student                                   -> train/best.pt
+    finetune  (optional) on a small higher-level set            -> finetune/best.pt
+    evaluate  held-out errors, latent charges, speed table      -> evaluate/metrics.json
+    md        student MD with dipole current (and BECs)         -> md/traj/
+    ir        BEC summary, IR spectrum vs experiment            -> ir/ir.json, ir/spectrum.csv
+    report    HTML + PNG + JSON report (with RDFs)              -> report/report.html
+
+A stage is skipped when the content hash of its config sections and input files is unchanged;
+``from_stage`` forces a stage and all later ones; a run killed mid-stage resumes that stage
+(sampling, training and MD continue from their own checkpoints). See :mod:`.runner`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from lesdistill.config import RunConfig, config_to_dict
+from lesdistill.pipeline.runner import Stage, StageResult, run_stages, stage_timings
+
+__all__ = ["STAGE_NAMES", "make_stages", "run_pipeline", "report_path", "stage_timings"]
+
+STAGE_NAMES = ("build", "sample", "train", "finetune", "evaluate", "md", "ir", "report")
+
+
+def _file_digest(path: str | None) -> str | None:
+    if path is None or not Path(path).is_file():
+        return None
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def make_stages() -> list[Stage]:
+    """The pipeline's stages (functions are imported lazily when a stage runs)."""
+    from lesdistill.pipeline import stage_ir, stage_report, stages_data as D, stages_physics as P
+
+    def c(x: Any) -> Any:
+        return config_to_dict(x)
+
+    def ft_payload(cfg: RunConfig) -> Any:
+        if cfg.finetune is None:
+            return None
+        return {"finetune": c(cfg.finetune), "training": cfg.training, "student": c(cfg.student),
+                "seed": cfg.seed, "data_sha256": _file_digest(cfg.finetune.data)}
+
+    return [
+        Stage("build", D.run_build, description="build the structure",
+              hash_payload=lambda cfg: {"system": c(cfg.system), "seed": cfg.seed,
+                                        "file_sha256": _file_digest(cfg.system.file)},
+              outputs=lambda cfg: ["structure.extxyz"]),
+        Stage("sample", D.run_sample, description="teacher MD and labels",
+              hash_payload=lambda cfg: {"teacher": c(cfg.teacher), "sampling": c(cfg.sampling),
+                                        "seed": cfg.seed},
+              inputs=lambda cfg: [D.STRUCTURE],
+              outputs=lambda cfg: ["frames.extxyz", "train.extxyz", "valid.extxyz",
+                                   "test.extxyz", "teacher.json"]),
+        Stage("train", D.run_train, description="train the LES student",
+              hash_payload=lambda cfg: {"student": c(cfg.student), "training": cfg.training,
+                                        "seed": cfg.seed},
+              inputs=lambda cfg: [D.TRAIN, D.VALID], outputs=lambda cfg: ["best.pt"]),
+        Stage("finetune", D.run_finetune, description="fine-tune on the higher-level set",
+              hash_payload=ft_payload, inputs=lambda cfg: [D.STUDENT, D.FRAMES],
+              outputs=lambda cfg: ["best.pt", "metrics.json"],
+              enabled=lambda cfg: cfg.finetune is not None),
+        Stage("evaluate", P.run_evaluate, description="held-out errors, charges, speed",
+              hash_payload=lambda cfg: {"teacher": c(cfg.teacher),
+                                        "speed_repeats": cfg.report.speed_repeats,
+                                        "seed": cfg.seed},
+              inputs=lambda cfg: sorted({D.STUDENT, D.final_student(cfg), D.TEST, D.STRUCTURE}),
+              outputs=lambda cfg: ["metrics.json", "parity.npz"]),
+        Stage("md", P.run_md_stage, description="student MD (dipole current, BECs)",
+              hash_payload=lambda cfg: {"md": c(cfg.md), "bec_every": cfg.ir.bec_every,
+                                        "seed": cfg.seed},
+              inputs=lambda cfg: [D.final_student(cfg), D.FRAMES],
+              outputs=lambda cfg: ["traj/summary.json"]),
+        Stage("ir", stage_ir.run_ir, description="BEC summary and IR spectrum",
+              hash_payload=lambda cfg: {"ir": c(cfg.ir)},  # bec_every also re-runs md
+              inputs=lambda cfg: [P.TRAJ], outputs=lambda cfg: ["ir.json", "spectrum.csv"]),
+        Stage("report", stage_report.run_report, description="HTML/JSON report with RDFs",
+              hash_payload=lambda cfg: {"config": c(cfg)},
+              inputs=lambda cfg: [p for p in (D.TEACHER_JSON, D.CURVE, P.EVAL_METRICS,
+                                              P.PARITY, "md/traj/summary.json", "ir/ir.json",
+                                              "ir/bec.json", D.FT_METRICS, D.FRAMES)
+                                  if p != D.FT_METRICS or cfg.finetune is not None],
+              outputs=lambda cfg: ["report.html", "report.json"]),
+    ]
+
+
+def report_path(cfg: RunConfig) -> Path:
+    """Where the HTML report of a run is written."""
+    return Path(cfg.output) / "report" / "report.html"
+
+
+def run_pipeline(cfg: RunConfig, *, from_stage: str | None = None,
+                 only: list[str] | None = None, progress: bool = True,
+                 log: Any = print) -> list[StageResult]:
+    """Run (or continue) the whole pipeline of ``cfg`` into ``cfg.output``."""
+    from lesdistill.config import dump_config
+    from lesdistill.fileio import write_text_atomic
+
+    out = Path(cfg.output)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "config.yaml", dump_config(cfg))  # the full, resolved config
+    stages = make_stages()
+    return run_stages(stages, cfg, out, from_stage=from_stage, only=only, progress=progress,
+                      log=log, extra={"stage_names": [s.name for s in stages]})

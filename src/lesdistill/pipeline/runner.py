@@ -38,7 +38,7 @@ class Stage:
 
     ``run(ctx)`` does the work, writing only into ``ctx.stage_dir``; ``config_sections`` are the
     parts of the config it reads (``hash_payload(config)`` returns them as plain data);
-    ``inputs`` are files (relative to the output folder) written by earlier stages;
+    ``inputs`` are files or folders (relative to the output folder) written by earlier stages;
     ``outputs`` are files (relative to ``stage_dir``) that must exist when it is done.
     """
 
@@ -93,6 +93,11 @@ def stage_hash(stage: Stage, config: Any, out_dir: Path) -> str:
     payload = {"stage": stage.name, "config": stage.hash_payload(config), "files": {}}
     for rel in stage.inputs(config):
         path = out_dir / rel
+        if path.is_dir():  # a directory input: every file in it (e.g. an MD trajectory)
+            for sub in sorted(p for p in path.rglob("*") if p.is_file()):
+                if sub.name != STATE_FILE and not sub.name.endswith(".tmp"):
+                    payload["files"][str(sub.relative_to(out_dir))] = file_sha256(sub)
+            continue
         if not path.is_file():
             raise FileNotFoundError(f"stage '{stage.name}' needs {path}, which an earlier stage "
                                     "should have written; re-run with --from an earlier stage")

@@ -1,0 +1,129 @@
+"""BEC/IR stage: BEC summary per element and the IR spectrum of the student MD.
+
+Writes ``ir/spectrum.csv`` (lesdistill.spectra CSV), ``ir/peaks.csv``, ``ir/ir.json`` (spectrum
+arrays, peak table with shifts from experiment, sum-rule check) and ``ir/bec.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from lesdistill.config import RunConfig
+from lesdistill.fileio import write_text_atomic
+from lesdistill.pipeline.runner import StageContext
+
+TRAJ = "md/traj"
+IR_JSON, BEC_JSON = "ir/ir.json", "ir/bec.json"
+
+
+def bec_summary(bec: np.ndarray, numbers: np.ndarray) -> dict[str, Any]:
+    """Per-element BEC statistics and the acoustic sum rule, from tensors (B, N, 3, 3) in e.
+
+    Per element: mean diagonal components Z_xx, Z_yy, Z_zz, mean trace/3 and its spread over
+    atoms and frames. Acoustic sum rule: sum_i Z_i (3x3, e) per frame should vanish for a
+    neutral cell; reported as the largest |component| (mean over frames) and the same after
+    the standard correction (subtract the per-frame mean Z from every atom), which is zero.
+    """
+    from ase.data import chemical_symbols
+
+    z = np.asarray(bec, float)
+    if z.ndim == 3:
+        z = z[None]
+    if z.ndim != 4 or z.shape[-2:] != (3, 3) or z.shape[1] != len(numbers):
+        raise ValueError(f"BEC must have shape (frames, {len(numbers)}, 3, 3), got {z.shape}")
+    elements: dict[str, Any] = {}
+    for num in sorted(set(np.asarray(numbers).tolist())):
+        mask = np.asarray(numbers) == num
+        zz = z[:, mask]  # (B, n, 3, 3)
+        diag = np.diagonal(zz, axis1=-2, axis2=-1)  # (B, n, 3)
+        trace3 = diag.mean(-1)
+        elements[chemical_symbols[num]] = {
+            "Z_xx": float(diag[..., 0].mean()), "Z_yy": float(diag[..., 1].mean()),
+            "Z_zz": float(diag[..., 2].mean()), "trace_over_3": float(trace3.mean()),
+            "trace_over_3_std": float(trace3.std()),
+            "offdiag_abs_mean": float(np.abs(zz - np.einsum("...ij,ij->...ij", zz, np.eye(3)))
+                                      .sum((-1, -2)).mean() / 6.0),
+            "n_atoms": int(mask.sum())}
+    asr = z.sum(axis=1)  # (B, 3, 3)
+    corrected = (z - z.mean(axis=1, keepdims=True)).sum(axis=1)
+    return {"elements": elements, "n_frames": int(z.shape[0]),
+            "acoustic_sum_rule": {"max_abs_sum_e": float(np.abs(asr).max(axis=(-1, -2)).mean()),
+                                  "per_atom_violation_e": float(np.abs(asr).max() / z.shape[1]),
+                                  "max_abs_sum_after_correction_e":
+                                      float(np.abs(corrected).max())}}
+
+
+def diagonals_by_element(bec: np.ndarray, numbers: np.ndarray) -> dict[str, np.ndarray]:
+    """All diagonal BEC components per element (for histograms), e."""
+    from ase.data import chemical_symbols
+
+    z = np.asarray(bec, float).reshape(-1, len(numbers), 3, 3)
+    out = {}
+    for num in sorted(set(np.asarray(numbers).tolist())):
+        mask = np.asarray(numbers) == num
+        out[chemical_symbols[num]] = np.diagonal(z[:, mask], axis1=-2, axis2=-1).ravel()
+    return out
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def run_ir(ctx: StageContext) -> None:
+    from lesdistill.md import load_trajectory
+    from lesdistill.spectra.ir import ir_spectrum
+    from lesdistill.spectra.peaks import (REFERENCE_CITATION, REFERENCE_FILES,
+                                          compare_with_reference, format_peak_table,
+                                          load_reference, write_peak_csv)
+
+    cfg: RunConfig = ctx.config
+    irc = cfg.ir
+    traj = load_trajectory(ctx.input(TRAJ), positions=False)
+    out: dict[str, Any] = {}
+    bec: dict[str, Any] = {}  # stays empty when the MD stored no BEC tensors
+    if traj.bec is not None and len(traj.bec):
+        bec = bec_summary(traj.bec, traj.numbers)
+        per = ", ".join(f"{el} {v['trace_over_3']:+.2f}" for el, v in bec["elements"].items())
+        ctx.log(f"  BEC trace/3 per element (e): {per}; acoustic sum rule |sum Z| "
+                f"{bec['acoustic_sum_rule']['max_abs_sum_e']:.3f} e")
+    write_text_atomic(ctx.stage_dir / "bec.json", json.dumps(bec, indent=1) + "\n")
+    spec = ir_spectrum(traj, window=irc.window, window_ps=irc.window_ps,
+                       correction=irc.correction, n_blocks=irc.n_blocks,
+                       max_wavenumber_cm=irc.max_wavenumber_cm)
+    spec.write_csv(ctx.stage_dir / "spectrum.csv")
+    out.update({"wavenumber_cm": spec.wavenumber_cm.tolist(),
+                "n_alpha_per_cm": spec.n_alpha_per_cm.tolist(),
+                "error": [_finite(v) for v in spec.error_per_cm.tolist()],
+                "temperature_K": spec.temperature_K, "volume_A3": spec.volume_A3,
+                "correction": spec.correction, "window": spec.window,
+                "window_ps": spec.window_ps, "n_blocks": spec.n_blocks,
+                "frame_dt_fs": spec.frame_dt_fs, "max_wavenumber_cm": irc.max_wavenumber_cm})
+    if spec.sum_rule is not None:
+        sr = spec.sum_rule
+        out["sum_rule"] = {"integral_cm2": sr.integral_cm2, "expected_cm2": sr.expected_cm2,
+                           "relative_mismatch": sr.relative_mismatch}
+        ctx.log("  " + sr.text())
+    if irc.reference is not None:
+        peaks = compare_with_reference(spec, irc.reference)
+        write_peak_csv(peaks, ctx.stage_dir / "peaks.csv")
+        out["peaks"] = [{"band": p.band, "student_cm": p.position_cm if p.resolved else None,
+                         "reference_cm": p.reference_cm, "shift_cm": p.shift_cm,
+                         "fwhm_cm": _finite(p.fwhm_cm), "height_per_cm": _finite(p.height)}
+                        for p in peaks]
+        out["reference_citation"] = REFERENCE_CITATION.get(irc.reference, "literature values")
+        if irc.reference in REFERENCE_FILES:
+            w, y = load_reference(irc.reference)
+            out["reference"] = {"wavenumber_cm": w.tolist(), "n_alpha_per_cm": y.tolist(),
+                                "label": f"experiment ({out['reference_citation']})"}
+            exp_int = float(np.trapezoid(y, w)) if hasattr(np, "trapezoid") else float(np.trapz(y, w))
+            stu = np.asarray(spec.n_alpha_per_cm)
+            stu_int = float(np.trapezoid(stu, spec.wavenumber_cm)) if hasattr(np, "trapezoid") \
+                else float(np.trapz(stu, spec.wavenumber_cm))
+            out["integrated_intensity"] = {"student_cm2": stu_int, "experiment_cm2": exp_int,
+                                           "ratio": stu_int / exp_int}
+        ctx.log(format_peak_table(peaks, irc.reference))
+    write_text_atomic(ctx.stage_dir / "ir.json", json.dumps(out, indent=1) + "\n")

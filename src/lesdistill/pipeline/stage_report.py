@@ -1,0 +1,174 @@
+"""Report stage: gather the numbers of every stage, compute RDFs, write the HTML/JSON report.
+
+RDFs compare teacher MD (the sampling trajectory at the MD temperature) with student MD over
+the same simulated time and the same number of frames: the student frames are taken from the
+start of production, every k-th frame so that both have the same frame spacing.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lesdistill import __version__, keys
+from lesdistill.config import RunConfig, config_to_dict
+from lesdistill.pipeline.runner import StageContext, read_state
+from lesdistill.pipeline.stages_data import (CURVE, FRAMES, FT_METRICS, TEACHER_JSON, TEST, TRAIN,
+                                             VALID, read_frames)
+from lesdistill.pipeline.stages_physics import EVAL_METRICS, PARITY, TRAJ
+from lesdistill.pipeline.stage_ir import BEC_JSON, IR_JSON, diagonals_by_element
+
+
+def _json(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _count(path: Path) -> int:
+    return len(read_frames(path)) if path.is_file() else 0
+
+
+def rdf_pairs(symbols: set[str]) -> list[tuple[str, str]]:
+    """O-O and O-H for aqueous systems (plus Cl-O / Ti-O when present), else the first element."""
+    pairs = [p for p in (("O", "O"), ("O", "H"), ("Cl", "O"), ("Ti", "O"))
+             if p[0] in symbols and p[1] in symbols]
+    if not pairs:
+        first = sorted(symbols)[0]
+        pairs = [(first, first)]
+    return pairs
+
+
+def compute_rdfs(cfg: RunConfig, out: Path) -> dict[str, Any] | None:
+    """Teacher-MD vs student-MD RDFs over the same simulated time (see module docstring)."""
+    from lesdistill.analysis.rdf import compare_rdfs, radial_distribution
+    from lesdistill.md import load_trajectory
+
+    frames = read_frames(out / FRAMES)
+    if not all(frames[0].pbc):
+        return None
+    temps = np.array([float(f.info.get(keys.TEMPERATURE_K, cfg.md.temperature_K)) for f in frames])
+    near = np.abs(temps - cfg.md.temperature_K)
+    teacher = [f for f, d in zip(frames, near, strict=True) if d == near.min()]
+    teacher_dt = cfg.sampling.stride * cfg.sampling.timestep_fs
+    traj = load_trajectory(out / TRAJ, positions=True)
+    step = max(1, int(round(teacher_dt / traj.frame_dt_fs)))
+    idx = np.arange(0, traj.n_frames, step)[:len(teacher)]
+    n = min(len(teacher), len(idx))
+    teacher, idx = teacher[:n], idx[:n]
+    numbers = teacher[0].numbers
+    if not np.array_equal(numbers, traj.numbers):
+        raise ValueError("teacher frames and student trajectory hold different atoms")
+    rmax, bins = cfg.report.rdf_rmax_A, cfg.report.rdf_bins
+    t_pos = np.stack([f.positions for f in teacher])
+    t_cell = np.stack([np.asarray(f.cell) for f in teacher])
+    result: dict[str, Any] = {"pairs": {}, "compare": {}, "teacher_frames": n, "student_frames": n,
+                              "teacher_span_fs": (n - 1) * teacher_dt,
+                              "student_span_fs": float(traj.time_fs[idx[-1]] - traj.time_fs[0])}
+    for pair in rdf_pairs(set(teacher[0].get_chemical_symbols())):
+        g_t = radial_distribution(t_pos, t_cell, numbers, pair, r_max_A=rmax, n_bins=bins)
+        g_s = radial_distribution(traj.positions[idx], traj.cell[idx], numbers, pair,
+                                  r_max_A=rmax, n_bins=bins)
+        name = "-".join(pair)
+        result["r_A"] = g_t.r_A.tolist()
+        result["pairs"][name] = {"teacher": g_t.g.tolist(), "student": g_s.g.tolist()}
+        result["compare"][name] = {"teacher_peak_A": g_t.first_peak()[0],
+                                   "student_peak_A": g_s.first_peak()[0],
+                                   "teacher_peak_g": g_t.first_peak()[1],
+                                   "student_peak_g": g_s.first_peak()[1],
+                                   **compare_rdfs(g_t, g_s)}
+    return result
+
+
+def _learning_curve(path: Path) -> dict[str, list[float]] | None:
+    if not path.is_file():
+        return None
+    with open(path, encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        return None
+    return {k: [float(r[k]) if r[k] not in ("", None) else float("nan") for r in rows]
+            for k in rows[0]}
+
+
+def _parity(metrics: dict[str, Any]) -> dict[str, Any]:
+    h = metrics["held_out"]
+    out: dict[str, Any] = {"n_frames": h["n_frames"],
+                           "energy": {"mae": h["energy_mae_meV_atom"],
+                                      "rmse": h["energy_rmse_meV_atom"], "unit": "meV/atom"},
+                           "forces": {"mae": h["force_mae_meV_A"], "rmse": h["force_rmse_meV_A"],
+                                      "unit": "meV/Å"}}
+    if "stress_mae_meV_A3" in h:
+        out["stress"] = {"mae": h["stress_mae_meV_A3"], "rmse": h["stress_rmse_meV_A3"],
+                         "unit": "meV/Å³"}
+    return out
+
+
+def gather(cfg: RunConfig, out: Path, stage_names: list[str]) -> tuple[dict, dict]:
+    """(report data, plot samples) from the files of the finished stages."""
+    from lesdistill.md import load_trajectory
+
+    data: dict[str, Any] = {"title": cfg.report.title, "lesdistill_version": __version__,
+                            "output": str(out)}
+    samples: dict[str, Any] = {}
+    teacher = _json(out / TEACHER_JSON)
+    if teacher:
+        data["teacher"] = teacher
+    metrics = _json(out / EVAL_METRICS) or {}
+    if metrics.get("student"):
+        data["student"] = metrics["student"]
+    frames = read_frames(out / FRAMES)
+    data["dataset"] = {"n_frames": len(frames), "n_train": _count(out / TRAIN),
+                       "n_valid": _count(out / VALID), "n_test": _count(out / TEST),
+                       "n_atoms": len(frames[0]), "formula": frames[0].get_chemical_formula(),
+                       "temperatures_K": list(cfg.sampling.temperatures_K),
+                       "teacher_md_fs": cfg.sampling.n_frames * cfg.sampling.stride
+                       * cfg.sampling.timestep_fs * len(cfg.sampling.temperatures_K)}
+    data["learning_curve"] = _learning_curve(out / CURVE)
+    if metrics:
+        data["parity"] = _parity(metrics)
+        if metrics.get("held_out_finetuned"):
+            data["parity_finetuned"] = metrics["held_out_finetuned"]
+        data["charges"] = metrics.get("charges")
+        speed = metrics.get("speed", {})
+        data["speed"] = [{"model": v.get("model", k), "n_atoms": v["n_atoms"],
+                          "ms_per_step": v["ms_per_step"], "ms_fastest": v["ms_min"],
+                          "speedup_vs_teacher": speed["teacher"]["ms_per_step"] / v["ms_per_step"]}
+                         for k, v in speed.items()]
+    if (out / PARITY).is_file():
+        with np.load(out / PARITY) as par:
+            samples["parity_energy"] = (par["energy_ref"], par["energy_pred"])
+            samples["parity_forces"] = (par["forces_ref"], par["forces_pred"])
+            if par["stress_ref"].size:
+                samples["parity_stress"] = (par["stress_ref"], par["stress_pred"])
+            samples["charges"] = {k[8:]: par[k] for k in par.files if k.startswith("charges_")}
+    bec = _json(out / BEC_JSON)
+    if bec:
+        data["bec"] = bec
+        traj = load_trajectory(out / TRAJ, positions=False)
+        samples["bec_diagonals"] = diagonals_by_element(traj.bec, traj.numbers)
+    md_summary = _json(out / TRAJ / "summary.json")
+    if md_summary:
+        data["md"] = md_summary
+    data["ir"] = _json(out / IR_JSON)
+    data["finetune"] = _json(out / FT_METRICS)
+    data["rdf"] = compute_rdfs(cfg, out)
+    data["timings_s"] = {name: float(read_state(out / name).get("seconds", 0.0))
+                         for name in stage_names if read_state(out / name).get("status") == "done"}
+    data["config"] = config_to_dict(cfg)
+    return {k: v for k, v in data.items() if v is not None}, samples
+
+
+def run_report(ctx: StageContext) -> None:
+    from lesdistill.report.build import build_report
+
+    cfg: RunConfig = ctx.config
+    names = ctx.extra.get("stage_names", [])
+    data, samples = gather(cfg, ctx.out_dir, [n for n in names if n != "report"])
+    teacher = data.get("teacher", {}).get("name", cfg.teacher.spec)
+    data.setdefault("subtitle", f"teacher {teacher} -> LES student ({cfg.student.preset}); "
+                                f"lesdistill {__version__}")
+    page = build_report(data, ctx.stage_dir, samples=samples)
+    ctx.log(f"  report: {page}")

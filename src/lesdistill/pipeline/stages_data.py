@@ -1,0 +1,212 @@
+"""Data-side stages: build the structure, sample + label with the teacher, train, fine-tune.
+
+Files (relative to the output folder)::
+
+    build/structure.extxyz        the system (builder output or the user's file, validated)
+    sample/frames.extxyz          teacher MD frames with teacher labels (resumable)
+    sample/{train,valid,test}.extxyz  the split; test = the last frames of each temperature
+    sample/teacher.json           teacher metadata
+    train/best.pt, train/learning_curve.csv, ...   (lesdistill.training.train)
+    finetune/{data,train,valid,test}.extxyz, finetune/best.pt, finetune/metrics.json
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lesdistill import keys
+from lesdistill.config import RunConfig
+from lesdistill.errors import UserInputError
+from lesdistill.fileio import atomic_path, write_text_atomic
+from lesdistill.pipeline.runner import StageContext
+
+STRUCTURE = "build/structure.extxyz"
+FRAMES = "sample/frames.extxyz"
+TRAIN, VALID, TEST = "sample/train.extxyz", "sample/valid.extxyz", "sample/test.extxyz"
+TEACHER_JSON = "sample/teacher.json"
+STUDENT = "train/best.pt"
+CURVE = "train/learning_curve.csv"
+FT_STUDENT, FT_METRICS, FT_TEST = "finetune/best.pt", "finetune/metrics.json", "finetune/test.extxyz"
+
+
+def final_student(cfg: RunConfig) -> str:
+    """The student used downstream (MD, BEC, IR): fine-tuned if a finetune block is given."""
+    return FT_STUDENT if cfg.finetune is not None else STUDENT
+
+
+def write_frames(path: Path, frames: list[Any]) -> None:
+    """Write frames (with their calculator results) to extxyz, atomically."""
+    from ase.io import write
+
+    with atomic_path(path) as tmp:
+        write(tmp, frames, format="extxyz")
+
+
+def read_frames(path: Path) -> list[Any]:
+    from ase.io import read
+
+    return read(path, index=":", format="extxyz")
+
+
+# --- build --------------------------------------------------------------------------------------
+
+def run_build(ctx: StageContext) -> None:
+    cfg: RunConfig = ctx.config
+    if cfg.system.file is not None:
+        from lesdistill.systems import load_structure
+
+        atoms = load_structure(cfg.system.file)
+        what = cfg.system.file
+    else:
+        from lesdistill.systems import build
+
+        atoms = build(cfg.system.builder, seed=cfg.seed, **cfg.system.params)
+        what = f"builder '{cfg.system.builder}' {cfg.system.params or ''}"
+    if not np.all(np.isfinite(atoms.positions)):
+        raise UserInputError(f"the structure from {what} has NaN/inf positions")
+    write_frames(ctx.stage_dir / "structure.extxyz", [atoms])
+    ctx.log(f"  {len(atoms)} atoms ({atoms.get_chemical_formula()}), cell "
+            f"{np.round(atoms.cell.lengths(), 2).tolist()} Å, from {what}")
+
+
+# --- sample + label + split ------------------------------------------------------------------
+
+def teacher_metadata(teacher: Any) -> dict[str, Any]:
+    info = dataclasses.asdict(teacher.info) if dataclasses.is_dataclass(teacher.info) else {}
+    info = {k: (sorted(v) if isinstance(v, frozenset | set) else v) for k, v in info.items()}
+    return {"name": teacher.name, **info}
+
+
+def split_indices(temperatures: list[float], valid_fraction: float, test_fraction: float,
+                  seed: int) -> tuple[list[int], list[int], list[int]]:
+    """Train/valid/test frame indices. Test = the last ``test_fraction`` of each temperature's
+    frames (time-separated from training); valid = a seeded random pick of the rest."""
+    temps = np.asarray(temperatures)
+    train, valid, test = [], [], []
+    rng = np.random.default_rng(seed)
+    for t in sorted(set(temps.tolist())):
+        idx = np.flatnonzero(temps == t)
+        n_test = int(round(test_fraction * len(idx)))
+        n_test = min(max(n_test, 1 if test_fraction > 0 else 0), len(idx) - 1)
+        test.extend(idx[len(idx) - n_test:].tolist())
+        rest = idx[:len(idx) - n_test]
+        n_valid = int(round(valid_fraction * len(rest)))
+        n_valid = min(max(n_valid, 1 if valid_fraction > 0 else 0), len(rest) - 1)
+        pick = set(rng.choice(rest, size=n_valid, replace=False).tolist()) if n_valid else set()
+        valid.extend(i for i in rest.tolist() if i in pick)
+        train.extend(i for i in rest.tolist() if i not in pick)
+    if not train:
+        raise UserInputError("no frames left for training; raise sampling.n_frames")
+    return sorted(train), sorted(valid), sorted(test)
+
+
+def run_sample(ctx: StageContext) -> None:
+    from lesdistill.sampling import sample
+    from lesdistill.teachers import get_teacher
+
+    cfg: RunConfig = ctx.config
+    s = cfg.sampling
+    atoms = read_frames(ctx.input(STRUCTURE))[0]
+    ctx.log(f"  loading teacher '{cfg.teacher.spec}' ...")
+    teacher = get_teacher(cfg.teacher.spec, device=cfg.device)
+    teacher.check(atoms)
+    write_text_atomic(ctx.stage_dir / "teacher.json",
+                      json.dumps(teacher_metadata(teacher), indent=1, default=str) + "\n")
+    frames_path = ctx.stage_dir / "frames.extxyz"
+    sample(atoms, teacher, frames_path, temperatures_K=tuple(s.temperatures_K),
+           n_frames=s.n_frames, stride=s.stride, timestep_fs=s.timestep_fs, seed=cfg.seed,
+           relax=s.relax, progress=ctx.progress)
+    frames = read_frames(frames_path)
+    temps = [float(f.info.get(keys.TEMPERATURE_K, s.temperatures_K[0])) for f in frames]
+    tr, va, te = split_indices(temps, s.valid_fraction, s.test_fraction, cfg.seed)
+    for name, idx in (("train", tr), ("valid", va), ("test", te)):
+        write_frames(ctx.stage_dir / f"{name}.extxyz", [frames[i] for i in idx])
+    ctx.log(f"  {len(frames)} labelled frames: {len(tr)} train, {len(va)} valid, {len(te)} test")
+
+
+# --- train --------------------------------------------------------------------------------------
+
+def train_config(cfg: RunConfig, overrides: dict[str, Any] | None = None) -> Any:
+    """The TrainConfig of a run: student preset/options, the run seed, the training section."""
+    from lesdistill.training.config import TrainConfig
+
+    values = {**cfg.training, **(overrides or {})}
+    return TrainConfig(model_preset=cfg.student.preset, model=dict(cfg.student.options),
+                       seed=cfg.seed, **values)
+
+
+def run_train(ctx: StageContext) -> None:
+    from lesdistill.training import train
+
+    cfg: RunConfig = ctx.config
+    valid = ctx.input(VALID)
+    has_valid = valid.is_file() and len(read_frames(valid)) > 0
+    result = train(train_config(cfg), [ctx.input(TRAIN)], valid_files=[valid] if has_valid else None,
+                   out_dir=ctx.stage_dir, device=cfg.device, progress=ctx.progress)
+    final = result.final
+    ctx.log(f"  {result.epochs_completed} epochs, best epoch {result.best_epoch}; valid MAE "
+            f"E {final.get('valid_energy_mae_meV_per_atom', float('nan')):.3g} meV/atom, "
+            f"F {final.get('valid_forces_mae_meV_per_A', float('nan')):.3g} meV/Å")
+
+
+# --- fine-tune ----------------------------------------------------------------------------------
+
+def _finetune_frames(ctx: StageContext) -> list[Any]:
+    cfg: RunConfig = ctx.config
+    ft = cfg.finetune
+    assert ft is not None  # the stage is enabled only with a finetune block
+    if ft.data is not None:
+        path = Path(ft.data)
+        if not path.is_file():
+            raise FileNotFoundError(f"finetune.data file not found: {path}")
+        return read_frames(path)
+    from lesdistill.sampling import label
+    from lesdistill.teachers import get_teacher
+
+    frames = read_frames(ctx.input(FRAMES))
+    take = np.unique(np.linspace(0, len(frames) - 1, min(ft.n_frames, len(frames))).round()
+                     .astype(int))
+    picked = ctx.stage_dir / "picked.extxyz"
+    if not picked.is_file():
+        write_frames(picked, [frames[i] for i in take])
+    ctx.log(f"  relabelling {len(take)} frames with '{ft.teacher}' ...")
+    teacher = get_teacher(ft.teacher, device=cfg.device)
+    out = label(picked, ctx.stage_dir / "data.extxyz", teacher, keep_prefix=keys.PREVIOUS_PREFIX)
+    return read_frames(out)
+
+
+def run_finetune(ctx: StageContext) -> None:
+    from lesdistill.pipeline.evaluation import predict_metrics
+    from lesdistill.training import train
+
+    cfg: RunConfig = ctx.config
+    ft = cfg.finetune
+    assert ft is not None
+    frames = _finetune_frames(ctx)
+    n = len(frames)
+    if n < 3:
+        raise UserInputError(f"the fine-tuning set has {n} frames; need at least 3 "
+                             "(train, valid, test)")
+    n_test = min(max(1, int(round(ft.test_fraction * n))), (n - 1) // 2)
+    perm = np.random.default_rng(cfg.seed + 1).permutation(n)
+    test, valid, trn = perm[:n_test], perm[n_test:2 * n_test], perm[2 * n_test:]
+    for name, idx in (("train", trn), ("valid", valid), ("test", test)):
+        write_frames(ctx.stage_dir / f"{name}.extxyz", [frames[i] for i in sorted(idx)])
+    base = ctx.input(STUDENT)
+    before = predict_metrics(base, ctx.stage_dir / "test.extxyz", device=cfg.device)
+    result = train(train_config(cfg, ft.training), [ctx.stage_dir / "train.extxyz"],
+                   valid_files=[ctx.stage_dir / "valid.extxyz"], out_dir=ctx.stage_dir,
+                   init=base, device=cfg.device, progress=ctx.progress)
+    after = predict_metrics(result.best_path, ctx.stage_dir / "test.extxyz", device=cfg.device)
+    source = ft.data if ft.data is not None else ft.teacher
+    metrics = {"source": source, "n_frames": n, "n_train": len(trn), "n_valid": len(valid),
+               "n_test": len(test), "before": before, "after": after}
+    write_text_atomic(ctx.stage_dir / "metrics.json", json.dumps(metrics, indent=1) + "\n")
+    ctx.log(f"  fine-tuning set ({source}), {len(test)} held-out frames: force MAE "
+            f"{before['force_mae_meV_A']:.1f} -> {after['force_mae_meV_A']:.1f} meV/Å, energy MAE "
+            f"{before['energy_mae_meV_atom']:.2f} -> {after['energy_mae_meV_atom']:.2f} meV/atom")

@@ -1,0 +1,115 @@
+"""Physics stages: evaluate the student, run its MD, BEC summary and IR spectrum.
+
+Files (relative to the output folder)::
+
+    evaluate/metrics.json      held-out errors vs the teacher, latent-charge stats, speed table
+    evaluate/parity.npz        parity points (energy per atom, forces, stress) and charges
+    md/start.extxyz, md/traj/  student MD (lesdistill.md trajectory directory, resumable)
+    ir/spectrum.csv, ir/ir.json, ir/bec.json   IR spectrum, peak table, sum rule, BEC summary
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from lesdistill import keys
+from lesdistill.config import RunConfig
+from lesdistill.fileio import atomic_path, write_text_atomic
+from lesdistill.pipeline.runner import StageContext
+from lesdistill.pipeline.stages_data import (FRAMES, STRUCTURE, TEST, final_student, read_frames,
+                                             write_frames)
+
+EVAL_METRICS, PARITY = "evaluate/metrics.json", "evaluate/parity.npz"
+MD_START, TRAJ = "md/start.extxyz", "md/traj"
+
+
+def _stats(values: np.ndarray) -> dict[str, float]:
+    v = np.asarray(values, float)
+    return {"mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()),
+            "max": float(v.max()), "n": int(v.size)}
+
+
+# --- evaluate -----------------------------------------------------------------------------------
+
+def run_evaluate(ctx: StageContext) -> None:
+    from lesdistill.calculator import StudentCalculator
+    from lesdistill.model import load_student
+    from lesdistill.pipeline.evaluation import error_metrics, predict, time_calculators
+    from lesdistill.teachers import get_teacher
+
+    cfg: RunConfig = ctx.config
+    model_path = ctx.input(final_student(cfg))
+    distilled = ctx.input("train/best.pt")
+    pred = predict(distilled, ctx.input(TEST), device=cfg.device)
+    metrics: dict[str, Any] = {"held_out": error_metrics(pred)}
+    if model_path != distilled:  # the fine-tuned student on the teacher's held-out frames
+        metrics["held_out_finetuned"] = error_metrics(
+            predict(model_path, ctx.input(TEST), device=cfg.device, charges=False))
+    metrics["charges"] = {el: _stats(q) for el, q in sorted(pred["charges"].items())}
+    model = load_student(model_path, device=cfg.device)
+    mcfg = getattr(model, "config", None)
+    n_params = sum(p.numel() for p in model.parameters())
+    metrics["student"] = {"file": str(model_path.relative_to(ctx.out_dir)),
+                          "preset": getattr(mcfg, "preset", cfg.student.preset),
+                          "elements": list(getattr(mcfg, "elements", [])),
+                          "cutoff_A": getattr(mcfg, "cutoff", None),
+                          "long_range": getattr(mcfg, "long_range", None),
+                          "n_parameters": int(n_params)}
+    # speed: teacher vs student energy+forces, interleaved in this process
+    atoms = read_frames(ctx.input(STRUCTURE))[0]
+    ctx.log(f"  timing teacher vs student on {len(atoms)} atoms "
+            f"({cfg.report.speed_repeats} calls each) ...")
+    teacher = get_teacher(cfg.teacher.spec, device=cfg.device)
+    student = StudentCalculator(model, device=cfg.device)
+    speed = time_calculators(atoms, {"teacher": teacher.calculator, "student": student},
+                             repeats=cfg.report.speed_repeats, seed=cfg.seed)
+    speed["teacher"]["model"] = cfg.teacher.spec
+    speed["student"]["model"] = f"student ({metrics['student']['preset']})"
+    metrics["speed"] = speed
+    metrics["speedup"] = speed["teacher"]["ms_per_step"] / speed["student"]["ms_per_step"]
+    with atomic_path(ctx.stage_dir / "parity.npz") as tmp:
+        np.savez(tmp, **{k: v for k, v in pred.items() if k != "charges"},
+                 **{f"charges_{el}": q for el, q in pred["charges"].items()})
+    write_text_atomic(ctx.stage_dir / "metrics.json", json.dumps(metrics, indent=1) + "\n")
+    h = metrics["held_out"]
+    ctx.log(f"  held-out ({h['n_frames']} frames): energy MAE {h['energy_mae_meV_atom']:.2f} "
+            f"meV/atom, force MAE {h['force_mae_meV_A']:.1f} meV/Å; teacher "
+            f"{speed['teacher']['ms_per_step']:.1f} ms/step, student "
+            f"{speed['student']['ms_per_step']:.1f} ms/step ({metrics['speedup']:.0f}x)")
+
+
+# --- MD -----------------------------------------------------------------------------------------
+
+def _start_structure(cfg: RunConfig, ctx: StageContext) -> Any:
+    """The last teacher MD frame at the temperature closest to the MD temperature."""
+    frames = read_frames(ctx.input(FRAMES))
+    temps = np.array([float(f.info.get(keys.TEMPERATURE_K, cfg.md.temperature_K))
+                      for f in frames])
+    best = np.flatnonzero(np.abs(temps - cfg.md.temperature_K)
+                          == np.abs(temps - cfg.md.temperature_K).min())[-1]
+    atoms = frames[best].copy()
+    atoms.calc = None
+    return atoms
+
+
+def run_md_stage(ctx: StageContext) -> None:
+    from lesdistill.calculator import StudentCalculator
+    from lesdistill.md import format_summary, run_md
+
+    cfg: RunConfig = ctx.config
+    m = cfg.md
+    start = ctx.stage_dir / "start.extxyz"
+    if not start.is_file():
+        write_frames(start, [_start_structure(cfg, ctx)])
+    atoms = read_frames(start)[0]
+    atoms.calc = StudentCalculator(ctx.input(final_student(cfg)), device=cfg.device)
+    run_md(atoms, ctx.stage_dir / "traj", temperature_K=m.temperature_K,
+           timestep_fs=m.timestep_fs, n_equil=m.n_equil, n_steps=m.n_steps, stride=m.stride,
+           thermostat=m.thermostat, production=m.production, coupling_fs=m.coupling_fs,
+           production_coupling_fs=m.production_coupling_fs, bec_every=cfg.ir.bec_every,
+           seed=cfg.seed, progress=ctx.progress)
+    summary = json.loads((ctx.stage_dir / "traj" / "summary.json").read_text())
+    ctx.log("  " + format_summary(summary))
