@@ -12,5 +12,6 @@ Units: energy eV, length Å, charge e, time fs.
 from __future__ import annotations
 
 from lesdistill.les.longrange import energy
+from lesdistill.les.response import born_effective_charges, dipole_current, polarization
 
-__all__ = ["energy"]
+__all__ = ["born_effective_charges", "dipole_current", "energy", "polarization"]

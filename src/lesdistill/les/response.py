@@ -1,0 +1,238 @@
+r"""Dielectric response from latent charges: polarization, Born effective charges, dipole current.
+
+Conventions (all functions):
+
+* Charges are made neutral before use, :math:`q'_j = q_j - \bar q` (the LES latent charges are
+  only defined up to a constant for this purpose). The acoustic sum rule
+  :math:`\sum_i Z^*_i = 0` then holds exactly for open systems (translation-invariant
+  ``charge_fn``); in the periodic phase form it holds for fixed charges and up to
+  :math:`O((2\pi\Delta s)^2)` corrections of the charge-transfer terms otherwise.
+* Physical charges are :math:`\sqrt{\varepsilon_\infty}` times the latent ones: ``eps_inf``
+  scales P, Z* and dM/dt by :math:`\sqrt{\varepsilon_\infty}` (default 1).
+* ``cell`` rows are lattice vectors :math:`\mathbf a_a`; fractional coordinates
+  :math:`s_{ja} = (\mathbf r_j C^{-1})_a`; phases :math:`A_{ja} = 2\pi s_{ja}`.
+
+**Open** (``cell=None``): :math:`\mathbf P = \sum_j q'_j\mathbf r_j` (e Å) and
+:math:`Z^*_{i,ab} = \partial P_a/\partial r_{ib}`.
+
+**Periodic**: the phase form per lattice direction,
+:math:`\tilde P_a = \sum_j q'_j e^{iA_{ja}}/(2\pi i)` (complex, e), and
+
+.. math::
+
+    Z^*_{i,cb} = \sum_a C_{ac}\,\mathrm{Re}\!\left[e^{-iA_{ia}}\,
+        \frac{\partial\tilde P_a}{\partial r_{ib}}\right]
+    = q'_i\delta_{cb} + \sum_a C_{ac}\sum_j \frac{\partial q'_j}{\partial r_{ib}}
+      \frac{\sin(A_{ja}-A_{ia})}{2\pi},
+
+i.e. fixed charges give :math:`Z^*_i = q'_i\,\mathbb 1` for any (triclinic) cell, and charge
+transfer between atoms i and j enters with their periodic separation. The reported real
+polarization is a continuous, translation-invariant read-out of the phase form:
+
+.. math::
+
+    P^\text{frac}_a = \frac{1}{2\pi}\,\mathrm{Im}\Big[e^{-i\theta_a}\sum_j q'_j e^{iA_{ja}}\Big],
+    \qquad \theta_a = \arg\sum_j |q'_j| e^{iA_{ja}},\qquad \mathbf P = \sum_a P^\text{frac}_a\mathbf a_a,
+
+the first Fourier component of the charge density, centred on the circular mean
+:math:`\theta_a` of the charge positions. It equals :math:`\sum_j q'_j (s_{ja} - \theta_a/2\pi)`
+to third order in the spread of the charges along :math:`\mathbf a_a`, is bounded
+(:math:`|P^\text{frac}_a| \le \sum_j|q'_j|/2\pi`, so it is *not* the multivalued Berry-phase
+polarization; no quantum ambiguity arises) and does not jump when atoms cross the cell boundary.
+Absolute P of a periodic liquid is not meaningful; changes of P along a trajectory come from
+:func:`dipole_current`, which uses the exact Z*.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from lesdistill.les.validation import (
+    check_cell,
+    check_charges,
+    check_positions,
+    check_positive,
+    check_vectors_like,
+)
+
+ChargeFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def polarization(
+    charges: torch.Tensor, positions: torch.Tensor, cell: torch.Tensor | None = None, *, eps_inf: float = 1.0
+) -> torch.Tensor:
+    r"""Polarization (periodic, phase form) or dipole moment (open) of latent charges, e Å.
+
+    :param charges: [N] latent charges (e). :param positions: [N, 3] (Å).
+    :param cell: None (open) or [3, 3] lattice vectors as rows (Å).
+    :param eps_inf: physical charges = sqrt(eps_inf) * latent charges.
+    :return: [3] tensor, e Å (module docstring for the periodic convention); differentiable.
+    """
+    positions = check_positions(positions)
+    charges = check_charges(charges, positions)
+    cell = check_cell(cell, positions)
+    scale = math.sqrt(check_positive(eps_inf, "eps_inf"))
+    q = charges - charges.mean()
+    if cell is None:
+        return scale * (q.unsqueeze(1) * positions).sum(dim=0)
+    angles = 2.0 * math.pi * positions @ torch.linalg.inv(cell)  # [N, 3]
+    cos, sin = torch.cos(angles), torch.sin(angles)
+    ref_re, ref_im = q.abs() @ cos, q.abs() @ sin
+    theta = torch.atan2(ref_im, ref_re).detach()
+    frac = (q @ torch.sin(angles - theta)) / (2.0 * math.pi)  # Im[e^{-i theta} sum_j q_j e^{i A_j}] / 2 pi
+    return scale * frac @ cell
+
+
+def _neutral_charges(charge_fn: ChargeFn, x: torch.Tensor) -> torch.Tensor:
+    q = charge_fn(x)
+    if not isinstance(q, torch.Tensor) or q.shape != (x.shape[0],):
+        shape = tuple(q.shape) if isinstance(q, torch.Tensor) else type(q).__name__
+        raise ValueError(f"charge_fn must return a tensor of shape [N] = [{x.shape[0]}], got {shape}")
+    if q.dtype != x.dtype:
+        q = q.to(x.dtype)
+    return q - q.mean()
+
+
+def _phase_components(q: torch.Tensor, x: torch.Tensor, cell: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real and imaginary parts of 2 pi i P~_a = sum_j q_j e^{i A_ja}, plus the angles A [N, 3]."""
+    angles = 2.0 * math.pi * x @ torch.linalg.inv(cell)
+    comps = torch.cat([q @ torch.cos(angles), q @ torch.sin(angles)])  # [6]: Re_a then Im_a
+    return comps, angles
+
+
+def _batched_grad(outputs: torch.Tensor, x: torch.Tensor, create_graph: bool) -> torch.Tensor:
+    """Gradients of each entry of a 1-d ``outputs`` w.r.t. ``x``: [K, *x.shape], one batched backward.
+
+    Falls back to one backward per component if the graph does not support vmapped backward.
+    """
+    eye = torch.eye(outputs.shape[0], dtype=outputs.dtype, device=outputs.device)
+    try:
+        (grads,) = torch.autograd.grad(
+            outputs, x, grad_outputs=eye, is_grads_batched=True, create_graph=create_graph, allow_unused=True
+        )
+    except RuntimeError:
+        rows = [
+            torch.autograd.grad(outputs[k], x, retain_graph=True, create_graph=create_graph, allow_unused=True)[0]
+            for k in range(outputs.shape[0])
+        ]
+        grads = torch.stack([torch.zeros_like(x) if g is None else g for g in rows])
+    if grads is None:
+        return x.new_zeros((outputs.shape[0],) + tuple(x.shape))
+    return grads
+
+
+def _prepare(charge_fn: object, positions: torch.Tensor, cell: object, eps_inf: float):
+    if not callable(charge_fn):
+        raise TypeError(f"charge_fn must be callable (positions [N, 3] -> charges [N]), got {type(charge_fn).__name__}")
+    positions = check_positions(positions)
+    cell = check_cell(cell, positions)
+    scale = math.sqrt(check_positive(eps_inf, "eps_inf"))
+    return positions, cell, scale
+
+
+def _leaf(positions: torch.Tensor, create_graph: bool) -> torch.Tensor:
+    if create_graph and positions.requires_grad:
+        return positions
+    return positions.detach().requires_grad_(True)
+
+
+def born_effective_charges(
+    charge_fn: ChargeFn,
+    positions: torch.Tensor,
+    cell: torch.Tensor | None = None,
+    *,
+    eps_inf: float = 1.0,
+    create_graph: bool = False,
+) -> torch.Tensor:
+    r"""Born effective charges :math:`Z^*_{i,ab} = \partial P_a/\partial r_{ib}` (e), [N, 3, 3].
+
+    One batched backward pass over the polarization components (3 for open; Re and Im of the
+    three phase sums, 6, for periodic), never one per atom (module docstring for the math).
+
+    :param charge_fn: ``charge_fn(positions [N, 3]) -> charges [N]`` (latent charges, differentiable;
+        may itself use autograd through positions).
+    :param positions: [N, 3] (Å). :param cell: None (open) or [3, 3] lattice rows (Å).
+    :param eps_inf: physical charges = sqrt(eps_inf) * latent charges.
+    :param create_graph: keep the graph so that Z* can be differentiated (e.g. trained on).
+    :return: [N, 3, 3] tensor, e; ``Z[i, a, b]`` = response of P_a to moving atom i along b.
+    """
+    positions, cell, scale = _prepare(charge_fn, positions, cell, eps_inf)
+    with torch.enable_grad():
+        x = _leaf(positions, create_graph)
+        q = _neutral_charges(charge_fn, x)
+        check_charges(q.detach(), positions, "charge_fn(positions)")
+        if cell is None:
+            dipole = (q.unsqueeze(1) * x).sum(dim=0)
+            return scale * _batched_grad(dipole, x, create_graph).permute(1, 0, 2)  # [N, a, b]
+        comps, angles = _phase_components(q, x, cell)
+        grads = _batched_grad(comps, x, create_graph)  # [6, N, 3]: d Re_a / dr_ib, d Im_a / dr_ib
+    g_re, g_im = grads[:3].permute(1, 0, 2), grads[3:].permute(1, 0, 2)  # [N, a, b]
+    cos, sin = torch.cos(angles).unsqueeze(2), torch.sin(angles).unsqueeze(2)
+    # P~_a = (Re_a + i Im_a) / (2 pi i) = (Im_a - i Re_a) / (2 pi), hence
+    # Re[e^{-i A_ia} dP~_a/dr_ib] = (cos A_ia dIm_a/dr_ib - sin A_ia dRe_a/dr_ib) / (2 pi)
+    z_frac = (cos * g_im - sin * g_re) / (2.0 * math.pi)  # [N, a, b], fractional direction a
+    return scale * torch.einsum("ac,nab->ncb", cell, z_frac)
+
+
+def dipole_current(
+    charge_fn: ChargeFn,
+    positions: torch.Tensor,
+    velocities: torch.Tensor,
+    cell: torch.Tensor | None = None,
+    *,
+    eps_inf: float = 1.0,
+) -> torch.Tensor:
+    r"""Dipole current :math:`\dot{\mathbf M} = \sum_i Z^*_i\mathbf v_i` (e Å/fs) without forming Z*.
+
+    Open: one Jacobian-vector product of the charges along the velocities (double-backward trick),
+    :math:`\dot{\mathbf M} = \sum_j q'_j\mathbf v_j + \sum_j \dot q'_j\mathbf r_j`.
+    Periodic: the ionic part :math:`\sum_i q'_i\mathbf v_i` is analytic and the charge-transfer
+    part :math:`\sum_a\mathbf a_a\sum_{ij}(\nabla_i q'_j\cdot\mathbf v_i)\sin(A_{ja}-A_{ia})/2\pi`
+    needs the JVPs of the charges along :math:`\mathbf v\cos A_a` and :math:`\mathbf v\sin A_a`
+    (6 tangents, one batched double-backward call), because each atom's response is dephased
+    with its own phase. Equals ``einsum("iab,ib->a", born_effective_charges(...), velocities)``.
+
+    :param charge_fn: ``charge_fn(positions [N, 3]) -> charges [N]``.
+    :param positions: [N, 3] (Å). :param velocities: [N, 3] (Å/fs).
+    :param cell: None (open) or [3, 3] lattice rows (Å). :param eps_inf: see module docstring.
+    :return: [3] tensor, e Å/fs (detached).
+    """
+    positions, cell, scale = _prepare(charge_fn, positions, cell, eps_inf)
+    velocities = check_vectors_like(velocities, positions, "velocities")
+    v = velocities.detach()
+    with torch.enable_grad():
+        x = positions.detach().requires_grad_(True)
+        q = _neutral_charges(charge_fn, x)
+        check_charges(q.detach(), positions, "charge_fn(positions)")
+        if cell is None:
+            qdot = _jvp_batched(q, x, v.unsqueeze(0))[0]  # [N]
+            current = q.detach() @ v + qdot @ x.detach()
+            return scale * current
+        angles = 2.0 * math.pi * x.detach() @ torch.linalg.inv(cell.detach())
+        cos, sin = torch.cos(angles), torch.sin(angles)  # [N, 3]
+        tangents = torch.cat([v.unsqueeze(0) * cos.T.unsqueeze(2), v.unsqueeze(0) * sin.T.unsqueeze(2)])  # [6, N, 3]
+        jv = _jvp_batched(q, x, tangents)  # [6, N]: J (v cos A_a), J (v sin A_a)
+    # sum_j [sin A_ja (J v cos A_a)_j - cos A_ja (J v sin A_a)_j] / 2 pi
+    transfer_frac = ((sin.T * jv[:3]).sum(dim=1) - (cos.T * jv[3:]).sum(dim=1)) / (2.0 * math.pi)
+    return scale * (q.detach() @ v + transfer_frac @ cell.detach())
+
+
+def _jvp_batched(q: torch.Tensor, x: torch.Tensor, tangents: torch.Tensor) -> torch.Tensor:
+    """J w for each tangent w in ``tangents`` [T, N, 3], J = dq/dx, by the double-backward trick.
+
+    s(u) = J^T u is built once (linear in the dummy u); J w = d<s(u), w>/du. Returns [T, N].
+    """
+    u = torch.zeros_like(q, requires_grad=True)
+    (s,) = torch.autograd.grad(q, x, grad_outputs=u, create_graph=True, allow_unused=True)
+    if s is None or not s.requires_grad:
+        return q.new_zeros((tangents.shape[0], q.shape[0]))
+    try:
+        (jw,) = torch.autograd.grad(s, u, grad_outputs=tangents, is_grads_batched=True, allow_unused=True)
+    except RuntimeError:
+        jw = torch.stack(
+            [torch.autograd.grad(s, u, grad_outputs=t, retain_graph=True, allow_unused=True)[0] for t in tangents]
+        )
+    return q.new_zeros((tangents.shape[0], q.shape[0])) if jw is None else jw.detach()
