@@ -1,0 +1,85 @@
+"""Validated loading of users' structure files (any format ASE reads; extxyz recommended)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from lesdistill.errors import UserInputError
+
+
+def validate_structure(atoms: Atoms, *, periodic: bool = False, source: str = "structure") -> Atoms:
+    """Check ``atoms``: non-empty, finite positions, and (if ``periodic``) a full 3D cell.
+
+    Raises :class:`UserInputError` with a one-line message saying how to fix the input.
+    """
+    if not isinstance(atoms, Atoms):
+        raise TypeError(f"{source}: expected ase.Atoms, got {type(atoms).__name__}")
+    if len(atoms) == 0:
+        raise UserInputError(f"{source}: contains no atoms")
+    if not np.all(np.isfinite(atoms.positions)):
+        raise UserInputError(f"{source}: has NaN/inf atomic positions; fix the file")
+    if np.any(atoms.numbers <= 0):
+        raise UserInputError(f"{source}: has unknown elements (atomic number 0, e.g. 'X')")
+    if periodic:
+        if not atoms.pbc.all():
+            raise UserInputError(
+                f"{source}: is not periodic (pbc={atoms.pbc.tolist()}) but a periodic cell is "
+                "needed; add a Lattice= cell and pbc=\"T T T\" (extxyz) or use a builder"
+            )
+    if atoms.pbc.any():
+        cell = atoms.cell.array
+        if not np.all(np.isfinite(cell)) or abs(np.linalg.det(cell)) < 1e-6:
+            raise UserInputError(f"{source}: periodic but the cell is degenerate (zero volume)")
+    return atoms
+
+
+def load_structure(path: str | os.PathLike[str], *, index: int = 0, periodic: bool = False,
+                   format: str | None = None) -> Atoms:
+    """Read one structure (frame ``index``) from ``path`` with ASE and validate it.
+
+    Args:
+        path: structure file (extxyz, xyz, cif, POSCAR, ...).
+        index: frame to read from a multi-frame file (default: the first).
+        periodic: require a 3D-periodic cell (e.g. for periodic-only teachers).
+        format: ASE format name if it cannot be guessed from the file name.
+
+    Raises FileNotFoundError (missing), UserInputError (not a structure / invalid content).
+    """
+    from ase.io import read
+
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise FileNotFoundError(f"structure file not found: {p}")
+    if p.is_dir():
+        raise UserInputError(f"{p} is a directory, not a structure file")
+    try:
+        atoms = read(p, index=index, format=format)
+    except Exception as exc:  # ASE raises many types for unreadable input
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserInputError(
+            f"{p} is not a structure file ASE can read ({detail}); use extxyz, cif, POSCAR, ..."
+        ) from None
+    if isinstance(atoms, list):  # defensive: some readers ignore a scalar index
+        atoms = atoms[0]
+    return validate_structure(atoms, periodic=periodic, source=str(p))
+
+
+def load_frames(path: str | os.PathLike[str], *, format: str | None = None) -> list[Atoms]:
+    """Read every frame of ``path`` (validated); used by ``label``."""
+    from ase.io import read
+
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise FileNotFoundError(f"structure file not found: {p}")
+    try:
+        frames = read(p, index=":", format=format)
+    except Exception as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserInputError(f"{p} is not a structure file ASE can read ({detail})") from None
+    if not frames:
+        raise UserInputError(f"{p} contains no frames")
+    return [validate_structure(a, source=f"{p} frame {k}") for k, a in enumerate(frames)]
