@@ -71,3 +71,16 @@ def test_frames_bec_reads_labels_and_rejects_bad_ones():
     a.arrays["bec"] = np.full((3, 9), np.nan)
     with pytest.raises(ValueError, match="NaN"):
         frames_bec([a])
+
+
+def test_fixed_charge_bec_of_analytic_teacher():
+    from lesdistill.systems import build
+    from lesdistill.teachers import get_teacher
+
+    from lesdistill.compare.reference import fixed_charge_bec
+
+    teacher = get_teacher("analytic-ionic-half")
+    atoms = build("ionic", seed=0)
+    z = fixed_charge_bec(atoms, teacher.calculator)
+    q = np.where(np.array(atoms.get_chemical_symbols()) == "Na", 0.5, -0.5)
+    np.testing.assert_allclose(z, q[:, None, None] * np.eye(3))

@@ -206,6 +206,14 @@ def _resolve(path: Any, base: Path, where: str) -> Path:
     return p if p.is_absolute() else (base / p)
 
 
+def parse_device(value: Any) -> str:
+    """A torch device name (cpu, cuda, cuda:N, mps); UserInputError otherwise."""
+    device = str(value)
+    _need(device == "cpu" or bool(re.match(r"^(cuda(:\d+)?|mps)$", device)),
+          f"device must be cpu, cuda, cuda:N or mps, got {device!r}")
+    return device
+
+
 def _parse_teachers(raw: Any) -> tuple[TeacherEntry, ...]:
     _need(isinstance(raw, list) and len(raw) > 0,
           "teachers must be a non-empty list of teacher specs, e.g. [xtb-gfn1, chgnet]")
@@ -291,9 +299,7 @@ def parse(data: Any, *, base_dir: str | Path = ".", default_name: str = "compare
     name = str(data.get("name") or default_name)
     _need(bool(_NAME_RE.match(name)), f"name {name!r} must be letters, digits, . _ + - only")
     teachers = _parse_teachers(data.get("teachers"))
-    device = str(data.get("device", "cpu"))
-    _need(device == "cpu" or device.startswith(("cuda", "mps")),
-          f"device must be cpu, cuda, cuda:N or mps, got {device!r}")
+    device = parse_device(data.get("device", "cpu"))
     seed = data.get("seed", 0)
     _need(isinstance(seed, int) and not isinstance(seed, bool), f"seed must be an integer, got {seed!r}")
     sections = {key: _mapping(data.get(key), key)

@@ -75,3 +75,16 @@ def frames_bec(frames: Sequence) -> list[np.ndarray] | None:
             raise ValueError(f"frame {k}: array '{keys.BEC_ARRAY}' contains NaN or inf")
         out.append(arr.reshape(len(atoms), 3, 3))
     return out
+
+
+def fixed_charge_bec(atoms, calculator) -> np.ndarray:
+    """BEC (N, 3, 3) in e of a fixed point-charge model (the analytic teachers): Z_i = q_i I.
+
+    Exact when the calculator's ``charges`` do not depend on the positions, as for
+    ``analytic-*`` teachers; not valid for charge-equilibration or quantum models."""
+    if keys.CHARGES not in getattr(calculator, "implemented_properties", ()):
+        raise ValueError(f"calculator {type(calculator).__name__} gives no charges")
+    work = atoms.copy()
+    work.calc = calculator
+    q = np.asarray(calculator.get_property(keys.CHARGES, work), dtype=float)
+    return q[:, None, None] * np.eye(3)[None]

@@ -84,12 +84,15 @@ def _sections(summary: Mapping[str, Any], experiment_curve: tuple | None):
         tables.append(Table(["student", "level of theory", "MAE (e)", "RMSE (e)", "R²",
                              "Tr/3 MAE (e)"], rows, f"BEC error against the reference: "
                             f"{ref.get('source', '')} ({ref.get('n_frames', '?')} frames)"))
-    if figures or tables:
+    if summary.get("bec_reference_missing"):
+        paras.append(f"No reference BEC: {summary['bec_reference_missing']}.")
+    if figures or tables or paras:
         sections.append(Section("Born effective charges", paras, tables, figures))
     curves = {t["name"]: (t["ir_curve"]["wavenumber_cm"], t["ir_curve"]["n_alpha_per_cm"])
               for t in ok if t.get("ir_curve")}
     if curves:
-        png = plots.ir_overlay_png(curves, levels, experiment=experiment_curve)
+        png = plots.ir_overlay_png(curves, levels, experiment=experiment_curve,
+                                   experiment_label=summary.get("experiment_label", "experiment"))
         exp = summary["experiment_peaks_cm"]
         bands = list(exp) or sorted({b for t in ok for b in t["ir_peaks_cm"]})
         rows = [[t["name"], t["level_of_theory"]]

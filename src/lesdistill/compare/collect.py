@@ -1,0 +1,123 @@
+"""Read every teacher's output folder, compute the cross-student numbers, write the report.
+
+Per teacher (a ``lesdistill run`` folder): ``sample/teacher.json`` (metadata with overrides),
+``evaluate/metrics.json`` (held-out errors vs the teacher, speed, latent charges), ``ir/ir.json``
+(spectrum, band table), ``compare/bec.npz`` (BECs and charges on the shared BEC frames) and
+``compare/rdf.json``. Across teachers: the BEC agreement matrix and each student's BEC error
+against the reference (``reference/``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lesdistill.compare import metrics
+from lesdistill.compare.config import CompareConfig
+from lesdistill.compare.summary import INFO_FIELDS, TeacherResult, build_summary
+
+
+def _json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def fill_result(r: TeacherResult, overrides: Mapping[str, str]) -> dict[str, Any] | None:
+    """Fill ``r`` from its folder; returns the arrays of ``compare/bec.npz`` (or None)."""
+    folder = Path(r.run_dir)
+    meta = _json(folder / "sample" / "teacher.json") or {}
+    r.info = {k: str(meta[k]) for k in INFO_FIELDS if meta.get(k) is not None}
+    r.info.update(overrides)
+    ev = _json(folder / "evaluate" / "metrics.json") or {}
+    held = ev.get("held_out", {})
+    r.energy_mae_meV_atom = held.get("energy_mae_meV_atom")
+    r.force_mae_meV_A = held.get("force_mae_meV_A")
+    r.energy_rmse_meV_atom = held.get("energy_rmse_meV_atom")
+    r.force_rmse_meV_A = held.get("force_rmse_meV_A")
+    speed = ev.get("speed", {})
+    r.teacher_ms_per_step = speed.get("teacher", {}).get("ms_per_step")
+    r.student_ms_per_step = speed.get("student", {}).get("ms_per_step")
+    r.mean_charge_e = {el: float(v["mean"]) for el, v in ev.get("charges", {}).items()}
+    ir = _json(folder / "ir" / "ir.json") or {}
+    if "wavenumber_cm" in ir:
+        r.ir_curve = {"wavenumber_cm": ir["wavenumber_cm"], "n_alpha_per_cm": ir["n_alpha_per_cm"]}
+    r.ir_peaks_cm = {p["band"]: p["student_cm"] for p in ir.get("peaks", [])
+                     if p.get("student_cm") is not None}
+    r.rdf = _json(folder / "compare" / "rdf.json") or {}
+    path = folder / "compare" / "bec.npz"
+    if not path.is_file():
+        return None
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    symbols = arrays["symbols"].reshape(-1).tolist()
+    r.bec_trace_e = metrics.bec_trace_per_element(arrays["becs"], symbols)
+    r.asr_residual_e = metrics.acoustic_sum_rule_residual(list(arrays["becs"]))
+    if not r.mean_charge_e:
+        r.mean_charge_e = metrics.per_element_mean(arrays["charges"], symbols)
+    return arrays
+
+
+def experiment_of(folders: Sequence[Path]) -> tuple[dict[str, float], tuple | None, str]:
+    """Experimental band positions (cm^-1), curve and label, from the first ir.json having them."""
+    for folder in folders:
+        ir = _json(folder / "ir" / "ir.json") or {}
+        peaks = {p["band"]: float(p["reference_cm"]) for p in ir.get("peaks", [])
+                 if p.get("reference_cm") is not None}
+        ref = ir.get("reference")
+        if peaks or ref:
+            curve = (ref["wavenumber_cm"], ref["n_alpha_per_cm"]) if ref else None
+            return peaks, curve, (ref or {}).get("label", "experiment")
+    return {}, None, "experiment"
+
+
+def collect_and_report(cfg: CompareConfig, results: list[TeacherResult], plan: Mapping[str, Any],
+                       *, seconds: Mapping[str, float] | None = None) -> Path:
+    """Fill the results from the teachers' folders, build the summary, write the report."""
+    from ase.io import read
+
+    from lesdistill.compare.report import write_report
+
+    out = Path(cfg.output)
+    becs: dict[str, np.ndarray] = {}
+    symbols: list[str] | None = None
+    for r in results:
+        if r.status != "ok":
+            continue
+        arrays = fill_result(r, cfg.teacher(r.name).overrides)
+        if arrays is not None:
+            becs[r.name] = arrays["becs"]
+            symbols = arrays["symbols"].reshape(-1).tolist()
+    structure = out / "frames" / "structure.extxyz"
+    if structure.is_file():
+        elements = sorted(set(read(structure).get_chemical_symbols()))
+    else:
+        elements = sorted(set(symbols or []))
+    ref_info = _json(out / "reference" / "reference.json")
+    ref_path = out / "reference" / "reference.npz"
+    if ref_info and ref_path.is_file() and symbols is not None:
+        with np.load(ref_path) as data:
+            ref = data["becs"]
+        for r in results:
+            if r.name in becs and becs[r.name].shape == ref.shape:
+                r.bec_vs_reference = metrics.bec_errors(becs[r.name], ref, symbols)
+    agreement = metrics.bec_agreement_matrix(becs) if len(becs) >= 2 else None
+    ok_folders = [Path(r.run_dir) for r in results if r.status == "ok"]
+    exp_peaks, exp_curve, exp_label = experiment_of(ok_folders)
+    split = _json(out / "frames" / "split.json") or {}
+    system = {k: str(v) for k, v in cfg.system.items()}
+    summary = build_summary(
+        name=cfg.name, system=system,
+        n_frames={k: len(v) for k, v in split.items()}, results=results, elements=elements,
+        agreement=agreement, reference=ref_info if ref_info and ref_info.get("available") else None,
+        experiment_cm=exp_peaks, seconds=seconds)
+    summary["plan"] = dict(plan)
+    summary["experiment_label"] = exp_label
+    if ref_info and not ref_info.get("available"):
+        summary["bec_reference_missing"] = ref_info.get("reason", "")
+    return write_report(summary, out / "report", experiment_curve=exp_curve)

@@ -1,0 +1,94 @@
+"""The shared frames of a comparison: drawn once, split once, relabelled by every teacher.
+
+Frames come from one teacher's MD (``lesdistill.sampling.sample``) or from a user's extxyz file
+(which may carry DFT BEC labels in the per-atom array ``bec``). They are split into train / valid /
+test once (the pipeline's split), so every student is trained and tested on the same geometries;
+``bec.n_frames`` test frames, evenly spaced, are where all students' BECs are compared.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lesdistill.errors import UserInputError
+from lesdistill.fileio import atomic_path
+
+if TYPE_CHECKING:
+    from ase import Atoms
+
+def build_structure(system: dict[str, Any], *, seed: int = 0) -> Atoms:
+    """The starting structure of a compare config's ``system`` block (builder or file)."""
+    if "file" in system:
+        from lesdistill.systems import load_structure
+
+        return load_structure(system["file"])
+    from lesdistill.systems import build
+
+    return build(system["builder"], seed=seed, **system.get("params", {}))
+
+
+def read_frames(path: str | Path) -> list[Atoms]:
+    """All frames of an extxyz file (FileNotFoundError / UserInputError on bad input)."""
+    from ase.io import read
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"frames file not found: {p}; check sampling.file in the config")
+    try:
+        frames = read(p, index=":")
+    except Exception as exc:  # ASE raises many types for a broken file
+        raise UserInputError(f"cannot read frames from {p}: {exc}".splitlines()[0]) from None
+    if not frames:
+        raise UserInputError(f"{p} holds no frames")
+    for k, atoms in enumerate(frames):
+        if not np.all(np.isfinite(atoms.positions)):
+            raise UserInputError(f"{p}: frame {k} has NaN/inf positions")
+    return list(frames)
+
+
+def write_frames(path: str | Path, frames: list[Atoms]) -> Path:
+    """Write frames as extxyz atomically (labels, ``info`` and per-atom arrays kept)."""
+    from ase.io import write
+
+    with atomic_path(path) as tmp:
+        write(tmp, frames, format="extxyz")
+    return Path(path)
+
+
+def bec_frame_indices(test: list[int], n: int) -> list[int]:
+    """``n`` of the test-frame indices, evenly spaced (all of them if there are fewer)."""
+    if len(test) <= n:
+        return list(test)
+    pick = np.unique(np.linspace(0, len(test) - 1, n).round().astype(int))
+    return [test[i] for i in pick]
+
+
+def geometry_only(atoms: Atoms) -> Atoms:
+    """A copy with positions, cell, numbers, info and per-atom arrays but no calculator labels."""
+    out = atoms.copy()
+    out.calc = None
+    return out
+
+
+def draw_frames(system_atoms: Atoms, sampling: dict[str, Any], out_path: str | Path, *,
+                teacher: Any = None, file: str | Path | None = None, seed: int = 0,
+                progress: bool = True) -> Path:
+    """Write the shared frames to ``out_path``: MD of ``teacher`` (resumable) or a copy of
+    ``file``. ``sampling`` holds ``lesdistill run``'s sampling settings (temperatures_K,
+    n_frames, stride, timestep_fs, relax)."""
+    if file is not None:
+        return write_frames(out_path, read_frames(file))
+    if teacher is None:
+        raise UserInputError("no teacher to draw the shared frames with: every listed teacher "
+                             "is unusable here; fix one or give sampling.file")
+    from lesdistill.sampling import sample
+
+    teacher.check(system_atoms)
+    kwargs = {k: sampling[k] for k in ("temperatures_K", "n_frames", "stride", "timestep_fs",
+                                       "relax") if k in sampling}
+    if "temperatures_K" in kwargs:
+        kwargs["temperatures_K"] = tuple(kwargs["temperatures_K"])
+    return Path(sample(system_atoms, teacher, out_path, seed=seed, progress=progress, **kwargs))
