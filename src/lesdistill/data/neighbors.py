@@ -1,0 +1,82 @@
+"""Neighbour lists (vesin) for periodic, partly periodic and open structures.
+
+One function, :func:`neighbor_list`, returns a *full* list (both ``i -> j`` and ``j -> i``) of all
+pairs closer than ``cutoff`` (Å), with the integer lattice shift of every pair:
+
+    r_ij = r_j - r_i + S_ij @ cell        (cell rows are lattice vectors, S_ij integer [3])
+
+so that a model can recompute edge vectors from (possibly strained) positions and cell and get
+forces and stress by autograd. Self pairs (i == i with zero shift) are never returned; an atom
+does see its own periodic images when the cell is smaller than the cutoff.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _check_geometry(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float) -> None:
+    if not np.isfinite(cutoff) or cutoff <= 0.0:
+        raise ValueError(f"cutoff must be a positive number of Å, got {cutoff!r}")
+    if positions.ndim != 2 or positions.shape[1] != 3:
+        raise ValueError(f"positions must have shape (N, 3), got {positions.shape}")
+    if not np.all(np.isfinite(positions)):
+        bad = int(np.flatnonzero(~np.all(np.isfinite(positions), axis=1))[0])
+        raise ValueError(f"positions contain NaN or inf (first bad atom index {bad}); fix the structure")
+    if cell.shape != (3, 3) or not np.all(np.isfinite(cell)):
+        raise ValueError(f"cell must be a finite (3, 3) array of lattice vectors in Å, got {cell!r}")
+    for axis in np.flatnonzero(pbc):
+        if np.linalg.norm(cell[axis]) < 1e-8:
+            raise ValueError(
+                f"periodic along axis {axis} but lattice vector {axis} is zero; set a cell "
+                "(atoms.set_cell) or make that direction non-periodic (atoms.pbc)"
+            )
+    if pbc.any() and pbc.all() and abs(np.linalg.det(cell)) < 1e-8:
+        raise ValueError("periodic cell has zero volume; give three independent lattice vectors")
+
+
+def neighbor_list(
+    positions: np.ndarray,
+    cell: np.ndarray | None,
+    pbc: bool | np.ndarray,
+    cutoff: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All ordered pairs (i, j) with |r_ij| < cutoff.
+
+    Args:
+        positions: [N, 3] Cartesian positions, Å.
+        cell: [3, 3] lattice vectors as rows, Å (ignored along non-periodic directions; may be
+            None or zeros for an open structure).
+        pbc: periodicity, one bool or three (per lattice vector).
+        cutoff: radius, Å.
+
+    Returns:
+        ``(i, j, shifts)``: int64 [E], int64 [E], int64 [E, 3] lattice shifts S_ij, with
+        r_ij = r_j - r_i + S_ij @ cell. Pairs are sorted by ``i``.
+    """
+    from vesin import NeighborList  # lazy: keep `import lesdistill` cheap
+
+    positions = np.ascontiguousarray(np.asarray(positions, dtype=np.float64))
+    cell = np.zeros((3, 3)) if cell is None else np.asarray(cell, dtype=np.float64)
+    pbc_arr = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,)).copy()
+    _check_geometry(positions, cell, pbc_arr, float(cutoff))
+    if len(positions) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros((0, 3), dtype=np.int64)
+    box = cell.copy()
+    if not pbc_arr.all():
+        # vesin wants a box; along open directions any vector works, it is never used for shifts.
+        # Give open directions a non-degenerate vector so mixed periodicity is well defined.
+        for axis in np.flatnonzero(~pbc_arr):
+            if np.linalg.norm(box[axis]) < 1e-8:
+                box[axis] = np.eye(3)[axis]
+        if not pbc_arr.any():
+            box = np.zeros((3, 3))
+    calculator = NeighborList(cutoff=float(cutoff), full_list=True)
+    periodic = bool(pbc_arr[0]) if np.all(pbc_arr == pbc_arr[0]) else pbc_arr.tolist()
+    i, j, shifts = calculator.compute(points=positions, box=box, periodic=periodic, quantities="ijS")
+    i = i.astype(np.int64)
+    j = j.astype(np.int64)
+    shifts = shifts.astype(np.int64)
+    order = np.argsort(i, kind="stable")
+    return i[order], j[order], shifts[order]

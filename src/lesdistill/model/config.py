@@ -1,0 +1,204 @@
+"""Student configuration: one dataclass, size presets, YAML round trip.
+
+The short-range cutoff lives in exactly one place, :attr:`StudentConfig.cutoff` (Å): the
+neighbour list, the radial basis and the envelope all read it from here. Size presets:
+
+======== ========== ======== ====== =====
+preset   cutoff (Å) channels layers n_rbf
+======== ========== ======== ====== =====
+tiny     4.5        32       2      8
+small    5.0        64       3      16
+medium   5.5        128      4      20
+======== ========== ======== ====== =====
+
+``StudentConfig.from_preset("small", elements=["H", "O"], neutrality="none")`` builds one;
+``config.to_yaml(path)`` / ``StudentConfig.from_yaml(path)`` round-trip it (unknown keys or bad
+values give a one-line ``ValueError``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": {"cutoff": 4.5, "channels": 32, "layers": 2, "n_rbf": 8},
+    "small": {"cutoff": 5.0, "channels": 64, "layers": 3, "n_rbf": 16},
+    "medium": {"cutoff": 5.5, "channels": 128, "layers": 4, "n_rbf": 20},
+}
+NEUTRALITY = ("none", "mean")
+DTYPES = ("float32", "float64")
+LES_METHODS = ("auto", "ewald", "pme")
+
+
+def _chemical_symbols() -> list[str]:
+    from ase.data import chemical_symbols
+
+    return list(chemical_symbols)
+
+
+@dataclasses.dataclass
+class StudentConfig:
+    """Everything needed to rebuild a :class:`~lesdistill.model.StudentModel` (plain types only).
+
+    Attributes:
+        elements: chemical symbols the model knows, sorted by atomic number.
+        preset: name of the size preset this config came from ("custom" if none).
+        cutoff: short-range cutoff radius, Å (the only cutoff setting).
+        channels: feature width F of the backbone.
+        layers: message-passing layers.
+        n_rbf: number of Bessel radial basis functions.
+        envelope_exponent: p of the polynomial cutoff envelope (smooth to 2nd derivative at rc).
+        avg_num_neighbors: message normalisation (sum / sqrt(this)); None = estimate for a
+            condensed phase (0.1 atoms/Å^3 in the cutoff sphere).
+        backbone: "painn" (built in) or "package.module:Factory" -- a callable taking
+            (config, **backbone_options) and returning a :class:`~lesdistill.model.Backbone`.
+        backbone_options: extra keyword arguments for the backbone factory (plain types).
+        long_range: add the LES long-range energy (False = short-range-only ablation).
+        neutrality: "none" or "mean": q_i <- q_i - (sum_j q_j - Q / sqrt(eps_inf)) / N per
+            structure, Q = total charge of the structure (e).
+        eps_inf: high-frequency dielectric constant; physical charges = latent * sqrt(eps_inf).
+        les_sigma: Gaussian smearing of the latent charges, Å.
+        les_dl: k-space resolution of the LES sum, Å (smaller = more k-vectors).
+        les_method: "auto" | "ewald" | "pme" (see lesdistill.les.energy).
+        dtype: "float32" (default) or "float64".
+        seed: seed for the weight initialisation.
+    """
+
+    elements: tuple[str, ...] = ()
+    preset: str = "custom"
+    cutoff: float = 5.0
+    channels: int = 64
+    layers: int = 3
+    n_rbf: int = 16
+    envelope_exponent: int = 6
+    avg_num_neighbors: float | None = None
+    backbone: str = "painn"
+    backbone_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    long_range: bool = True
+    neutrality: str = "mean"
+    eps_inf: float = 1.0
+    les_sigma: float = 1.0
+    les_dl: float = 2.0
+    les_method: str = "auto"
+    dtype: str = "float32"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        symbols = _chemical_symbols()
+        elements = tuple(str(e) for e in self.elements)
+        unknown = [e for e in elements if e not in symbols or e == "X"]
+        if unknown:
+            raise ValueError(f"unknown chemical symbols in elements: {unknown}")
+        if len(set(elements)) != len(elements):
+            raise ValueError(f"elements contain duplicates: {list(elements)}")
+        self.elements = tuple(sorted(elements, key=symbols.index))
+        for name in ("cutoff", "eps_inf", "les_sigma", "les_dl"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+            setattr(self, name, float(value))
+        for name in ("channels", "layers", "n_rbf", "envelope_exponent"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.channels % 2:
+            raise ValueError(f"channels must be even, got {self.channels}")
+        if self.avg_num_neighbors is not None and not float(self.avg_num_neighbors) > 0:
+            raise ValueError(f"avg_num_neighbors must be positive or null, got {self.avg_num_neighbors!r}")
+        if self.neutrality not in NEUTRALITY:
+            raise ValueError(f"neutrality must be one of {NEUTRALITY}, got {self.neutrality!r}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
+        if self.les_method not in LES_METHODS:
+            raise ValueError(f"les_method must be one of {LES_METHODS}, got {self.les_method!r}")
+        if not isinstance(self.backbone, str) or not self.backbone:
+            raise ValueError(f"backbone must be 'painn' or 'package.module:Factory', got {self.backbone!r}")
+        if not isinstance(self.backbone_options, dict):
+            raise ValueError(f"backbone_options must be a mapping, got {self.backbone_options!r}")
+        self.long_range = bool(self.long_range)
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def torch_dtype(self) -> Any:
+        import torch
+
+        return torch.float64 if self.dtype == "float64" else torch.float32
+
+    @property
+    def atomic_numbers(self) -> list[int]:
+        symbols = _chemical_symbols()
+        return [symbols.index(e) for e in self.elements]
+
+    @property
+    def neighbor_normalization(self) -> float:
+        """Average neighbour count used to normalise message sums."""
+        if self.avg_num_neighbors is not None:
+            return float(self.avg_num_neighbors)
+        return 0.1 * 4.0 / 3.0 * 3.141592653589793 * self.cutoff**3
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> StudentConfig:
+        """Config of size preset ``name`` ("tiny" | "small" | "medium") with overrides."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+        values: dict[str, Any] = {"preset": name, **PRESETS[name]}
+        values.update(overrides)
+        return cls.from_dict(values)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StudentConfig:
+        """Build from a plain mapping; a ``preset`` key fills defaults, other keys override."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a student config must be a mapping, got {type(data).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown student config keys {unknown}; known keys: {sorted(known)}")
+        values = dict(data)
+        preset = values.get("preset", "custom")
+        if preset != "custom":
+            if preset not in PRESETS:
+                raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)} or 'custom'")
+            values = {**PRESETS[preset], **values}
+        values["elements"] = tuple(values.get("elements", ()))
+        values["backbone_options"] = dict(values.get("backbone_options") or {})
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain python types only (safe for YAML and ``torch.load(weights_only=True)``)."""
+        out = dataclasses.asdict(self)
+        out["elements"] = list(self.elements)
+        return out
+
+    def to_yaml(self, path: str | os.PathLike[str] | None = None) -> str:
+        """YAML text of this config; also written atomically to ``path`` if given."""
+        import yaml
+
+        text = yaml.safe_dump(self.to_dict(), sort_keys=False)
+        if path is not None:
+            from lesdistill.fileio import write_text_atomic
+
+            write_text_atomic(path, text)
+        return text
+
+    @classmethod
+    def from_yaml(cls, source: str | os.PathLike[str]) -> StudentConfig:
+        """Read a config from a YAML file path (or YAML text containing a newline)."""
+        import yaml
+
+        if isinstance(source, str) and "\n" in source:
+            text = source
+        else:
+            path = Path(source)
+            if not path.is_file():
+                raise FileNotFoundError(f"student config file not found: {path}")
+            text = path.read_text(encoding="utf-8")
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise ValueError(f"student config is not valid YAML: {str(err).splitlines()[0]}") from None
+        return cls.from_dict(data or {})
