@@ -1,9 +1,188 @@
-"""CLI commands (registered on the main app)."""
+"""CLI: ``lesdistill md`` (student MD for spectra), ``lesdistill bec``, ``lesdistill ir``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from lesdistill.errors import UserInputError
+
+
+def _parse_groups(specs: list[str], symbols: list[str]) -> dict[str, list[int]]:
+    """NAME=0,1,5-9 (atom indices, ranges inclusive) or NAME=element:O,H."""
+    groups: dict[str, list[int]] = {}
+    for spec in specs:
+        name, sep, rest = spec.partition("=")
+        if not sep or not name or not rest:
+            raise UserInputError(f"bad --group {spec!r}; use NAME=0,1,5-9 or NAME=element:O,H")
+        if rest.startswith("element:"):
+            wanted = set(rest[len("element:"):].split(","))
+            index = [i for i, s in enumerate(symbols) if s in wanted]
+        else:
+            index = []
+            try:
+                for item in rest.split(","):
+                    lo, dash, hi = item.partition("-")
+                    index += list(range(int(lo), int(hi) + 1)) if dash else [int(lo)]
+            except ValueError:
+                raise UserInputError(f"bad atom indices in --group {spec!r}") from None
+        if not index or max(index) >= len(symbols) or min(index) < 0:
+            raise UserInputError(f"--group {spec!r} selects no atoms or indices outside "
+                                 f"0..{len(symbols) - 1}")
+        groups[name] = index
+    return groups
+
+
+def md(
+    structure: Annotated[Path, typer.Argument(help="Starting structure (any ASE format).")],
+    model: Annotated[Path, typer.Option(help="Student checkpoint (.pt).")] = Path("student.pt"),
+    out: Annotated[Path, typer.Option(help="Trajectory directory (resumed if it exists).")] = Path(
+        "md"),
+    temperature: Annotated[float, typer.Option(help="Temperature, K.")] = 300.0,
+    timestep: Annotated[float, typer.Option(help="Time step, fs.")] = 0.5,
+    equil_ps: Annotated[float, typer.Option(help="NVT equilibration, ps.")] = 2.0,
+    production_ps: Annotated[float, typer.Option(help="Production, ps.")] = 20.0,
+    stride: Annotated[int, typer.Option(help="Store every n-th step.")] = 2,
+    thermostat: Annotated[str, typer.Option(help="Equilibration: langevin | bussi.")] = "langevin",
+    production: Annotated[str, typer.Option(help="nve | langevin | bussi (weak).")] = "nve",
+    coupling_fs: Annotated[float, typer.Option(help="Equilibration 1/friction or tau_T, fs.")] = 100.0,
+    production_coupling_fs: Annotated[float, typer.Option(help="Weak thermostat time, fs.")] = 2000.0,
+    group: Annotated[list[str] | None, typer.Option(help="NAME=0,1,5-9 or NAME=element:O,H "
+                                                         "(repeatable).")] = None,
+    bec_every: Annotated[int, typer.Option(help="Store BEC every n-th frame (0: never).")] = 50,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    device: Annotated[str, typer.Option(help="cpu | cuda.")] = "cpu",
+    quick: Annotated[bool, typer.Option(help="Laptop-sized run: 0.2 ps NVT + 2 ps.")] = False,
+    progress: Annotated[bool, typer.Option(help="Progress bar.")] = True,
+) -> None:
+    """Student MD for IR spectra: NVT equilibration, then production storing the dipole current."""
+    from ase.io import read
+
+    from lesdistill.md import format_summary, run_md, summarize
+
+    if not structure.is_file():
+        raise FileNotFoundError(f"structure file not found: {structure}")
+    if not model.is_file():
+        raise FileNotFoundError(f"student checkpoint not found: {model}; train one with "
+                                "`lesdistill train` or pass --model")
+    if quick:
+        equil_ps, production_ps = 0.2, 2.0
+    try:
+        atoms = read(structure)
+    except Exception as exc:  # ASE raises many types for unreadable files
+        raise UserInputError(f"cannot read structure {structure}: {exc}") from exc
+    from lesdistill.calculator import StudentCalculator
+
+    atoms.calc = StudentCalculator(model=model, device=device)
+    groups = _parse_groups(group or [], atoms.get_chemical_symbols())
+    path = run_md(atoms, out, temperature_K=temperature, timestep_fs=timestep,
+                  n_equil=round(equil_ps * 1e3 / timestep),
+                  n_steps=max(1, round(production_ps * 1e3 / timestep)), stride=stride,
+                  thermostat=thermostat, production=production, coupling_fs=coupling_fs,
+                  production_coupling_fs=production_coupling_fs, groups=groups,
+                  bec_every=bec_every, seed=seed, progress=progress)
+    typer.echo(format_summary(summarize(path)))
+    typer.echo(f"trajectory: {path}")
+
+
+def bec(
+    source: Annotated[Path, typer.Argument(help="Structure file or MD trajectory directory.")],
+    model: Annotated[Path | None, typer.Option(help="Student checkpoint; without it, BEC "
+                                                    "stored in SOURCE are summarized.")] = None,
+    every: Annotated[int, typer.Option(help="Use every n-th frame.")] = 1,
+    out: Annotated[Path | None, typer.Option(help="extxyz with per-atom 'bec' (N, 9).")] = None,
+    correct_asr: Annotated[bool, typer.Option(help="Subtract the mean (acoustic sum rule).")] = False,
+    total_charge: Annotated[float, typer.Option(help="Total charge Q of the cell, e.")] = 0.0,
+    device: Annotated[str, typer.Option(help="cpu | cuda.")] = "cpu",
+) -> None:
+    """Born effective charges: per-atom tensors to file and a per-element summary."""
+    from lesdistill.spectra import bec as becmod
+
+    if every < 1:
+        raise UserInputError(f"--every must be >= 1, got {every}")
+    if not source.exists():
+        raise FileNotFoundError(f"not found: {source}")
+    if model is not None and not model.is_file():
+        raise FileNotFoundError(f"student checkpoint not found: {model}")
+    if source.is_dir():
+        from lesdistill.md import load_trajectory
+
+        traj = load_trajectory(source)
+        if model is None:
+            if traj.bec is None:
+                raise UserInputError(f"{source} holds no BEC (run md with --bec-every) and no "
+                                     "--model was given")
+            frames = [traj.to_atoms(int(i)) for i in traj.bec_frame[::every]]
+            values = traj.bec[::every]
+        else:
+            frames = [traj.to_atoms(i) for i in range(0, traj.n_frames, every)]
+            values = None
+    else:
+        frames, values = becmod.read_bec_extxyz(source)
+        frames, values = frames[::every], None if values is None else values[::every]
+        if values is None and model is None:
+            raise UserInputError(f"{source} holds no 'bec' arrays; pass --model to compute them")
+    if model is not None:
+        from lesdistill.calculator import StudentCalculator
+
+        values = becmod.bec_of_frames(frames, StudentCalculator(model=model, device=device),
+                                      progress=True)
+    if correct_asr:
+        values = becmod.subtract_mean_bec(values, total_charge)
+    summary = becmod.bec_summary(frames[0].numbers, values, total_charge=total_charge,
+                                 corrected=correct_asr)
+    if out is not None:
+        becmod.write_bec_extxyz(out, frames, values)
+    typer.echo(summary.text())
+    if out is not None:
+        typer.echo(f"BEC written to {out}")
+
+
+def ir(
+    trajectories: Annotated[list[Path], typer.Argument(help="MD trajectory directories or "
+                                                            "extxyz files (averaged).")],
+    out: Annotated[Path, typer.Option(help="Output prefix: PREFIX.csv, PREFIX.png, "
+                                           "PREFIX_peaks.csv.")] = Path("ir"),
+    temperature: Annotated[float | None, typer.Option(help="K (default: the run's).")] = None,
+    volume: Annotated[float | None, typer.Option(help="Å^3 (default: cell volume).")] = None,
+    window: Annotated[str, typer.Option(help="hann | gaussian | none.")] = "hann",
+    window_ps: Annotated[float | None, typer.Option(help="Window width, ps.")] = None,
+    correction: Annotated[str, typer.Option(help="harmonic | standard | none | schofield.")] = (
+        "harmonic"),
+    eps_inf: Annotated[float, typer.Option(help="Scale for latent currents (1: physical).")] = 1.0,
+    blocks: Annotated[int, typer.Option(help="Blocks per trajectory (error bars).")] = 4,
+    system: Annotated[str, typer.Option(help="Band table: water | hcl | tio2-water.")] = "water",
+    group_mode: Annotated[str, typer.Option(help="cross | self.")] = "cross",
+    max_wavenumber: Annotated[float, typer.Option(help="cm^-1.")] = 4500.0,
+    frame_dt_fs: Annotated[float | None, typer.Option(help="Frame spacing for extxyz "
+                                                           "without time_fs, fs.")] = None,
+) -> None:
+    """IR absorption n*alpha (cm^-1) from the dipole current: CSV, PNG, peak table, sum rule."""
+    from lesdistill.md import load_trajectory
+    from lesdistill.spectra import ir as irmod
+    from lesdistill.spectra import peaks, plot
+
+    trajs = [load_trajectory(path, positions=False, frame_dt_fs=frame_dt_fs)
+             for path in trajectories]
+    key = peaks.normalize_system(system)
+    spectrum = irmod.ir_spectrum(trajs, temperature_K=temperature, volume_A3=volume,
+                                 window=window, window_ps=window_ps, correction=correction,
+                                 eps_inf=eps_inf, n_blocks=blocks, group_mode=group_mode,
+                                 max_wavenumber_cm=max_wavenumber)
+    table = peaks.compare_with_reference(spectrum, key)
+    stem = str(out)
+    spectrum.write_csv(stem + ".csv")
+    peaks.write_peak_csv(table, stem + "_peaks.csv")
+    plot.plot_ir(spectrum, stem + ".png", reference="water" if key == "water" else None)
+    typer.echo(spectrum.sum_rule.text() if spectrum.sum_rule else "sum rule: not checked")
+    typer.echo(peaks.format_peak_table(table, key))
+    typer.echo(f"wrote {stem}.csv, {stem}.png, {stem}_peaks.csv")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command("md")(md)
+    app.command("bec")(bec)
+    app.command("ir")(ir)

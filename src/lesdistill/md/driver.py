@@ -1,0 +1,291 @@
+"""MD for spectra: NVT equilibration, then NVE (or weakly thermostatted) production that stores
+positions, velocities and the dipole current dM/dt at every ``stride``-th step.
+
+The calculator attached to ``atoms`` gives energy and forces (ASE) and a method
+``calc.get_dipole_current(atoms) -> ndarray[3]`` (e Å/fs, from the atoms' velocities; the LES
+student implements it with :func:`lesdistill.les.dipole_current`, one JVP per stored step).
+Integrators are ASE's: :class:`ase.md.langevin.Langevin`, :class:`ase.md.bussi.Bussi` (CSVR) and
+:class:`ase.md.verlet.VelocityVerlet`. The run is resumable: after a kill, calling
+:func:`run_md` again with the same arguments continues from the last stored chunk and produces
+the same trajectory as an uninterrupted run (the random-generator state is checkpointed).
+File format: :mod:`lesdistill.md.trajectory`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lesdistill.errors import UserInputError
+from lesdistill.md import trajectory as tj
+
+THERMOSTATS = ("langevin", "bussi")
+PRODUCTIONS = ("nve", "langevin", "bussi")
+#: settings that must match when a run is resumed (n_steps may grow: the run is extended)
+RESUME_KEYS = ("timestep_fs", "stride", "temperature_K", "thermostat", "production", "seed",
+               "n_equil", "coupling_fs", "production_coupling_fs", "groups", "bec_every",
+               "numbers")
+
+GroupSpec = Sequence[int] | Callable[[Any], np.ndarray]
+
+
+def _validate(atoms: Any, temperature_K: float, timestep_fs: float, n_equil: int, n_steps: int,
+              stride: int, thermostat: str, production: str, chunk_frames: int) -> None:
+    if atoms.calc is None:
+        raise UserInputError("atoms have no calculator; attach one (e.g. StudentCalculator)")
+    if not callable(getattr(atoms.calc, "get_dipole_current", None)):
+        raise UserInputError(f"calculator {type(atoms.calc).__name__} has no get_dipole_current"
+                             "(atoms) method; spectra MD needs the dipole current (e Å/fs)")
+    if not np.all(np.isfinite(atoms.positions)):
+        raise UserInputError("atoms have NaN/inf positions")
+    if atoms.pbc.any() and atoms.cell.volume < 1e-6:
+        raise UserInputError("periodic atoms without a cell; set atoms.cell or pbc=False")
+    if not temperature_K > 0:
+        raise UserInputError(f"temperature_K must be > 0, got {temperature_K}")
+    if not 0 < timestep_fs <= 5:
+        raise UserInputError(f"timestep_fs must be in (0, 5] fs, got {timestep_fs}")
+    if n_equil < 0 or n_steps < 1 or stride < 1 or chunk_frames < 1:
+        raise UserInputError(f"need n_equil >= 0, n_steps >= 1, stride >= 1, chunk_frames >= 1; "
+                             f"got {n_equil}, {n_steps}, {stride}, {chunk_frames}")
+    if thermostat not in THERMOSTATS:
+        raise UserInputError(f"unknown thermostat {thermostat!r}; choose one of {THERMOSTATS}")
+    if production not in PRODUCTIONS:
+        raise UserInputError(f"unknown production {production!r}; choose one of {PRODUCTIONS}")
+
+
+def _make_dynamics(atoms: Any, kind: str, timestep_fs: float, temperature_K: float,
+                   coupling_fs: float, rng: np.random.Generator) -> Any:
+    """ASE integrator; ``coupling_fs`` is 1/friction (Langevin) or tau_T (Bussi)."""
+    from ase import units as ase_units
+
+    dt = timestep_fs * ase_units.fs
+    if kind == "nve":
+        from ase.md.verlet import VelocityVerlet
+
+        return VelocityVerlet(atoms, timestep=dt)
+    if kind == "langevin":
+        from ase.md.langevin import Langevin
+
+        return Langevin(atoms, timestep=dt, temperature_K=temperature_K,
+                        friction=1.0 / (coupling_fs * ase_units.fs), fixcm=False, rng=rng)
+    from ase.md.bussi import Bussi
+
+    dyn = Bussi(atoms, timestep=dt, temperature_K=temperature_K, taut=coupling_fs * ase_units.fs,
+                rng=rng)
+    # velocity Verlet + global rescaling conserve the (zero) total momentum: 3N - 3 dof
+    dyn.ndof = max(3 * len(atoms) - 3, 1)
+    dyn.target_kinetic_energy = 0.5 * dyn.temp * dyn.ndof
+    return dyn
+
+
+def _group_masks(atoms: Any, groups: Mapping[str, GroupSpec]) -> dict[str, np.ndarray]:
+    masks = {}
+    for name, spec in groups.items():
+        if callable(spec):
+            mask = np.asarray(spec(atoms))
+        else:
+            mask = np.zeros(len(atoms), dtype=bool)
+            index = np.asarray(list(spec), dtype=int)
+            if index.size and (index.min() < -len(atoms) or index.max() >= len(atoms)):
+                raise UserInputError(f"group {name!r} has atom indices outside 0..{len(atoms) - 1}")
+            mask[index] = True
+        if mask.dtype != bool:
+            full = np.zeros(len(atoms), dtype=bool)
+            full[mask.astype(int)] = True
+            mask = full
+        masks[name] = mask
+    return masks
+
+
+def _record(atoms: Any, groups: Mapping[str, GroupSpec], frame: int, step: int,
+            want_bec: bool) -> dict[str, Any]:
+    """Everything stored for one frame (velocities in Å/fs, currents in e Å/fs)."""
+    from ase import units as ase_units
+
+    calc = atoms.calc
+    record: dict[str, Any] = {
+        "frame": frame, "step": step, "positions": atoms.get_positions(),
+        "velocities": atoms.get_velocities() * ase_units.fs, "cell": np.array(atoms.cell),
+        "energy": float(atoms.get_potential_energy()),
+        "kinetic": float(atoms.get_kinetic_energy()),
+        "dipole_current": np.asarray(calc.get_dipole_current(atoms), dtype=float).reshape(3),
+    }
+    if groups:
+        momenta = atoms.get_momenta()
+        try:
+            for name, mask in _group_masks(atoms, groups).items():
+                atoms.set_momenta(np.where(mask[:, None], momenta, 0.0), apply_constraint=False)
+                current = np.asarray(calc.get_dipole_current(atoms), dtype=float).reshape(3)
+                record[tj.GROUP_PREFIX + name] = current
+        finally:
+            atoms.set_momenta(momenta, apply_constraint=False)
+    record["bec"] = (np.asarray(calc.get_property("born_effective_charges", atoms), dtype=float)
+                     if want_bec else None)
+    return record
+
+
+def _checkpoint(out: Path, atoms: Any, phase: str, step: int, rng: np.random.Generator,
+                n_parts: int, complete: bool = False) -> None:
+    tj.write_npz_atomic(out / tj.STATE, phase=np.array(phase), step=np.array(step),
+                        positions=atoms.get_positions(), momenta=atoms.get_momenta(),
+                        cell=np.array(atoms.cell),
+                        rng_state=np.array(json.dumps(rng.bit_generator.state)),
+                        n_parts=np.array(n_parts), complete=np.array(complete))
+
+
+def _settings(atoms: Any, **kwargs: Any) -> dict[str, Any]:
+    calc = atoms.calc
+    eps_inf = getattr(calc, "eps_inf", None)
+    return {
+        "format": tj.FORMAT, "numbers": atoms.numbers.tolist(),
+        "masses": atoms.get_masses().tolist(), "pbc": atoms.pbc.tolist(),
+        "calculator": type(calc).__name__,
+        "eps_inf": float(eps_inf) if isinstance(eps_inf, int | float) else None,
+        "units": {"time": "fs", "length": "Å", "velocity": "Å/fs", "dipole_current": "e Å/fs",
+                  "energy": "eV", "mass": "amu", "bec": "e"}, **kwargs}
+
+
+def _start_or_resume(atoms: Any, out: Path, settings: dict[str, Any]) -> dict[str, Any] | None:
+    """Write meta for a new run or check a resumed one; return the checkpoint (or None)."""
+    if (out / tj.META).is_file():
+        old = tj.read_meta(out)
+        diff = [key for key in RESUME_KEYS if old.get(key) != settings.get(key)]
+        if diff:
+            raise UserInputError(f"{out} holds a run with different settings ({', '.join(diff)}); "
+                                 "use a new output path or delete the old run")
+        state = tj.read_state(out)
+        if state is not None and old["n_steps"] != settings["n_steps"]:
+            tj.write_json_atomic(out / tj.META, {**old, "n_steps": settings["n_steps"]})
+        return state
+    if out.exists() and any(out.iterdir()):
+        raise UserInputError(f"{out} exists and is not an MD trajectory; choose another path")
+    out.mkdir(parents=True, exist_ok=True)
+    tj.write_json_atomic(out / tj.META, settings)
+    return None
+
+
+def run_md(atoms: Any, out_path: str | Path, *, temperature_K: float, timestep_fs: float = 0.5,
+           n_equil: int = 2000, n_steps: int = 20000, stride: int = 2,
+           thermostat: str = "langevin", production: str = "nve", coupling_fs: float = 100.0,
+           production_coupling_fs: float = 2000.0,
+           groups: Mapping[str, GroupSpec] | None = None, bec_every: int = 0, seed: int = 0,
+           chunk_frames: int = 200, progress: bool = True) -> Path:
+    """Equilibrate ``atoms`` in NVT, then run production and store frames to ``out_path``.
+
+    atoms: ase.Atoms with a calculator that has ``get_dipole_current(atoms)`` (e Å/fs). Its
+        positions and velocities are advanced in place. Velocities are drawn from
+        Maxwell-Boltzmann at ``temperature_K`` (zero total momentum) unless all are set already.
+    temperature_K: target temperature, K. timestep_fs: MD step, fs (0.25-0.5 for water).
+    n_equil: NVT equilibration steps with ``thermostat`` ("langevin": friction 1/coupling_fs;
+        "bussi": CSVR with tau_T = coupling_fs, fs). Not stored.
+    n_steps: production steps; frames at production steps 0, stride, 2*stride, ...
+    production: "nve" (velocity Verlet) or a weak thermostat "langevin"/"bussi" with coupling
+        time ``production_coupling_fs`` (fs).
+    groups: name -> atom indices (or a callable atoms -> bool mask, evaluated per frame): the
+        dipole current restricted to these atoms is stored too (for group decomposition).
+    bec_every: also store Born effective charges (N, 3, 3), e, every ``bec_every``-th frame
+        (``calc.get_property("born_effective_charges")``; 0 = never).
+    seed: seeds velocities and thermostat noise. chunk_frames: frames per part file (a kill
+        loses at most one chunk). Returns ``out_path`` (a directory). Calling again with the same
+        arguments resumes; a larger ``n_steps`` extends a finished run.
+    """
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+    from tqdm.auto import tqdm
+
+    _validate(atoms, temperature_K, timestep_fs, n_equil, n_steps, stride, thermostat,
+              production, chunk_frames)
+    out = Path(out_path)
+    groups = dict(groups or {})
+    settings = _settings(atoms, timestep_fs=float(timestep_fs), stride=int(stride),
+                         temperature_K=float(temperature_K), thermostat=thermostat,
+                         production=production, coupling_fs=float(coupling_fs),
+                         production_coupling_fs=float(production_coupling_fs),
+                         groups=sorted(groups), bec_every=int(bec_every), seed=int(seed),
+                         n_equil=int(n_equil), n_steps=int(n_steps))
+    state = _start_or_resume(atoms, out, settings)
+    rng = np.random.default_rng(seed)
+    if state is None:
+        phase, step, n_parts = "equil", 0, 0
+        if not np.any(atoms.get_momenta()):
+            MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
+            Stationary(atoms)
+    else:
+        if state["complete"] and n_steps <= state["step"]:
+            return out
+        phase, step, n_parts = state["phase"], state["step"], state["n_parts"]
+        atoms.set_cell(state["cell"])
+        atoms.set_positions(state["positions"], apply_constraint=False)
+        atoms.set_momenta(state["momenta"], apply_constraint=False)
+        rng.bit_generator.state = state["rng_state"]
+    done = step if phase == "equil" else n_equil + step
+    bar = tqdm(total=n_equil + n_steps, initial=done, disable=not progress, unit="step",
+               desc="MD equilibration" if phase == "equil" else "MD production", file=sys.stderr)
+    forces = None
+    if phase == "equil":
+        dyn = _make_dynamics(atoms, thermostat, timestep_fs, temperature_K, coupling_fs, rng)
+        while step < n_equil:
+            forces = dyn.step(forces)
+            step += 1
+            bar.update(1)
+            if step % (chunk_frames * stride) == 0 or step == n_equil:
+                _checkpoint(out, atoms, "equil", step, rng, 0)
+        phase, step, forces = "prod", 0, None
+        bar.set_description("MD production")
+        if production != "langevin":  # NVE/CSVR conserve momentum: start it at zero
+            Stationary(atoms, preserve_temperature=False)
+    dyn = _make_dynamics(atoms, production, timestep_fs, temperature_K, production_coupling_fs,
+                         rng)
+    frames: list[dict[str, Any]] = []
+    frame = step // stride + 1 if n_parts else 0  # frames so far: steps 0, stride, ...
+    if frame == 0:  # frame 0 is the first production frame
+        frames.append(_record(atoms, groups, 0, 0, bec_every > 0))
+        frame = 1
+    while step < n_steps:
+        forces = dyn.step(forces)
+        step += 1
+        bar.update(1)
+        if step % stride == 0:
+            frames.append(_record(atoms, groups, frame, step,
+                                  bec_every > 0 and frame % bec_every == 0))
+            frame += 1
+        if len(frames) == chunk_frames or (step == n_steps and frames):
+            tj.write_npz_atomic(tj.part_path(out, n_parts), **tj.concatenate_frames(frames))
+            n_parts += 1
+            frames = []
+            _checkpoint(out, atoms, "prod", step, rng, n_parts, complete=step == n_steps)
+    bar.close()
+    _checkpoint(out, atoms, "prod", step, rng, n_parts, complete=True)
+    summary = summarize(out)
+    if progress:
+        print(format_summary(summary), file=sys.stderr)
+    return out
+
+
+def summarize(path: str | Path) -> dict[str, Any]:
+    """Write and return ``summary.json``: frames, time, mean temperature, NVE drift."""
+    out = Path(path)
+    traj = tj.load_trajectory(out, positions=False)
+    summary: dict[str, Any] = {
+        "n_frames": traj.n_frames, "production_ps": float(traj.time_fs[-1] * 1e-3),
+        "frame_dt_fs": traj.frame_dt_fs,
+        "mean_temperature_K": float(traj.temperature_series_K().mean()),
+        "production": traj.meta["production"], "nve_drift_meV_per_atom_ps": None}
+    if traj.meta["production"] == "nve" and traj.n_frames >= 3:
+        summary["nve_drift_meV_per_atom_ps"] = traj.energy_drift_mev_per_atom_ps()
+    tj.write_json_atomic(out / tj.SUMMARY, summary)
+    return summary
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """One line for the terminal."""
+    text = (f"MD: {summary['n_frames']} frames, {summary['production_ps']:.3f} ps production, "
+            f"<T> = {summary['mean_temperature_K']:.1f} K")
+    drift = summary.get("nve_drift_meV_per_atom_ps")
+    if drift is not None:
+        text += f", NVE drift {drift:+.4f} meV/atom/ps"
+    return text

@@ -1,0 +1,32 @@
+"""IR spectra from the dipole current, Born effective charges, peak tables, reference data.
+
+    ir_spectrum(trajectories, *, temperature_K, volume_A3, window, window_ps, correction,
+                eps_inf, n_blocks, groups, group_mode) -> IRSpectrum
+    compare_with_reference(spectrum, system="water") -> list[Peak]
+    plot_ir(spectrum, path, reference="water") -> Path ; IRSpectrum.write_csv(path) -> Path
+    bec_summary(numbers, bec) -> BECSummary ; subtract_mean_bec(bec) (acoustic sum rule)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_EXPORTS = {
+    "IRSpectrum": "ir", "SumRule": "ir", "ir_spectrum": "ir", "spectrum_from_current": "ir",
+    "ir_prefactor": "ir", "sum_rule_prefactor": "ir", "correction_factor": "ir",
+    "CORRECTIONS": "ir", "Peak": "peaks", "compare_with_reference": "peaks",
+    "find_peaks": "peaks", "format_peak_table": "peaks", "load_reference": "peaks",
+    "reference_bands": "peaks", "write_peak_csv": "peaks", "plot_ir": "plot",
+    "BECSummary": "bec", "bec_summary": "bec", "compute_bec": "bec",
+    "bec_of_trajectory": "bec", "subtract_mean_bec": "bec", "write_bec_extxyz": "bec",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    # lazy: matplotlib/scipy load only when used
+    if name in _EXPORTS:
+        from importlib import import_module
+
+        return getattr(import_module(f"lesdistill.spectra.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'lesdistill.spectra' has no attribute {name!r}")

@@ -1,0 +1,54 @@
+"""IR plot: n*alpha (cm^-1) with error band, group decomposition and the experimental curve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def plot_ir(spectrum: Any, path: str | Path, *, reference: str | None = "water",
+            groups: bool = True, max_wavenumber_cm: float | None = None,
+            title: str | None = None) -> Path:
+    """Write a PNG (atomically) of an :class:`~lesdistill.spectra.ir.IRSpectrum`.
+
+    reference: system whose experimental n*alpha is overlaid in the same absolute units
+    ("water"; None for no overlay). groups: also draw the group spectra.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    from lesdistill.fileio import atomic_path
+    from lesdistill.spectra.peaks import REFERENCE_CITATION, load_reference
+
+    x = np.asarray(spectrum.wavenumber_cm)
+    fig = Figure(figsize=(7.0, 4.2), dpi=120)
+    ax = fig.add_subplot(1, 1, 1)
+    label = f"MD ({spectrum.correction} correction, {spectrum.temperature_K:g} K)"
+    ax.plot(x, spectrum.n_alpha_per_cm, color="C0", lw=1.4, label=label)
+    err = np.asarray(spectrum.error_per_cm)
+    if np.all(np.isfinite(err)):
+        ax.fill_between(x, spectrum.n_alpha_per_cm - err, spectrum.n_alpha_per_cm + err,
+                        color="C0", alpha=0.25, lw=0)
+    if groups:
+        for k, (name, (values, _)) in enumerate(spectrum.groups.items()):
+            ax.plot(x, values, lw=1.0, ls="--", color=f"C{k + 2}", label=f"group {name}")
+    if reference is not None:
+        ref_x, ref_y = load_reference(reference)
+        ax.plot(ref_x, ref_y, color="k", lw=1.0, alpha=0.8,
+                label=f"experiment: {REFERENCE_CITATION.get(reference, reference)}")
+    ax.set_xlim(0.0, float(max_wavenumber_cm or x[-1]))
+    ax.set_ylim(bottom=min(0.0, float(np.min(spectrum.n_alpha_per_cm))))
+    ax.set_xlabel("wavenumber (cm$^{-1}$)")
+    ax.set_ylabel(r"$n(\omega)\,\alpha(\omega)$ (cm$^{-1}$)")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    target = Path(path)
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, format="png")
+    return target
