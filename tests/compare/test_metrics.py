@@ -88,12 +88,18 @@ def test_per_element_summaries_and_sum_rule():
 
 
 def test_level_grouping_canonicalises_spellings():
-    groups = metrics.group_by_level({"uma": "wB97M-V", "esen": "omegaB97M-V", "mace": "PBE+U",
-                                     "chgnet": "pbe+u", "x1": "GFN1-xTB", "orb": None})
-    assert groups == {"GFN1-xTB": ["x1"], "PBE+U": ["mace", "chgnet"], "unknown": ["orb"],
+    groups = metrics.group_by_level({
+        "uma": "wB97M-V", "esen": "omegaB97M-V", "mace": "PBE+U",
+        "chgnet": "DFT PBE / PBE+U (Materials Project GGA/GGA+U mix)",
+        "x1": "semi-empirical tight binding GFN1-xTB with D3(BJ) dispersion", "orb": None})
+    assert groups == {"GFN1-xTB": ["x1"], "PBE/PBE+U": ["mace", "chgnet"], "unknown": ["orb"],
                       "ωB97M-V": ["uma", "esen"]}
-    assert metrics.canonical_level("r2scan") == "r2SCAN"
-    assert metrics.canonical_level("My custom DFT") == "My custom DFT"
+    assert metrics.canonical_level("MatPES r2SCAN") == "r2SCAN"
+    assert metrics.canonical_level("DFT PBEsol (PET-MAD)") == "PBEsol"
+    assert metrics.canonical_level("revPBE-D3") == "revPBE-D3"
+    assert metrics.canonical_level("wB97M-D3(BJ)") == "ωB97M-D3(BJ)"
+    assert metrics.canonical_level("classical ionic model: Na +1 e") == "analytic"
+    assert metrics.canonical_level("My custom method") == "My custom method"
 
 
 def test_spread_within_and_between_levels():

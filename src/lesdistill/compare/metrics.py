@@ -19,17 +19,17 @@ from typing import Any
 
 import numpy as np
 
-#: Canonical spellings of levels of theory (lower-case key without spaces, '-', '_', 'ω'->'w').
-_LEVEL_ALIASES = {
-    "pbe": "PBE", "pbe+u": "PBE+U", "pbeu": "PBE+U", "pbe/pbe+u": "PBE/PBE+U",
-    "pbe-d3": "PBE-D3", "pbed3": "PBE-D3", "pbe+d3": "PBE-D3",
-    "pbesol": "PBEsol", "r2scan": "r2SCAN", "scan": "SCAN", "revpbe": "revPBE",
-    "revpbe-d3": "revPBE-D3", "revpbed3": "revPBE-D3", "revpbe+d3": "revPBE-D3",
-    "wb97m-v": "ωB97M-V", "wb97mv": "ωB97M-V", "omegab97m-v": "ωB97M-V", "omegab97mv": "ωB97M-V",
-    "gfn1-xtb": "GFN1-xTB", "gfn1xtb": "GFN1-xTB", "gfn1": "GFN1-xTB",
-    "gfn2-xtb": "GFN2-xTB", "gfn2xtb": "GFN2-xTB", "gfn2": "GFN2-xTB",
-    "analytic": "analytic", "unknown": "unknown", "": "unknown",
-}
+#: Canonical names of levels of theory, found by a token in the squeezed lower-case text (spaces
+#: removed, 'ω'/'omega' -> 'w'); checked in this order, so specific tokens come before general ones.
+_LEVEL_TOKENS = (
+    ("gfn1", "GFN1-xTB"), ("gfn2", "GFN2-xTB"), ("gfn-ff", "GFN-FF"), ("gfnff", "GFN-FF"),
+    ("wb97m-v", "ωB97M-V"), ("wb97mv", "ωB97M-V"), ("wb97m-d3", "ωB97M-D3(BJ)"),
+    ("wb97x-d", "ωB97X-D"), ("ccsd(t)", "CCSD(T)"), ("r2scan", "r2SCAN"), ("pbesol", "PBEsol"),
+    ("revpbe-d3", "revPBE-D3"), ("revpbe+d3", "revPBE-D3"), ("revpbe", "revPBE"),
+    ("pbe0", "PBE0"), ("pbe+u", "PBE/PBE+U"), ("pbeu", "PBE/PBE+U"), ("pbe-d3", "PBE-D3"),
+    ("pbe+d3", "PBE-D3"), ("pbe", "PBE"), ("scan", "SCAN"), ("classicalionic", "analytic"),
+    ("analytic", "analytic"),
+)
 
 
 def _as_bec(z: Any, name: str) -> np.ndarray:
@@ -122,13 +122,18 @@ def acoustic_sum_rule_residual(becs_per_frame: Sequence[Any]) -> float:
 
 
 def canonical_level(level: str | None) -> str:
-    """Canonical spelling of a level of theory (``wB97M-V`` -> ``ωB97M-V``, ``pbe`` -> ``PBE``);
-    unknown spellings are returned stripped, unchanged."""
-    if level is None:
+    """Canonical name of a level of theory, so that teachers described differently group
+    together: ``"DFT PBE / PBE+U (Materials Project GGA/GGA+U mix)"`` -> ``PBE/PBE+U``,
+    ``wB97M-V`` -> ``ωB97M-V``, ``"semi-empirical tight binding GFN1-xTB ..."`` -> ``GFN1-xTB``.
+    Text with no known token is returned stripped; empty/None -> ``unknown``."""
+    if level is None or not str(level).strip():
         return "unknown"
     text = str(level).strip()
-    key = text.lower().replace("ω", "w").replace(" ", "").replace("_", "-")
-    return _LEVEL_ALIASES.get(key, _LEVEL_ALIASES.get(key.replace("-", ""), text))
+    key = text.lower().replace("ω", "w").replace("omega", "w").replace(" ", "").replace("_", "-")
+    for token, name in _LEVEL_TOKENS:
+        if token in key:
+            return name
+    return text
 
 
 def group_by_level(levels: Mapping[str, str | None]) -> dict[str, list[str]]:
