@@ -102,8 +102,12 @@ def run_pipeline(cfg: RunConfig, *, from_stage: str | None = None,
                  log: Any = print) -> list[StageResult]:
     """Run (or continue) the whole pipeline of ``cfg`` into ``cfg.output``."""
     from lesdistill.config import dump_config
+    from lesdistill.errors import UserInputError
     from lesdistill.fileio import write_text_atomic
 
+    if from_stage is not None and from_stage not in STAGE_NAMES:
+        raise UserInputError(f"unknown stage {from_stage!r} for --from; stages: "
+                             f"{', '.join(STAGE_NAMES)}")
     out = Path(cfg.output)
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "config.yaml", dump_config(cfg))  # the full, resolved config

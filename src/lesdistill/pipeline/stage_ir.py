@@ -20,41 +20,23 @@ TRAJ = "md/traj"
 IR_JSON, BEC_JSON = "ir/ir.json", "ir/bec.json"
 
 
-def bec_summary(bec: np.ndarray, numbers: np.ndarray) -> dict[str, Any]:
-    """Per-element BEC statistics and the acoustic sum rule, from tensors (B, N, 3, 3) in e.
+def bec_summary_dict(bec: np.ndarray, numbers: np.ndarray, total_charge: float = 0.0
+                     ) -> dict[str, Any]:
+    """JSON-ready per-element BEC statistics and acoustic sum rule (lesdistill.spectra.bec_summary);
+    bec (B, N, 3, 3) in e."""
+    from lesdistill.spectra.bec import bec_summary
 
-    Per element: mean diagonal components Z_xx, Z_yy, Z_zz, mean trace/3 and its spread over
-    atoms and frames. Acoustic sum rule: sum_i Z_i (3x3, e) per frame should vanish for a
-    neutral cell; reported as the largest |component| (mean over frames) and the same after
-    the standard correction (subtract the per-frame mean Z from every atom), which is zero.
-    """
-    from ase.data import chemical_symbols
-
-    z = np.asarray(bec, float)
-    if z.ndim == 3:
-        z = z[None]
-    if z.ndim != 4 or z.shape[-2:] != (3, 3) or z.shape[1] != len(numbers):
-        raise ValueError(f"BEC must have shape (frames, {len(numbers)}, 3, 3), got {z.shape}")
-    elements: dict[str, Any] = {}
-    for num in sorted(set(np.asarray(numbers).tolist())):
-        mask = np.asarray(numbers) == num
-        zz = z[:, mask]  # (B, n, 3, 3)
-        diag = np.diagonal(zz, axis1=-2, axis2=-1)  # (B, n, 3)
-        trace3 = diag.mean(-1)
-        elements[chemical_symbols[num]] = {
-            "Z_xx": float(diag[..., 0].mean()), "Z_yy": float(diag[..., 1].mean()),
-            "Z_zz": float(diag[..., 2].mean()), "trace_over_3": float(trace3.mean()),
-            "trace_over_3_std": float(trace3.std()),
-            "offdiag_abs_mean": float(np.abs(zz - np.einsum("...ij,ij->...ij", zz, np.eye(3)))
-                                      .sum((-1, -2)).mean() / 6.0),
-            "n_atoms": int(mask.sum())}
-    asr = z.sum(axis=1)  # (B, 3, 3)
-    corrected = (z - z.mean(axis=1, keepdims=True)).sum(axis=1)
-    return {"elements": elements, "n_frames": int(z.shape[0]),
-            "acoustic_sum_rule": {"max_abs_sum_e": float(np.abs(asr).max(axis=(-1, -2)).mean()),
-                                  "per_atom_violation_e": float(np.abs(asr).max() / z.shape[1]),
-                                  "max_abs_sum_after_correction_e":
-                                      float(np.abs(corrected).max())}}
+    summ = bec_summary(numbers, bec, total_charge=total_charge)
+    elements = {e.symbol: {"Z_xx": float(e.mean_diagonal[0]), "Z_yy": float(e.mean_diagonal[1]),
+                           "Z_zz": float(e.mean_diagonal[2]), "trace_over_3": e.mean_trace3,
+                           "trace_over_3_std": e.std_trace3, "n_atoms": e.count}
+                for e in summ.elements}
+    return {"elements": elements, "n_frames": summ.n_frames,
+            "acoustic_sum_rule": {"frobenius_norm_e": summ.asr_violation,
+                                  "per_atom_e": summ.asr_violation / summ.n_atoms,
+                                  "correction": "subtract the mean: lesdistill.spectra."
+                                                "subtract_mean_bec"},
+            "text": summ.text()}
 
 
 def diagonals_by_element(bec: np.ndarray, numbers: np.ndarray) -> dict[str, np.ndarray]:
@@ -86,10 +68,11 @@ def run_ir(ctx: StageContext) -> None:
     out: dict[str, Any] = {}
     bec: dict[str, Any] = {}  # stays empty when the MD stored no BEC tensors
     if traj.bec is not None and len(traj.bec):
-        bec = bec_summary(traj.bec, traj.numbers)
+        bec = bec_summary_dict(traj.bec, traj.numbers,
+                               float(traj.meta.get("total_charge", 0.0) or 0.0))
         per = ", ".join(f"{el} {v['trace_over_3']:+.2f}" for el, v in bec["elements"].items())
-        ctx.log(f"  BEC trace/3 per element (e): {per}; acoustic sum rule |sum Z| "
-                f"{bec['acoustic_sum_rule']['max_abs_sum_e']:.3f} e")
+        ctx.log(f"  BEC trace/3 per element (e): {per}; acoustic sum rule ||sum Z||_F "
+                f"{bec['acoustic_sum_rule']['frobenius_norm_e']:.3f} e")
     write_text_atomic(ctx.stage_dir / "bec.json", json.dumps(bec, indent=1) + "\n")
     spec = ir_spectrum(traj, window=irc.window, window_ps=irc.window_ps,
                        correction=irc.correction, n_blocks=irc.n_blocks,

@@ -85,6 +85,9 @@ def _section_training(data, samples) -> Section | None:
         tables.append(_nested_table({k: v for k, v in par.items() if isinstance(v, dict)},
                                     "quantity", "student vs teacher on held-out frames"))
         paras.append(f"Held-out frames: {par.get('n_frames', 'n/a')} (never used in training).")
+    if data.get("parity_finetuned"):
+        tables.append(_kv_table(data["parity_finetuned"],
+                                "fine-tuned student vs the original teacher, same held-out frames"))
     for key, unit in (("energy", "eV/atom"), ("forces", "eV/Å"), ("stress", "eV/Å³")):
         pts = (samples or {}).get(f"parity_{key}")
         if pts is not None:
@@ -149,9 +152,21 @@ def _section_ir(data) -> Section | None:
                  "IR absorption n(ω)α(ω) of the student MD" + (" vs experiment" if ref else ""))
     tables, paras = [], []
     if ir.get("peaks"):
-        tables.append(_rows_table(ir["peaks"], "IR bands: student vs reference (cm^-1)"))
+        cite = ir.get("reference_citation", "")
+        tables.append(_rows_table(ir["peaks"], "IR bands: student vs reference (cm^-1)"
+                                  + (f"; reference: {cite}" if cite else "")))
     if ir.get("sum_rule"):
-        tables.append(_kv_table(ir["sum_rule"], "IR sum rule check"))
+        tables.append(_kv_table(ir["sum_rule"], "IR sum rule: integral of n*alpha over "
+                                "wavenumber vs sum_i <|Z_i|^2/m_i> / (12 eps0 c^2 V), cm^-2"))
+    if ir.get("integrated_intensity"):
+        tables.append(_kv_table(ir["integrated_intensity"],
+                                "integrated n*alpha up to the plot limit, cm^-2"))
+    settings = {k: ir[k] for k in ("temperature_K", "volume_A3", "correction", "window",
+                                   "window_ps", "n_blocks", "frame_dt_fs") if k in ir}
+    if data.get("md"):
+        settings.update({f"md_{k}": v for k, v in data["md"].items()})
+    if settings:
+        tables.append(_kv_table(settings, "spectrum and student MD settings"))
     if ir.get("notes"):
         paras.extend(ir["notes"])
     return Section("Infrared spectrum", paras, tables, [fig])
