@@ -46,7 +46,7 @@ def resolve_teachers(cfg: CompareConfig, atoms: Any) -> tuple[list[TeacherEntry]
         try:
             status = teacher_status(entry.spec)
             if not status.usable:
-                raise ValueError(status.reason or "not usable here")
+                raise ValueError(f"missing {status.reason}" if status.reason else "not usable here")
             if status.info is not None:
                 check_atoms(atoms, status.info, entry.spec)
         except USER_ERRORS as exc:
