@@ -101,6 +101,14 @@ def self_energy_per_charge2(sigma: float, k_cut: float, width: float = DEFAULT_S
     return HALF_INV_EPSILON0_EV_A * integral / (2.0 * math.pi**2)
 
 
+def matmul3(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a @ b`` for an inner dimension of 3: broadcasting for small outputs (threaded BLAS has a
+    large fixed overhead on small matrices on a busy machine), BLAS otherwise."""
+    if a.shape[0] * b.shape[1] > 1 << 16:
+        return a @ b
+    return a[:, 0:1] * b[0] + a[:, 1:2] * b[1] + a[:, 2:3] * b[2]
+
+
 def reciprocal_cell(cell: torch.Tensor) -> torch.Tensor:
     r"""Reciprocal lattice vectors as rows, :math:`\mathbf a_i\cdot\mathbf b_j = 2\pi\delta_{ij}` (Å⁻¹), [3, 3]."""
     return 2.0 * math.pi * torch.linalg.inv(cell).transpose(0, 1)
@@ -123,16 +131,16 @@ def half_space_kvectors(cell: torch.Tensor, k_max: float) -> torch.Tensor:
         n = torch.cartesian_prod(r1, r2, r3).reshape(-1, 3)
         half = (n[:, 0] > 0) | ((n[:, 0] == 0) & ((n[:, 1] > 0) | ((n[:, 1] == 0) & (n[:, 2] > 0))))
         n = n[half].to(cell.dtype)
-        k_sq = ((n @ recip.detach()) ** 2).sum(dim=1)
+        k_sq = (matmul3(n, recip.detach()) ** 2).sum(dim=1)
         n = n[k_sq < k_max * k_max]
-    return n @ recip
+    return matmul3(n, recip)
 
 
 def _weighted_structure_factor(
     charges: torch.Tensor, positions: torch.Tensor, kvecs: torch.Tensor, weights: torch.Tensor
 ) -> torch.Tensor:
     """sum_k weights_k |S(k)|^2 for one chunk of k-vectors (vectorised over atoms and k)."""
-    phase = positions @ kvecs.transpose(0, 1)  # [N, K]
+    phase = matmul3(positions, kvecs.transpose(0, 1))  # [N, K]
     s_re = charges @ torch.cos(phase)
     s_im = charges @ torch.sin(phase)
     return (weights * (s_re * s_re + s_im * s_im)).sum()

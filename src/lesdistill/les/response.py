@@ -50,6 +50,7 @@ from collections.abc import Callable
 
 import torch
 
+from lesdistill.les.ewald import matmul3
 from lesdistill.les.validation import (
     check_cell,
     check_charges,
@@ -78,7 +79,7 @@ def polarization(
     q = charges - charges.mean()
     if cell is None:
         return scale * (q.unsqueeze(1) * positions).sum(dim=0)
-    angles = 2.0 * math.pi * positions @ torch.linalg.inv(cell)  # [N, 3]
+    angles = 2.0 * math.pi * matmul3(positions, torch.linalg.inv(cell))  # [N, 3]
     cos, sin = torch.cos(angles), torch.sin(angles)
     ref_re, ref_im = q.abs() @ cos, q.abs() @ sin
     theta = torch.atan2(ref_im, ref_re).detach()
@@ -98,7 +99,7 @@ def _neutral_charges(charge_fn: ChargeFn, x: torch.Tensor) -> torch.Tensor:
 
 def _phase_components(q: torch.Tensor, x: torch.Tensor, cell: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Real and imaginary parts of 2 pi i P~_a = sum_j q_j e^{i A_ja}, plus the angles A [N, 3]."""
-    angles = 2.0 * math.pi * x @ torch.linalg.inv(cell)
+    angles = 2.0 * math.pi * matmul3(x, torch.linalg.inv(cell))
     comps = torch.cat([q @ torch.cos(angles), q @ torch.sin(angles)])  # [6]: Re_a then Im_a
     return comps, angles
 
@@ -211,7 +212,7 @@ def dipole_current(
             qdot = _jvp_batched(q, x, v.unsqueeze(0))[0]  # [N]
             current = q.detach() @ v + qdot @ x.detach()
             return scale * current
-        angles = 2.0 * math.pi * x.detach() @ torch.linalg.inv(cell.detach())
+        angles = 2.0 * math.pi * matmul3(x.detach(), torch.linalg.inv(cell.detach()))
         cos, sin = torch.cos(angles), torch.sin(angles)  # [N, 3]
         tangents = torch.cat([v.unsqueeze(0) * cos.T.unsqueeze(2), v.unsqueeze(0) * sin.T.unsqueeze(2)])  # [6, N, 3]
         jv = _jvp_batched(q, x, tangents)  # [6, N]: J (v cos A_a), J (v sin A_a)
