@@ -76,6 +76,27 @@ def experiment_of(folders: Sequence[Path]) -> tuple[dict[str, float], tuple | No
     return {}, None, "experiment"
 
 
+def frames_rdfs(cfg: CompareConfig, pairs: Sequence[str]) -> dict[str, dict[str, list[float]]]:
+    """RDFs of the shared frames (the sampler's MD) for the given pairs ("O-H"), same bins as the
+    students'; {} when there are no periodic shared frames."""
+    from lesdistill.analysis.rdf import rdf_from_atoms
+    from lesdistill.compare.frames import read_frames
+
+    path = Path(cfg.output) / "frames" / "all.extxyz"
+    if not pairs or not path.is_file():
+        return {}
+    frames = read_frames(path)
+    if not all(frames[0].pbc):
+        return {}
+    report = cfg.run_config(cfg.teachers[0]).report
+    out = {}
+    for name in pairs:
+        rdf = rdf_from_atoms(frames, tuple(name.split("-")), r_max_A=report.rdf_rmax_A,
+                             n_bins=report.rdf_bins)
+        out[name] = {"r_A": rdf.r_A.tolist(), "g": rdf.g.tolist()}
+    return out
+
+
 def collect_and_report(cfg: CompareConfig, results: list[TeacherResult], plan: Mapping[str, Any],
                        *, seconds: Mapping[str, float] | None = None) -> Path:
     """Fill the results from the teachers' folders, build the summary, write the report."""
@@ -117,6 +138,10 @@ def collect_and_report(cfg: CompareConfig, results: list[TeacherResult], plan: M
         agreement=agreement, reference=ref_info if ref_info and ref_info.get("available") else None,
         experiment_cm=exp_peaks, seconds=seconds)
     summary["plan"] = dict(plan)
+    pairs = sorted({p for r in results if r.status == "ok" for p in r.rdf})
+    summary["frames_rdf"] = frames_rdfs(cfg, pairs)
+    sampler = plan.get("frames", {}).get("sampler")
+    summary["frames_rdf_label"] = f"shared frames ({sampler} MD)" if sampler else "shared frames"
     summary["experiment_label"] = exp_label
     if ref_info and not ref_info.get("available"):
         summary["bec_reference_missing"] = ref_info.get("reason", "")

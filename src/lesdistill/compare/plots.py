@@ -93,8 +93,11 @@ def ir_overlay_png(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]]
 
 
 def rdf_overlay_png(rdfs: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]],
-                    levels: Mapping[str, str]) -> bytes:
-    """RDFs of all students: ``rdfs[pair][teacher] = (r_A, g)``, one panel per pair."""
+                    levels: Mapping[str, str], *,
+                    reference: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+                    reference_label: str = "shared frames") -> bytes:
+    """RDFs of all students: ``rdfs[pair][teacher] = (r_A, g)``, one panel per pair; optional
+    ``reference[pair] = (r_A, g)`` drawn in black."""
     pairs = list(rdfs)
     fig = _figure(4.2 * max(1, len(pairs)), 3.5)
     axes = fig.subplots(1, max(1, len(pairs)), squeeze=False)[0]
@@ -104,6 +107,8 @@ def rdf_overlay_png(rdfs: Mapping[str, Mapping[str, tuple[Sequence[float], Seque
         for teacher, (r, g) in rdfs[pair].items():
             color, ls = styles[teacher]
             ax.plot(r, g, color=color, ls=ls, lw=1.2, label=teacher)
+        if reference and pair in reference:
+            ax.plot(*reference[pair], color="k", lw=1.6, label=reference_label)
         ax.axhline(1.0, color="gray", lw=0.5)
         ax.set_xlabel("r (Å)")
         ax.set_ylabel(f"g(r) {pair}")

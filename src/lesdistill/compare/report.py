@@ -112,9 +112,12 @@ def _sections(summary: Mapping[str, Any], experiment_curve: tuple | None):
         for pair, d in (t.get("rdf") or {}).items():
             rdfs.setdefault(pair, {})[t["name"]] = (d["r_A"], d["g"])
     if rdfs:
+        ref = {p: (d["r_A"], d["g"]) for p, d in (summary.get("frames_rdf") or {}).items()}
+        label = summary.get("frames_rdf_label", "shared frames")
+        png = plots.rdf_overlay_png(rdfs, levels, reference=ref, reference_label=label)
         sections.append(Section("Radial distribution functions", (), (),
-                                [Figure("rdf_overlay", plots.rdf_overlay_png(rdfs, levels),
-                                        "RDFs from each student's MD")]))
+                                [Figure("rdf_overlay", png, "RDFs from each student's MD; black: "
+                                        + label)]))
     sections.append(_level_section(summary, levels))
     return sections
 

@@ -127,27 +127,21 @@ def student_file(cfg: Any) -> str:
     return "finetune/best.pt" if cfg.finetune is not None else "train/best.pt"
 
 
-def rdf_pairs(symbols: list[str]) -> list[tuple[str, str]]:
-    """Element pairs for RDFs: heavy-heavy first, then with hydrogen (O-O, O-H, H-H, ...)."""
-    from ase.data import atomic_numbers
-
-    elems = sorted(set(symbols), key=lambda s: -atomic_numbers[s])
-    return [(a, b) for i, a in enumerate(elems) for b in elems[i:]]
-
-
 def student_rdfs(traj_dir: Path, report: Any) -> dict[str, dict[str, list[float]]]:
-    """RDFs (r_A, g) of every element pair of a student MD trajectory (periodic cells only)."""
+    """RDFs (r_A, g) of a student MD trajectory for the pipeline report's element pairs (O-O,
+    O-H, Cl-O, Ti-O when present); periodic cells only."""
     from ase.data import chemical_symbols
 
     from lesdistill.analysis.rdf import radial_distribution
     from lesdistill.md import load_trajectory
+    from lesdistill.pipeline.stage_report import rdf_pairs
 
     traj = load_trajectory(traj_dir)
     if not np.all(traj.pbc):
         return {}
     symbols = [chemical_symbols[z] for z in traj.numbers]
     out = {}
-    for pair in rdf_pairs(symbols):
+    for pair in rdf_pairs(set(symbols)):
         rdf = radial_distribution(traj.positions, traj.cell, traj.numbers, pair,
                                   r_max_A=report.rdf_rmax_A, n_bins=report.rdf_bins)
         out["-".join(pair)] = {"r_A": rdf.r_A.tolist(), "g": rdf.g.tolist()}
