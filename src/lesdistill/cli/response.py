@@ -73,10 +73,10 @@ def md(
         atoms = read(structure)
     except Exception as exc:  # ASE raises many types for unreadable files
         raise UserInputError(f"cannot read structure {structure}: {exc}") from exc
+    groups = _parse_groups(group or [], atoms.get_chemical_symbols())
     from lesdistill.calculator import StudentCalculator
 
     atoms.calc = StudentCalculator(model=model, device=device)
-    groups = _parse_groups(group or [], atoms.get_chemical_symbols())
     path = run_md(atoms, out, temperature_K=temperature, timestep_fs=timestep,
                   n_equil=round(equil_ps * 1e3 / timestep),
                   n_steps=max(1, round(production_ps * 1e3 / timestep)), stride=stride,
