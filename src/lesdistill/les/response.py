@@ -104,25 +104,17 @@ def _phase_components(q: torch.Tensor, x: torch.Tensor, cell: torch.Tensor) -> t
     return comps, angles
 
 
-def _batched_grad(outputs: torch.Tensor, x: torch.Tensor, create_graph: bool) -> torch.Tensor:
-    """Gradients of each entry of a 1-d ``outputs`` w.r.t. ``x``: [K, *x.shape], one batched backward.
+def _component_grads(outputs: torch.Tensor, x: torch.Tensor, create_graph: bool) -> torch.Tensor:
+    """Gradients of each entry of a 1-d ``outputs`` w.r.t. ``x``: [K, *x.shape], one backward per entry.
 
-    Falls back to one backward per component if the graph does not support vmapped backward.
+    (A vmapped ``is_grads_batched`` backward was slower on CPU for small graphs and needs every
+    op of the charge model to support vmap, so plain passes sharing one forward graph are used.)
     """
-    eye = torch.eye(outputs.shape[0], dtype=outputs.dtype, device=outputs.device)
-    try:
-        (grads,) = torch.autograd.grad(
-            outputs, x, grad_outputs=eye, is_grads_batched=True, create_graph=create_graph, allow_unused=True
-        )
-    except RuntimeError:
-        rows = [
-            torch.autograd.grad(outputs[k], x, retain_graph=True, create_graph=create_graph, allow_unused=True)[0]
-            for k in range(outputs.shape[0])
-        ]
-        grads = torch.stack([torch.zeros_like(x) if g is None else g for g in rows])
-    if grads is None:
-        return x.new_zeros((outputs.shape[0],) + tuple(x.shape))
-    return grads
+    rows = []
+    for k in range(outputs.shape[0]):
+        (g,) = torch.autograd.grad(outputs[k], x, retain_graph=True, create_graph=create_graph, allow_unused=True)
+        rows.append(torch.zeros_like(x) if g is None else g)
+    return torch.stack(rows)
 
 
 def _prepare(charge_fn: object, positions: torch.Tensor, cell: object, eps_inf: float):
@@ -167,9 +159,9 @@ def born_effective_charges(
         check_charges(q.detach(), positions, "charge_fn(positions)")
         if cell is None:
             dipole = (q.unsqueeze(1) * x).sum(dim=0)
-            return scale * _batched_grad(dipole, x, create_graph).permute(1, 0, 2)  # [N, a, b]
+            return scale * _component_grads(dipole, x, create_graph).permute(1, 0, 2)  # [N, a, b]
         comps, angles = _phase_components(q, x, cell)
-        grads = _batched_grad(comps, x, create_graph)  # [6, N, 3]: d Re_a / dr_ib, d Im_a / dr_ib
+        grads = _component_grads(comps, x, create_graph)  # [6, N, 3]: d Re_a / dr_ib, d Im_a / dr_ib
     g_re, g_im = grads[:3].permute(1, 0, 2), grads[3:].permute(1, 0, 2)  # [N, a, b]
     cos, sin = torch.cos(angles).unsqueeze(2), torch.sin(angles).unsqueeze(2)
     # P~_a = (Re_a + i Im_a) / (2 pi i) = (Im_a - i Re_a) / (2 pi), hence
@@ -188,13 +180,22 @@ def dipole_current(
 ) -> torch.Tensor:
     r"""Dipole current :math:`\dot{\mathbf M} = \sum_i Z^*_i\mathbf v_i` (e Å/fs) without forming Z*.
 
-    Open: one Jacobian-vector product of the charges along the velocities (double-backward trick),
-    :math:`\dot{\mathbf M} = \sum_j q'_j\mathbf v_j + \sum_j \dot q'_j\mathbf r_j`.
-    Periodic: the ionic part :math:`\sum_i q'_i\mathbf v_i` is analytic and the charge-transfer
-    part :math:`\sum_a\mathbf a_a\sum_{ij}(\nabla_i q'_j\cdot\mathbf v_i)\sin(A_{ja}-A_{ia})/2\pi`
-    needs the JVPs of the charges along :math:`\mathbf v\cos A_a` and :math:`\mathbf v\sin A_a`
-    (6 tangents, one batched double-backward call), because each atom's response is dephased
-    with its own phase. Equals ``einsum("iab,ib->a", born_effective_charges(...), velocities)``.
+    Open: a single Jacobian-vector product of the charges along the velocities (double-backward
+    trick), :math:`\dot{\mathbf M} = \sum_j q'_j\mathbf v_j + \sum_j \dot q'_j\mathbf r_j`.
+
+    Periodic: the ionic part :math:`\sum_i q'_i\mathbf v_i` is analytic; the charge-transfer part
+
+    .. math::
+
+        \sum_a \mathbf a_a \sum_{ij} (\nabla_i q'_j\cdot\mathbf v_i)\,\frac{\sin(A_{ja}-A_{ia})}{2\pi}
+        = \sum_a \frac{\mathbf a_a}{2\pi}\Big[\langle J^\top\!\sin A_a, \mathbf v\cos A_a\rangle
+          - \langle J^\top\!\cos A_a, \mathbf v\sin A_a\rangle\Big],
+
+    with :math:`J = \partial q'/\partial\mathbf r`, needs six vector-Jacobian products (cotangents
+    :math:`\cos A_a`, :math:`\sin A_a`) sharing one forward pass. Because each atom's response is
+    dephased with its own phase :math:`A_{ia}`, no single JVP gives :math:`\sum_i Z^*_i\mathbf v_i`
+    exactly in the periodic phase form. The result equals
+    ``einsum("iab,ib->a", born_effective_charges(...), velocities)`` to round-off.
 
     :param charge_fn: ``charge_fn(positions [N, 3]) -> charges [N]``.
     :param positions: [N, 3] (Å). :param velocities: [N, 3] (Å/fs).
@@ -209,31 +210,27 @@ def dipole_current(
         q = _neutral_charges(charge_fn, x)
         check_charges(q.detach(), positions, "charge_fn(positions)")
         if cell is None:
-            qdot = _jvp_batched(q, x, v.unsqueeze(0))[0]  # [N]
-            current = q.detach() @ v + qdot @ x.detach()
-            return scale * current
+            qdot = _jvp(q, x, v)  # [N]
+            return scale * (q.detach() @ v + qdot @ x.detach())
         angles = 2.0 * math.pi * matmul3(x.detach(), torch.linalg.inv(cell.detach()))
         cos, sin = torch.cos(angles), torch.sin(angles)  # [N, 3]
-        tangents = torch.cat([v.unsqueeze(0) * cos.T.unsqueeze(2), v.unsqueeze(0) * sin.T.unsqueeze(2)])  # [6, N, 3]
-        jv = _jvp_batched(q, x, tangents)  # [6, N]: J (v cos A_a), J (v sin A_a)
-    # sum_j [sin A_ja (J v cos A_a)_j - cos A_ja (J v sin A_a)_j] / 2 pi
-    transfer_frac = ((sin.T * jv[:3]).sum(dim=1) - (cos.T * jv[3:]).sum(dim=1)) / (2.0 * math.pi)
+        transfer = []
+        for a in range(3):
+            g_sin = torch.autograd.grad(q, x, grad_outputs=sin[:, a], retain_graph=True, allow_unused=True)[0]
+            g_cos = torch.autograd.grad(q, x, grad_outputs=cos[:, a], retain_graph=True, allow_unused=True)[0]
+            if g_sin is None or g_cos is None:  # charges do not depend on positions
+                transfer.append(q.new_zeros(()))
+                continue
+            transfer.append(((g_sin * v).sum(1) @ cos[:, a] - (g_cos * v).sum(1) @ sin[:, a]) / (2.0 * math.pi))
+    transfer_frac = torch.stack(transfer)
     return scale * (q.detach() @ v + transfer_frac @ cell.detach())
 
 
-def _jvp_batched(q: torch.Tensor, x: torch.Tensor, tangents: torch.Tensor) -> torch.Tensor:
-    """J w for each tangent w in ``tangents`` [T, N, 3], J = dq/dx, by the double-backward trick.
-
-    s(u) = J^T u is built once (linear in the dummy u); J w = d<s(u), w>/du. Returns [T, N].
-    """
+def _jvp(q: torch.Tensor, x: torch.Tensor, tangent: torch.Tensor) -> torch.Tensor:
+    """J w with J = dq/dx by the double-backward trick: s(u) = J^T u (linear in u), J w = d<s(u), w>/du."""
     u = torch.zeros_like(q, requires_grad=True)
     (s,) = torch.autograd.grad(q, x, grad_outputs=u, create_graph=True, allow_unused=True)
-    if s is None or not s.requires_grad:
-        return q.new_zeros((tangents.shape[0], q.shape[0]))
-    try:
-        (jw,) = torch.autograd.grad(s, u, grad_outputs=tangents, is_grads_batched=True, allow_unused=True)
-    except RuntimeError:
-        jw = torch.stack(
-            [torch.autograd.grad(s, u, grad_outputs=t, retain_graph=True, allow_unused=True)[0] for t in tangents]
-        )
-    return q.new_zeros((tangents.shape[0], q.shape[0])) if jw is None else jw.detach()
+    if s is None or not s.requires_grad:  # charges do not depend on positions
+        return torch.zeros_like(q).detach()
+    (jw,) = torch.autograd.grad(s, u, grad_outputs=tangent, allow_unused=True)
+    return torch.zeros_like(q).detach() if jw is None else jw.detach()
