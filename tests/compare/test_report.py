@@ -26,7 +26,7 @@ def _result(name, level, bend, q_o, seed):
         mean_charge_e={"H": -q_o / 2, "O": q_o}, bec_trace_e={"H": 0.4, "O": -0.8 + seed / 10},
         asr_residual_e=1e-6, bec_vs_reference={"mae_e": 0.1, "rmse_e": 0.2, "r2": 0.8,
                                                "trace_mae_e": 0.05},
-        ir_peaks_cm={"bend": bend, "stretch": 3400.0},
+        ir_peaks_cm={"bend": bend, "stretch": 3400.0}, stage_seconds={"train": 10.0, "md": 5.0},
         ir_curve={"wavenumber_cm": w.tolist(), "n_alpha_per_cm": y.tolist()},
         rdf={"O-O": {"r_A": r.tolist(), "g": (1 + np.sin(r)).tolist()}})
 
@@ -44,7 +44,7 @@ def summary():
                          results=results, elements=["H", "O"],
                          agreement=metrics.bec_agreement_matrix(becs),
                          reference={"source": "teacher:xtb-gfn1", "n_frames": 1},
-                         experiment_cm={"bend": 1641.0, "stretch": 3381.0}, seconds={"total": 1.0})
+                         experiment_cm={"bend": 1641.0, "stretch": 3381.0}, seconds={"frames": 3.0, "this_invocation": 1.0})
 
 
 def test_summary_numbers(summary):
@@ -71,6 +71,7 @@ def test_report_files_and_html(summary, tmp_path):
     assert len(re.findall(r'src="data:image/png;base64,', text)) == 4
     assert "Skipped teachers" in text and "/nonexistent.model" in text
     assert "ωB97M-V" in text and "Level of theory vs architecture" in text
+    assert "Run time" in text and "frames 3 s" in text
     assert json.loads((tmp_path / "summary.json").read_text())["name"] == "toy"
     (tmp_path / "report.html").unlink()
     assert rerender(tmp_path).is_file()

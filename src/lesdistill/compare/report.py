@@ -119,7 +119,29 @@ def _sections(summary: Mapping[str, Any], experiment_curve: tuple | None):
                                 [Figure("rdf_overlay", png, "RDFs from each student's MD; black: "
                                         + label)]))
     sections.append(_level_section(summary, levels))
+    timing = _timing_table(summary)
+    if timing is not None:
+        sections.append(Section("Run time", (), [timing]))
     return sections
+
+
+def _timing_table(summary: Mapping[str, Any]):
+    """Seconds per stage and teacher (from the stage state files: cached stages show the time
+    they took when they ran)."""
+    from lesdistill.report.html import Table
+
+    ok = [t for t in _ok(summary) if t.get("stage_seconds")]
+    if not ok:
+        return None
+    stages = list(dict.fromkeys(s for t in ok for s in t["stage_seconds"]))
+    rows = [[t["name"]] + [t["stage_seconds"].get(s) for s in stages]
+            + [sum(t["stage_seconds"].values())] for t in ok]
+    seconds = summary.get("seconds") or {}
+    shared = ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items() if k != "this_invocation")
+    caption = (f"Seconds each stage took when it ran (cached stages keep their time). Shared "
+               f"stages: {shared or 'none'}; this invocation: "
+               f"{seconds.get('this_invocation', float('nan')):.0f} s.")
+    return Table(["teacher"] + [f"{s} (s)" for s in stages] + ["total (s)"], rows, caption)
 
 
 def _level_section(summary: Mapping[str, Any], levels: Mapping[str, str]):

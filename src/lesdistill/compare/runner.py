@@ -132,10 +132,9 @@ def run_compare(cfg: CompareConfig, *, progress: bool = True, log: Callable[[str
     if usable:
         extra = {"make_teacher": make}
         log(f"== shared frames and reference ({out})")
-        t0 = time.perf_counter()
         run_stages(shared, cfg, out, progress=progress, log=log, extra=extra,
                    from_stage=from_stage if from_stage in {s.name for s in shared} else None)
-        seconds["shared"] = time.perf_counter() - t0
+        seconds.update(stage_timings(shared, out))  # seconds each took when it ran
     pipeline = teacher_stages(_pipeline_stages()) if usable else []
     names = {s.name for s in pipeline}
     for entry in usable:
@@ -144,7 +143,6 @@ def run_compare(cfg: CompareConfig, *, progress: bool = True, log: Callable[[str
         write_text_atomic(folder / OVERRIDES, json.dumps(entry.overrides, sort_keys=True) + "\n")
         job = TeacherJob(compare=cfg, entry=entry, make_teacher=make(entry.spec))
         log(f"== teacher {entry.name} ({entry.spec})")
-        t0 = time.perf_counter()
         try:
             run_stages(pipeline, cfg.run_config(entry), folder, progress=progress, log=log,
                        extra={"job": job}, from_stage=from_stage if from_stage in names else None)
@@ -157,12 +155,11 @@ def run_compare(cfg: CompareConfig, *, progress: bool = True, log: Callable[[str
             continue
         finally:
             teachers.pop(entry.spec, None)  # free the model's memory
-        seconds[entry.name] = time.perf_counter() - t0
         results.append(TeacherResult(name=entry.name, spec=entry.spec, run_dir=str(folder),
                                      stage_seconds=stage_timings(pipeline, folder)))
     order = {e.name: k for k, e in enumerate(cfg.teachers)}
     results.sort(key=lambda r: order[r.name])
-    seconds["total"] = time.perf_counter() - start
+    seconds["this_invocation"] = time.perf_counter() - start
     report = collect_and_report(cfg, results, the_plan, seconds=seconds)
     log(f"comparison report: {report}")
     return report
