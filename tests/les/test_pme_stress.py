@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lesdistill.les import energy
-from lesdistill.les.pme import AUTO_PME_MIN_ATOMS, fft_size
+from lesdistill.les.pme import choose_method, fft_size
 
 
 def energy_forces_stress(q, pos, cell, **kw):
@@ -93,8 +93,11 @@ def test_energy_continuous_under_slow_cell_scan(make_system, cubic_cell):
 def test_auto_method_and_fft_size():
     assert fft_size(7) == 8 and fft_size(49) == 50 and fft_size(97) == 100 and fft_size(121) == 125
     q, pos, cell = water_like(24, seed=25)
+    assert choose_method(24, cell, 2.0) == "ewald"
     assert energy(q, pos, cell).item() == pytest.approx(energy(q, pos, cell, method="ewald").item(), rel=1e-12)
-    assert AUTO_PME_MIN_ATOMS > 24
+    big = torch.eye(3, dtype=torch.float64) * (3000 / 0.1) ** (1 / 3)
+    assert choose_method(3000, big, 2.0) == "pme"
+    assert choose_method(3000, big, 20.0) == "ewald"  # few k-vectors: direct sum is cheap
 
 
 def test_float32_matches_float64():

@@ -48,8 +48,9 @@ def energy(
     :param sigma: Gaussian smearing width (Å), > 0.
     :param dl: k-space cut-off wavelength (Å), > 0; smaller is more accurate and more expensive.
     :param method: ``"ewald"`` (direct k-sum, O(N·K)), ``"pme"`` (torch-pme particle mesh,
-        O(N log N), same filtered energy to ~1e-5 relative), or ``"auto"`` (PME for large N,
-        see :data:`lesdistill.les.pme.AUTO_PME_MIN_ATOMS`). Ignored for open systems.
+        O(N log N), same filtered energy to ~1e-5 relative), or ``"auto"`` (PME when the direct
+        sum's work N x K exceeds :data:`lesdistill.les.pme.AUTO_PME_MIN_WORK`, i.e. above ~200
+        atoms of water at the defaults). Open systems always use the exact pair sum.
     :param subtract_self: remove the Gaussian self-energy (default True).
     :param switch_width: relative half-width of the k-space switch (0 = hard cut, not NPT-safe).
     :return: 0-d tensor (eV), differentiable w.r.t. charges, positions and cell
@@ -69,7 +70,9 @@ def energy(
     if cell is None:
         return open_energy(charges, positions, sigma=sigma, subtract_self=subtract_self)
     if method == "auto":
-        method = _auto_method(positions.shape[0])
+        from lesdistill.les.pme import choose_method
+
+        method = choose_method(positions.shape[0], cell, dl, switch_width)
     if method == "pme":
         from lesdistill.les.pme import pme_energy
 
@@ -79,9 +82,3 @@ def energy(
     return ewald_energy(
         charges, positions, cell, sigma=sigma, dl=dl, switch_width=switch_width, subtract_self=subtract_self
     )
-
-
-def _auto_method(n_atoms: int) -> str:
-    from lesdistill.les.pme import AUTO_PME_MIN_ATOMS
-
-    return "pme" if n_atoms >= AUTO_PME_MIN_ATOMS else "ewald"

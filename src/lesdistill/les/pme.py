@@ -51,8 +51,21 @@ from lesdistill.units import HALF_INV_EPSILON0_EV_A
 DEFAULT_OVERSAMPLING = 2.0
 #: B-spline order p (torch-pme P3M interpolation nodes, 1..5).
 DEFAULT_ORDER = 5
-#: "auto" uses PME from this many atoms on (measured crossover, see benchmarks/les_scaling.py).
-AUTO_PME_MIN_ATOMS = 1000
+#: ``method="auto"`` uses PME when N x K (atoms x half-space k-vectors of the direct sum) reaches
+#: this: measured crossover on CPU (benchmarks/les_scaling.py, 1 thread) is ~150-200 atoms of
+#: water at sigma = 1 Å, dl = 2 Å, where N K ~ 1e5.
+AUTO_PME_MIN_WORK = 100_000
+
+
+def choose_method(n_atoms: int, cell: torch.Tensor, dl: float, switch_width: float = 0.1) -> str:
+    """``"pme"`` or ``"ewald"`` for ``method="auto"``, from the estimated direct-sum work N K.
+
+    K = V k_max^3 / (12 pi^2) is the number of half-space reciprocal vectors with |k| < k_max.
+    """
+    k_max = 2.0 * math.pi / dl * (1.0 + max(switch_width, 0.0))
+    volume = abs(float(torch.linalg.det(cell.detach().double())))
+    n_k = volume * k_max**3 / (12.0 * math.pi**2)
+    return "pme" if n_atoms * n_k >= AUTO_PME_MIN_WORK else "ewald"
 
 
 def fft_size(n: float) -> int:
