@@ -187,3 +187,21 @@ def test_response_bad_inputs(make_system):
         dipole_current(fixed_charges(q), pos, torch.zeros(2, 3, dtype=torch.float64))
     with pytest.raises(ValueError, match="eps_inf"):
         polarization(q, pos, eps_inf=-1.0)
+
+
+@pytest.mark.parametrize("cell_name", [None, "triclinic"])
+def test_response_in_float32(make_system, triclinic_cell, cell_name):
+    cell = triclinic_cell if cell_name else None
+    q0, pos = make_system(6, cell, seed=17)
+    fn64 = anisotropic_charges(q0, cell)
+    fn32 = anisotropic_charges(q0.float(), None if cell is None else cell.float())
+    z64 = born_effective_charges(fn64, pos, cell)
+    z32 = born_effective_charges(fn32, pos.float(), None if cell is None else cell.float())
+    assert z32.dtype == torch.float32
+    assert torch.allclose(z32.double(), z64, atol=1e-4)
+    v = torch.full((6, 3), 0.01, dtype=torch.float64)
+    m32 = dipole_current(fn32, pos.float(), v.float(), None if cell is None else cell.float())
+    assert m32.dtype == torch.float32
+    assert torch.allclose(m32.double(), dipole_current(fn64, pos, v, cell), atol=1e-6)
+    p32 = polarization(fn32(pos.float()), pos.float(), None if cell is None else cell.float())
+    assert torch.allclose(p32.double(), polarization(fn64(pos), pos, cell), atol=1e-4)

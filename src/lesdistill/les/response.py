@@ -82,7 +82,7 @@ def polarization(
     angles = 2.0 * math.pi * matmul3(positions, torch.linalg.inv(cell))  # [N, 3]
     cos, sin = torch.cos(angles), torch.sin(angles)
     ref_re, ref_im = q.abs() @ cos, q.abs() @ sin
-    theta = torch.atan2(ref_im, ref_re).detach()
+    theta = torch.atan2(ref_im, ref_re)
     frac = (q @ torch.sin(angles - theta)) / (2.0 * math.pi)  # Im[e^{-i theta} sum_j q_j e^{i A_j}] / 2 pi
     return scale * frac @ cell
 
