@@ -194,7 +194,8 @@ def run_md(atoms: Any, out_path: str | Path, *, temperature_K: float, timestep_f
         loses at most one chunk). Returns ``out_path`` (a directory). Calling again with the same
         arguments resumes; a larger ``n_steps`` extends a finished run.
     """
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+    from ase.md import velocitydistribution as vdist
+    from ase.md.velocitydistribution import Stationary
     from tqdm.auto import tqdm
 
     _validate(atoms, temperature_K, timestep_fs, n_equil, n_steps, stride, thermostat,
@@ -212,7 +213,10 @@ def run_md(atoms: Any, out_path: str | Path, *, temperature_K: float, timestep_f
     if state is None:
         phase, step, n_parts = "equil", 0, 0
         if not np.any(atoms.get_momenta()):
-            MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
+            if hasattr(vdist, "thermalize_momenta"):  # ASE >= 3.29
+                vdist.thermalize_momenta(atoms, temperature_K, rng=rng)
+            else:
+                vdist.MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
             Stationary(atoms)
     else:
         if state["complete"] and n_steps <= state["step"]:

@@ -40,8 +40,13 @@ def plot_ir(spectrum: Any, path: str | Path, *, reference: str | None = "water",
         ref_x, ref_y = load_reference(reference)
         ax.plot(ref_x, ref_y, color="k", lw=1.0, alpha=0.8,
                 label=f"experiment: {REFERENCE_CITATION.get(reference, reference)}")
-    ax.set_xlim(0.0, float(max_wavenumber_cm or x[-1]))
-    ax.set_ylim(bottom=min(0.0, float(np.min(spectrum.n_alpha_per_cm))))
+    x_max = float(max_wavenumber_cm or x[-1])
+    ax.set_xlim(0.0, x_max)
+    visible = [np.asarray(spectrum.n_alpha_per_cm)[x <= x_max]]
+    if reference is not None:
+        visible.append(ref_y[ref_x <= x_max])
+    top = max(float(np.max(v)) for v in visible if v.size)
+    ax.set_ylim(min(0.0, float(np.min(spectrum.n_alpha_per_cm))), 1.08 * top if top > 0 else 1.0)
     ax.set_xlabel("wavenumber (cm$^{-1}$)")
     ax.set_ylabel(r"$n(\omega)\,\alpha(\omega)$ (cm$^{-1}$)")
     if title:
