@@ -41,9 +41,11 @@ background. Models should predict neutral latent charges when the physical syste
 
 **Accuracy of the k-filter.** The converged (:math:`d_l\to0`) sum is the exact energy of Gaussian
 charges. At the defaults (:math:`\sigma` = 1 Å, :math:`d_l` = 2 Å) the Gaussian factor at the cut is
-:math:`e^{-\pi^2/2}\approx 7\times10^{-3}`; the filter modifies the pair potential by at most a few
-meV at short distance (see the package README for numbers on water). The filtered energy is the
-LES model's definition; ``method="pme"`` computes the *same* filtered energy.
+:math:`e^{-\pi^2/2}\approx 7\times10^{-3}`. Measured on 64 water molecules (charges -0.8/+0.4 e):
+:math:`d_l` = 2 Å differs from the converged sum by 0.7 meV/atom (4e-4 relative) and 5 meV/Å RMS in
+the forces (1 % of the long-range force); :math:`d_l` = 1.5 Å by 0.03 meV/atom (2e-5); 1 Å is
+converged to 1e-10. The filtered energy at the chosen :math:`d_l` is the LES model's definition (the
+latent charges are learned with it); ``method="pme"`` computes the *same* filtered energy.
 """
 
 from __future__ import annotations
