@@ -168,13 +168,10 @@ class StudentCalculator(Calculator):
         bec = born_effective_charges(charge_fn, positions, cell, eps_inf=self.eps_inf)
         return bec.detach().cpu().numpy().astype(np.float64)
 
-    def get_dipole_current(self, atoms: Atoms | None = None) -> np.ndarray:
+    def get_dipole_current(self, atoms: Atoms) -> np.ndarray:
         """Dipole current dM/dt = sum_i Z*_i v_i (3,), e Å/fs, from ``atoms.get_velocities()``."""
         from lesdistill.les import dipole_current
 
-        atoms = self.atoms if atoms is None else atoms
-        if atoms is None:
-            raise ValueError("get_dipole_current needs atoms (with velocities)")
         velocities = np.asarray(atoms.get_velocities(), dtype=np.float64) * units.fs  # Å/fs
         charge_fn = self.charge_function(atoms)
         positions, cell = self._tensors(atoms)
