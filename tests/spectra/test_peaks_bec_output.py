@@ -67,6 +67,16 @@ def test_csv_peak_csv_and_png_are_written_atomically(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     peaks.write_peak_csv(peaks.compare_with_reference(s, "water"), tmp_path / "peaks.csv")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ir.csv", "ir.png", "peaks.csv"]
+    import json
+
+    from lesdistill.spectra import ir_summary, write_ir_outputs
+
+    summary = json.loads(json.dumps(ir_summary(s, "water")))
+    assert summary["sum_rule"]["expected_cm-2"] is None and len(summary["bands"]) == 5
+    paths = write_ir_outputs(s, tmp_path / "sub" / "run", system="tio2")
+    assert sorted(p.name for p in paths.values()) == ["run.csv", "run.png", "run_peaks.csv"]
+    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == sorted(
+        p.name for p in paths.values())  # no temporary files left behind
 
 
 def test_bad_spectrum_inputs_raise_clear_errors():

@@ -162,7 +162,8 @@ def ir(
     """IR absorption n*alpha (cm^-1) from the dipole current: CSV, PNG, peak table, sum rule."""
     from lesdistill.md import load_trajectory
     from lesdistill.spectra import ir as irmod
-    from lesdistill.spectra import peaks, plot
+    from lesdistill.spectra import peaks
+    from lesdistill.spectra.outputs import write_ir_outputs
 
     trajs = [load_trajectory(path, positions=False, frame_dt_fs=frame_dt_fs)
              for path in trajectories]
@@ -172,13 +173,10 @@ def ir(
                                  eps_inf=eps_inf, n_blocks=blocks, group_mode=group_mode,
                                  max_wavenumber_cm=max_wavenumber)
     table = peaks.compare_with_reference(spectrum, key)
-    stem = str(out)
-    spectrum.write_csv(stem + ".csv")
-    peaks.write_peak_csv(table, stem + "_peaks.csv")
-    plot.plot_ir(spectrum, stem + ".png", reference="water" if key == "water" else None)
+    paths = write_ir_outputs(spectrum, out, system=key)
     typer.echo(spectrum.sum_rule.text() if spectrum.sum_rule else "sum rule: not checked")
     typer.echo(peaks.format_peak_table(table, key))
-    typer.echo(f"wrote {stem}.csv, {stem}.png, {stem}_peaks.csv")
+    typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
 def register(app: typer.Typer) -> None:

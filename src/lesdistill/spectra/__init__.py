@@ -4,6 +4,8 @@
                 eps_inf, n_blocks, groups, group_mode) -> IRSpectrum
     compare_with_reference(spectrum, system="water") -> list[Peak]
     plot_ir(spectrum, path, reference="water") -> Path ; IRSpectrum.write_csv(path) -> Path
+    write_ir_outputs(spectrum, out_prefix, system="water") -> {"csv", "peaks", "png": Path}
+    ir_summary(spectrum, system="water") -> dict (JSON: settings, sum rule, band table)
     bec_summary(numbers, bec) -> BECSummary ; subtract_mean_bec(bec) (acoustic sum rule)
 """
 
@@ -19,6 +21,8 @@ _EXPORTS = {
     "reference_bands": "peaks", "write_peak_csv": "peaks", "plot_ir": "plot",
     "BECSummary": "bec", "bec_summary": "bec", "compute_bec": "bec",
     "bec_of_trajectory": "bec", "subtract_mean_bec": "bec", "write_bec_extxyz": "bec",
+    "read_bec_extxyz": "bec", "bec_of_frames": "bec", "ir_summary": "outputs",
+    "write_ir_outputs": "outputs",
 }
 __all__ = sorted(_EXPORTS)
 
