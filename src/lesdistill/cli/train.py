@@ -1,9 +1,76 @@
-"""CLI commands (registered on the main app)."""
+"""``lesdistill train`` and ``lesdistill evaluate``: thin wrappers over :mod:`lesdistill.training`.
+
+Examples::
+
+    lesdistill train --data train.xyz --out run/ --preset small --epochs 200
+    lesdistill train --data train.xyz --valid valid.xyz --out run/ --config train.yaml
+    lesdistill train --data dft.xyz --out ft/ --init run/best.pt --epochs 50    # fine-tuning
+    torchrun --nproc_per_node=4 --no-python lesdistill train --data train.xyz --out run/ --device cuda
+    lesdistill evaluate --model run/best.pt --data test.xyz --out eval/
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``train`` and ``evaluate`` to ``app``."""
+    app.command("train")(train_command)
+    app.command("evaluate")(evaluate_command)
+
+
+def train_command(
+    data: list[Path] = typer.Option(..., "--data", help="Labelled extxyz training file(s) (repeatable)."),
+    out: Path = typer.Option(..., "--out", help="Output folder: best.pt, last.pt, state.pt, learning_curve.csv."),
+    valid: list[Path] = typer.Option(None, "--valid", help="Validation file(s); default: a seeded split of --data."),
+    preset: str = typer.Option(None, "--preset", help="Student size: tiny | small | medium (default small)."),
+    config: Path = typer.Option(None, "--config", help="TrainConfig YAML (options from the command line win)."),
+    epochs: int = typer.Option(None, "--epochs", help="Number of epochs."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Frames per optimizer step (global)."),
+    lr: float = typer.Option(None, "--lr", help="Initial learning rate."),
+    seed: int = typer.Option(None, "--seed", help="Seed of split, shuffling and initial weights."),
+    init: Path = typer.Option(None, "--init", help="Fine-tune: start from this student (.pt)."),
+    allow_new_elements: bool = typer.Option(False, "--allow-new-elements",
+                                            help="With --init: allow elements the old student never saw."),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N"),
+    dtype: str = typer.Option(None, "--dtype", help="float32 (default) | float64"),
+    no_progress: bool = typer.Option(False, "--no-progress", help="Hide progress bars."),
+) -> None:
+    """Train a LES student on teacher-labelled frames (resumes after a kill: re-run the same command)."""
+    from lesdistill.training.config import TrainConfig
+    from lesdistill.training.loop import train
+
+    cfg = TrainConfig.from_yaml(config) if config is not None else TrainConfig()
+    overrides = {"model_preset": preset, "epochs": epochs, "batch_size": batch_size, "lr": lr,
+                 "seed": seed, "dtype": dtype}
+    cfg = cfg.replace(**{k: v for k, v in overrides.items() if v is not None})
+    result = train(cfg, data, valid_files=valid or None, out_dir=out, init=init,
+                   allow_new_elements=allow_new_elements, device=device, progress=not no_progress)
+    from lesdistill.training.distributed import is_main_process
+
+    if not is_main_process():
+        return
+    last = result.final
+    summary = ", ".join(f"{k} {last[k]:.4g}" for k in ("valid_energy_mae_meV_per_atom",
+                                                        "valid_forces_mae_meV_per_A") if k in last)
+    typer.echo(f"trained {result.epochs_completed} epochs (best epoch {result.best_epoch}"
+               f"{', stopped early' if result.stopped_early else ''}); {summary}")
+    typer.echo(f"best student: {result.best_path}")
+
+
+def evaluate_command(
+    model: Path = typer.Option(..., "--model", help="Student checkpoint (.pt)."),
+    data: list[Path] = typer.Option(..., "--data", help="Labelled extxyz file(s) to evaluate on."),
+    out: Path = typer.Option(None, "--out", help="Folder for metrics.json and parity plots (PNG)."),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N"),
+) -> None:
+    """Energy/force/stress MAE and RMSE of a student on labelled frames; parity plots with --out."""
+    from lesdistill.training.evaluate import evaluate, format_table
+
+    metrics = evaluate(model, data, device=device, out_dir=out)
+    typer.echo(format_table(metrics))
+    if out is not None:
+        typer.echo(f"metrics and parity plots written to {out}")

@@ -1,0 +1,156 @@
+"""The trainer's only contact with :mod:`lesdistill.model`: build, rebuild, predict, save.
+
+Students are built from ``TrainConfig.model_preset`` + ``TrainConfig.model`` overrides with the
+elements of the data and per-element reference energies E0 fitted by least squares on the
+training frames. Fine-tuning (``init``) starts from a saved student: elements the data have but
+the student lacks raise :class:`UserInputError` unless ``allow_new_elements`` (new rows are then
+added by :func:`lesdistill.model.extend_elements`); E0 are corrected by a least-squares fit of
+the residual energies of the new data, so a change of level of theory (e.g. teacher -> DFT)
+shifts the per-element offsets instead of the network.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from lesdistill import keys
+from lesdistill.errors import UserInputError
+
+if TYPE_CHECKING:
+    from lesdistill.data.batch import AtomicBatch
+    from lesdistill.data.dataset import LabelledFrame
+    from lesdistill.model import StudentModel
+    from lesdistill.training.config import TrainConfig
+
+
+def new_student(config: TrainConfig, elements: Sequence[str], frames: Sequence[LabelledFrame]) -> StudentModel:
+    """A fresh student of ``config.model_preset`` with E0 fitted on ``frames``."""
+    from lesdistill.model import StudentConfig, StudentModel, fit_reference_energies
+
+    overrides = {"dtype": config.dtype, "seed": config.seed, **config.model, "elements": tuple(elements)}
+    try:
+        student_cfg = StudentConfig.from_preset(config.model_preset, **overrides)
+    except ValueError as exc:
+        raise UserInputError(f"bad student model settings: {exc}") from None
+    model = StudentModel(student_cfg)
+    e0 = fit_reference_energies([f.atoms for f in frames], [f.energy for f in frames], list(elements))
+    model.set_reference_energies(e0)
+    return model
+
+
+def from_init(path: str | os.PathLike[str], elements: Sequence[str], allow_new_elements: bool,
+              frames: Sequence[LabelledFrame]) -> StudentModel:
+    """Load a student to fine-tune; check elements; refit E0 on the residuals of ``frames``."""
+    from lesdistill.model import extend_elements, fit_reference_energies, load_student
+
+    model = load_student(path)
+    new = [e for e in elements if e not in model.elements]
+    if new and not allow_new_elements:
+        raise UserInputError(f"the data contain element(s) {', '.join(new)} that the student {path} was "
+                             f"not trained on (it knows {', '.join(model.elements)}); pass "
+                             "--allow-new-elements (allow_new_elements=True) to add them")
+    if new:
+        model = extend_elements(model, new)
+    model.train()
+    cutoff_ = cutoff(model)
+    residual = []
+    with torch.no_grad():
+        for f in frames:
+            batch = _batch_of([f.atoms], cutoff_).to(model.device, model.dtype)
+            e = model(batch, compute_forces=False, create_graph=False)[keys.ENERGY]
+            residual.append(f.energy - float(e.sum()))
+    delta = fit_reference_energies([f.atoms for f in frames], residual, list(model.elements))
+    e0 = model.reference_energies_dict()
+    model.set_reference_energies({k: e0[k] + delta.get(k, 0.0) for k in model.elements})
+    return model
+
+
+def describe(model: StudentModel) -> dict[str, Any]:
+    """Plain-type description that :func:`rebuild` turns back into an identical (untrained) model."""
+    return {"config": model.config.to_dict()}
+
+
+def rebuild(description: dict[str, Any]) -> StudentModel:
+    from lesdistill.model import StudentConfig, StudentModel
+
+    return StudentModel(StudentConfig.from_dict(dict(description["config"])))
+
+
+def save(model: StudentModel, path: str | os.PathLike[str], metadata: dict[str, Any]) -> None:
+    from lesdistill.model import save_student
+
+    save_student(model, path, metadata)
+
+
+def load(path: str | os.PathLike[str], device: str = "cpu") -> StudentModel:
+    from lesdistill.model import load_student
+
+    return load_student(path, device=device)
+
+
+def cutoff(model: StudentModel) -> float:
+    return float(model.cutoff)
+
+
+def _batch_of(atoms_list: Sequence[Any], cutoff_: float) -> AtomicBatch:
+    from lesdistill.data.batch import AtomicBatch
+
+    return AtomicBatch.from_atoms(list(atoms_list), cutoff_)
+
+
+def batch_parts(atoms_list: Sequence[Any], cutoff_: float) -> list[AtomicBatch]:
+    """One single-structure batch per frame (neighbour lists computed once, reused every epoch)."""
+    return [_batch_of([a], cutoff_) for a in atoms_list]
+
+
+def collate(parts: Sequence[AtomicBatch]) -> AtomicBatch:
+    from lesdistill.data.batch import AtomicBatch
+
+    return AtomicBatch.collate(list(parts))
+
+
+def unwrap(net: torch.nn.Module) -> StudentModel:
+    return getattr(net, "module", net)
+
+
+def predict(net: torch.nn.Module, batch: AtomicBatch, *, stress: bool, bec: bool,
+            training: bool) -> dict[str, torch.Tensor]:
+    """Model outputs for the loss: energy [B], forces [N, 3], stress [B, 3, 3], BEC [N, 3, 3].
+
+    ``training=True`` keeps the graph of forces/stress/BEC for the backward pass.
+    """
+    out = dict(net(batch, compute_forces=True, compute_stress=stress, create_graph=training))
+    if bec:
+        out[keys.BEC] = born_effective_charges(unwrap(net), batch, create_graph=training)
+    if not training:
+        out = {k: v.detach() for k, v in out.items()}
+    return out
+
+
+def born_effective_charges(model: StudentModel, batch: AtomicBatch, *, create_graph: bool) -> torch.Tensor:
+    """Student BEC tensors [N, 3, 3] (e), Z[i, a, b] = dP_a/dr_ib, structure by structure."""
+    from lesdistill import les
+
+    eps_inf = float(model.config.eps_inf)
+    sizes = batch.split_sizes()
+    offsets = [0]
+    for n in sizes:
+        offsets.append(offsets[-1] + n)
+    periodic = batch.pbc.any(dim=1).tolist()
+    out = []
+    for b in range(batch.num_structures):
+        lo, hi = offsets[b], offsets[b + 1]
+
+        def charge_fn(pos: torch.Tensor, lo: int = lo, hi: int = hi) -> torch.Tensor:
+            full = torch.cat([batch.positions[:lo].detach(), pos, batch.positions[hi:].detach()])
+            return model.latent_charges(batch.replace(positions=full))[lo:hi]
+
+        pos_b = batch.positions[lo:hi].detach()
+        cell_b = batch.cell[b] if periodic[b] else None
+        out.append(les.born_effective_charges(charge_fn, pos_b, cell_b, eps_inf=eps_inf,
+                                              create_graph=create_graph))
+    return torch.cat(out)
