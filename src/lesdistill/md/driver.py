@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import numpy as np
 
 from lesdistill.errors import UserInputError
 from lesdistill.md import trajectory as tj
+from lesdistill.units import SPEED_OF_LIGHT_CM_PER_FS
 
 THERMOSTATS = ("langevin", "bussi")
 PRODUCTIONS = ("nve", "langevin", "bussi")
@@ -52,6 +54,11 @@ def _validate(atoms: Any, temperature_K: float, timestep_fs: float, n_equil: int
     if n_equil < 0 or n_steps < 1 or stride < 1 or chunk_frames < 1:
         raise UserInputError(f"need n_equil >= 0, n_steps >= 1, stride >= 1, chunk_frames >= 1; "
                              f"got {n_equil}, {n_steps}, {stride}, {chunk_frames}")
+    nyquist_cm = 1.0 / (2.0 * SPEED_OF_LIGHT_CM_PER_FS * timestep_fs * stride)
+    if nyquist_cm < 4500.0:
+        warnings.warn(f"frames every {timestep_fs * stride:g} fs resolve IR bands only up to "
+                      f"{nyquist_cm:.0f} cm^-1 (O-H stretch ~3400-3700); lower stride",
+                      UserWarning, stacklevel=3)
     if thermostat not in THERMOSTATS:
         raise UserInputError(f"unknown thermostat {thermostat!r}; choose one of {THERMOSTATS}")
     if production not in PRODUCTIONS:
