@@ -110,3 +110,21 @@ def test_float32_matches_float64():
         assert (f32.double() - f64).abs().max() / f64.abs().max() < 1e-3
     e_open64 = energy(q, pos)
     assert energy(q.float(), pos.float()).item() == pytest.approx(e_open64.item(), rel=1e-5)
+
+
+def test_double_backward_for_force_training(monkeypatch):
+    """Training on forces needs d(forces)/d(charges): works for ewald (chunked or not) and pme."""
+    import lesdistill.les.ewald as ewald_module
+
+    q0, pos, cell = water_like(20, seed=27)
+    grads = {}
+    for name in ("ewald", "pme", "ewald-chunked"):
+        if name == "ewald-chunked":
+            monkeypatch.setattr(ewald_module, "_CHUNK_ELEMENTS", 200)  # many checkpointed chunks
+        q = q0.clone().requires_grad_(True)
+        x = pos.clone().requires_grad_(True)
+        e = energy(q, x, cell, method=name.split("-")[0])
+        (f,) = torch.autograd.grad(e, x, create_graph=True)
+        (grads[name],) = torch.autograd.grad((f**2).sum(), q)
+    assert torch.allclose(grads["ewald-chunked"], grads["ewald"], rtol=1e-10, atol=1e-12)
+    assert (grads["pme"] - grads["ewald"]).abs().max() < 2e-3 * grads["ewald"].abs().max()
