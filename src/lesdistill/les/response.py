@@ -142,8 +142,9 @@ def born_effective_charges(
 ) -> torch.Tensor:
     r"""Born effective charges :math:`Z^*_{i,ab} = \partial P_a/\partial r_{ib}` (e), [N, 3, 3].
 
-    One batched backward pass over the polarization components (3 for open; Re and Im of the
-    three phase sums, 6, for periodic), never one per atom (module docstring for the math).
+    One backward pass per polarization component (3 for open; Re and Im of the three phase
+    sums, 6, for periodic), all sharing one forward pass of ``charge_fn``; never one per atom
+    (module docstring for the math).
 
     :param charge_fn: ``charge_fn(positions [N, 3]) -> charges [N]`` (latent charges, differentiable;
         may itself use autograd through positions).
