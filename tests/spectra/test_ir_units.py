@@ -109,7 +109,8 @@ def test_groups_cross_mode_is_additive_and_sign_agnostic():
     kwargs = dict(temperature_K=300.0, volume_A3=1000.0, window_ps=0.5, n_blocks=2)
     s = spectrum_from_current(a + b, 1.0, group_currents={"a": a, "b": b}, **kwargs)
     total = s.groups["a"][0] + s.groups["b"][0]
-    np.testing.assert_allclose(total, s.n_alpha_per_cm, rtol=1e-9, atol=1e-9 * s.n_alpha_per_cm.max())
+    np.testing.assert_allclose(total, s.n_alpha_per_cm, rtol=1e-9,
+                               atol=1e-9 * s.n_alpha_per_cm.max())
     flipped = spectrum_from_current(-(a + b), 1.0, group_currents={"a": -a, "b": -b}, **kwargs)
     np.testing.assert_allclose(flipped.groups["a"][0], s.groups["a"][0], rtol=1e-12, atol=1e-9)
     own = spectrum_from_current(a + b, 1.0, group_currents={"a": a}, group_mode="self", **kwargs)
@@ -122,8 +123,9 @@ def test_quantum_correction_factors():
     x = units.HBAR_EV_FS * units.wavenumber_cm_to_omega_rad_per_fs(nu) / (units.KB_EV_PER_K * 300)
     assert np.allclose(correction_factor("harmonic", nu, 300.0), 1.0)
     assert np.allclose(correction_factor("none", nu, 300.0)[1:], -np.expm1(-x[1:]) / x[1:])
-    assert np.allclose(correction_factor("standard", nu, 300.0)[1:], np.tanh(x[1:] / 2) / (x[1:] / 2))
-    assert np.allclose(correction_factor("schofield", nu, 300.0)[1:], np.sinh(x[1:] / 2) / (x[1:] / 2))
+    half = x[1:] / 2
+    assert np.allclose(correction_factor("standard", nu, 300.0)[1:], np.tanh(half) / half)
+    assert np.allclose(correction_factor("schofield", nu, 300.0)[1:], np.sinh(half) / half)
     for kind in ("none", "standard", "schofield"):
         assert correction_factor(kind, nu, 300.0)[0] == 1.0
     # x = 1 at 208.5 cm^-1 and 300 K: none < standard < harmonic < schofield

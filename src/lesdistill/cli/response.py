@@ -47,8 +47,10 @@ def md(
     stride: Annotated[int, typer.Option(help="Store every n-th step.")] = 2,
     thermostat: Annotated[str, typer.Option(help="Equilibration: langevin | bussi.")] = "langevin",
     production: Annotated[str, typer.Option(help="nve | langevin | bussi (weak).")] = "nve",
-    coupling_fs: Annotated[float, typer.Option(help="Equilibration 1/friction or tau_T, fs.")] = 100.0,
-    production_coupling_fs: Annotated[float, typer.Option(help="Weak thermostat time, fs.")] = 2000.0,
+    coupling_fs: Annotated[float, typer.Option(
+        help="Equilibration 1/friction or tau_T, fs.")] = 100.0,
+    production_coupling_fs: Annotated[float, typer.Option(
+        help="Weak thermostat time, fs.")] = 2000.0,
     group: Annotated[list[str] | None, typer.Option(help="NAME=0,1,5-9 or NAME=element:O,H "
                                                          "(repeatable).")] = None,
     bec_every: Annotated[int, typer.Option(help="Store BEC every n-th frame (0: never).")] = 50,
@@ -93,7 +95,8 @@ def bec(
                                                     "stored in SOURCE are summarized.")] = None,
     every: Annotated[int, typer.Option(help="Use every n-th frame.")] = 1,
     out: Annotated[Path | None, typer.Option(help="extxyz with per-atom 'bec' (N, 9).")] = None,
-    correct_asr: Annotated[bool, typer.Option(help="Subtract the mean (acoustic sum rule).")] = False,
+    correct_asr: Annotated[bool, typer.Option(
+        help="Subtract the mean (acoustic sum rule).")] = False,
     total_charge: Annotated[float, typer.Option(help="Total charge Q of the cell, e.")] = 0.0,
     device: Annotated[str, typer.Option(help="cpu | cuda.")] = "cpu",
 ) -> None:

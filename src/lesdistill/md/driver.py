@@ -157,6 +157,16 @@ def _settings(atoms: Any, **kwargs: Any) -> dict[str, Any]:
                   "energy": "eV", "mass": "amu", "bec": "e"}, **kwargs}
 
 
+def _remove_leftovers(out: Path, n_parts: int) -> None:
+    """Delete temp files of writes interrupted by a kill and parts beyond the manifest."""
+    for path in out.iterdir():
+        stale_tmp = path.name.startswith((".part-", ".state.", ".meta.", ".summary."))
+        stale_part = (path.name.startswith("part-") and path.suffix == ".npz"
+                      and path.stem[5:].isdigit() and int(path.stem[5:]) >= n_parts)
+        if path.is_file() and (stale_tmp or stale_part):
+            path.unlink()
+
+
 def _start_or_resume(atoms: Any, out: Path, settings: dict[str, Any]) -> dict[str, Any] | None:
     """Write meta for a new run or check a resumed one; return the checkpoint (or None)."""
     if (out / tj.META).is_file():
@@ -166,6 +176,7 @@ def _start_or_resume(atoms: Any, out: Path, settings: dict[str, Any]) -> dict[st
             raise UserInputError(f"{out} holds a run with different settings ({', '.join(diff)}); "
                                  "use a new output path or delete the old run")
         state = tj.read_state(out)
+        _remove_leftovers(out, 0 if state is None else state["n_parts"])
         if state is not None and old["n_steps"] != settings["n_steps"]:
             tj.write_json_atomic(out / tj.META, {**old, "n_steps": settings["n_steps"]})
         return state

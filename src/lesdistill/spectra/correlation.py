@@ -77,7 +77,8 @@ def max_lag_fs(kind: str, width_ps: float) -> float:
 
 def fft_size(n_lags: int, dt_fs: float, resolution_cm: float) -> int:
     """FFT length >= 2 n_lags + 1 with grid spacing <= resolution_cm (zero padding)."""
-    needed = max(2 * n_lags + 1, math.ceil(1.0 / (SPEED_OF_LIGHT_CM_PER_FS * dt_fs * resolution_cm)))
+    finest = math.ceil(1.0 / (SPEED_OF_LIGHT_CM_PER_FS * dt_fs * resolution_cm))
+    needed = max(2 * n_lags + 1, finest)
     return 1 << (needed - 1).bit_length()
 
 

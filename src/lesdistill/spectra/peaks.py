@@ -79,9 +79,10 @@ class Peak:
 def load_reference(system: str = "water") -> tuple[np.ndarray, np.ndarray]:
     """Experimental (wavenumber cm^-1, n*alpha cm^-1) shipped with the package."""
     if system not in REFERENCE_FILES:
-        raise UserInputError(f"no reference spectrum for {system!r}; have {sorted(REFERENCE_FILES)}")
-    text = (resources.files("lesdistill.spectra") / "reference" / REFERENCE_FILES[system]).read_text(
-        encoding="utf-8")
+        raise UserInputError(f"no reference spectrum for {system!r}; have "
+                             f"{sorted(REFERENCE_FILES)}")
+    source = resources.files("lesdistill.spectra") / "reference" / REFERENCE_FILES[system]
+    text = source.read_text(encoding="utf-8")
     data = np.loadtxt(text.splitlines(), delimiter=",", skiprows=1)
     return data[:, 0], data[:, 4]
 
