@@ -62,7 +62,7 @@ class TrainConfig:
     stress_key: str = "stress"
     bec_key: str = "bec"
     total_charge_key: str = "total_charge"
-    checkpoint_interval_s: float = 300.0  # also save resume state mid-epoch this often (seconds)
+    checkpoint_interval_s: float = 300.0  # also save resume state mid-epoch this often (s; 0: every step)
 
     def __post_init__(self) -> None:
         for name, choices in _CHOICES.items():
@@ -76,8 +76,8 @@ class TrainConfig:
         if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
             raise UserInputError(f"TrainConfig.early_stopping_patience={self.early_stopping_patience}; "
                                  "expected >= 1 or null")
-        positive = ("lr", "min_lr", "checkpoint_interval_s")
-        non_negative = ("weight_decay", "energy_weight", "forces_weight", "stress_weight", "bec_weight",
+        positive = ("lr", "min_lr")
+        non_negative = ("checkpoint_interval_s", "weight_decay", "energy_weight", "forces_weight", "stress_weight", "bec_weight",
                         "stage_two_energy_weight", "stage_two_forces_weight", "stage_two_stress_weight",
                         "stage_two_bec_weight")
         for name in positive + non_negative:

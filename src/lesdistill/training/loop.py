@@ -148,7 +148,7 @@ class _Run:
                                      rank=ctx.rank, shuffle=True, seed=cfg.seed, drop_last=False)
         sampler.set_epoch(epoch)
         order = list(sampler)
-        local_bs = max(1, cfg.batch_size // ctx.world_size)
+        local_bs = cfg.batch_size // ctx.world_size
         n_steps = math.ceil(len(order) / local_bs)
         weights = self.stage_weights()
         sums: dict[str, float] = dict(st["epoch_sums"])
@@ -245,6 +245,10 @@ def train(config: TrainConfig, train_files: PathLike | Iterable[PathLike], *,
     if not train_list:
         raise UserInputError("no training data files given")
     ctx, device = setup(device)
+    if config.batch_size % ctx.world_size:
+        ctx.teardown()
+        raise UserInputError(f"batch_size {config.batch_size} is not divisible by the {ctx.world_size} DDP "
+                             "ranks; batch_size is the global batch, use a multiple of the number of ranks")
     try:
         return _train(config, train_list, valid_list, Path(out_dir), init, allow_new_elements,
                       device, progress, ctx)
