@@ -102,11 +102,11 @@ def _sections(summary: Mapping[str, Any], experiment_curve: tuple | None):
                                                     (f"{b} (cm^-1)", f"{b} shift (cm^-1)")]
         if exp:
             rows.append(["experiment", ""] + [v for b in bands for v in (exp[b], 0.0)])
-        sections.append(Section("IR spectra", ["Each spectrum is scaled to unit maximum; the "
-                                               "band table gives peak positions and shifts from "
-                                               "experiment."],
-                                [Table(header, rows)], [Figure("ir_overlay", png,
-                                                               "IR spectra of all students")]))
+        tables = [Table(header, rows)] if bands else []
+        sections.append(Section("IR spectra", ["Each spectrum is scaled to unit maximum."
+                                               + (" The band table gives peak positions and "
+                                                  "shifts from experiment." if bands else "")],
+                                tables, [Figure("ir_overlay", png, "IR spectra of all students")]))
     rdfs: dict[str, dict[str, tuple]] = {}
     for t in ok:
         for pair, d in (t.get("rdf") or {}).items():
@@ -119,6 +119,12 @@ def _sections(summary: Mapping[str, Any], experiment_curve: tuple | None):
                                 [Figure("rdf_overlay", png, "RDFs from each student's MD; black: "
                                         + label)]))
     sections.append(_level_section(summary, levels))
+    runs = [[t["name"], f"../{t['name']}/report/report.html"] for t in ok]
+    if runs:
+        sections.append(Section("Per-teacher reports", ["Each teacher's folder is a complete "
+                                "`lesdistill run` output with its own report (parity plots, "
+                                "learning curve, charges, BEC, IR, RDF vs the shared frames)."],
+                                [Table(["teacher", "report (relative to this page)"], runs)]))
     timing = _timing_table(summary)
     if timing is not None:
         sections.append(Section("Run time", (), [timing]))

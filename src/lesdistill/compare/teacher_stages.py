@@ -93,7 +93,7 @@ def run_sample(ctx) -> None:
     teacher = job.teacher()
     ctx.log(f"  relabelling the shared frames with '{job.entry.spec}' ...")
     frames_path = ctx.stage_dir / "frames.extxyz"
-    label(ctx.input(shared("all.extxyz")), frames_path, teacher)
+    label(ctx.input(shared("all.extxyz")), frames_path, teacher, progress=ctx.progress)
     frames = _read(frames_path)
     split = json.loads(ctx.input(shared("split.json")).read_text(encoding="utf-8"))
     for name in ("train", "valid", "test"):
