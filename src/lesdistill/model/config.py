@@ -7,8 +7,8 @@ neighbour list, the radial basis and the envelope all read it from here. Size pr
 preset   cutoff (Å) channels layers n_rbf
 ======== ========== ======== ====== =====
 tiny     4.5        32       2      8
-small    5.0        64       3      16
-medium   5.5        128      4      20
+small    5.0        64       2      16
+medium   5.5        128      3      20
 ======== ========== ======== ====== =====
 
 ``StudentConfig.from_preset("small", elements=["H", "O"], neutrality="none")`` builds one;
@@ -25,8 +25,8 @@ from typing import Any
 
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {"cutoff": 4.5, "channels": 32, "layers": 2, "n_rbf": 8},
-    "small": {"cutoff": 5.0, "channels": 64, "layers": 3, "n_rbf": 16},
-    "medium": {"cutoff": 5.5, "channels": 128, "layers": 4, "n_rbf": 20},
+    "small": {"cutoff": 5.0, "channels": 64, "layers": 2, "n_rbf": 16},
+    "medium": {"cutoff": 5.5, "channels": 128, "layers": 3, "n_rbf": 20},
 }
 NEUTRALITY = ("none", "mean")
 DTYPES = ("float32", "float64")
@@ -71,7 +71,7 @@ class StudentConfig:
     preset: str = "custom"
     cutoff: float = 5.0
     channels: int = 64
-    layers: int = 3
+    layers: int = 2
     n_rbf: int = 16
     envelope_exponent: int = 6
     avg_num_neighbors: float | None = None

@@ -74,9 +74,17 @@ class PaiNN(Backbone):
         self.embedding = nn.Embedding(n_elements, channels)
         self.rbf = BesselBasis(config.cutoff, config.n_rbf)
         self.envelope = PolynomialEnvelope(config.cutoff, config.envelope_exponent)
-        # no bias: W(r) = Lin(rbf(r) u(r)) vanishes smoothly at the cutoff with the envelope u
-        self.filters = nn.Linear(config.n_rbf, config.layers * 3 * channels, bias=False)
-        self.phis = nn.ModuleList(_mlp(channels, channels, 3 * channels) for _ in range(config.layers))
+        # no bias: W(r) = Lin(rbf(r) u(r)) vanishes smoothly at the cutoff with the envelope u.
+        # One small Linear per layer and message part: no [E, 3F] split/cat in the backward pass.
+        # Layer 0 has no vector-vector part (all v are zero before the first message).
+        self.parts = [("s", "vs") if layer == 0 else ("s", "vv", "vs") for layer in range(config.layers)]
+        self.filters = nn.ModuleDict(
+            {f"{layer}_{part}": nn.Linear(config.n_rbf, channels, bias=False)
+             for layer, parts in enumerate(self.parts) for part in parts}
+        )
+        self.phis = nn.ModuleList(
+            _mlp(channels, channels, len(parts) * channels) for parts in self.parts
+        )
         self.updates = nn.ModuleList(_Update(channels) for _ in range(config.layers))
         self.readout = _mlp(channels, channels // 2, 1)
 
@@ -93,21 +101,23 @@ class PaiNN(Backbone):
         r = torch.linalg.norm(edge_vectors, dim=-1)
         unit = edge_vectors / r.unsqueeze(-1)
         radial = self.rbf(r) * self.envelope(r).unsqueeze(-1)  # [E, n_rbf]
-        filters = self.filters(radial).split(3 * F, dim=-1)
+        unit_e = unit.unsqueeze(-1)  # [E, 3, 1]
+        norm = self.inv_sqrt_neighbors
 
         s = self.embedding(species)
-        v = s.new_zeros(n_atoms, 3, F)
-        unit_e = unit.unsqueeze(-1)  # [E, 3, 1]
+        v: torch.Tensor | None = None  # zero before the first message
         for layer in range(self.n_layers):
-            x = self.phis[layer](s).index_select(0, j) * filters[layer]
-            x_s, x_vv, x_vs = x.split(F, dim=-1)
-            dv_edge = x_vs.unsqueeze(1) * unit_e  # [E, 3, F]
-            if layer > 0:  # v == 0 before the first message
-                dv_edge = dv_edge + x_vv.unsqueeze(1) * v.view(n_atoms, 3 * F).index_select(0, j).view(-1, 3, F)
+            phi = dict(zip(self.parts[layer], self.phis[layer](s).split(F, dim=-1)))  # node level
+            w = {part: self.filters[f"{layer}_{part}"](radial) for part in self.parts[layer]}  # [E, F]
+            x_s = phi["s"].index_select(0, j) * w["s"]  # [E, F]
+            dv_edge = (phi["vs"].index_select(0, j) * w["vs"]).unsqueeze(1) * unit_e  # [E, 3, F]
+            if v is not None:
+                v_j = v.reshape(n_atoms, 3 * F).index_select(0, j).view(-1, 3, F)
+                dv_edge = torch.addcmul(dv_edge, (phi["vv"].index_select(0, j) * w["vv"]).unsqueeze(1), v_j)
             ds = s.new_zeros(n_atoms, F).index_add_(0, i, x_s)
-            dv = s.new_zeros(n_atoms, 3 * F).index_add_(0, i, dv_edge.reshape(-1, 3 * F))
-            s = s + ds * self.inv_sqrt_neighbors
-            v = v + dv.view(n_atoms, 3, F) * self.inv_sqrt_neighbors
+            dv = s.new_zeros(n_atoms, 3 * F).index_add_(0, i, dv_edge.reshape(-1, 3 * F)).view(n_atoms, 3, F)
+            s = s + ds * norm
+            v = dv * norm if v is None else v + dv * norm
             s, v = self.updates[layer](s, v)
         energies = self.readout(s).squeeze(-1)
         return s, energies

@@ -1,0 +1,111 @@
+"""Speed of LES students vs CHGNet 0.3.0, measured side by side in one run.
+
+For each size preset (tiny/small/medium, untrained float32 weights: timing does not depend on the
+weights) and water boxes of 96 and 192 atoms (lesdistill.systems.water_box, 0.997 g/cm^3) it
+prints the wall time in ms of one energy+forces call through the ASE calculator (neighbour list
+included, as in MD), the share of the LES long-range part of the student step (model with minus
+model without LES, same run), and the speed-up over CHGNet 0.3.0 (CHGNetCalculator, energy +
+forces + stress, its default). Calls of all models are interleaved and the median over repeats
+is reported, so a noisy shared machine affects all models alike.
+
+    python benchmarks/student_speed.py [--repeats 7] [--calls 3] [--threads N] [--no-chgnet]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from lesdistill.calculator import StudentCalculator
+from lesdistill.data.batch import AtomicBatch
+from lesdistill.model import PRESETS, StudentConfig, StudentModel
+from lesdistill.systems import water_box
+
+SIZES = {96: 32, 192: 64}  # atoms: molecules
+
+
+def _timer(calc, atoms, rng: np.random.Generator) -> Callable[[], None]:
+    atoms = atoms.copy()
+    atoms.calc = calc
+    reference = atoms.positions.copy()
+
+    def step() -> None:
+        atoms.positions = reference + rng.normal(scale=1e-3, size=reference.shape)  # forces a new call
+        atoms.get_forces()
+
+    return step
+
+
+def _model_timer(model: StudentModel, atoms, include_long_range: bool) -> Callable[[], None]:
+    def step() -> None:
+        batch = AtomicBatch.from_atoms([atoms], model.cutoff, dtype=model.dtype)
+        model(batch, compute_forces=True, create_graph=False, include_long_range=include_long_range)
+
+    return step
+
+
+def _measure(timers: dict[str, Callable[[], None]], repeats: int, calls: int) -> dict[str, float]:
+    for fn in timers.values():  # warm-up
+        fn()
+    samples: dict[str, list[float]] = {name: [] for name in timers}
+    for _ in range(repeats):
+        for name, fn in timers.items():
+            start = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            samples[name].append((time.perf_counter() - start) / calls * 1e3)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--calls", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--no-chgnet", action="store_true", help="skip the CHGNet reference")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    chgnet_calc = None
+    if not args.no_chgnet:
+        from chgnet.model import CHGNet
+        from chgnet.model.dynamics import CHGNetCalculator
+
+        chgnet_calc = CHGNetCalculator(CHGNet.load(model_name="0.3.0", use_device="cpu", verbose=False), use_device="cpu")
+    models = {}
+    for name in PRESETS:
+        config = StudentConfig.from_preset(name, elements=["H", "O"], dtype="float32")
+        models[name] = StudentModel(config).eval()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); median of {args.repeats} x {args.calls} calls")
+    header = f"{'atoms':>5} {'model':>8} {'params':>8} {'ms E+F':>8} {'LES ms':>7} {'LES %':>6} {'x CHGNet':>9}"
+    print(header)
+    print("-" * len(header))
+    for n_atoms, n_molecules in SIZES.items():
+        atoms = water_box(n_molecules=n_molecules, seed=0)
+        timers: dict[str, Callable[[], None]] = {}
+        if chgnet_calc is not None:
+            timers["chgnet"] = _timer(chgnet_calc, atoms, rng)
+        for name, model in models.items():
+            timers[name] = _timer(StudentCalculator(model), atoms, rng)
+            timers[f"{name}/with"] = _model_timer(model, atoms, True)
+            timers[f"{name}/without"] = _model_timer(model, atoms, False)
+        ms = _measure(timers, args.repeats, args.calls)
+        if chgnet_calc is not None:
+            params = sum(p.numel() for p in chgnet_calc.model.parameters())
+            print(f"{n_atoms:5d} {'CHGNet':>8} {params:8d} {ms['chgnet']:8.1f} {'-':>7} {'-':>6} {1.0:9.1f}")
+        for name, model in models.items():
+            les_ms = max(ms[f"{name}/with"] - ms[f"{name}/without"], 0.0)
+            share = 100.0 * les_ms / ms[f"{name}/with"]
+            ratio = ms["chgnet"] / ms[name] if chgnet_calc is not None else float("nan")
+            params = sum(p.numel() for p in model.parameters())
+            print(f"{n_atoms:5d} {name:>8} {params:8d} {ms[name]:8.1f} {les_ms:7.1f} {share:6.1f} {ratio:9.1f}")
+
+
+if __name__ == "__main__":
+    main()
