@@ -104,7 +104,9 @@ class _Run:
             from torch.nn.parallel import DistributedDataParallel
 
             ids = [torch.device(self.device).index] if str(self.device).startswith("cuda") else None
-            self.net = DistributedDataParallel(self.model, device_ids=ids, find_unused_parameters=True)
+            # without the long-range term the charge head gets no gradient: DDP must know
+            unused = not getattr(getattr(self.model, "config", None), "long_range", False)
+            self.net = DistributedDataParallel(self.model, device_ids=ids, find_unused_parameters=unused)
 
     def initial_state(self) -> dict[str, Any]:
         return {"epoch": 0, "step": 0, "epoch_sums": {}, "stage": 1, "forced_stage_two": False,
