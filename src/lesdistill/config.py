@@ -10,9 +10,10 @@ Layout (units in the field names)::
     output: runs/water          # output folder (relative to the current directory)
     seed: 0                     # the one seed; every stage derives its own from it
     device: cpu                 # cpu | cuda | cuda:1 (not part of any stage hash)
+    threads: null               # CPU threads (torch, OpenMP); 1 is fastest on a busy machine
     system:   {builder: water, params: {n_molecules: 32}}    # or {file: water.extxyz}
     teacher:  {spec: chgnet}
-    sampling: {temperatures_K: [300], n_frames: 80, stride: 4, timestep_fs: 0.5, ...}
+    sampling: {temperatures_K: [300], n_frames: 80, stride: 4, timestep_fs: 0.5, ...}  # total
     student:  {preset: tiny, options: {...}}       # options: StudentConfig fields
     training: {...}                                # TrainConfig fields (lesdistill.training)
     finetune: {teacher: xtb-gfn2, n_frames: 8, training: {...}}   # optional
@@ -63,12 +64,19 @@ class TeacherConfig:
 
 @dataclass(frozen=True)
 class SamplingConfig:
-    """Teacher MD that produces the labelled training frames (``lesdistill.sampling.sample``)."""
+    """Teacher MD that produces the labelled training frames (``lesdistill.sampling.sample``).
 
-    temperatures_K: tuple[float, ...] = (300.0,)  # one NVT run per temperature
-    n_frames: int = 400  # kept frames per temperature
+    One NVT segment per (temperature, strain) pair; ``n_frames`` in total, split evenly.
+    """
+
+    temperatures_K: tuple[float, ...] = (300.0,)
+    strains: tuple[float, ...] = (0.0,)  # isotropic linear strains for density diversity
+    n_frames: int = 400  # kept frames in total
     stride: int = 10  # MD steps between kept frames
     timestep_fs: float = 0.5
+    equilibration_steps: int = 100  # unrecorded MD steps at the start of every segment
+    thermostat: str = "langevin"  # langevin | bussi | nose-hoover
+    friction_per_fs: float = 0.01  # Langevin friction, 1/fs (Bussi/NH time = 1/friction)
     relax: bool = False  # pre-relax the structure with the teacher
     valid_fraction: float = 0.1  # of all frames, for early stopping
     test_fraction: float = 0.1  # of all frames, held out for parity plots / metrics
@@ -142,6 +150,7 @@ class RunConfig:
     output: str = "lesdistill-run"
     seed: int = 0
     device: str = "cpu"
+    threads: int | None = None  # CPU threads for torch and OpenMP (None: library defaults)
     system: SystemConfig = field(default_factory=SystemConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
@@ -187,8 +196,14 @@ def _validate(cfg: RunConfig) -> None:
         raise UserInputError("sampling.temperatures_K is empty; give at least one temperature")
     for t in s.temperatures_K:
         _positive(t, "sampling.temperatures_K")
-    for name in ("n_frames", "stride", "timestep_fs"):
+    for name in ("n_frames", "stride", "timestep_fs", "friction_per_fs"):
         _positive(getattr(s, name), f"sampling.{name}")
+    _positive(s.equilibration_steps, "sampling.equilibration_steps", strict=False)
+    if s.thermostat not in ("langevin", "bussi", "nose-hoover"):
+        raise UserInputError(f"sampling.thermostat must be langevin, bussi or nose-hoover, got "
+                             f"{s.thermostat!r}")
+    if not s.strains or min(s.strains) <= -0.5:
+        raise UserInputError(f"sampling.strains must be a list of numbers > -0.5, got {s.strains}")
     for name in ("valid_fraction", "test_fraction"):
         _positive(getattr(s, name), f"sampling.{name}", strict=False)
     if s.valid_fraction + s.test_fraction >= 0.9:
@@ -238,6 +253,8 @@ def _validate(cfg: RunConfig) -> None:
             raise UserInputError(f"training.{key} is set elsewhere in a run config: use {home}")
     if not str(cfg.output).strip():
         raise UserInputError("output is empty; give an output folder")
+    if cfg.threads is not None:
+        _positive(cfg.threads, "threads")
     _check_component_keys(cfg)
 
 

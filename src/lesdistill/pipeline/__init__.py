@@ -97,6 +97,17 @@ def report_path(cfg: RunConfig) -> Path:
     return Path(cfg.output) / "report" / "report.html"
 
 
+def set_threads(n: int) -> None:
+    """Use ``n`` CPU threads in torch and in OpenMP libraries loaded later (tblite)."""
+    import os
+
+    import torch
+
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(n)
+    torch.set_num_threads(n)
+
+
 def run_pipeline(cfg: RunConfig, *, from_stage: str | None = None,
                  only: list[str] | None = None, progress: bool = True,
                  log: Any = print) -> list[StageResult]:
@@ -108,6 +119,8 @@ def run_pipeline(cfg: RunConfig, *, from_stage: str | None = None,
     if from_stage is not None and from_stage not in STAGE_NAMES:
         raise UserInputError(f"unknown stage {from_stage!r} for --from; stages: "
                              f"{', '.join(STAGE_NAMES)}")
+    if cfg.threads is not None:
+        set_threads(cfg.threads)
     out = Path(cfg.output)
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "config.yaml", dump_config(cfg))  # the full, resolved config

@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from lesdistill import __version__, keys
+from lesdistill import __version__
 from lesdistill.config import RunConfig, config_to_dict
 from lesdistill.pipeline.runner import StageContext, read_state
 from lesdistill.pipeline.stages_data import (CURVE, FRAMES, FT_METRICS, TEACHER_JSON, TEST, TRAIN,
                                              VALID, read_frames)
-from lesdistill.pipeline.stages_physics import EVAL_METRICS, PARITY, TRAJ
+from lesdistill.pipeline.stages_physics import EVAL_METRICS, PARITY, TRAJ, teacher_segment
 from lesdistill.pipeline.stage_ir import BEC_JSON, IR_JSON, diagonals_by_element
 
 
@@ -49,9 +49,7 @@ def compute_rdfs(cfg: RunConfig, out: Path) -> dict[str, Any] | None:
     frames = read_frames(out / FRAMES)
     if not all(frames[0].pbc):
         return None
-    temps = np.array([float(f.info.get(keys.TEMPERATURE_K, cfg.md.temperature_K)) for f in frames])
-    near = np.abs(temps - cfg.md.temperature_K)
-    teacher = [f for f, d in zip(frames, near, strict=True) if d == near.min()]
+    teacher = [frames[i] for i in teacher_segment(cfg, frames)]
     teacher_dt = cfg.sampling.stride * cfg.sampling.timestep_fs
     traj = load_trajectory(out / TRAJ, positions=True)
     step = max(1, int(round(teacher_dt / traj.frame_dt_fs)))
@@ -165,7 +163,9 @@ def run_report(ctx: StageContext) -> None:
     from lesdistill.report.build import build_report
 
     cfg: RunConfig = ctx.config
-    names = ctx.extra.get("stage_names", [])
+    from lesdistill.pipeline import STAGE_NAMES
+
+    names = ctx.extra.get("stage_names") or list(STAGE_NAMES)
     data, samples = gather(cfg, ctx.out_dir, [n for n in names if n != "report"])
     teacher = data.get("teacher", {}).get("name", cfg.teacher.spec)
     data.setdefault("subtitle", f"teacher {teacher} -> LES student ({cfg.student.preset}); "

@@ -82,15 +82,16 @@ def teacher_metadata(teacher: Any) -> dict[str, Any]:
     return {"name": teacher.name, **info}
 
 
-def split_indices(temperatures: list[float], valid_fraction: float, test_fraction: float,
+def split_indices(segments: list, valid_fraction: float, test_fraction: float,
                   seed: int) -> tuple[list[int], list[int], list[int]]:
-    """Train/valid/test frame indices. Test = the last ``test_fraction`` of each temperature's
-    frames (time-separated from training); valid = a seeded random pick of the rest."""
-    temps = np.asarray(temperatures)
+    """Train/valid/test frame indices from each frame's MD segment label (e.g. its temperature).
+    Test = the last ``test_fraction`` of each segment's frames (time-separated from training);
+    valid = a seeded random pick of the rest."""
+    labels = [str(x) for x in segments]
     train, valid, test = [], [], []
     rng = np.random.default_rng(seed)
-    for t in sorted(set(temps.tolist())):
-        idx = np.flatnonzero(temps == t)
+    for label in dict.fromkeys(labels):
+        idx = np.array([i for i, x in enumerate(labels) if x == label])
         n_test = int(round(test_fraction * len(idx)))
         n_test = min(max(n_test, 1 if test_fraction > 0 else 0), len(idx) - 1)
         test.extend(idx[len(idx) - n_test:].tolist())
@@ -119,11 +120,14 @@ def run_sample(ctx: StageContext) -> None:
                       json.dumps(teacher_metadata(teacher), indent=1, default=str) + "\n")
     frames_path = ctx.stage_dir / "frames.extxyz"
     sample(atoms, teacher, frames_path, temperatures_K=tuple(s.temperatures_K),
-           n_frames=s.n_frames, stride=s.stride, timestep_fs=s.timestep_fs, seed=cfg.seed,
-           relax=s.relax, progress=ctx.progress)
+           strains=tuple(s.strains), n_frames=s.n_frames, stride=s.stride,
+           timestep_fs=s.timestep_fs, equilibration_steps=s.equilibration_steps,
+           thermostat=s.thermostat, friction_per_fs=s.friction_per_fs, seed=cfg.seed,
+           relax=s.relax, device=cfg.device, progress=ctx.progress)
     frames = read_frames(frames_path)
-    temps = [float(f.info.get(keys.TEMPERATURE_K, s.temperatures_K[0])) for f in frames]
-    tr, va, te = split_indices(temps, s.valid_fraction, s.test_fraction, cfg.seed)
+    segment = [(float(f.info.get(keys.TEMPERATURE_K, 0.0)), float(f.info.get("strain", 0.0)))
+               for f in frames]
+    tr, va, te = split_indices(segment, s.valid_fraction, s.test_fraction, cfg.seed)
     for name, idx in (("train", tr), ("valid", va), ("test", te)):
         write_frames(ctx.stage_dir / f"{name}.extxyz", [frames[i] for i in idx])
     ctx.log(f"  {len(frames)} labelled frames: {len(tr)} train, {len(va)} valid, {len(te)} test")
@@ -176,7 +180,8 @@ def _finetune_frames(ctx: StageContext) -> list[Any]:
         write_frames(picked, [frames[i] for i in take])
     ctx.log(f"  relabelling {len(take)} frames with '{ft.teacher}' ...")
     teacher = get_teacher(ft.teacher, device=cfg.device)
-    out = label(picked, ctx.stage_dir / "data.extxyz", teacher, keep_prefix=keys.PREVIOUS_PREFIX)
+    out = label(picked, ctx.stage_dir / "data.extxyz", teacher, keep_prefix=keys.PREVIOUS_PREFIX,
+                device=cfg.device, progress=ctx.progress)
     return read_frames(out)
 
 

@@ -83,14 +83,22 @@ def run_evaluate(ctx: StageContext) -> None:
 
 # --- MD -----------------------------------------------------------------------------------------
 
-def _start_structure(cfg: RunConfig, ctx: StageContext) -> Any:
-    """The last teacher MD frame at the temperature closest to the MD temperature."""
-    frames = read_frames(ctx.input(FRAMES))
+def teacher_segment(cfg: RunConfig, frames: list[Any]) -> list[int]:
+    """Indices of the teacher MD frames at the MD temperature (the closest sampled one) and
+    zero strain (or the smallest |strain|), in time order."""
     temps = np.array([float(f.info.get(keys.TEMPERATURE_K, cfg.md.temperature_K))
                       for f in frames])
-    best = np.flatnonzero(np.abs(temps - cfg.md.temperature_K)
-                          == np.abs(temps - cfg.md.temperature_K).min())[-1]
-    atoms = frames[best].copy()
+    strains = np.array([abs(float(f.info.get("strain", 0.0))) for f in frames])
+    dt = np.abs(temps - cfg.md.temperature_K)
+    ok = (dt == dt.min())
+    ok &= strains == strains[ok].min()
+    return np.flatnonzero(ok).tolist()
+
+
+def _start_structure(cfg: RunConfig, ctx: StageContext) -> Any:
+    """The last teacher MD frame at the MD temperature (see :func:`teacher_segment`)."""
+    frames = read_frames(ctx.input(FRAMES))
+    atoms = frames[teacher_segment(cfg, frames)[-1]].copy()
     atoms.calc = None
     return atoms
 
