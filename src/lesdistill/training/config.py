@@ -2,7 +2,8 @@
 
 Loss weights follow MACE's two-stage recipe: stage one weights forces strongly (``forces_weight``
 100 vs ``energy_weight`` 1); from ``stage_two_start`` (fraction of ``epochs``) the energy weight is
-raised (``stage_two_energy_weight`` 1000), which fixes energies once forces are learnt. Loss terms
+raised (``stage_two_energy_weight`` 1000) and the learning rate lowered (``stage_two_lr_factor``), which
+fixes energies once forces are learnt. Loss terms
 (mean squared errors): energy per atom (eV/atom)^2, forces per component (eV/Å)^2, stress per
 component (eV/Å^3)^2, BEC per component (e^2).
 """
@@ -53,7 +54,7 @@ class TrainConfig:
     stage_two_forces_weight: float = 100.0
     stage_two_stress_weight: float = 1000.0
     stage_two_bec_weight: float = 1.0
-    stage_two_lr: float | None = None  # None: keep the current learning rate
+    stage_two_lr_factor: float = 0.2  # the learning rate is multiplied by this at the stage switch
     valid_fraction: float = 0.1
     seed: int = 0
     dtype: str = "float32"
@@ -94,8 +95,8 @@ class TrainConfig:
             raise UserInputError(f"TrainConfig.clip_grad_norm={self.clip_grad_norm}; expected > 0 or null")
         if self.stage_two_start is not None and not 0.0 <= self.stage_two_start <= 1.0:
             raise UserInputError(f"TrainConfig.stage_two_start={self.stage_two_start}; expected in [0, 1] or null")
-        if self.stage_two_lr is not None and not self.stage_two_lr > 0:
-            raise UserInputError(f"TrainConfig.stage_two_lr={self.stage_two_lr}; expected > 0 or null")
+        if not 0.0 < self.stage_two_lr_factor <= 1.0:
+            raise UserInputError(f"TrainConfig.stage_two_lr_factor={self.stage_two_lr_factor}; expected in (0, 1]")
         if not 0.0 <= self.valid_fraction < 1.0:
             raise UserInputError(f"TrainConfig.valid_fraction={self.valid_fraction}; expected in [0, 1)")
         if not isinstance(self.model, dict):

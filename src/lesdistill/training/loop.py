@@ -350,6 +350,5 @@ def _enter_stage_two(run: _Run) -> None:
     st["stage"], st["best_loss"], st["bad_epochs"], st["forced_stage_two"] = 2, math.inf, 0, False
     run.scheduler.best = math.inf
     run.scheduler.num_bad_epochs = 0
-    if run.config.stage_two_lr is not None:
-        for group in run.optimizer.param_groups:
-            group["lr"] = run.config.stage_two_lr
+    for group in run.optimizer.param_groups:
+        group["lr"] = max(group["lr"] * run.config.stage_two_lr_factor, run.config.min_lr)
