@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import typer
 import yaml
 from typer.testing import CliRunner
@@ -45,3 +46,13 @@ def test_bad_config_is_a_user_error(tmp_path):
     result = CliRunner().invoke(_app(), ["compare", str(path)])
     assert result.exit_code != 0
     assert "non-empty list" in str(result.exception)
+
+
+def test_unknown_from_stage_is_rejected(tmp_path, make_config):
+    from lesdistill.compare.config import parse
+    from lesdistill.compare.runner import run_compare
+    from lesdistill.errors import UserInputError
+
+    cfg = parse(make_config(tmp_path, ["mace:/nonexistent.model"]))
+    with pytest.raises(UserInputError, match="unknown stage 'trian'"):
+        run_compare(cfg, progress=False, log=lambda s: None, from_stage="trian")

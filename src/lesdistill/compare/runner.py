@@ -23,6 +23,7 @@ from typing import Any
 
 from lesdistill.compare.config import CompareConfig, TeacherEntry
 from lesdistill.compare.summary import TeacherResult
+from lesdistill.errors import UserInputError
 from lesdistill.fileio import write_text_atomic
 
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, ImportError, RuntimeError, OSError,
@@ -106,6 +107,11 @@ def run_compare(cfg: CompareConfig, *, progress: bool = True, log: Callable[[str
     from lesdistill.teachers import get_teacher
 
     start = time.perf_counter()
+    shared = shared_stages()
+    known = [s.name for s in shared] + [s.name for s in teacher_stages(_pipeline_stages())]
+    if from_stage is not None and from_stage not in known:
+        raise UserInputError(f"unknown stage {from_stage!r} for --from; stages: "
+                             f"{', '.join(dict.fromkeys(known))}")
     out = Path(cfg.output)
     out.mkdir(parents=True, exist_ok=True)
     atoms = build_structure(cfg.system, seed=cfg.seed)
@@ -117,7 +123,6 @@ def run_compare(cfg: CompareConfig, *, progress: bool = True, log: Callable[[str
         write_text_atomic(out / "plan" / f"{key}.json", json.dumps(value, sort_keys=True) + "\n")
     if not usable:
         log("no teacher is usable here; writing a report of the skipped teachers only")
-    shared = shared_stages()
     teachers: dict[str, Any] = {}
 
     def make(spec: str) -> Callable[[], Any]:
