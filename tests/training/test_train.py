@@ -107,3 +107,16 @@ def test_evaluate_table_and_parity_plots(trained, ionic_xyz, tmp_path):
     for name in ("parity_energy.png", "parity_forces.png", "parity_stress.png", "metrics.json"):
         assert (tmp_path / name).stat().st_size > 0
     assert (tmp_path / "parity_forces.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_early_stopping_jumps_to_stage_two_then_stops(ionic_xyz, tmp_path, monkeypatch):
+    from lesdistill.training import loop
+
+    flat = {"loss": 1.0, "energy_mae": 1.0, "forces_mae": 1.0, "stress_mae": 1.0, "bec_mae": 1.0}
+    monkeypatch.setattr(loop._Run, "validate", lambda self: dict(flat))  # validation never improves
+    cfg = tiny_config(epochs=10, stage_two_start=0.9, early_stopping_patience=2)
+    r = train(cfg, ionic_xyz, out_dir=tmp_path, progress=False)
+    assert [row["stage"] for row in r.history] == [1, 1, 1, 2, 2, 2]
+    assert r.stopped_early and r.epochs_completed == 6 and r.best_epoch == 4
+    lrs = [row["lr"] for row in r.history]
+    assert lrs[3] == pytest.approx(lrs[2] * cfg.stage_two_lr_factor)

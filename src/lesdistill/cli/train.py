@@ -66,11 +66,16 @@ def evaluate_command(
     data: list[Path] = typer.Option(..., "--data", help="Labelled extxyz file(s) to evaluate on."),
     out: Path = typer.Option(None, "--out", help="Folder for metrics.json and parity plots (PNG)."),
     device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N"),
+    energy_key: str = typer.Option("energy", "--energy-key", help="Name of the reference energy label."),
+    forces_key: str = typer.Option("forces", "--forces-key", help="Name of the reference forces label."),
+    stress_key: str = typer.Option("stress", "--stress-key", help="Name of the reference stress label."),
 ) -> None:
     """Energy/force/stress MAE and RMSE of a student on labelled frames; parity plots with --out."""
+    from lesdistill.data.dataset import LabelKeys
     from lesdistill.training.evaluate import evaluate, format_table
 
-    metrics = evaluate(model, data, device=device, out_dir=out)
+    label_keys = LabelKeys(energy=energy_key, forces=forces_key, stress=stress_key)
+    metrics = evaluate(model, data, device=device, out_dir=out, label_keys=label_keys)
     typer.echo(format_table(metrics))
     if out is not None:
         typer.echo(f"metrics and parity plots written to {out}")

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from lesdistill import keys
 from lesdistill.fileio import atomic_path, write_text_atomic
@@ -117,13 +116,17 @@ def metrics_of(p: Predictions) -> dict[str, Any]:
 
 
 def evaluate(model_path: PathLike, data_files: PathLike | Iterable[PathLike], *, device: str = "cpu",
-             out_dir: PathLike | None = None, batch_size: int = 8) -> dict[str, Any]:
-    """Errors of the student at ``model_path`` on labelled frames; plots + JSON with ``out_dir``."""
-    from lesdistill.data.dataset import read_frames
+             out_dir: PathLike | None = None, batch_size: int = 8, label_keys: Any = None) -> dict[str, Any]:
+    """Errors of the student at ``model_path`` on labelled frames; plots + JSON with ``out_dir``.
+
+    ``label_keys``: a :class:`~lesdistill.data.dataset.LabelKeys` for datasets that store the
+    reference under other names (default: ASE calculator results energy/forces/stress).
+    """
+    from lesdistill.data.dataset import LabelKeys, read_frames
     from lesdistill.training import modelio
 
     model = modelio.load(model_path, device=device)
-    frames = read_frames(data_files)
+    frames = read_frames(data_files, label_keys or LabelKeys())
     preds = predict(model, frames, batch_size=batch_size)
     result = metrics_of(preds)
     files = [data_files] if isinstance(data_files, (str, os.PathLike)) else list(data_files)
