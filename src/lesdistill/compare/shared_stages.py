@@ -8,7 +8,8 @@
 
 They read the resolved plan (``<output>/plan/frames.json``: which teacher draws the frames or
 which file holds them; ``<output>/plan/reference.json``: where the reference comes from) as
-input files, so a change of plan re-runs exactly the stage it concerns. The config of :func:`lesdistill.pipeline.runner.run_stages` is the
+input files, so a change of plan re-runs exactly the stage it concerns. The config of
+:func:`lesdistill.pipeline.runner.run_stages` is the
 :class:`~lesdistill.compare.config.CompareConfig`; ``ctx.extra["make_teacher"](spec)`` returns a
 function that builds (once) the teacher ``spec``.
 """
