@@ -44,14 +44,16 @@ def summary():
                          results=results, elements=["H", "O"],
                          agreement=metrics.bec_agreement_matrix(becs),
                          reference={"source": "teacher:xtb-gfn1", "n_frames": 1},
-                         experiment_cm={"bend": 1641.0, "stretch": 3381.0}, seconds={"frames": 3.0, "this_invocation": 1.0})
+                         experiment_cm={"bend": 1641.0, "stretch": 3381.0},
+                         seconds={"frames": 3.0, "this_invocation": 1.0})
 
 
 def test_summary_numbers(summary):
     assert summary["levels_of_theory"] == {"PBE": ["a"], "ωB97M-V": ["b", "c"]}
     assert summary["skipped"][0]["reason"].startswith("checkpoint file not found")
     rows = {t["name"]: t for t in summary["teachers"]}
-    assert rows["a"]["band_shift_cm"] == {"bend": pytest.approx(-41.0), "stretch": pytest.approx(19.0)}
+    assert rows["a"]["band_shift_cm"] == {"bend": pytest.approx(-41.0),
+                                          "stretch": pytest.approx(19.0)}
     assert rows["a"]["speedup"] == pytest.approx(10.0)
     r2 = np.array(summary["bec_agreement"]["r2"])
     assert r2.shape == (3, 3) and r2[0, 1] > 0.9 and r2[0, 2] < -1.0

@@ -3,8 +3,8 @@
 One comparison = one system, one set of shared frames (drawn once, from one teacher's MD or from a
 given extxyz file, then relabelled by every teacher so that every student is trained and evaluated
 on the same geometries), and a list of teachers. The per-teacher stages (label -> train -> evaluate
--> MD -> BEC/IR) are configured by the ``student``, ``training``, ``md`` and ``ir`` blocks, which are
-passed unchanged to the pipeline modules and validated there. Input files (``system.file``,
+-> MD -> BEC/IR) are configured by the ``student``, ``training``, ``md`` and ``ir`` blocks,
+which are passed unchanged to the pipeline modules and validated there. Input files (``system.file``,
 ``sampling.file``) are relative to the config file; ``output`` is relative to the working folder.
 
 The shared sections (``system``, ``student``, ``training``, ``md``, ``ir``, ``report`` and the MD
@@ -42,9 +42,9 @@ YAML schema (units in the key names; defaults in brackets)::
     ir: {reference: water}                # as in `lesdistill run`
     report: {speed_repeats: 5}            # as in `lesdistill run` (title defaults to the name)
     bec:
-      n_frames: 4                         # [4] shared test frames on which students' BECs are compared
+      n_frames: 4                         # [4] shared test frames where all BECs are compared
       reference: auto                     # [auto] auto | none | file | teacher:<spec or name>
-      displacement_A: 0.01                # [0.01] finite-difference step of a dipole-based reference
+      displacement_A: 0.01                # [0.01] finite-difference step, dipole reference
       max_atoms: 96                       # [96] largest cell for a finite-difference reference
 
 ``reference: auto`` uses the frames' ``bec`` labels when every shared frame has them, else the
@@ -118,7 +118,8 @@ class CompareConfig:
     teachers: tuple[TeacherEntry, ...]
     device: str = "cpu"
     seed: int = 0
-    sections: dict[str, dict[str, Any]] = field(default_factory=dict)  # student/training/md/ir/report
+    #: student / training / md / ir / report sections (``lesdistill run`` schema)
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     bec: BECSettings = field(default_factory=BECSettings)
 
     def teacher(self, key: str) -> TeacherEntry:
@@ -244,7 +245,8 @@ def _parse_sampling(raw: Any, base: Path, teachers: tuple[TeacherEntry, ...]) ->
     data = _mapping(raw, "sampling")
     _unknown(data, _SAMPLING_KEYS, "sampling")
     source = data.get("source", "file" if "file" in data else "teacher")
-    _need(source in ("teacher", "file"), f"sampling.source must be 'teacher' or 'file', got {source!r}")
+    _need(source in ("teacher", "file"),
+          f"sampling.source must be 'teacher' or 'file', got {source!r}")
     file = None
     if source == "file":
         _need("file" in data, "sampling.source is 'file' but sampling.file is missing")
@@ -284,7 +286,8 @@ def _parse_system(raw: Any, base: Path) -> dict[str, Any]:
     _unknown(data, {"builder", "params", "file"}, "system")
     if "file" in data:
         return {"file": _resolve(data["file"], base, "system.file")}
-    _need(isinstance(data["builder"], str), f"system.builder must be a name, got {data['builder']!r}")
+    _need(isinstance(data["builder"], str),
+          f"system.builder must be a name, got {data['builder']!r}")
     return {"builder": data["builder"], "params": _mapping(data.get("params"), "system.params")}
 
 
@@ -301,7 +304,8 @@ def parse(data: Any, *, base_dir: str | Path = ".", default_name: str = "compare
     teachers = _parse_teachers(data.get("teachers"))
     device = parse_device(data.get("device", "cpu"))
     seed = data.get("seed", 0)
-    _need(isinstance(seed, int) and not isinstance(seed, bool), f"seed must be an integer, got {seed!r}")
+    _need(isinstance(seed, int) and not isinstance(seed, bool),
+          f"seed must be an integer, got {seed!r}")
     sections = {key: _mapping(data.get(key), key)
                 for key in ("student", "training", "md", "ir", "report")}
     cfg = CompareConfig(

@@ -4,7 +4,8 @@ Born effective charges (BEC) are per-atom 3x3 tensors Z[i, a, b] = dP_a / dr_ib 
 "agree" when their tensors on the *same* atoms of the *same* frames agree; we measure this with the
 coefficient of determination over all tensor components,
 
-    R^2(pred, ref) = 1 - sum_{i,a,b} (Z^pred_iab - Z^ref_iab)^2 / sum_{i,a,b} (Z^ref_iab - <Z^ref>_ab)^2,
+    R^2(pred, ref) = 1 - sum_{i,a,b} (Z^pred_iab - Z^ref_iab)^2
+                       / sum_{i,a,b} (Z^ref_iab - <Z^ref>_ab)^2,
 
 where <Z^ref>_ab is the mean tensor over all atoms (so the diagonal/off-diagonal offset does not
 inflate the score). R^2 = 1 is perfect agreement; R^2 <= 0 means the prediction is no better than

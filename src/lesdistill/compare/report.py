@@ -79,7 +79,8 @@ def _sections(summary: Mapping[str, Any], experiment_curve: tuple | None):
     ref = summary.get("bec_reference")
     if ref:
         rows = [[t["name"], t["level_of_theory"]]
-                + [(t["bec_vs_reference"] or {}).get(k) for k in ("mae_e", "rmse_e", "r2", "trace_mae_e")]
+                + [(t["bec_vs_reference"] or {}).get(k)
+                   for k in ("mae_e", "rmse_e", "r2", "trace_mae_e")]
                 for t in ok]
         tables.append(Table(["student", "level of theory", "MAE (e)", "RMSE (e)", "R²",
                              "Tr/3 MAE (e)"], rows, f"BEC error against the reference: "

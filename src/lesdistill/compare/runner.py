@@ -35,7 +35,8 @@ def _first_line(exc: BaseException) -> str:
     return (text.splitlines()[0] if text else type(exc).__name__)[:400]
 
 
-def resolve_teachers(cfg: CompareConfig, atoms: Any) -> tuple[list[TeacherEntry], list[TeacherResult]]:
+def resolve_teachers(cfg: CompareConfig,
+                     atoms: Any) -> tuple[list[TeacherEntry], list[TeacherResult]]:
     """Split the configured teachers into usable ones and skipped ones (with the reason), using
     :func:`lesdistill.teachers.registry.teacher_status` (no model is loaded) and the teacher's
     element/periodicity coverage of ``atoms``."""
@@ -58,7 +59,8 @@ def resolve_teachers(cfg: CompareConfig, atoms: Any) -> tuple[list[TeacherEntry]
     return usable, skipped
 
 
-def plan(cfg: CompareConfig, usable: list[TeacherEntry], log: Callable[[str], None]) -> dict[str, Any]:
+def plan(cfg: CompareConfig, usable: list[TeacherEntry],
+         log: Callable[[str], None]) -> dict[str, Any]:
     """Resolved choices: which teacher draws the shared frames, where a reference BEC comes from."""
     names = [e.name for e in usable]
     sampler = None

@@ -42,7 +42,7 @@ class TeacherResult:
     asr_residual_e: float | None = None  # max |sum_i Z_i| over the shared BEC frames
     bec_vs_reference: dict[str, Any] | None = None
     ir_peaks_cm: dict[str, float] = field(default_factory=dict)  # band name -> student peak
-    ir_curve: dict[str, list[float]] | None = None  # {"wavenumber_cm": [...], "n_alpha_per_cm": [...]}
+    ir_curve: dict[str, list[float]] | None = None  # {"wavenumber_cm": [], "n_alpha_per_cm": []}
     rdf: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # pair -> {r_A, g}
     stage_seconds: dict[str, float] = field(default_factory=dict)
     run_dir: str = ""
@@ -57,7 +57,8 @@ class TeacherResult:
         return t / s if t and s else None
 
 
-def band_shifts(peaks_cm: Mapping[str, float], experiment_cm: Mapping[str, float]) -> dict[str, float]:
+def band_shifts(peaks_cm: Mapping[str, float],
+                experiment_cm: Mapping[str, float]) -> dict[str, float]:
     """Student minus experimental band position (cm^-1) for every band both have."""
     return {band: float(peaks_cm[band]) - float(experiment_cm[band])
             for band in experiment_cm if band in peaks_cm and peaks_cm[band] is not None}

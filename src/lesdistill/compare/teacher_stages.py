@@ -100,7 +100,8 @@ def run_sample(ctx) -> None:
         _write(ctx.stage_dir / f"{name}.extxyz", [frames[i] for i in split[name]])
     overrides = json.loads(ctx.input(OVERRIDES).read_text(encoding="utf-8"))
     meta = teacher_metadata(teacher.info, job.entry.spec, overrides)
-    write_text_atomic(ctx.stage_dir / "teacher.json", json.dumps(meta, indent=1, default=str) + "\n")
+    write_text_atomic(ctx.stage_dir / "teacher.json",
+                      json.dumps(meta, indent=1, default=str) + "\n")
 
 
 def run_compare_stage(ctx) -> None:
