@@ -147,3 +147,18 @@ def test_errors(model):
         StudentCalculator(model=42)  # type: ignore[arg-type]
     with pytest.raises(FileNotFoundError):
         StudentCalculator("does-not-exist.pt")
+
+
+def test_left_handed_cell_is_the_same_lattice(model, periodic_water):
+    calc = StudentCalculator(model)
+    periodic_water.calc = calc
+    energy, forces = periodic_water.get_potential_energy(), periodic_water.get_forces()
+    stress, polarization = periodic_water.get_stress(), calc.results[keys.POLARIZATION]
+    flipped = periodic_water.copy()
+    flipped.set_cell(periodic_water.cell.array[[1, 0, 2]])  # swap two vectors: det < 0
+    flipped.calc = calc
+    assert np.linalg.det(flipped.cell.array) < 0
+    assert flipped.get_potential_energy() == pytest.approx(energy, abs=1e-10)
+    assert np.allclose(flipped.get_forces(), forces, atol=1e-10)
+    assert np.allclose(flipped.get_stress(), stress, atol=1e-12)
+    assert np.allclose(calc.results[keys.POLARIZATION], polarization, atol=1e-10)

@@ -31,7 +31,7 @@ from ase.calculators.calculator import Calculator, PropertyNotImplementedError, 
 from lesdistill import keys
 from lesdistill.data.batch import AtomicBatch
 from lesdistill.model.checkpoint import load_student
-from lesdistill.model.student import StudentModel
+from lesdistill.model.student import StudentModel, right_handed
 
 _BASE = (keys.ENERGY, keys.FORCES, keys.CHARGES, keys.ENERGY_SHORT_RANGE, keys.ENERGY_LONG_RANGE)
 
@@ -94,7 +94,7 @@ class StudentCalculator(Calculator):
     def _tensors(self, atoms: Atoms) -> tuple[torch.Tensor, torch.Tensor | None]:
         kw = {"dtype": self.model.dtype, "device": self.model.device}
         positions = torch.tensor(atoms.get_positions(), **kw)
-        cell = torch.tensor(atoms.get_cell().array, **kw) if atoms.pbc.any() else None
+        cell = right_handed(torch.tensor(atoms.get_cell().array, **kw)) if atoms.pbc.any() else None
         return positions, cell
 
     # ------------------------------------------------------------------ ASE interface

@@ -61,6 +61,12 @@ if TYPE_CHECKING:
     from lesdistill.data.batch import AtomicBatch
 
 
+def right_handed(cell: torch.Tensor) -> torch.Tensor:
+    """The same lattice with right-handed vectors: -cell if det(cell) < 0 (a_i -> -a_i spans
+    the same lattice, so Ewald sums and phase-form polarizations are unchanged)."""
+    return -cell if bool(torch.linalg.det(cell.detach()) < 0) else cell
+
+
 def _segment_sum(values: torch.Tensor, index: torch.Tensor, n: int) -> torch.Tensor:
     return values.new_zeros((n,) + values.shape[1:]).index_add_(0, index, values)
 
@@ -173,7 +179,7 @@ class StudentModel(nn.Module):
                 les_energy(
                     q_b,
                     r_b,
-                    cell[b] if periodic[b] else None,
+                    right_handed(cell[b]) if periodic[b] else None,
                     sigma=self.config.les_sigma,
                     dl=self.config.les_dl,
                     method=self.config.les_method,
