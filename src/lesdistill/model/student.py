@@ -10,7 +10,8 @@ r"""The LES student: short-range backbone + latent-charge head + LES long-range 
 energies (buffers, fitted by least squares, :func:`fit_reference_energies`), :math:`q_i` latent
 charges from a small MLP on the backbone features, :math:`E_\text{LES}` from
 :func:`lesdistill.les.energy` (periodic form if any direction of the structure is periodic,
-open form otherwise). The symmetric strain :math:`\varepsilon` is applied to positions *and* cell,
+open form otherwise; a left-handed cell is replaced by the same lattice ``-cell``). The symmetric
+strain :math:`\varepsilon` is applied to positions *and* cell,
 so the cell dependence of the Ewald sum enters the stress.
 
 Forward contract (what the trainer and the calculator call)::
@@ -29,7 +30,7 @@ key                         shape        meaning
 ``energy``                  [B]          total energy, eV
 ``forces``                  [N, 3]       eV/Å (only with compute_forces)
 ``stress``                  [B, 3, 3]    eV/Å^3, ASE sign (only with compute_stress; zero
-                                         for structures without a periodic cell)
+                                         unless the structure is periodic along a, b and c)
 ``energy_short_range``      [B]          sum_i (e_i + E0[Z_i]), eV
 ``energy_long_range``       [B]          LES energy, eV (zeros if long range is off)
 ``energies``                [N]          per-atom short-range energies e_i + E0[Z_i], eV
