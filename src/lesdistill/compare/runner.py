@@ -91,6 +91,12 @@ def plan(cfg: CompareConfig, usable: list[TeacherEntry],
                           "reference_teacher": ref_teacher.spec if ref_teacher else None}}
 
 
+def write_plan(out: Path, the_plan: dict[str, Any]) -> None:
+    """Write ``plan/<key>.json`` files (inputs of the shared stages; unchanged text = no re-run)."""
+    for key, value in the_plan.items():
+        write_text_atomic(out / "plan" / f"{key}.json", json.dumps(value, sort_keys=True) + "\n")
+
+
 def _pipeline_stages() -> list[Any]:
     """The pipeline's stage list (``lesdistill run``)."""
     from lesdistill.pipeline import make_stages
@@ -121,8 +127,7 @@ def run_compare(cfg: CompareConfig, *, progress: bool = True, log: Callable[[str
     for r in results:
         log(f"skipping teacher '{r.name}': {r.reason}")
     the_plan = plan(cfg, usable, log)
-    for key, value in the_plan.items():
-        write_text_atomic(out / "plan" / f"{key}.json", json.dumps(value, sort_keys=True) + "\n")
+    write_plan(out, the_plan)
     if not usable:
         log("no teacher is usable here; writing a report of the skipped teachers only")
     teachers: dict[str, Any] = {}
