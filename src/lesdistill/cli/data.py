@@ -1,9 +1,233 @@
-"""CLI commands (registered on the main app)."""
+"""Data-side CLI commands: ``teachers``, ``system``, ``sample``, ``label``, ``merge``.
+
+Thin wrappers over :mod:`lesdistill.teachers`, :mod:`lesdistill.systems` and
+:mod:`lesdistill.sampling`; heavy imports happen inside the command bodies.
+"""
 
 from __future__ import annotations
 
+import inspect
+import sys
+from typing import Any, Optional
+
 import typer
+
+#: full-size defaults (a useful water set on a GPU) and --quick (laptop CPU, minutes)
+SAMPLE_DEFAULTS = {"n_frames": 300, "stride": 20, "equilibration_steps": 200, "n_molecules": 64}
+QUICK_DEFAULTS = {"n_frames": 30, "stride": 5, "equilibration_steps": 40, "n_molecules": 32}
+
+
+def _floats(text: str, what: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(x) for x in text.replace(" ", "").split(",") if x)
+    except ValueError:
+        raise ValueError(f"{what} must be comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise ValueError(f"{what} is empty")
+    return values
+
+
+def _convert(value: str) -> Any:
+    """CLI text -> int, float, bool, tuple of numbers (``1,3``) or str."""
+    low = value.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if "," in value:
+        return tuple(_convert(v) for v in value.split(",") if v)
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def parse_params(pairs: list[str], name: str) -> dict[str, Any]:
+    """``["n_molecules=64", "density-g-cm3=1.0"]`` -> kwargs checked against builder ``name``."""
+    from lesdistill.systems import BUILDERS, _resolve
+
+    if name not in BUILDERS:
+        raise ValueError(f"unknown system {name!r}; known: {', '.join(BUILDERS)}")
+    allowed = [p for p in inspect.signature(_resolve(BUILDERS[name])).parameters if p != "seed"]
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip().lstrip("-").replace("-", "_")
+        if not sep or not key:
+            raise ValueError(f"system parameter must look like key=value, got {pair!r}")
+        if key not in allowed:
+            raise ValueError(f"unknown parameter {key!r} for system {name!r}; "
+                             f"known: {', '.join(allowed)}")
+        params[key] = _convert(value.strip())
+    return params
+
+
+def _extra_args_to_pairs(args: list[str]) -> list[str]:
+    """``["--n-molecules", "64", "--phase=rutile"]`` -> ``["n-molecules=64", "phase=rutile"]``."""
+    pairs, k = [], 0
+    while k < len(args):
+        arg = args[k]
+        if not arg.startswith("--"):
+            raise ValueError(f"unexpected argument {arg!r}; system parameters look like --name value")
+        if "=" in arg:
+            pairs.append(arg[2:])
+            k += 1
+        elif k + 1 < len(args):
+            pairs.append(f"{arg[2:]}={args[k + 1]}")
+            k += 2
+        else:
+            raise ValueError(f"system parameter {arg} needs a value")
+    return pairs
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads is None:
+        return
+    if threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def teachers(check: list[str] = typer.Option(None, "--check", help="Check these specs, e.g. "
+                                               "mace:/models/mace-mp-0.model"),
+             verbose: bool = typer.Option(False, "--verbose", "-v", help="Show metadata.")) -> None:
+    """List every teacher: usable here yes/no, and exactly what is missing."""
+    from lesdistill.teachers import list_teachers
+    from lesdistill.teachers.registry import teacher_status
+
+    rows = [teacher_status(s) for s in check] if check else list_teachers()
+    width = max(len(r.name) for r in rows) + 2
+    typer.echo(f"{'teacher':<{width}}{'usable':<8}level of theory / missing")
+    for r in rows:
+        level = r.info.level_of_theory if r.info else ""
+        typer.echo(f"{r.name:<{width}}{'yes' if r.usable else 'no':<8}{level}")
+        if not r.usable:
+            typer.echo(f"{'':<{width + 8}}missing: {r.reason}")
+        if verbose and r.info is not None:
+            i = r.info
+            elements = "any supported" if i.elements is None else f"{len(i.elements)} elements" \
+                if len(i.elements) > 12 else ", ".join(sorted(i.elements))
+            for label, value in (("architecture", i.architecture), ("training data", i.training_data),
+                                 ("elements", elements), ("periodic/open", f"{i.periodic}/{i.open}"),
+                                 ("pip extra", i.extra or "-")):
+                typer.echo(f"{'':<{width + 8}}{label}: {value}")
+
+
+def system(ctx: typer.Context,
+           name: str = typer.Argument(..., help="water | hcl | tio2-water | ionic"),
+           out: str = typer.Option(..., "--out", "-o", help="Output structure file (extxyz)."),
+           seed: int = typer.Option(0, help="Random seed.")) -> None:
+    """Build a benchmark structure; builder parameters as --name value (e.g. --n-molecules 64)."""
+    from lesdistill.fileio import atomic_path
+    from lesdistill.systems import build
+
+    params = parse_params(_extra_args_to_pairs(list(ctx.args)), name)
+    atoms = build(name, seed=seed, **params)
+    from ase.io import write
+
+    with atomic_path(out) as tmp:
+        write(tmp, atoms, format="extxyz")
+    typer.echo(f"wrote {out}: {atoms.get_chemical_formula()} ({len(atoms)} atoms), "
+               f"cell {' x '.join(f'{x:.2f}' for x in atoms.cell.lengths())} A")
+
+
+def sample(
+    out: str = typer.Option(..., "--out", "-o", help="Output extxyz (resumes if it exists)."),
+    teacher: str = typer.Option("chgnet", "--teacher", "-t", help="Teacher spec."),
+    system_name: str = typer.Option("water", "--system", help="Builder if no --structure."),
+    structure: Optional[str] = typer.Option(None, "--structure", "-s", help="Own structure file."),
+    param: list[str] = typer.Option(None, "--param", "-p", help="Builder parameter key=value."),
+    temperatures: str = typer.Option("300,350", help="Temperatures in K, comma-separated."),
+    strains: str = typer.Option("0", help="Isotropic linear strains, e.g. -0.01,0,0.01."),
+    n_frames: Optional[int] = typer.Option(None, help="Total frames [300; quick 30]."),
+    stride: Optional[int] = typer.Option(None, help="MD steps between frames [20; quick 5]."),
+    equilibration_steps: Optional[int] = typer.Option(None, help="Per segment [200; quick 40]."),
+    timestep_fs: float = typer.Option(0.5, help="MD time step (fs)."),
+    thermostat: str = typer.Option("langevin", help="langevin | bussi | nose-hoover."),
+    friction_per_fs: float = typer.Option(0.01, help="Langevin friction (1/fs)."),
+    relax: bool = typer.Option(False, "--relax/--no-relax", help="Pre-relax with the teacher."),
+    seed: int = typer.Option(0, help="Random seed (structure and MD)."),
+    quick: bool = typer.Option(False, "--quick", help="Laptop-size run (32 waters, 30 frames)."),
+    device: str = typer.Option("cpu", help="cpu | cuda | cuda:N."),
+    threads: Optional[int] = typer.Option(None, help="torch CPU threads (1 is fastest for small "
+                                          "systems on a busy machine)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Teacher MD -> labelled extxyz frames (resumable: re-run the same command after a kill)."""
+    from lesdistill.sampling import SamplingAborted
+    from lesdistill.sampling import sample as run_sample
+    from lesdistill.systems import build
+    from lesdistill.systems.io import load_structure
+    from lesdistill.teachers import get_teacher
+    from lesdistill.teachers.registry import teacher_status
+
+    _set_threads(threads)
+    defaults = QUICK_DEFAULTS if quick else SAMPLE_DEFAULTS
+    status = teacher_status(teacher)  # cheap: validates the spec before loading any model
+    if structure is not None:
+        atoms = load_structure(structure, periodic=status.info is not None and not status.info.open)
+    else:
+        params = parse_params(param or [], system_name)
+        if system_name == "water":
+            params.setdefault("n_molecules", defaults["n_molecules"])
+        atoms = build(system_name, seed=seed, **params)
+    teacher_obj = get_teacher(teacher, device=device)
+    try:
+        path = run_sample(
+            atoms, teacher_obj, out, temperatures_K=_floats(temperatures, "--temperatures"),
+            strains=_floats(strains, "--strains"),
+            n_frames=n_frames if n_frames is not None else defaults["n_frames"],
+            stride=stride if stride is not None else defaults["stride"],
+            equilibration_steps=equilibration_steps if equilibration_steps is not None
+            else defaults["equilibration_steps"],
+            timestep_fs=timestep_fs, thermostat=thermostat, friction_per_fs=friction_per_fs,
+            relax=relax, seed=seed, progress=progress)
+    except SamplingAborted as exc:
+        print(f"lesdistill: error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    typer.echo(f"frames in {path}")
+
+
+def label(
+    in_path: str = typer.Argument(..., help="Frames to relabel (extxyz)."),
+    out: str = typer.Option(..., "--out", "-o", help="Output extxyz (resumes if it exists)."),
+    teacher: str = typer.Option(..., "--teacher", "-t", help="Teacher spec."),
+    keep_old: bool = typer.Option(False, "--keep-old", help="Keep old labels as previous_*."),
+    keep_prefix: Optional[str] = typer.Option(None, help="Prefix for kept labels (implies --keep-old)."),
+    workers: int = typer.Option(1, help="Processes on this machine."),
+    shard: Optional[str] = typer.Option(None, help="Label only shard i/n (0-based), e.g. 0/4."),
+    device: str = typer.Option("cpu", help="cpu | cuda | cuda:N."),
+    threads: Optional[int] = typer.Option(None, help="torch CPU threads of the main process."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Relabel frames with another teacher (e.g. a higher level for fine-tuning)."""
+    from lesdistill import keys
+    from lesdistill.sampling import label as run_label
+
+    _set_threads(threads)
+    prefix = keep_prefix if keep_prefix else (keys.PREVIOUS_PREFIX if keep_old else None)
+    path = run_label(in_path, out, teacher, keep_prefix=prefix, workers=workers, shard=shard,
+                     device=device, progress=progress)
+    typer.echo(f"labelled frames in {path}")
+
+
+def merge(shards: list[str] = typer.Argument(..., help="Shard files to join."),
+          out: str = typer.Option(..., "--out", "-o", help="Merged extxyz.")) -> None:
+    """Join labelled shards: unique frame_id, sorted by frame_id."""
+    from lesdistill.sampling import merge as run_merge
+    from lesdistill.sampling import read_frames
+
+    path = run_merge(shards, out)
+    typer.echo(f"merged {len(read_frames(path))} frames into {path}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command("teachers")(teachers)
+    app.command("system", context_settings={"allow_extra_args": True,
+                                            "ignore_unknown_options": True})(system)
+    app.command("sample")(sample)
+    app.command("label")(label)
+    app.command("merge")(merge)

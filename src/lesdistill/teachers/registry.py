@@ -115,6 +115,10 @@ def teacher_status(spec: str) -> TeacherStatus:
     info, reasons = _info_and_missing(kind, key, arg)
     if functional is not None:
         reasons = reasons + d3_missing()
+        if info is not None:
+            from dataclasses import replace
+
+            info = replace(info, level_of_theory=f"{info.level_of_theory} + D3(BJ, {functional})")
     return TeacherStatus(name=spec, usable=not reasons, reason="; ".join(reasons), info=info)
 
 
