@@ -79,25 +79,37 @@ def test_killed_mid_epoch_then_rerun_equals_uninterrupted_run(ionic_xyz, tmp_pat
     assert resumed["scheduler"] == ref["scheduler"]
 
 
-def test_evaluate_cli_and_yaml_config(ionic_xyz, tmp_path):
+def _main(args, capsys):
+    """Run the console entry point in this process; return (exit code, stdout, stderr)."""
+    from lesdistill.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out = capsys.readouterr()
+    return exc.value.code, out.out, out.err
+
+
+def test_evaluate_cli_and_yaml_config(ionic_xyz, tmp_path, capsys):
     cfg_path = tmp_path / "t.yaml"
     cfg_path.write_text(tiny_config(epochs=1, stage_two_start=None).to_yaml())
-    done = _run(["train", "--data", str(ionic_xyz), "--out", str(tmp_path / "run"), "--config", str(cfg_path),
-                 "--epochs", "1", "--dtype", "float64", "--no-progress"])
-    assert done.returncode == 0, done.stderr
+    code, out, err = _main(["train", "--data", str(ionic_xyz), "--out", str(tmp_path / "run"), "--config",
+                            str(cfg_path), "--epochs", "1", "--dtype", "float64", "--no-progress"], capsys)
+    assert code in (0, None), err
+    assert "best student" in out
     saved = load_state(tmp_path / "run" / "state.pt")
     assert saved["fingerprint"]["config"]["dtype"] == "float64" and saved["epoch"] == 1
-    result = _run(["evaluate", "--model", str(tmp_path / "run" / "best.pt"), "--data", str(ionic_xyz),
-                   "--out", str(tmp_path / "eval")])
-    assert result.returncode == 0, result.stderr
-    assert "forces Na" in result.stdout and "meV/atom" in result.stdout
+    code, out, err = _main(["evaluate", "--model", str(tmp_path / "run" / "best.pt"), "--data", str(ionic_xyz),
+                            "--out", str(tmp_path / "eval")], capsys)
+    assert code in (0, None), err
+    assert "forces Na" in out and "meV/atom" in out
     assert (tmp_path / "eval" / "parity_forces.png").is_file()
 
 
 @pytest.mark.parametrize("case", ["missing", "unlabelled", "bad_config", "bad_model"])
-def test_bad_inputs_give_one_stderr_line_and_exit_2(case, ionic_xyz, tmp_path):
+def test_bad_inputs_give_one_stderr_line_and_exit_2(case, ionic_xyz, tmp_path, capsys, monkeypatch):
     from ase.io import read, write
 
+    monkeypatch.delenv("LESDISTILL_DEBUG", raising=False)
     if case == "missing":
         args = ["train", "--data", str(tmp_path / "nope.xyz"), "--out", str(tmp_path / "o")]
         expect = "not found"
@@ -116,8 +128,8 @@ def test_bad_inputs_give_one_stderr_line_and_exit_2(case, ionic_xyz, tmp_path):
         shutil.copy(ionic_xyz, tmp_path / "not_a_model.pt")
         args = ["evaluate", "--model", str(tmp_path / "not_a_model.pt"), "--data", str(ionic_xyz)]
         expect = "not a readable lesdistill student"
-    result = _run(args)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("lesdistill: error:") and expect in lines[0], result.stderr
+    code, _, err = _main(args, capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lesdistill: error:") and expect in lines[0], err
     assert not (tmp_path / "o" / "state.pt").exists()
