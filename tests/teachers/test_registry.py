@@ -124,3 +124,17 @@ def test_d3_adds_dispersion_to_a_teacher() -> None:
     e_base, e_sum = base.label(atoms)["energy"], combined.label(atoms)["energy"]
     assert e_sum < e_base  # dispersion is attractive
     assert "D3(BJ" in combined.info.level_of_theory
+
+
+def test_missing_package_names_the_extra(monkeypatch) -> None:
+    """Without the family's package: MissingDependencyError naming the pip extra."""
+    from lesdistill.teachers import base
+
+    real = base.has_module
+    monkeypatch.setattr(base, "has_module", lambda m: False if m.startswith(("chgnet", "sevenn",
+                                                                             "tblite")) else real(m))
+    for spec, extra in (("chgnet", "chgnet"), ("sevennet", "sevennet"), ("xtb-gfn2", "xtb")):
+        with pytest.raises(MissingDependencyError, match=rf"lesdistill\[{extra}\]"):
+            get_teacher(spec)
+        status = teacher_status(spec)
+        assert not status.usable and f"lesdistill[{extra}]" in status.reason

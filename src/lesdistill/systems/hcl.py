@@ -24,7 +24,7 @@ def hcl_density_g_cm3(concentration_mol_L: float) -> float:
     return 0.997 + 0.017 * concentration_mol_L
 
 
-def hcl_solution(concentration_mol_L: float = 2.0, n_water: int = 64, seed: int = 0,
+def hcl_solution(concentration_mol_L: float = 2.0, n_water: int = 128, seed: int = 0,
                  density_g_cm3: float | None = None, min_distance_A: float = 1.5) -> Atoms:
     """HCl dissolved in ``n_water`` water molecules at ~``concentration_mol_L`` (mol/L).
 
