@@ -6,6 +6,8 @@ crystal graph from a lattice).
 
 from __future__ import annotations
 
+from typing import Any
+
 from lesdistill.teachers.base import Teacher, TeacherInfo, missing_packages, require_package
 
 #: Elements H (1) .. Pu (94), the range of CHGNet's atom embedding.
@@ -43,11 +45,20 @@ def make(spec: str, arg: str, device: str = "cpu") -> Teacher:
     require_package("chgnet", "chgnet", "chgnet", "the CHGNet teacher")
     import contextlib
     import io
+    import warnings
 
     from chgnet.model import CHGNet
     from chgnet.model.dynamics import CHGNetCalculator
 
+    class _QuietCHGNetCalculator(CHGNetCalculator):  # type: ignore[misc]
+        """CHGNetCalculator without its per-call torch UserWarning (volume tensor)."""
+
+        def calculate(self, *args: Any, **kwargs: Any) -> None:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad")
+                super().calculate(*args, **kwargs)
+
     with contextlib.redirect_stdout(io.StringIO()):  # chgnet prints banners on load
         model = CHGNet.load(model_name="0.3.0", use_device=device, verbose=False)
-        calc = CHGNetCalculator(model=model, use_device=device, on_isolated_atoms="ignore")
+        calc = _QuietCHGNetCalculator(model=model, use_device=device, on_isolated_atoms="ignore")
     return Teacher(name=spec, info=info(), calculator=calc, device=device)
