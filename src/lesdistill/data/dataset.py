@@ -48,8 +48,8 @@ class LabelKeys:
 class LabelledFrame:
     """One structure with its reference labels.
 
-    ``atoms`` carries positions (Å), numbers, cell, pbc and ``info["total_charge"]`` (e); it has no
-    calculator attached. ``energy`` eV; ``forces`` (N, 3) eV/Å; ``stress`` (6,) eV/Å^3 Voigt or
+    ``atoms`` carries positions (Å), numbers, cell, pbc, ``info["total_charge"]`` (e) and
+    ``info["teacher"]`` when the file names one; it has no calculator attached. ``energy`` eV; ``forces`` (N, 3) eV/Å; ``stress`` (6,) eV/Å^3 Voigt or
     None; ``bec`` (N, 3, 3) e or None. ``source`` is ``"file.xyz:index"`` for error messages.
     """
 
@@ -145,6 +145,8 @@ def frame_from_atoms(atoms: Any, source: str, label_keys: LabelKeys = LabelKeys(
         raise UserInputError(f"{source}: total charge is NaN or infinite")
     clean = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
     clean.info[keys.TOTAL_CHARGE] = total_charge
+    if keys.TEACHER in atoms.info:
+        clean.info[keys.TEACHER] = str(atoms.info[keys.TEACHER])
     return LabelledFrame(clean, energy_f, forces_a, stress_a, bec_a, source)
 
 

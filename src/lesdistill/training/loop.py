@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from lesdistill import keys
 from lesdistill.data.dataset import LabelKeys, LabelledFrame, elements_of, file_digest, load_datasets
 from lesdistill.errors import UserInputError
 from lesdistill.training import losses, modelio, outputs
@@ -220,7 +221,9 @@ class _Run:
         return {"training": {"epoch": st["epoch"], "stage": st["stage"], "best_epoch": st["best_epoch"],
                              "best_valid_loss": st["best_loss"], "data_sha256": self.fingerprint["data"],
                              "n_train_frames": len(self.train_frames),
-                             "n_valid_frames": len(self.valid_frames), "config": self.config.to_dict()}}
+                             "n_valid_frames": len(self.valid_frames), "config": self.config.to_dict(),
+                             "teachers": sorted({str(f.atoms.info[keys.TEACHER]) for f in self.train_frames
+                                                 if keys.TEACHER in f.atoms.info})}}
 
 
 class _null:
