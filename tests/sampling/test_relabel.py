@@ -68,6 +68,8 @@ def test_workers_give_the_same_frames(frames_file, tmp_path) -> None:
 
 
 def test_bad_shard_and_inputs(frames_file, tmp_path) -> None:
+    with pytest.raises(UserInputError, match="must differ"):
+        label(frames_file, frames_file, "analytic-ionic-half", progress=False)
     assert parse_shard("1/4") == (1, 4)
     for bad in ("4/4", "x/2", "3", "-1/2"):
         with pytest.raises(UserInputError, match="shard"):

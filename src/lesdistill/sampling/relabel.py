@@ -123,6 +123,8 @@ def label(
 
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if Path(out_path).resolve() == Path(in_path).resolve():
+        raise UserInputError(f"--out must differ from the input file {in_path}")
     spec = teacher if isinstance(teacher, str) else teacher.name
     teacher_obj = get_teacher(teacher, device=device) if isinstance(teacher, str) else teacher
     if workers > 1 and not isinstance(teacher, str):
