@@ -47,6 +47,9 @@ class StudentCalculator(Calculator):
         model: path to a ``.pt`` checkpoint (see :func:`lesdistill.model.save_student`) or a
             ``StudentModel`` instance (used as is, moved to ``device``).
         device: torch device, e.g. "cpu" or "cuda".
+        compile: compile the backbone with ``torch.compile`` (inference only; about 2.5x faster
+            energy+forces on CPU after a one-off compilation of about a minute; worth it for long
+            MD). A ``StudentModel`` passed in is compiled in place.
     """
 
     implemented_properties = [
@@ -62,7 +65,14 @@ class StudentCalculator(Calculator):
         keys.ENERGY_LONG_RANGE,
     ]
 
-    def __init__(self, model: str | os.PathLike[str] | StudentModel = "student.pt", device: str = "cpu", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | StudentModel = "student.pt",
+        device: str = "cpu",
+        *,
+        compile: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if isinstance(model, StudentModel):
             self.model = model.to(device)
@@ -71,6 +81,8 @@ class StudentCalculator(Calculator):
         else:
             raise TypeError(f"model must be a checkpoint path or a StudentModel, got {type(model).__name__}")
         self.device = torch.device(device)
+        if compile:
+            self.model.compile_backbone()
 
     # ------------------------------------------------------------------ helpers
     @property
