@@ -4,7 +4,8 @@ One epoch = one pass over the training frames in a random order that depends onl
 (seed, epoch), through ``DistributedSampler`` (also with one process), so runs are reproducible,
 resumable mid-epoch, and a DDP run with W ranks takes the same optimizer steps as one process:
 ``batch_size`` is the global batch, each rank takes ``batch_size / W`` frames of it, and the loss
-is normalised by global counts (see :mod:`.losses`).
+is normalised by global counts (see :mod:`.losses`). A run may therefore be resumed with a
+different number of ranks (e.g. started on 1 GPU, continued on 4).
 
 Per epoch: training steps (Adam/AdamW, gradient clipping, EMA update), validation with the EMA
 weights, ReduceLROnPlateau on the validation loss, best/last students, learning-curve CSV, then
@@ -118,7 +119,7 @@ class _Run:
         return {**self.loop_state, "fingerprint": self.fingerprint,
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "ema": self.ema.state_dict() if self.ema else None,
-                "rng": rng_state(), "student": modelio.describe(self.model)}
+                "rng": rng_state(), "student": modelio.describe(self.model), "world_size": self.ctx.world_size}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
@@ -275,7 +276,7 @@ def _train(config: TrainConfig, train_list: list[Path], valid_list: list[Path] |
     run.fingerprint = {"config": cfg_fp, "data": file_digest(train_list),
                        "valid": file_digest(valid_list) if valid_list else "",
                        "init": file_digest([init]) if init is not None else "",
-                       "allow_new_elements": bool(allow_new_elements), "world_size": ctx.world_size}
+                       "allow_new_elements": bool(allow_new_elements)}
     saved = load_state(run.paths.state) if run.paths.state.exists() else None
     if saved is not None:
         bad = describe_mismatch(saved.get("fingerprint", {}), run.fingerprint)
