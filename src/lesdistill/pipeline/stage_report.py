@@ -1,8 +1,9 @@
 """Report stage: gather the numbers of every stage, compute RDFs, write the HTML/JSON report.
 
-RDFs compare teacher MD (the sampling trajectory at the MD temperature) with student MD over
-the same simulated time and the same number of frames: the student frames are taken from the
-start of production, every k-th frame so that both have the same frame spacing.
+RDFs compare teacher MD (the sampling segment at the MD temperature) with student MD of the
+same length: (1) the student run with the teacher's sampling protocol (``md/mirror``: same start
+structure, thermostat, time step, equilibration and number of frames), and (2) the student's
+production MD over the same simulated time and frame spacing, from the start of production.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def rdf_pairs(symbols: set[str]) -> list[tuple[str, str]]:
 
 
 def compute_rdfs(cfg: RunConfig, out: Path) -> dict[str, Any] | None:
-    """Teacher-MD vs student-MD RDFs over the same simulated time (see module docstring)."""
+    """RDFs of teacher MD vs student MD run with the same protocol and length (``md/mirror``),
+    plus the student's production MD over the same simulated time (see module docstring)."""
     from lesdistill.analysis.rdf import compare_rdfs, radial_distribution
     from lesdistill.md import load_trajectory
 
@@ -50,33 +52,46 @@ def compute_rdfs(cfg: RunConfig, out: Path) -> dict[str, Any] | None:
     if not all(frames[0].pbc):
         return None
     teacher = [frames[i] for i in teacher_segment(cfg, frames)]
+    n = len(teacher)
     teacher_dt = cfg.sampling.stride * cfg.sampling.timestep_fs
-    traj = load_trajectory(out / TRAJ, positions=True)
-    step = max(1, int(round(teacher_dt / traj.frame_dt_fs)))
-    idx = np.arange(0, traj.n_frames, step)[:len(teacher)]
-    n = min(len(teacher), len(idx))
-    teacher, idx = teacher[:n], idx[:n]
     numbers = teacher[0].numbers
+    sources: dict[str, tuple[np.ndarray, np.ndarray]] = {
+        "teacher": (np.stack([f.positions for f in teacher]),
+                    np.stack([np.asarray(f.cell) for f in teacher]))}
+    result: dict[str, Any] = {"pairs": {}, "compare": {}, "teacher_frames": n,
+                              "teacher_span_fs": (n - 1) * teacher_dt}
+    mirror_dir = out / "md" / "mirror"
+    if (mirror_dir / "summary.json").is_file():
+        mirror = load_trajectory(mirror_dir, positions=True)
+        idx = np.arange(1, mirror.n_frames)[:n]  # frame 0 precedes the teacher's first frame
+        sources["student (same protocol)"] = (mirror.positions[idx], mirror.cell[idx])
+        result["student_frames"] = len(idx)
+        result["student_span_fs"] = float(mirror.time_fs[idx[-1]] - mirror.time_fs[idx[0]])
+    traj = load_trajectory(out / TRAJ, positions=True)
     if not np.array_equal(numbers, traj.numbers):
         raise ValueError("teacher frames and student trajectory hold different atoms")
+    step = max(1, int(round(teacher_dt / traj.frame_dt_fs)))
+    idx = np.arange(0, traj.n_frames, step)[:n]
+    sources["student (production MD)"] = (traj.positions[idx], traj.cell[idx])
+    result["production_frames"] = len(idx)
+    result["production_span_fs"] = float(traj.time_fs[idx[-1]] - traj.time_fs[idx[0]])
+    if "student_frames" not in result:
+        result["student_frames"], result["student_span_fs"] = (result["production_frames"],
+                                                               result["production_span_fs"])
     rmax, bins = cfg.report.rdf_rmax_A, cfg.report.rdf_bins
-    t_pos = np.stack([f.positions for f in teacher])
-    t_cell = np.stack([np.asarray(f.cell) for f in teacher])
-    result: dict[str, Any] = {"pairs": {}, "compare": {}, "teacher_frames": n, "student_frames": n,
-                              "teacher_span_fs": (n - 1) * teacher_dt,
-                              "student_span_fs": float(traj.time_fs[idx[-1]] - traj.time_fs[0])}
     for pair in rdf_pairs(set(teacher[0].get_chemical_symbols())):
-        g_t = radial_distribution(t_pos, t_cell, numbers, pair, r_max_A=rmax, n_bins=bins)
-        g_s = radial_distribution(traj.positions[idx], traj.cell[idx], numbers, pair,
-                                  r_max_A=rmax, n_bins=bins)
         name = "-".join(pair)
-        result["r_A"] = g_t.r_A.tolist()
-        result["pairs"][name] = {"teacher": g_t.g.tolist(), "student": g_s.g.tolist()}
-        result["compare"][name] = {"teacher_peak_A": g_t.first_peak()[0],
-                                   "student_peak_A": g_s.first_peak()[0],
-                                   "teacher_peak_g": g_t.first_peak()[1],
-                                   "student_peak_g": g_s.first_peak()[1],
-                                   **compare_rdfs(g_t, g_s)}
+        curves = {src: radial_distribution(pos, cell, numbers, pair, r_max_A=rmax, n_bins=bins)
+                  for src, (pos, cell) in sources.items()}
+        result["r_A"] = curves["teacher"].r_A.tolist()
+        result["pairs"][name] = {src: g.g.tolist() for src, g in curves.items()}
+        ref = curves["teacher"]
+        for src, g in curves.items():
+            if src != "teacher":
+                result["compare"][f"{name}, {src}"] = {
+                    "teacher_peak_A": ref.first_peak()[0], "student_peak_A": g.first_peak()[0],
+                    "teacher_peak_g": ref.first_peak()[1], "student_peak_g": g.first_peak()[1],
+                    **compare_rdfs(ref, g)}
     return result
 
 

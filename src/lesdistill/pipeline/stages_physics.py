@@ -5,6 +5,7 @@ Files (relative to the output folder)::
     evaluate/metrics.json      held-out errors vs the teacher, latent-charge stats, speed table
     evaluate/parity.npz        parity points (energy per atom, forces, stress) and charges
     md/start.extxyz, md/traj/  student MD (lesdistill.md trajectory directory, resumable)
+    md/mirror/                 student MD with the teacher's sampling protocol (RDF comparison)
     ir/spectrum.csv, ir/ir.json, ir/bec.json   IR spectrum, peak table, sum rule, BEC summary
 """
 
@@ -103,6 +104,30 @@ def _start_structure(cfg: RunConfig, ctx: StageContext) -> Any:
     return atoms
 
 
+def _run_mirror(ctx: StageContext, calc: Any) -> None:
+    """Student MD with the teacher's sampling protocol for the RDF segment: same start structure,
+    temperature, strain, thermostat, time step, equilibration and length (``md/mirror``)."""
+    from lesdistill.md import run_md
+
+    cfg: RunConfig = ctx.config
+    s = cfg.sampling
+    frames = read_frames(ctx.input(FRAMES))
+    seg = teacher_segment(cfg, frames)
+    temperature = float(frames[seg[0]].info.get(keys.TEMPERATURE_K, cfg.md.temperature_K))
+    strain = float(frames[seg[0]].info.get("strain", 0.0))
+    atoms = read_frames(ctx.input(STRUCTURE))[0]
+    if strain:
+        atoms.set_cell(atoms.cell.array * (1.0 + strain), scale_atoms=True)
+    atoms.calc = calc
+    thermostat = s.thermostat if s.thermostat in ("langevin", "bussi") else "langevin"
+    run_md(atoms, ctx.stage_dir / "mirror", temperature_K=temperature,
+           timestep_fs=s.timestep_fs, n_equil=s.equilibration_steps,
+           n_steps=len(seg) * s.stride, stride=s.stride, thermostat=thermostat,
+           production=thermostat, coupling_fs=1.0 / s.friction_per_fs,
+           production_coupling_fs=1.0 / s.friction_per_fs, seed=cfg.seed + 7,
+           progress=ctx.progress)
+
+
 def run_md_stage(ctx: StageContext) -> None:
     from lesdistill.calculator import StudentCalculator
     from lesdistill.md import format_summary, run_md
@@ -113,11 +138,16 @@ def run_md_stage(ctx: StageContext) -> None:
     if not start.is_file():
         write_frames(start, [_start_structure(cfg, ctx)])
     atoms = read_frames(start)[0]
-    atoms.calc = StudentCalculator(ctx.input(final_student(cfg)), device=cfg.device)
+    calc = StudentCalculator(ctx.input(final_student(cfg)), device=cfg.device)
+    atoms.calc = calc
     run_md(atoms, ctx.stage_dir / "traj", temperature_K=m.temperature_K,
            timestep_fs=m.timestep_fs, n_equil=m.n_equil, n_steps=m.n_steps, stride=m.stride,
            thermostat=m.thermostat, production=m.production, coupling_fs=m.coupling_fs,
            production_coupling_fs=m.production_coupling_fs, bec_every=cfg.ir.bec_every,
            seed=cfg.seed, progress=ctx.progress)
     summary = json.loads((ctx.stage_dir / "traj" / "summary.json").read_text())
-    ctx.log("  " + format_summary(summary))
+    if not ctx.progress:  # run_md prints it itself with progress on
+        ctx.log("  " + format_summary(summary))
+    if all(atoms.pbc):
+        ctx.log("  student MD with the teacher's sampling protocol (for the RDF comparison)")
+        _run_mirror(ctx, calc)

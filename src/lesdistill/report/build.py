@@ -103,6 +103,9 @@ def _section_charges(data, samples) -> Section | None:
     if not ch and not bec:
         return None
     tables, figs, paras = [], [], []
+    paras.append("Latent charges are learned from teacher energies and forces alone (never fitted "
+                 "to partial charges); their global sign is arbitrary: flipping all of them leaves "
+                 "energies, forces and the IR spectrum unchanged, and flips every BEC.")
     if ch:
         tables.append(_nested_table(ch, "element", "latent charges per element (e)"))
         if (samples or {}).get("charges"):
@@ -131,10 +134,14 @@ def _section_rdf(data) -> Section | None:
                  "Radial distribution functions, teacher MD vs student MD")
     paras = []
     if rdf.get("teacher_span_fs") is not None:
-        paras.append(f"Same simulated time for both: teacher {rdf['teacher_span_fs']:.0f} fs, "
+        paras.append(f"Same simulated time and number of frames: teacher MD "
+                     f"{rdf['teacher_span_fs']:.0f} fs ({rdf.get('teacher_frames', '?')} frames), "
                      f"student {rdf['student_span_fs']:.0f} fs "
-                     f"({rdf.get('teacher_frames', '?')} / {rdf.get('student_frames', '?')} frames).")
-    tables = [_nested_table(rdf["compare"], "pair", "student vs teacher RDF")] \
+                     f"({rdf.get('student_frames', '?')} frames). 'same protocol': the student "
+                     "run from the same start structure with the teacher's sampling thermostat, "
+                     "equilibration and length; 'production MD': the start of the student's "
+                     "spectrum run.")
+    tables = [_nested_table(rdf["compare"], "pair, student run", "student vs teacher RDF")] \
         if rdf.get("compare") else []
     return Section("Structure: radial distribution functions", paras, tables, [fig])
 
