@@ -110,7 +110,7 @@ def _section_charges(data, samples) -> Section | None:
         tables.append(_nested_table(ch, "element", "latent charges per element (e)"))
         if (samples or {}).get("charges"):
             figs.append(Figure("charges", F.charges_png(samples["charges"]),
-                               "Latent charge distribution per element (student MD frames)"))
+                               "Latent charge distribution per element (held-out teacher frames)"))
     if bec:
         if bec.get("elements"):
             tables.append(_nested_table(bec["elements"], "element",
