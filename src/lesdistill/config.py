@@ -30,13 +30,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import types
-import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from lesdistill.config_types import from_dict, to_dict
 from lesdistill.errors import UserInputError
 
 __all__ = [
@@ -286,85 +285,18 @@ def _check_component_keys(cfg: RunConfig) -> None:
                                      f"{', '.join(sorted(names - set(_TRAINING_ELSEWHERE)))}")
 
 
-# --- dict <-> dataclass -------------------------------------------------------------------------
-
-def _convert(value: Any, tp: Any, where: str) -> Any:
-    """Check/convert one YAML value to the annotated type ``tp`` (``where`` names the key)."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _convert(value, arg, where)
-            except UserInputError as exc:
-                errors.append(str(exc))
-        raise UserInputError(errors[0] if errors else f"{where}: bad value {value!r}")
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise UserInputError(f"{where} must be a mapping of keys, got {type(value).__name__}")
-        return _from_dict(tp, value, where)
-    if origin is tuple:
-        (item_tp, _ellipsis) = typing.get_args(tp)
-        items = value if isinstance(value, list | tuple) else [value]
-        return tuple(_convert(v, item_tp, f"{where}[{i}]") for i, v in enumerate(items))
-    if origin is dict or tp is dict:
-        if not isinstance(value, dict):
-            raise UserInputError(f"{where} must be a mapping, got {type(value).__name__}")
-        return dict(value)
-    if tp is Any:
-        return value
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise UserInputError(f"{where} must be true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise UserInputError(f"{where} must be an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise UserInputError(f"{where} must be a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise UserInputError(f"{where} must be a string, got {value!r}")
-        return str(value)
-    raise TypeError(f"internal: unsupported config type {tp!r} at {where}")
-
-
-def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    for key in data:
-        if key not in names:
-            prefix = f"{where}." if where else ""
-            raise UserInputError(f"unknown config key '{prefix}{key}'; allowed in "
-                                 f"{where or 'the top level'}: {', '.join(sorted(names))}")
-    kwargs = {k: _convert(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
-    return cls(**kwargs)
-
+# --- dict <-> dataclass ---------------------------------------------------------------------
 
 def config_from_dict(data: dict[str, Any]) -> RunConfig:
     """Build a validated :class:`RunConfig` from a plain dict (as read from YAML)."""
     if not isinstance(data, dict):
         raise UserInputError(f"a run config must be a mapping of keys, got {type(data).__name__}")
-    return _from_dict(RunConfig, data, "")
+    return from_dict(RunConfig, data, "")
 
 
 def config_to_dict(cfg: Any) -> Any:
     """Plain-data (YAML/JSON-ready) view of a config dataclass (tuples become lists)."""
-    if dataclasses.is_dataclass(cfg):
-        return {f.name: config_to_dict(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
-    if isinstance(cfg, list | tuple):
-        return [config_to_dict(v) for v in cfg]
-    if isinstance(cfg, dict):
-        return {str(k): config_to_dict(v) for k, v in cfg.items()}
-    return cfg
+    return to_dict(cfg)
 
 
 def dump_config(cfg: RunConfig) -> str:
