@@ -97,7 +97,8 @@ def main() -> None:
         from chgnet.model import CHGNet
         from chgnet.model.dynamics import CHGNetCalculator
 
-        chgnet_calc = CHGNetCalculator(CHGNet.load(model_name="0.3.0", use_device="cpu", verbose=False), use_device="cpu")
+        chgnet = CHGNet.load(model_name="0.3.0", use_device="cpu", verbose=False)
+        chgnet_calc = CHGNetCalculator(chgnet, use_device="cpu")
     models = {}
     for name in PRESETS:
         config = StudentConfig.from_preset(name, elements=["H", "O"], dtype="float32")

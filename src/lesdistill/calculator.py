@@ -166,7 +166,8 @@ class StudentCalculator(Calculator):
         def charge_fn(positions: torch.Tensor) -> torch.Tensor:
             positions = torch.as_tensor(positions).to(device=model.device, dtype=model.dtype)
             if positions.shape != batch.positions.shape:
-                raise ValueError(f"positions must have shape {tuple(batch.positions.shape)}, got {tuple(positions.shape)}")
+                expected = tuple(batch.positions.shape)
+                raise ValueError(f"positions must have shape {expected}, got {tuple(positions.shape)}")
             return model.latent_charges(batch.replace(positions=positions))
 
         return charge_fn

@@ -29,7 +29,11 @@ def random_structure(symbols: list[str], cell, pbc, seed: int, min_distance: flo
     while len(atoms) < len(symbols):
         candidate = rng.uniform(0.0, 1.0, 3) @ cell
         trial = atoms + Atoms([symbols[len(atoms)]], positions=[candidate])
-        if len(atoms) == 0 or trial.get_distances(len(atoms), range(len(atoms)), mic=bool(np.any(pbc))).min() > min_distance:
+        if len(atoms) == 0:
+            atoms = trial
+            continue
+        distances = trial.get_distances(len(atoms), range(len(atoms)), mic=bool(np.any(pbc)))
+        if distances.min() > min_distance:
             atoms = trial
     atoms.set_cell(cell if np.any(pbc) else np.zeros((3, 3)))
     return atoms

@@ -108,7 +108,9 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     return state
 
 
-def model_from_state(state: Mapping[str, Any], device: str | torch.device = "cpu", source: str = "checkpoint") -> StudentModel:
+def model_from_state(
+    state: Mapping[str, Any], device: str | torch.device = "cpu", source: str = "checkpoint"
+) -> StudentModel:
     """Rebuild a :class:`StudentModel` from a checkpoint dict (see :func:`read_checkpoint`)."""
     try:
         config = StudentConfig.from_dict(dict(state["config"]))
@@ -151,7 +153,11 @@ def extend_elements(model: StudentModel, elements: Sequence[str]) -> StudentMode
         old = old_state[name]
         if old.shape == value.shape:
             new_state[name] = old.clone()
-        elif old.shape[0] == len(model.elements) and value.shape[0] == len(new_elements) and old.shape[1:] == value.shape[1:]:
+        elif (
+            old.shape[0] == len(model.elements)
+            and value.shape[0] == len(new_elements)
+            and old.shape[1:] == value.shape[1:]
+        ):
             merged = value.clone()
             for row, element in enumerate(config.elements):
                 if element in old_index:

@@ -87,7 +87,8 @@ class _CompiledForward:
             except Exception as err:  # compiler missing / unsupported op: keep working, eagerly
                 import warnings
 
-                warnings.warn(f"torch.compile of the backbone failed ({type(err).__name__}); running eager", stacklevel=2)
+                message = f"torch.compile of the backbone failed ({type(err).__name__}); running eager"
+                warnings.warn(message, stacklevel=2)
                 self.failed = True
         return self.eager(*args, **kwargs)
 
@@ -189,7 +190,9 @@ class StudentModel(nn.Module):
             q = q - (excess / batch.n_atoms.to(q.dtype))[batch.batch]
         return q
 
-    def _long_range(self, q: torch.Tensor, positions: torch.Tensor, cell: torch.Tensor, batch: AtomicBatch) -> torch.Tensor:
+    def _long_range(
+        self, q: torch.Tensor, positions: torch.Tensor, cell: torch.Tensor, batch: AtomicBatch
+    ) -> torch.Tensor:
         from lesdistill.les import energy as les_energy
 
         sizes = batch.split_sizes()
@@ -330,7 +333,8 @@ def fit_reference_energies(
     for row, numbers in enumerate(numbers_list):
         for z in numbers:
             if int(z) not in column:
-                raise ValueError(f"structure {row} contains {chemical_symbols[int(z)]}, not in elements {list(elements)}")
+                symbol = chemical_symbols[int(z)]
+                raise ValueError(f"structure {row} contains {symbol}, not in elements {list(elements)}")
             counts[row, column[int(z)]] += 1
     solution, *_ = np.linalg.lstsq(counts, energies_arr, rcond=None)
     return {e: float(v) for e, v in zip(elements, solution)}
