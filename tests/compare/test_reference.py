@@ -11,17 +11,20 @@ from lesdistill.compare.reference import finite_difference_bec, frames_bec
 
 
 class FixedCharges(Calculator):
-    """Dipole of fixed point charges, mu = sum_i q_i r_i (e Å): its BEC is exactly q_i * I."""
+    """Dipole of fixed point charges, mu = sum_i q_i r_i (e Å): its BEC is exactly q_i * I.
+    With ``wrap``, positions are wrapped into the cell first (as tblite does in a periodic cell)."""
 
     implemented_properties = ["energy", "dipole"]
 
-    def __init__(self, charges):
+    def __init__(self, charges, wrap=False):
         super().__init__()
         self.q = np.asarray(charges, dtype=float)
+        self.wrap = wrap
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
-        self.results = {"energy": 0.0, "dipole": self.q @ self.atoms.positions}
+        pos = self.atoms.get_positions(wrap=self.wrap)
+        self.results = {"energy": 0.0, "dipole": self.q @ pos}
 
 
 def _water(cell=False):
@@ -40,6 +43,16 @@ def test_fixed_charges_give_exact_bec():
         z = finite_difference_bec(atoms, FixedCharges(q), displacement_A=0.02)
         np.testing.assert_allclose(z, np.array(q)[:, None, None] * np.eye(3), atol=1e-10)
         np.testing.assert_array_equal(atoms.get_positions(), before)
+
+
+def test_atom_on_a_cell_face_with_a_wrapping_dipole():
+    # an H 1e-4 Å inside a face: displacing it by -h would wrap it to the other side of the cell
+    atoms = _water(cell=True)
+    atoms.positions[1, 1] = 1e-4
+    atoms.positions[2, 0] = 6.0 - 1e-4
+    q = [-0.8, 0.4, 0.4]
+    z = finite_difference_bec(atoms, FixedCharges(q, wrap=True), displacement_A=0.01)
+    np.testing.assert_allclose(z, np.array(q)[:, None, None] * np.eye(3), atol=1e-8)
 
 
 def test_no_dipole_or_bad_step_is_rejected():

@@ -7,8 +7,10 @@ Two sources:
 * a teacher whose ASE calculator gives a dipole (tblite GFN1/GFN2-xTB: Mulliken-charge dipole plus
   atomic dipoles): Z[i, a, b] = d mu_a / d r_ib by central finite differences,
   (mu_a(r_ib + h) - mu_a(r_ib - h)) / (2 h), 6 N calculations per frame -- meant for small cells.
-  In a periodic cell the xTB dipole uses the positions as given (no Berry phase), which is a
-  well-defined derivative as long as no atom is wrapped during the displacement (we never wrap).
+  In a periodic cell the xTB dipole is sum_i q_i r_i over positions wrapped into the cell (no
+  Berry phase): an atom crossing a cell face during a displacement would make the dipole jump by
+  q_i L. So the structure is first translated rigidly (which leaves every Z_i unchanged) to put
+  each cell face in the middle of the widest empty slab between atoms, and wrapped.
 """
 
 from __future__ import annotations
@@ -25,6 +27,27 @@ def calculator_gives_dipole(calculator: object) -> bool:
     return keys.DIPOLE in getattr(calculator, "implemented_properties", ())
 
 
+def away_from_faces(atoms):
+    """A copy translated rigidly and wrapped so that, along every periodic cell vector, the cell
+    face lies in the middle of the widest gap between the atoms' fractional coordinates."""
+    work = atoms.copy()
+    if not work.pbc.any():
+        return work
+    frac = work.get_scaled_positions(wrap=True)
+    shift = np.zeros(3)
+    for axis in range(3):
+        if not work.pbc[axis]:
+            continue
+        x = np.sort(frac[:, axis])
+        gaps = np.diff(np.concatenate([x, [x[0] + 1.0]]))
+        k = int(np.argmax(gaps))
+        shift[axis] = -(x[k] + 0.5 * gaps[k])  # the gap's midpoint goes to the face
+    frac = frac + shift
+    frac[:, work.pbc] %= 1.0
+    work.set_scaled_positions(frac)
+    return work
+
+
 def finite_difference_bec(atoms, calculator, *, displacement_A: float = 0.01,
                           progress: bool = False) -> np.ndarray:
     """BEC tensors (N, 3, 3) in e from central differences of ``calculator``'s dipole (e Å).
@@ -38,9 +61,9 @@ def finite_difference_bec(atoms, calculator, *, displacement_A: float = 0.01,
         name = type(calculator).__name__
         raise ValueError(f"calculator {name} gives no dipole; a finite-difference reference BEC "
                          "needs one (use an xTB teacher or frames with 'bec' labels)")
-    work = atoms.copy()
+    work = away_from_faces(atoms)
     work.calc = calculator
-    base = atoms.get_positions()
+    base = work.get_positions()
     n = len(atoms)
     z = np.zeros((n, 3, 3))
     steps = range(n)
