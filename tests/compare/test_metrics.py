@@ -109,3 +109,14 @@ def test_spread_within_and_between_levels():
     assert out["std_within_level_mean"] == pytest.approx(1.0)
     assert out["std_between_levels"] == pytest.approx(25.0)
     assert out["std_total"] > out["std_within_level_mean"]
+
+
+def test_sign_alignment_of_latent_charges():
+    z = _becs(7)
+    assert metrics.sign_to_match(-z, z) == -1.0 and metrics.sign_to_match(z, z) == 1.0
+    noisy = -z + 0.2 * np.random.default_rng(8).normal(size=z.shape)
+    assert metrics.sign_to_match(noisy, z) == -1.0
+    water = np.stack([np.eye(3) * q for q in (-0.8, 0.4, 0.4)])
+    assert metrics.conventional_sign(water, ["O", "H", "H"]) == 1.0
+    assert metrics.conventional_sign(-water, ["O", "H", "H"]) == -1.0
+    assert metrics.conventional_sign(water[:1], ["O"]) is None

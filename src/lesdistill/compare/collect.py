@@ -5,6 +5,13 @@ Per teacher (a ``lesdistill run`` folder): ``sample/teacher.json`` (metadata wit
 (spectrum, band table), ``compare/bec.npz`` (BECs and charges on the shared BEC frames) and
 ``compare/rdf.json``. Across teachers: the BEC agreement matrix and each student's BEC error
 against the reference (``reference/``).
+
+Sign of the latent charges: LES students learn their charges from energies and forces, which are
+even in the charges (E_lr ~ |S(k)|^2), so each student's overall sign is arbitrary (IR spectra
+are not affected; charges and BECs flip). Before comparing, every student's charges and BECs are
+multiplied by one global sign: the one that best matches the reference BECs when there is a
+reference, else the one that gives hydrogen a positive mean BEC trace. The applied sign is
+recorded per teacher (``latent_sign``, ``sign_rule``).
 """
 
 from __future__ import annotations
@@ -56,11 +63,28 @@ def fill_result(r: TeacherResult, overrides: Mapping[str, str]) -> dict[str, Any
     with np.load(path) as data:
         arrays = {k: data[k] for k in data.files}
     symbols = arrays["symbols"].reshape(-1).tolist()
-    r.bec_trace_e = metrics.bec_trace_per_element(arrays["becs"], symbols)
     r.asr_residual_e = metrics.acoustic_sum_rule_residual(list(arrays["becs"]))
     if not r.mean_charge_e:
         r.mean_charge_e = metrics.per_element_mean(arrays["charges"], symbols)
     return arrays
+
+
+def apply_sign(r: TeacherResult, becs: np.ndarray, symbols: Sequence[str],
+               ref: np.ndarray | None) -> np.ndarray:
+    """Choose and apply the student's global charge sign (module docstring); returns the signed
+    BECs and sets ``bec_trace_e``, ``mean_charge_e``, ``latent_sign``, ``sign_rule`` of ``r``."""
+    sign, rule = 1.0, "none (no reference, no hydrogen): as trained"
+    if ref is not None and ref.shape == becs.shape:
+        sign, rule = metrics.sign_to_match(becs, ref), "best match to the reference BECs"
+    else:
+        conv = metrics.conventional_sign(becs, symbols)
+        if conv is not None:
+            sign, rule = conv, "hydrogen has a positive mean BEC trace"
+    r.latent_sign, r.sign_rule = sign, rule
+    signed = sign * becs
+    r.bec_trace_e = metrics.bec_trace_per_element(signed, symbols)
+    r.mean_charge_e = {el: sign * q for el, q in r.mean_charge_e.items()}
+    return signed
 
 
 def experiment_of(folders: Sequence[Path]) -> tuple[dict[str, float], tuple | None, str]:
@@ -105,6 +129,12 @@ def collect_and_report(cfg: CompareConfig, results: list[TeacherResult], plan: M
     from lesdistill.compare.report import write_report
 
     out = Path(cfg.output)
+    ref_info = _json(out / "reference" / "reference.json")
+    ref_path = out / "reference" / "reference.npz"
+    ref = None
+    if ref_info and ref_info.get("available") and ref_path.is_file():
+        with np.load(ref_path) as data:
+            ref = data["becs"]
     becs: dict[str, np.ndarray] = {}
     symbols: list[str] | None = None
     for r in results:
@@ -112,21 +142,15 @@ def collect_and_report(cfg: CompareConfig, results: list[TeacherResult], plan: M
             continue
         arrays = fill_result(r, cfg.teacher(r.name).overrides)
         if arrays is not None:
-            becs[r.name] = arrays["becs"]
             symbols = arrays["symbols"].reshape(-1).tolist()
+            becs[r.name] = apply_sign(r, arrays["becs"], symbols, ref)
+            if ref is not None and becs[r.name].shape == ref.shape:
+                r.bec_vs_reference = metrics.bec_errors(becs[r.name], ref, symbols)
     structure = out / "frames" / "structure.extxyz"
     if structure.is_file():
         elements = sorted(set(read(structure).get_chemical_symbols()))
     else:
         elements = sorted(set(symbols or []))
-    ref_info = _json(out / "reference" / "reference.json")
-    ref_path = out / "reference" / "reference.npz"
-    if ref_info and ref_path.is_file() and symbols is not None:
-        with np.load(ref_path) as data:
-            ref = data["becs"]
-        for r in results:
-            if r.name in becs and becs[r.name].shape == ref.shape:
-                r.bec_vs_reference = metrics.bec_errors(becs[r.name], ref, symbols)
     agreement = metrics.bec_agreement_matrix(becs) if len(becs) >= 2 else None
     ok_folders = [Path(r.run_dir) for r in results if r.status == "ok"]
     exp_peaks, exp_curve, exp_label = experiment_of(ok_folders)

@@ -167,3 +167,27 @@ def spread_within_and_between(values: Mapping[str, float],
         "std_within_level_mean": float(np.mean(within)) if within else float("nan"),
         "std_between_levels": float(np.std(means)) if len(means) >= 2 else float("nan"),
     }
+
+
+def sign_to_match(pred: Any, ref: Any) -> float:
+    """The global sign s in {+1, -1} that brings ``s * pred`` closest to ``ref`` (least squares).
+
+    LES latent charges are learnt from energies and forces, which are even in the charges
+    (E_lr ~ |S(k)|^2), so a student's overall charge (and BEC) sign is not fixed by training."""
+    p, r = _as_bec(pred, "pred"), _as_bec(ref, "ref")
+    if p.shape != r.shape:
+        raise ValueError(f"BEC arrays must match atom for atom: {p.shape} vs {r.shape}")
+    return -1.0 if float(np.sum(p * r)) < 0.0 else 1.0
+
+
+def conventional_sign(becs: Any, symbols: Sequence[str]) -> float | None:
+    """Sign convention without a reference: hydrogen carries a positive mean BEC trace (true in
+    water, acids and hydroxylated surfaces). None when there is no hydrogen."""
+    sym = np.asarray(list(symbols))
+    if "H" not in set(sym.tolist()):
+        return None
+    z = _as_bec(becs, "becs")
+    if sym.shape[0] != z.shape[0]:
+        raise ValueError(f"symbols has {sym.shape[0]} entries for {z.shape[0]} BEC tensors")
+    trace = np.trace(z[sym == "H"], axis1=1, axis2=2)
+    return -1.0 if float(trace.mean()) < 0.0 else 1.0

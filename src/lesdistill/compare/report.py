@@ -76,6 +76,14 @@ def _sections(summary: Mapping[str, Any], experiment_curve: tuple | None):
                               agree["definition"]))
         paras.append("R² = 1 - Σ(Z_i - Z_j)² / Σ(Z_j - <Z_j>)² over all tensor components of all "
                      "atoms of the shared BEC frames; <Z_j> is the mean tensor.")
+    flipped = [t["name"] for t in ok if t.get("latent_sign", 1.0) < 0]
+    rules = sorted({t.get("sign_rule", "") for t in ok if t.get("sign_rule")})
+    if rules:
+        paras.append("Latent charges are learnt from energies and forces, which do not change "
+                     "when every charge changes sign, so each student's overall sign is "
+                     f"arbitrary. Sign fixed by: {'; '.join(rules)}. Flipped: "
+                     f"{', '.join(flipped) if flipped else 'none'}. IR spectra do not depend "
+                     "on it.")
     ref = summary.get("bec_reference")
     if ref:
         rows = [[t["name"], t["level_of_theory"]]

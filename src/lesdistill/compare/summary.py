@@ -40,6 +40,8 @@ class TeacherResult:
     mean_charge_e: dict[str, float] = field(default_factory=dict)
     bec_trace_e: dict[str, float] = field(default_factory=dict)  # mean Tr(Z)/3 per element
     asr_residual_e: float | None = None  # max |sum_i Z_i| over the shared BEC frames
+    latent_sign: float = 1.0  # global sign applied to the student's charges/BECs (see collect)
+    sign_rule: str = ""  # how the sign was chosen
     bec_vs_reference: dict[str, Any] | None = None
     ir_peaks_cm: dict[str, float] = field(default_factory=dict)  # band name -> student peak
     ir_curve: dict[str, list[float]] | None = None  # {"wavenumber_cm": [], "n_alpha_per_cm": []}
