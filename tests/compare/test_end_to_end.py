@@ -41,6 +41,7 @@ def test_two_teachers_and_a_skipped_one(tmp_path, make_config):
         assert set(t["mean_charge_e"]) == {"Na", "Cl"}
         assert set(t["bec_trace_e"]) == {"Na", "Cl"}
         assert t["bec_vs_reference"]["mae_e"] >= 0
+        assert t["latent_sign"] in (1.0, -1.0) and "reference" in t["sign_rule"]
         assert t["ir_curve"] and len(t["ir_curve"]["wavenumber_cm"]) > 10
     assert summary["levels_of_theory"] == {"GFN1-xTB": ["xtb-gfn1"], "analytic": ["analytic-ionic"]}
     agree = summary["bec_agreement"]
