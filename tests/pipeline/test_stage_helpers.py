@@ -74,3 +74,19 @@ def test_rdf_pairs() -> None:
     assert rdf_pairs({"O", "H", "Cl"}) == [("O", "O"), ("O", "H"), ("Cl", "O")]
     assert rdf_pairs({"Na", "Cl"}) == [("Cl", "Cl")]
     assert isinstance(RunConfig().md.n_steps, int)
+
+
+def test_quality_warnings_flag_unstable_md_only() -> None:
+    from lesdistill.pipeline.stage_report import quality_warnings
+
+    cfg = config_from_dict({"md": {"temperature_K": 300.0}})
+    bad = quality_warnings(cfg, {"md": {"nve_drift_meV_per_atom_ps": 18.6,
+                                        "mean_temperature_K": 538.0},
+                                 "ir": {"sum_rule": {"relative_mismatch": 1.17}},
+                                 "parity": {"forces": {"mae": 400.0}}})
+    assert len(bad) == 4 and "drift" in bad[0] and "538 K" in bad[1]
+    good = quality_warnings(cfg, {"md": {"nve_drift_meV_per_atom_ps": 0.01,
+                                         "mean_temperature_K": 310.0},
+                                  "ir": {"sum_rule": {"relative_mismatch": 0.07}},
+                                  "parity": {"forces": {"mae": 60.0}}})
+    assert good == []

@@ -23,6 +23,7 @@ def _synthetic() -> tuple[dict, dict]:
     g = 1 + np.exp(-((r - 2.8) / 0.2) ** 2)
     data = {
         "title": "synthetic <report> & co",
+        "warnings": ["student NVE energy drift +18 meV/atom/ps"],
         "teacher": {"name": "chgnet", "level_of_theory": "PBE/PBE+U (MPtrj)"},
         "student": {"preset": "tiny", "elements": ["H", "O"], "n_parameters": 12345},
         "dataset": {"n_train": 60, "n_valid": 8, "n_test": 8},
@@ -69,6 +70,7 @@ def test_full_report_is_valid_and_self_contained(tmp_path: Path) -> None:
     assert {p.read_bytes() for p in pngs} == set(images)
     assert "http://" not in text and "https://" not in text and "<script" not in text
     assert "synthetic &lt;report&gt; &amp; co" in text
+    assert text.index("Warnings") < text.index("Teacher, student and data")
     for needle in ("Infrared spectrum", "Speed", "Fine-tuning", "radial distribution"):
         assert needle in text
     numbers = json.loads((tmp_path / "report.json").read_text())

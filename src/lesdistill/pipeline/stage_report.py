@@ -119,6 +119,39 @@ def _parity(metrics: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def quality_warnings(cfg: RunConfig, data: dict[str, Any]) -> list[str]:
+    """Plain-language warnings when a number says the student or its MD is not trustworthy."""
+    notes = []
+    md = data.get("md") or {}
+    drift = md.get("nve_drift_meV_per_atom_ps")
+    if drift is not None and abs(drift) > 1.0:
+        notes.append(f"student NVE energy drift {drift:+.2f} meV/atom/ps (> 1): the MD is not "
+                     "reliable; train on more (and hotter) teacher frames or longer")
+    t_mean = md.get("mean_temperature_K")
+    if t_mean is not None and abs(t_mean - cfg.md.temperature_K) > 0.15 * cfg.md.temperature_K:
+        notes.append(f"student MD mean temperature {t_mean:.0f} K vs target "
+                     f"{cfg.md.temperature_K:.0f} K: the student MD heated up or froze; its "
+                     "spectrum is not reliable")
+    mismatch = ((data.get("ir") or {}).get("sum_rule") or {}).get("relative_mismatch")
+    if mismatch is not None and abs(mismatch) > 0.2:
+        notes.append(f"IR sum rule off by {mismatch:+.0%} (> 20%): trajectory too short, too few "
+                     "BEC frames (ir.bec_every) or not equilibrated")
+    par = (data.get("parity") or {}).get("forces", {})
+    if par.get("mae") is not None and par["mae"] > 150.0:
+        notes.append(f"held-out force MAE {par['mae']:.0f} meV/Å (> 150): the student is not "
+                     "yet a faithful copy of the teacher")
+    return notes
+
+
+def _short_teacher(meta: dict[str, Any]) -> dict[str, Any]:
+    out = dict(meta)
+    if isinstance(out.get("elements"), list) and len(out["elements"]) > 12:
+        out["elements"] = f"{len(out['elements'])} elements"
+    if out.get("elements") is None:
+        out["elements"] = "any"
+    return out
+
+
 def gather(cfg: RunConfig, out: Path, stage_names: list[str]) -> tuple[dict, dict]:
     """(report data, plot samples) from the files of the finished stages."""
     from lesdistill.md import load_trajectory
@@ -128,7 +161,7 @@ def gather(cfg: RunConfig, out: Path, stage_names: list[str]) -> tuple[dict, dic
     samples: dict[str, Any] = {}
     teacher = _json(out / TEACHER_JSON)
     if teacher:
-        data["teacher"] = teacher
+        data["teacher"] = _short_teacher(teacher)
     metrics = _json(out / EVAL_METRICS) or {}
     if metrics.get("student"):
         data["student"] = metrics["student"]
@@ -171,6 +204,7 @@ def gather(cfg: RunConfig, out: Path, stage_names: list[str]) -> tuple[dict, dic
     data["timings_s"] = {name: float(read_state(out / name).get("seconds", 0.0))
                          for name in stage_names if read_state(out / name).get("status") == "done"}
     data["config"] = config_to_dict(cfg)
+    data["warnings"] = quality_warnings(cfg, data)
     return {k: v for k, v in data.items() if v is not None}, samples
 
 
@@ -185,5 +219,7 @@ def run_report(ctx: StageContext) -> None:
     teacher = data.get("teacher", {}).get("name", cfg.teacher.spec)
     data.setdefault("subtitle", f"teacher {teacher} -> LES student ({cfg.student.preset}); "
                                 f"lesdistill {__version__}")
+    for note in data["warnings"]:
+        ctx.log(f"  WARNING: {note}")
     page = build_report(data, ctx.stage_dir, samples=samples)
     ctx.log(f"  report: {page}")

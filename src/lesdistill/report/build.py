@@ -13,6 +13,7 @@ section is optional; a missing section is left out of the page. Keys of ``data``
   "teacher_span_fs", "student_span_fs"}
 - ``ir``: {"wavenumber_cm", "n_alpha_per_cm", "error", "reference": {"wavenumber_cm",
   "n_alpha_per_cm", "label"}, "peaks": [rows], "sum_rule": {...}}
+- ``warnings``: [text] shown first; ``md``: student MD summary (drift, mean temperature)
 - ``speed``: [{"model", "n_atoms", "ms_per_step", ...}]; ``finetune``: {"before": {...},
   "after": {...}, ...}; ``timings_s``: {stage: seconds}; ``config``: the run config
 """
@@ -55,6 +56,11 @@ def _rows_table(rows: Sequence[Mapping[str, Any]], caption: str = "") -> Table:
 
 def _nested_table(d: Mapping[str, Mapping[str, Any]], first: str, caption: str = "") -> Table:
     return _rows_table([{first: k, **v} for k, v in d.items()], caption)
+
+
+def _section_warnings(data: Mapping[str, Any]) -> Section | None:
+    notes = data.get("warnings")
+    return Section("Warnings", list(notes)) if notes else None
 
 
 def _section_overview(data: Mapping[str, Any]) -> Section | None:
@@ -207,7 +213,7 @@ def _section_finetune(data) -> Section | None:
 def build_sections(data: Mapping[str, Any], samples: Mapping[str, Any] | None = None
                    ) -> list[Section]:
     """All report sections present in ``data`` (in reading order)."""
-    parts = [_section_overview(data), _section_training(data, samples),
+    parts = [_section_warnings(data), _section_overview(data), _section_training(data, samples),
              _section_finetune(data), _section_charges(data, samples), _section_rdf(data),
              _section_ir(data), _section_speed(data)]
     return [p for p in parts if p is not None]
