@@ -20,10 +20,10 @@ demo: $(BIN)/.installed
 	$(BIN)/lesdistill demo
 
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q
 
 test-all: $(BIN)/.installed
-	$(BIN)/python -m pytest -q -m ""
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m ""
 
 clean:
 	rm -rf $(VENV) build *.egg-info

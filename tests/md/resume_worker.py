@@ -1,11 +1,11 @@
-"""Subprocess worker for the resume test: ``python resume_worker.py OUT`` runs the reference MD
+"""Subprocess worker for the resume test: ``python -m tests.md.resume_worker OUT`` (from the repository root) runs the reference MD
 (the test kills it part-way, then resumes in-process). Not collected by pytest."""
 
 from __future__ import annotations
 
 import sys
 
-from fixed_charge_toy import tethered_system
+from tests.md.fixed_charge_toy import tethered_system
 
 from lesdistill.md import run_md
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase import Atoms
-from fixed_charge_toy import TetheredCharges, spring_for_wavenumber, tethered_system
+from .fixed_charge_toy import TetheredCharges, spring_for_wavenumber, tethered_system
 
 from lesdistill import units
 from lesdistill.errors import UserInputError
@@ -78,10 +78,11 @@ def test_sum_rule_on_fixed_charge_langevin_md(tmp_path):
 
 
 def test_resume_after_kill_gives_the_same_trajectory(tmp_path):
-    from resume_worker import RUN, system
+    from .resume_worker import RUN, system
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, str(HERE / "resume_worker.py"), str(killed)])
+    proc = subprocess.Popen([sys.executable, "-m", "tests.md.resume_worker", str(killed)],
+                            cwd=HERE.parents[1])
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
