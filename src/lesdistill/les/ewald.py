@@ -55,7 +55,6 @@ from functools import lru_cache
 
 import numpy as np
 import torch
-from torch.utils.checkpoint import checkpoint
 
 from lesdistill.units import COULOMB_EV_A, HALF_INV_EPSILON0_EV_A
 
@@ -116,14 +115,10 @@ def reciprocal_cell(cell: torch.Tensor) -> torch.Tensor:
     return 2.0 * math.pi * torch.linalg.inv(cell).transpose(0, 1)
 
 
-def half_space_kvectors(cell: torch.Tensor, k_max: float) -> torch.Tensor:
-    r"""Reciprocal-lattice vectors with :math:`0 < |\mathbf k| < k_\text{max}`, one of each ±k pair.
-
-    The integer triples are chosen without gradient; the returned ``k = n @ reciprocal_cell(cell)``
-    is differentiable w.r.t. ``cell``. Shape [K, 3], Å⁻¹, dtype and device of ``cell``.
-    """
-    recip = reciprocal_cell(cell)
+def _half_space_integers(cell: torch.Tensor, k_max: float) -> torch.Tensor:
+    """Integer triples n (as cell dtype, [K, 3]) of the half-space vectors 0 < |n @ recip| < k_max."""
     with torch.no_grad():
+        recip = reciprocal_cell(cell)
         # |n_i| = |k . a_i| / 2 pi <= k_max |a_i| / 2 pi
         nmax = torch.floor(k_max * torch.linalg.norm(cell, dim=1) / (2.0 * math.pi)).long().tolist()
         dev = cell.device
@@ -133,15 +128,156 @@ def half_space_kvectors(cell: torch.Tensor, k_max: float) -> torch.Tensor:
         n = torch.cartesian_prod(r1, r2, r3).reshape(-1, 3)
         half = (n[:, 0] > 0) | ((n[:, 0] == 0) & ((n[:, 1] > 0) | ((n[:, 1] == 0) & (n[:, 2] > 0))))
         n = n[half].to(cell.dtype)
-        k_sq = (matmul3(n, recip.detach()) ** 2).sum(dim=1)
-        n = n[k_sq < k_max * k_max]
-    return matmul3(n, recip)
+        k_sq = (matmul3(n, recip) ** 2).sum(dim=1)
+        return n[k_sq < k_max * k_max]
+
+
+def half_space_kvectors(cell: torch.Tensor, k_max: float) -> torch.Tensor:
+    r"""Reciprocal-lattice vectors with :math:`0 < |\mathbf k| < k_\text{max}`, one of each ±k pair.
+
+    The integer triples are chosen without gradient; the returned ``k = n @ reciprocal_cell(cell)``
+    is differentiable w.r.t. ``cell``. Shape [K, 3], Å⁻¹, dtype and device of ``cell``.
+    """
+    return matmul3(_half_space_integers(cell.detach(), k_max), reciprocal_cell(cell))
+
+
+def _cell_geometry(cell: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(reciprocal cell [3, 3], volume) from cross products: b_i = 2 pi (a_j x a_k) / V (few small ops)."""
+    cross = torch.linalg.cross(cell.roll(-1, 0), cell.roll(-2, 0))  # rows a2 x a3, a3 x a1, a1 x a2
+    volume = (cell[0] * cross[0]).sum()
+    return (2.0 * math.pi / volume) * cross, volume
+
+
+def _weights(k_sq: torch.Tensor, sigma: float, k_cut: float, width: float) -> torch.Tensor:
+    """2 w(k) exp(-sigma^2 k^2/2) / k^2 (Å²); the factor 2 counts the partner -k of a half-space k."""
+    return 2.0 * kspace_switch(k_sq.sqrt(), k_cut, width) * torch.exp(-0.5 * sigma**2 * k_sq) / k_sq
+
+
+def _weights_slope(k_sq: torch.Tensor, sigma: float, k_cut: float, width: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(weights, d weights / d k^2) without autograd (analytic derivative of :func:`_weights`)."""
+    k = k_sq.sqrt()
+    gauss = torch.exp(-0.5 * sigma**2 * k_sq) / k_sq
+    w = 2.0 * kspace_switch(k, k_cut, width) * gauss
+    slope = w * (-0.5 * sigma**2 - 1.0 / k_sq)
+    if width > 0.0:
+        lo, hi = k_cut * (1.0 - width), k_cut * (1.0 + width)
+        t = ((k - lo) / (hi - lo)).clamp(0.0, 1.0)
+        dsw_dk = -30.0 * t * t * (1.0 - t) * (1.0 - t) / (hi - lo)
+        slope = slope + gauss * dsw_dk / k  # 2 gauss dsw/dk dk/dk^2, dk/dk^2 = 1/(2k)
+    return w, slope
+
+
+@lru_cache(maxsize=16)
+def _cached_kspace(
+    key: tuple[float, ...], dtype: torch.dtype, device: str, k_max: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(integer triples [K, 3], k-vectors [K, 3], volume) of the cell with values ``key``, no grad.
+
+    Memoisation of a pure function of the cell *values* (NVT MD calls with the same cell every
+    step): a changed cell is a new key. The cached tensors are never modified in place.
+    """
+    cell = torch.tensor(key, dtype=dtype, device=device).reshape(3, 3)
+    n = _half_space_integers(cell, k_max)
+    recip, volume = _cell_geometry(cell)
+    return n, n @ recip, volume
+
+
+def kspace_vectors(cell: torch.Tensor, k_max: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Half-space k-vectors [K, 3] (Å⁻¹) with 0 < |k| < k_max and the cell volume (Å³).
+
+    The integer k-set (and, when ``cell`` needs no gradient, the result) is cached per cell
+    values; with a cell that requires grad, k and V are recomputed from the cached integers so
+    that they stay differentiable w.r.t. the cell.
+    """
+    key = tuple(cell.detach().reshape(-1).tolist())
+    n, kvecs, volume = _cached_kspace(key, cell.dtype, str(cell.device), float(k_max))
+    if cell.requires_grad and torch.is_grad_enabled():
+        recip, volume = _cell_geometry(cell)
+        kvecs = n @ recip
+    return kvecs, volume
+
+
+def _ksum_grads(
+    q: torch.Tensor, r: torch.Tensor, kvecs: torch.Tensor, w: torch.Tensor, g: torch.Tensor,
+    cs: torch.Tensor, needs: tuple[bool, ...],
+) -> tuple[torch.Tensor | None, ...]:
+    r"""Gradients of :math:`T = \sum_k w_k|S_k|^2` from ``cs = [cos(k.r) | sin(k.r)]`` [N, 2K].
+
+    With :math:`A_{ik} = w_k(S^{im}_k\cos\phi_{ik} - S^{re}_k\sin\phi_{ik})`: dT/dq_i =
+    2 sum_k w_k (S^re cos + S^im sin), dT/dr_i = 2 q_i sum_k A_ik k, dT/dk = 2 sum_i q_i A_ik r_i,
+    dT/dw_k = |S_k|^2; each is one BLAS product with ``cs`` (differentiable: double backward).
+    """
+    n_k = kvecs.shape[0]
+    need_q, need_r, need_k, need_w = needs
+    rows = [q.unsqueeze(0)]
+    if need_k:
+        rows.append(q.unsqueeze(0) * r.transpose(0, 1))
+    qs = torch.cat(rows) @ cs if need_k else q.unsqueeze(0) @ cs  # [1 or 4, 2K]
+    s_re, s_im = qs[0, :n_k], qs[0, n_k:]
+    ws_re, ws_im = w * s_re, w * s_im
+    gq = gr = gk = gw = None
+    if need_q or need_r:
+        rows = []
+        if need_q:
+            rows.append(torch.cat((ws_re, ws_im)).unsqueeze(0))
+        if need_r:
+            kt = kvecs.transpose(0, 1)
+            rows.append(torch.cat((ws_im * kt, -ws_re * kt), dim=1))
+        out = torch.cat(rows) @ cs.transpose(0, 1)  # [1-4, N]
+        if need_q:
+            gq = 2.0 * g * out[0]
+        if need_r:
+            gr = (2.0 * g) * q.unsqueeze(1) * out[int(need_q) :].transpose(0, 1)
+    if need_k:
+        p_re, p_im = qs[1:, :n_k], qs[1:, n_k:]
+        gk = ((2.0 * g) * (ws_im * p_re - ws_re * p_im)).transpose(0, 1)
+    if need_w:
+        gw = g * (s_re * s_re + s_im * s_im)
+    return gq, gr, gk, gw
+
+
+def _phases(r: torch.Tensor, kvecs: torch.Tensor) -> torch.Tensor:
+    """[cos(k.r) | sin(k.r)], [N, 2K]."""
+    phase = r @ kvecs.transpose(0, 1)
+    return torch.cat((torch.cos(phase), torch.sin(phase)), dim=1)
+
+
+class _KSpaceSum(torch.autograd.Function):
+    """T = sum_k w(k) |S(k)|^2 for one chunk of k-vectors, with the fused analytic backward of
+    :func:`_ksum_grads` (w depends on k: its slope enters dT/dk). Under ``create_graph`` the
+    backward is rebuilt from differentiable ops, so double backward works."""
+
+    @staticmethod
+    def forward(ctx, q, r, kvecs, keep, sigma, k_cut, width):  # type: ignore[override]
+        cs = _phases(r, kvecs)
+        s = q @ cs
+        n_k = kvecs.shape[0]
+        w, slope = _weights_slope((kvecs * kvecs).sum(dim=1), sigma, k_cut, width)
+        ctx.params = (sigma, k_cut, width)
+        ctx.save_for_backward(q, r, kvecs, w, slope, cs if keep else None)
+        return (w * (s[:n_k] * s[:n_k] + s[n_k:] * s[n_k:])).sum()
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[override]
+        q, r, kvecs, w, slope, cs = ctx.saved_tensors
+        need_q, need_r, need_k = ctx.needs_input_grad[:3]
+        needs = (need_q, need_r, need_k, need_k)
+        if torch.is_grad_enabled():  # create_graph: differentiable recomputation
+            w = _weights((kvecs * kvecs).sum(dim=1), *ctx.params)
+            gq, gr, gk, gw = _ksum_grads(q, r, kvecs, w, g, _phases(r, kvecs), needs)
+            if need_k:
+                gk = gk + torch.autograd.grad(w, kvecs, gw, create_graph=True)[0]
+        else:
+            gq, gr, gk, gw = _ksum_grads(q, r, kvecs, w, g, _phases(r, kvecs) if cs is None else cs, needs)
+            if need_k:
+                gk = gk + (2.0 * gw * slope).unsqueeze(1) * kvecs
+        return gq, gr, gk, None, None, None, None
 
 
 def _weighted_structure_factor(
     charges: torch.Tensor, positions: torch.Tensor, kvecs: torch.Tensor, weights: torch.Tensor
 ) -> torch.Tensor:
-    """sum_k weights_k |S(k)|^2 for one chunk of k-vectors (vectorised over atoms and k)."""
+    """sum_k weights_k |S(k)|^2 for one chunk of k-vectors (plain autograd reference)."""
     phase = matmul3(positions, kvecs.transpose(0, 1))  # [N, K]
     s_re = charges @ torch.cos(phase)
     s_im = charges @ torch.sin(phase)
@@ -161,6 +297,8 @@ def ewald_energy(
     r"""Periodic LES energy by the direct reciprocal sum (module docstring for the math).
 
     Cost O(N K) with K ~ V (2 pi/dl)^3 / (6 pi^2) wave vectors, processed in memory-bounded chunks.
+    The k-set is cached per cell values (:func:`kspace_vectors`); the backward is analytic (one
+    BLAS product per gradient) and itself differentiable (force training, ``create_graph=True``).
 
     :param charges: [N] latent charges (e).
     :param positions: [N, 3] Cartesian positions (Å); need not be wrapped into the cell.
@@ -172,23 +310,16 @@ def ewald_energy(
     :return: 0-d tensor, eV; differentiable w.r.t. charges, positions and cell.
     """
     k_cut = 2.0 * math.pi / dl
-    k_max = k_cut * (1.0 + max(switch_width, 0.0))
-    kvecs = half_space_kvectors(cell, k_max)
-    volume = torch.linalg.det(cell)
-    k_sq = (kvecs * kvecs).sum(dim=1)
-    # factor 2: each stored k stands for the pair (k, -k)
-    weights = 2.0 * kspace_switch(k_sq.sqrt(), k_cut, switch_width) * torch.exp(-0.5 * sigma**2 * k_sq) / k_sq
+    kvecs, volume = kspace_vectors(cell, k_cut * (1.0 + max(switch_width, 0.0)))
     n_atoms = max(positions.shape[0], 1)
     chunk = max(1, _CHUNK_ELEMENTS // n_atoms)
-    total = charges.new_zeros(())
-    need_grad = torch.is_grad_enabled() and (charges.requires_grad or positions.requires_grad or cell.requires_grad)
-    for start in range(0, kvecs.shape[0], chunk):
-        args = (charges, positions, kvecs[start : start + chunk], weights[start : start + chunk])
-        if need_grad and kvecs.shape[0] > chunk:
-            # recompute the [N, chunk] phases in backward instead of storing all of them
-            total = total + checkpoint(_weighted_structure_factor, *args, use_reentrant=False)
-        else:
-            total = total + _weighted_structure_factor(*args)
+    n_k = kvecs.shape[0]
+    # one chunk: keep the [N, 2K] phases for backward; several: recompute them (bounded memory)
+    parts = [
+        _KSpaceSum.apply(charges, positions, kvecs[i : i + chunk], n_k <= chunk, sigma, k_cut, switch_width)
+        for i in range(0, n_k, chunk)
+    ]
+    total = parts[0] if len(parts) == 1 else torch.stack(parts).sum() if parts else charges.new_zeros(())
     energy = HALF_INV_EPSILON0_EV_A / volume * total
     if subtract_self:
         energy = energy - self_energy_per_charge2(sigma, k_cut, switch_width) * (charges * charges).sum()
