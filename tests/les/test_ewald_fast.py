@@ -115,3 +115,15 @@ def test_float32_matches_float64(make_system, triclinic_cell):
     e32 = ewald_energy(q.float(), pos.float(), triclinic_cell.float(), sigma=SIGMA, dl=DL)
     assert e32.dtype == torch.float32
     assert e32.item() == pytest.approx(e64.item(), rel=1e-5)
+
+
+def test_auto_method_threshold_depends_on_dtype():
+    from lesdistill.les.pme import choose_method
+
+    box = torch.eye(3, dtype=torch.float64) * 12.42  # 192 atoms of water: N K ~ 1.3e5, direct sum is faster
+    assert choose_method(192, box, 2.0) == "ewald"
+    box_480 = box * (480 / 192) ** (1 / 3)  # N K ~ 8e5: PME in float64, direct sum still faster in float32
+    assert choose_method(480, box_480, 2.0) == "pme"
+    assert choose_method(480, box_480.float(), 2.0) == "ewald"
+    box_3000 = box * (3000 / 192) ** (1 / 3)
+    assert choose_method(3000, box_3000.float(), 2.0) == "pme"

@@ -169,32 +169,38 @@ def _weights_slope(k_sq: torch.Tensor, sigma: float, k_cut: float, width: float)
 
 @lru_cache(maxsize=16)
 def _cached_kspace(
-    key: tuple[float, ...], dtype: torch.dtype, device: str, k_max: float
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(integer triples [K, 3], k-vectors [K, 3], volume) of the cell with values ``key``, no grad.
+    key: tuple[float, ...], dtype: torch.dtype, device: str, sigma: float, k_cut: float, width: float
+) -> tuple[torch.Tensor, ...]:
+    """(integer triples n, k = n @ recip, volume, weights, d weights / d k^2) of the cell with values
+    ``key``, without gradient.
 
     Memoisation of a pure function of the cell *values* (NVT MD calls with the same cell every
     step): a changed cell is a new key. The cached tensors are never modified in place.
     """
     cell = torch.tensor(key, dtype=dtype, device=device).reshape(3, 3)
-    n = _half_space_integers(cell, k_max)
+    n = _half_space_integers(cell, k_cut * (1.0 + max(width, 0.0)))
     recip, volume = _cell_geometry(cell)
-    return n, n @ recip, volume
+    kvecs = n @ recip
+    return (n, kvecs, volume, *_weights_slope((kvecs * kvecs).sum(dim=1), sigma, k_cut, width))
 
 
-def kspace_vectors(cell: torch.Tensor, k_max: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Half-space k-vectors [K, 3] (Å⁻¹) with 0 < |k| < k_max and the cell volume (Å³).
+def kspace_terms(
+    cell: torch.Tensor, sigma: float, k_cut: float, width: float = DEFAULT_SWITCH_WIDTH
+) -> tuple[torch.Tensor, ...]:
+    r"""Terms of the direct sum: half-space k-vectors [K, 3] (Å⁻¹) with :math:`0<|\mathbf k|<k_c(1+\delta)`,
+    volume (Å³), weights :math:`2w(k)e^{-\sigma^2k^2/2}/k^2` [K] (Å², the 2 counts :math:`-\mathbf k`)
+    and their slope d weights / d k² [K] (Å⁴).
 
-    The integer k-set (and, when ``cell`` needs no gradient, the result) is cached per cell
-    values; with a cell that requires grad, k and V are recomputed from the cached integers so
-    that they stay differentiable w.r.t. the cell.
+    Cached per cell values, sigma, k_cut and width. With a cell that requires grad, k and V are
+    recomputed (differentiably) from the cached integer triples; weights and slope are constants
+    (their values do not depend on how k was obtained), the k-dependence enters the backward.
     """
     key = tuple(cell.detach().reshape(-1).tolist())
-    n, kvecs, volume = _cached_kspace(key, cell.dtype, str(cell.device), float(k_max))
+    n, kvecs, volume, w, slope = _cached_kspace(key, cell.dtype, str(cell.device), sigma, k_cut, width)
     if cell.requires_grad and torch.is_grad_enabled():
         recip, volume = _cell_geometry(cell)
         kvecs = n @ recip
-    return kvecs, volume
+    return kvecs, volume, w, slope
 
 
 def _ksum_grads(
@@ -237,23 +243,33 @@ def _ksum_grads(
 
 
 def _phases(r: torch.Tensor, kvecs: torch.Tensor) -> torch.Tensor:
-    """[cos(k.r) | sin(k.r)], [N, 2K]."""
+    """[cos(k.r) | sin(k.r)], [N, 2K] (differentiable)."""
     phase = r @ kvecs.transpose(0, 1)
     return torch.cat((torch.cos(phase), torch.sin(phase)), dim=1)
+
+
+def _phases_nograd(r: torch.Tensor, kvecs: torch.Tensor) -> torch.Tensor:
+    """Same as :func:`_phases`, written into one buffer (no autograd, no concatenation copy)."""
+    n_k = kvecs.shape[0]
+    phase = r @ kvecs.transpose(0, 1)
+    cs = phase.new_empty(phase.shape[0], 2 * n_k)
+    torch.cos(phase, out=cs[:, :n_k])
+    torch.sin(phase, out=cs[:, n_k:])
+    return cs
 
 
 class _KSpaceSum(torch.autograd.Function):
     """T = sum_k w(k) |S(k)|^2 for one chunk of k-vectors, with the fused analytic backward of
     :func:`_ksum_grads` (w depends on k: its slope enters dT/dk). Under ``create_graph`` the
-    backward is rebuilt from differentiable ops, so double backward works."""
+    backward is rebuilt from differentiable ops, so double backward works. ``w`` and ``slope``
+    are constants matching ``kvecs`` (see :func:`kspace_terms`)."""
 
     @staticmethod
-    def forward(ctx, q, r, kvecs, keep, sigma, k_cut, width):  # type: ignore[override]
-        cs = _phases(r, kvecs)
+    def forward(ctx, q, r, kvecs, w, slope, keep, params):  # type: ignore[override]
+        cs = _phases_nograd(r, kvecs)
         s = q @ cs
         n_k = kvecs.shape[0]
-        w, slope = _weights_slope((kvecs * kvecs).sum(dim=1), sigma, k_cut, width)
-        ctx.params = (sigma, k_cut, width)
+        ctx.params = params
         ctx.save_for_backward(q, r, kvecs, w, slope, cs if keep else None)
         return (w * (s[:n_k] * s[:n_k] + s[n_k:] * s[n_k:])).sum()
 
@@ -268,7 +284,7 @@ class _KSpaceSum(torch.autograd.Function):
             if need_k:
                 gk = gk + torch.autograd.grad(w, kvecs, gw, create_graph=True)[0]
         else:
-            gq, gr, gk, gw = _ksum_grads(q, r, kvecs, w, g, _phases(r, kvecs) if cs is None else cs, needs)
+            gq, gr, gk, gw = _ksum_grads(q, r, kvecs, w, g, _phases_nograd(r, kvecs) if cs is None else cs, needs)
             if need_k:
                 gk = gk + (2.0 * gw * slope).unsqueeze(1) * kvecs
         return gq, gr, gk, None, None, None, None
@@ -297,7 +313,7 @@ def ewald_energy(
     r"""Periodic LES energy by the direct reciprocal sum (module docstring for the math).
 
     Cost O(N K) with K ~ V (2 pi/dl)^3 / (6 pi^2) wave vectors, processed in memory-bounded chunks.
-    The k-set is cached per cell values (:func:`kspace_vectors`); the backward is analytic (one
+    The k-set is cached per cell values (:func:`kspace_terms`); the backward is analytic (one
     BLAS product per gradient) and itself differentiable (force training, ``create_graph=True``).
 
     :param charges: [N] latent charges (e).
@@ -310,15 +326,19 @@ def ewald_energy(
     :return: 0-d tensor, eV; differentiable w.r.t. charges, positions and cell.
     """
     k_cut = 2.0 * math.pi / dl
-    kvecs, volume = kspace_vectors(cell, k_cut * (1.0 + max(switch_width, 0.0)))
+    kvecs, volume, w, slope = kspace_terms(cell, float(sigma), k_cut, float(switch_width))
     n_atoms = max(positions.shape[0], 1)
     chunk = max(1, _CHUNK_ELEMENTS // n_atoms)
-    n_k = kvecs.shape[0]
+    n_k, params = kvecs.shape[0], (sigma, k_cut, switch_width)
     # one chunk: keep the [N, 2K] phases for backward; several: recompute them (bounded memory)
-    parts = [
-        _KSpaceSum.apply(charges, positions, kvecs[i : i + chunk], n_k <= chunk, sigma, k_cut, switch_width)
-        for i in range(0, n_k, chunk)
-    ]
+    if n_k <= chunk:  # no slicing: a sliced k would add a (slow) SliceBackward per call
+        parts = [_KSpaceSum.apply(charges, positions, kvecs, w, slope, True, params)]
+    else:
+        parts = [
+            _KSpaceSum.apply(charges, positions, kvecs[i : i + chunk], w[i : i + chunk], slope[i : i + chunk],
+                             False, params)
+            for i in range(0, n_k, chunk)
+        ]
     total = parts[0] if len(parts) == 1 else torch.stack(parts).sum() if parts else charges.new_zeros(())
     energy = HALF_INV_EPSILON0_EV_A / volume * total
     if subtract_self:

@@ -49,8 +49,9 @@ def energy(
     :param dl: k-space cut-off wavelength (Å), > 0; smaller is more accurate and more expensive.
     :param method: ``"ewald"`` (direct k-sum, O(N·K)), ``"pme"`` (torch-pme particle mesh,
         O(N log N), same filtered energy to ~1e-5 relative), or ``"auto"`` (PME when the direct
-        sum's work N x K exceeds :data:`lesdistill.les.pme.AUTO_PME_MIN_WORK`, i.e. above ~400
-        atoms of water at the defaults). Open systems always use the exact pair sum.
+        sum's work N x K exceeds :data:`lesdistill.les.pme.AUTO_PME_MIN_WORK` (float64) or
+        ``AUTO_PME_MIN_WORK_FLOAT32``, i.e. above ~400 (float64) or ~500 (float32) atoms of water
+        at the defaults). Open systems always use the exact pair sum.
     :param subtract_self: remove the Gaussian self-energy (default True).
     :param switch_width: relative half-width of the k-space switch (0 = hard cut, not NPT-safe).
     :return: 0-d tensor (eV), differentiable w.r.t. charges, positions and cell

@@ -52,21 +52,30 @@ DEFAULT_OVERSAMPLING = 2.0
 #: B-spline order p (torch-pme P3M interpolation nodes, 1..5).
 DEFAULT_ORDER = 5
 #: ``method="auto"`` uses PME when N x K (atoms x half-space k-vectors of the direct sum) reaches
-#: this: measured crossover of energy + gradients (q, r, cell) on CPU, 1 thread, with the fused
-#: direct-sum backward is N K ~ 4e5 (float64) to ~6.5e5 (float32), ~350-450 atoms of water at
-#: sigma = 1 Å, dl = 2 Å (at 192 atoms, N K = 1.3e5, the direct sum is ~3x faster than PME).
+#: this (float64). Measured crossover of energy + gradients (q, r, cell) on CPU, 1 thread, water at
+#: sigma = 1 Å, dl = 2 Å, with the fused direct-sum backward: N K ~ 5e5 (~380 atoms) in float64,
+#: ~1e6 (~520 atoms) in float32; at 192 atoms (N K = 1.3e5) the direct sum is ~3x faster than PME.
 AUTO_PME_MIN_WORK = 500_000
+#: The same threshold for float32 (or lower precision) charges/positions.
+AUTO_PME_MIN_WORK_FLOAT32 = 1_000_000
 
 
 def choose_method(n_atoms: int, cell: torch.Tensor, dl: float, switch_width: float = 0.1) -> str:
     """``"pme"`` or ``"ewald"`` for ``method="auto"``, from the estimated direct-sum work N K.
 
-    K = V k_max^3 / (12 pi^2) is the number of half-space reciprocal vectors with |k| < k_max.
+    K = V k_max^3 / (12 pi^2) is the number of half-space reciprocal vectors with |k| < k_max;
+    the threshold depends on the dtype of ``cell`` (float32 direct sums are relatively cheaper).
     """
     k_max = 2.0 * math.pi / dl * (1.0 + max(switch_width, 0.0))
-    volume = abs(float(torch.linalg.det(cell.detach().double())))
+    c = cell.detach().tolist()
+    volume = abs(
+        c[0][0] * (c[1][1] * c[2][2] - c[1][2] * c[2][1])
+        - c[0][1] * (c[1][0] * c[2][2] - c[1][2] * c[2][0])
+        + c[0][2] * (c[1][0] * c[2][1] - c[1][1] * c[2][0])
+    )
     n_k = volume * k_max**3 / (12.0 * math.pi**2)
-    return "pme" if n_atoms * n_k >= AUTO_PME_MIN_WORK else "ewald"
+    threshold = AUTO_PME_MIN_WORK if cell.dtype == torch.float64 else AUTO_PME_MIN_WORK_FLOAT32
+    return "pme" if n_atoms * n_k >= threshold else "ewald"
 
 
 def fft_size(n: float) -> int:
