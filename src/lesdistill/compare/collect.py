@@ -57,6 +57,10 @@ def fill_result(r: TeacherResult, overrides: Mapping[str, str]) -> dict[str, Any
     r.ir_peaks_cm = {p["band"]: p["student_cm"] for p in ir.get("peaks", [])
                      if p.get("student_cm") is not None}
     r.rdf = _json(folder / "compare" / "rdf.json") or {}
+    check = _json(folder / "compare" / "md_check.json")
+    if check is not None:
+        r.md_stable, r.md_issues = bool(check["stable"]), list(check["issues"])
+        r.md_temperature_K = check.get("mean_temperature_K")
     path = folder / "compare" / "bec.npz"
     if not path.is_file():
         return None

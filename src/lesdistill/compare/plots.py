@@ -122,8 +122,12 @@ def by_level_png(values: Mapping[str, Mapping[str, float]], levels: Mapping[str,
     x axis by level of theory, so within-level and between-level spreads can be compared.
     Quantity names carry their unit, e.g. ``"bend peak (cm^-1)"``."""
     quantities = [q for q in values if values[q]]
-    fig = _figure(3.2 * max(1, len(quantities)), 3.4)
-    axes = fig.subplots(1, max(1, len(quantities)), squeeze=False)[0]
+    ncol = min(4, max(1, len(quantities)))
+    nrow = max(1, -(-len(quantities) // ncol))
+    fig = _figure(3.2 * ncol, 3.4 * nrow)
+    axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
+    for ax in axes[len(quantities):]:
+        ax.set_visible(False)
     order = sorted({levels.get(t, "unknown") for q in quantities for t in values[q]}, key=str.lower)
     for ax, q in zip(axes, quantities, strict=False):
         styles = level_styles({t: levels.get(t, "unknown") for t in values[q]})

@@ -36,7 +36,7 @@ def _main_table(summary: Mapping[str, Any]):
     header = ["teacher", "level of theory", "architecture", "training data", "E MAE (meV/atom)",
               "F MAE (meV/Å)", "teacher ms/step", "student ms/step", "speed-up"]
     header += [f"<q> {e} (e)" for e in elements] + [f"Tr Z*/3 {e} (e)" for e in elements]
-    header += ["max |Σ Z*| (e)"]
+    header += ["max |Σ Z*| (e)", "MD <T> (K)", "MD stable"]
     order = [n for names in summary["levels_of_theory"].values() for n in names]
     by_name = {t["name"]: t for t in _ok(summary)}
     rows = []
@@ -47,7 +47,8 @@ def _main_table(summary: Mapping[str, Any]):
                      t["force_mae_meV_A"], t["teacher_ms_per_step"], t["student_ms_per_step"],
                      t["speedup"]]
                     + [t["mean_charge_e"].get(e) for e in elements]
-                    + [t["bec_trace_e"].get(e) for e in elements] + [t["asr_residual_e"]])
+                    + [t["bec_trace_e"].get(e) for e in elements]
+                    + [t["asr_residual_e"], t.get("md_temperature_K"), t.get("md_stable")])
     caption = ("Student errors are against its own teacher on the held-out shared frames; "
                "ms/step = one energy+forces call on the same structure, measured in this run.")
     return Table(header, rows, caption)
@@ -97,8 +98,12 @@ def _sections(summary: Mapping[str, Any], experiment_curve: tuple | None):
         paras.append(f"No reference BEC: {summary['bec_reference_missing']}.")
     if figures or tables or paras:
         sections.append(Section("Born effective charges", paras, tables, figures))
+    unstable = [t for t in ok if t.get("md_stable") is False]
+    shown = [t for t in ok if t.get("md_stable") is not False]
+    note = ("Not shown, student MD unstable: " + "; ".join(
+        f"{t['name']} ({', '.join(t['md_issues'])})" for t in unstable) + ".") if unstable else ""
     curves = {t["name"]: (t["ir_curve"]["wavenumber_cm"], t["ir_curve"]["n_alpha_per_cm"])
-              for t in ok if t.get("ir_curve")}
+              for t in shown if t.get("ir_curve")}
     if curves:
         png = plots.ir_overlay_png(curves, levels, experiment=experiment_curve,
                                    experiment_label=summary.get("experiment_label", "experiment"))
@@ -106,7 +111,7 @@ def _sections(summary: Mapping[str, Any], experiment_curve: tuple | None):
         bands = list(exp) or sorted({b for t in ok for b in t["ir_peaks_cm"]})
         rows = [[t["name"], t["level_of_theory"]]
                 + [v for b in bands for v in (t["ir_peaks_cm"].get(b), t["band_shift_cm"].get(b))]
-                for t in ok if t.get("ir_curve")]
+                for t in shown if t.get("ir_curve")]
         header = ["student", "level of theory"] + [h for b in bands for h in
                                                     (f"{b} (cm^-1)", f"{b} shift (cm^-1)")]
         if exp:
@@ -114,17 +119,18 @@ def _sections(summary: Mapping[str, Any], experiment_curve: tuple | None):
         tables = [Table(header, rows)] if bands else []
         sections.append(Section("IR spectra", ["Each spectrum is scaled to unit maximum."
                                                + (" The band table gives peak positions and "
-                                                  "shifts from experiment." if bands else "")],
+                                                  "shifts from experiment." if bands else "")]
+                                + ([note] if note else []),
                                 tables, [Figure("ir_overlay", png, "IR spectra of all students")]))
     rdfs: dict[str, dict[str, tuple]] = {}
-    for t in ok:
+    for t in shown:
         for pair, d in (t.get("rdf") or {}).items():
             rdfs.setdefault(pair, {})[t["name"]] = (d["r_A"], d["g"])
     if rdfs:
         ref = {p: (d["r_A"], d["g"]) for p, d in (summary.get("frames_rdf") or {}).items()}
         label = summary.get("frames_rdf_label", "shared frames")
         png = plots.rdf_overlay_png(rdfs, levels, reference=ref, reference_label=label)
-        sections.append(Section("Radial distribution functions", (), (),
+        sections.append(Section("Radial distribution functions", [note] if note else (), (),
                                 [Figure("rdf_overlay", png, "RDFs from each student's MD; black: "
                                         + label)]))
     sections.append(_level_section(summary, levels))
@@ -179,7 +185,8 @@ def _level_section(summary: Mapping[str, Any], levels: Mapping[str, str]):
                                       if t["bec_trace_e"].get(e) is not None}
     for band in summary["experiment_peaks_cm"]:
         values[f"{band} shift (cm^-1)"] = {t["name"]: t["band_shift_cm"][band] for t in ok
-                                           if t["band_shift_cm"].get(band) is not None}
+                                           if t["band_shift_cm"].get(band) is not None
+                                           and t.get("md_stable") is not False}
     values = {k: v for k, v in values.items() if v}
     figures = [Figure("by_level", plots.by_level_png(values, levels),
                       "Per-teacher numbers grouped by level of theory")] if values else []

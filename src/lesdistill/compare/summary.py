@@ -46,6 +46,9 @@ class TeacherResult:
     ir_peaks_cm: dict[str, float] = field(default_factory=dict)  # band name -> student peak
     ir_curve: dict[str, list[float]] | None = None  # {"wavenumber_cm": [], "n_alpha_per_cm": []}
     rdf: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # pair -> {r_A, g}
+    md_stable: bool | None = None  # None: not checked
+    md_issues: list[str] = field(default_factory=list)
+    md_temperature_K: float | None = None  # mean production temperature of the student MD
     stage_seconds: dict[str, float] = field(default_factory=dict)
     run_dir: str = ""
 
@@ -84,12 +87,14 @@ def jsonable(value: Any) -> Any:
 def level_spread(results: Sequence[TeacherResult], experiment_cm: Mapping[str, float],
                  elements: Sequence[str]) -> dict[str, dict[str, float]]:
     """For each band position and each element's BEC trace: total spread across teachers vs the
-    spread within a level of theory and between levels (see metrics.spread_within_and_between)."""
+    spread within a level of theory and between levels (see metrics.spread_within_and_between).
+    Band positions of students whose MD was unstable are left out."""
     ok = [r for r in results if r.status == "ok"]
     groups = metrics.group_by_level({r.name: r.level for r in ok})
     out: dict[str, dict[str, float]] = {}
+    stable = [r for r in ok if r.md_stable is not False]
     for band in experiment_cm:
-        vals = {r.name: r.ir_peaks_cm[band] for r in ok if band in r.ir_peaks_cm}
+        vals = {r.name: r.ir_peaks_cm[band] for r in stable if band in r.ir_peaks_cm}
         if len(vals) >= 2:
             out[f"{band} peak (cm^-1)"] = metrics.spread_within_and_between(vals, groups)
     for e in elements:

@@ -10,7 +10,8 @@ first two stages are replaced, so that every teacher sees the same frames:
 
 and one stage is added after the pipeline's:
 
-    compare  the student's latent charges and BECs on the shared BEC frames, and its RDFs
+    compare  the student's latent charges and BECs on the shared BEC frames, its RDFs, and a
+             check that its MD stayed physical (temperature, no collapsing atoms)
 
 Stages use the pipeline's content-hash runner (:func:`lesdistill.pipeline.runner.run_stages`): a
 stage re-runs only when its config sections or input files changed, and a killed run resumes.
@@ -121,6 +122,13 @@ def run_compare_stage(ctx) -> None:
         np.savez(tmp, becs=np.stack(becs), charges=np.stack(charges), symbols=np.stack(symbols))
     rdfs = student_rdfs(ctx.input("md/traj"), cfg.report)
     write_text_atomic(ctx.stage_dir / "rdf.json", json.dumps(rdfs) + "\n")
+    from lesdistill.compare.stability import check_student_md
+
+    check = check_student_md(ctx.input("md/traj"), _read(ctx.input(shared("all.extxyz"))),
+                             cfg.md.temperature_K)
+    write_text_atomic(ctx.stage_dir / "md_check.json", json.dumps(check, indent=1) + "\n")
+    if not check["stable"]:
+        ctx.log(f"  student MD unstable: {'; '.join(check['issues'])}")
 
 
 def student_file(cfg: Any) -> str:
@@ -168,8 +176,8 @@ def compare_stages() -> dict[str, Any]:
                          description="charges/BECs on the shared frames, RDFs",
                          hash_payload=lambda c: {"rdf": [c.report.rdf_rmax_A, c.report.rdf_bins]},
                          inputs=lambda c: [student_file(c), shared("bec.extxyz"),
-                                           "md/traj/summary.json"],
-                         outputs=lambda c: ["bec.npz", "rdf.json"]),
+                                           shared("all.extxyz"), "md/traj/summary.json"],
+                         outputs=lambda c: ["bec.npz", "rdf.json", "md_check.json"]),
     }
 
 
