@@ -57,10 +57,15 @@ def fill_result(r: TeacherResult, overrides: Mapping[str, str]) -> dict[str, Any
     r.ir_peaks_cm = {p["band"]: p["student_cm"] for p in ir.get("peaks", [])
                      if p.get("student_cm") is not None}
     r.rdf = _json(folder / "compare" / "rdf.json") or {}
-    check = _json(folder / "compare" / "md_check.json")
-    if check is not None:
+    raw = _json(folder / "compare" / "md_check.json")
+    if raw is not None:  # re-judged here, so the thresholds of this version apply
+        from lesdistill.compare.stability import md_check
+
+        mean_t = raw.get("mean_temperature_K")
+        check = md_check(float("nan") if mean_t is None else float(mean_t), raw["target_K"],
+                         raw["closest_approach_A"], raw["shared_closest_approach_A"])
         r.md_stable, r.md_issues = bool(check["stable"]), list(check["issues"])
-        r.md_temperature_K = check.get("mean_temperature_K")
+        r.md_temperature_K = mean_t
     path = folder / "compare" / "bec.npz"
     if not path.is_file():
         return None

@@ -43,8 +43,8 @@ def closest_approach(positions: np.ndarray, cells: np.ndarray, numbers: np.ndarr
 
 
 def md_check(mean_temperature_K: float, target_K: float, student_min: dict[str, float],
-             shared_min: dict[str, float], *, temperature_tol_K: float = 50.0,
-             temperature_tol_frac: float = 0.25, distance_frac: float = 0.75) -> dict[str, Any]:
+             shared_min: dict[str, float], *, temperature_tol_K: float = 100.0,
+             temperature_tol_frac: float = 0.35, distance_frac: float = 0.75) -> dict[str, Any]:
     """``{"stable": bool, "issues": [...]}`` from the checks of the module docstring."""
     issues = []
     tol = max(temperature_tol_K, temperature_tol_frac * target_K)
