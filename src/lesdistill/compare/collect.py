@@ -164,7 +164,7 @@ def collect_and_report(cfg: CompareConfig, results: list[TeacherResult], plan: M
     ok_folders = [Path(r.run_dir) for r in results if r.status == "ok"]
     exp_peaks, exp_curve, exp_label = experiment_of(ok_folders)
     split = _json(out / "frames" / "split.json") or {}
-    system = {k: str(v) for k, v in cfg.system.items()}
+    system = {k: (str(v) if isinstance(v, Path) else v) for k, v in cfg.system.items()}
     summary = build_summary(
         name=cfg.name, system=system,
         n_frames={k: len(v) for k, v in split.items()}, results=results, elements=elements,
