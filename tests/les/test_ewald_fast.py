@@ -127,3 +127,16 @@ def test_auto_method_threshold_depends_on_dtype():
     assert choose_method(480, box_480.float(), 2.0) == "ewald"
     box_3000 = box * (3000 / 192) ** (1 / 3)
     assert choose_method(3000, box_3000.float(), 2.0) == "pme"
+
+
+def test_cache_filled_under_inference_mode_still_serves_autograd(make_system, cubic_cell):
+    q, pos = make_system(8, cubic_cell, seed=9)
+    ewald._cached_kspace.cache_clear()
+    with torch.inference_mode():
+        e_inf = ewald_energy(q, pos, cubic_cell, sigma=SIGMA, dl=DL)
+    q, pos, cell = q.requires_grad_(True), pos.requires_grad_(True), cubic_cell.clone().requires_grad_(True)
+    e = ewald_energy(q, pos, cell, sigma=SIGMA, dl=DL)
+    g = torch.autograd.grad(e, (q, pos, cell))
+    g_ref = torch.autograd.grad(reference_energy(q, pos, cell), (q, pos, cell))
+    assert e.item() == pytest.approx(e_inf.item(), rel=1e-12)
+    assert all(torch.allclose(a, b, rtol=1e-10, atol=1e-11) for a, b in zip(g, g_ref))

@@ -177,11 +177,13 @@ def _cached_kspace(
     Memoisation of a pure function of the cell *values* (NVT MD calls with the same cell every
     step): a changed cell is a new key. The cached tensors are never modified in place.
     """
-    cell = torch.tensor(key, dtype=dtype, device=device).reshape(3, 3)
-    n = _half_space_integers(cell, k_cut * (1.0 + max(width, 0.0)))
-    recip, volume = _cell_geometry(cell)
-    kvecs = n @ recip
-    return (n, kvecs, volume, *_weights_slope((kvecs * kvecs).sum(dim=1), sigma, k_cut, width))
+    # normal tensors even if first called under inference_mode (later calls may need autograd)
+    with torch.inference_mode(False), torch.no_grad():
+        cell = torch.tensor(key, dtype=dtype, device=device).reshape(3, 3)
+        n = _half_space_integers(cell, k_cut * (1.0 + max(width, 0.0)))
+        recip, volume = _cell_geometry(cell)
+        kvecs = n @ recip
+        return (n, kvecs, volume, *_weights_slope((kvecs * kvecs).sum(dim=1), sigma, k_cut, width))
 
 
 def kspace_terms(
