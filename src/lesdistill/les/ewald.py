@@ -171,8 +171,8 @@ def _weights_slope(k_sq: torch.Tensor, sigma: float, k_cut: float, width: float)
 def _cached_kspace(
     key: tuple[float, ...], dtype: torch.dtype, device: str, sigma: float, k_cut: float, width: float
 ) -> tuple[torch.Tensor, ...]:
-    """(integer triples n, k = n @ recip, volume, weights, d weights / d k^2) of the cell with values
-    ``key``, without gradient.
+    """(integer triples n, reciprocal cell, k = n @ recip, volume, weights, d weights / d k^2) of the
+    cell with values ``key``, without gradient.
 
     Memoisation of a pure function of the cell *values* (NVT MD calls with the same cell every
     step): a changed cell is a new key. The cached tensors are never modified in place.
@@ -183,26 +183,22 @@ def _cached_kspace(
         n = _half_space_integers(cell, k_cut * (1.0 + max(width, 0.0)))
         recip, volume = _cell_geometry(cell)
         kvecs = n @ recip
-        return (n, kvecs, volume, *_weights_slope((kvecs * kvecs).sum(dim=1), sigma, k_cut, width))
+        return (n, recip, kvecs, volume, *_weights_slope((kvecs * kvecs).sum(dim=1), sigma, k_cut, width))
 
 
 def kspace_terms(
     cell: torch.Tensor, sigma: float, k_cut: float, width: float = DEFAULT_SWITCH_WIDTH
 ) -> tuple[torch.Tensor, ...]:
-    r"""Terms of the direct sum: half-space k-vectors [K, 3] (Å⁻¹) with :math:`0<|\mathbf k|<k_c(1+\delta)`,
-    volume (Å³), weights :math:`2w(k)e^{-\sigma^2k^2/2}/k^2` [K] (Å², the 2 counts :math:`-\mathbf k`)
-    and their slope d weights / d k² [K] (Å⁴).
+    r"""Constant (no-grad) terms of the direct sum for the *values* of ``cell``: integer triples n
+    [K, 3], reciprocal cell [3, 3] (Å⁻¹), half-space k-vectors ``n @ recip`` [K, 3] (Å⁻¹) with
+    :math:`0<|\mathbf k|<k_c(1+\delta)`, volume (Å³), weights :math:`2w(k)e^{-\sigma^2k^2/2}/k^2`
+    [K] (Å², the 2 counts :math:`-\mathbf k`) and their slope d weights / d k² [K] (Å⁴).
 
-    Cached per cell values, sigma, k_cut and width. With a cell that requires grad, k and V are
-    recomputed (differentiably) from the cached integer triples; weights and slope are constants
-    (their values do not depend on how k was obtained), the k-dependence enters the backward.
+    Cached per cell values, sigma, k_cut and width (the cell dependence of the energy is put back
+    analytically in the backward of the direct sum).
     """
     key = tuple(cell.detach().reshape(-1).tolist())
-    n, kvecs, volume, w, slope = _cached_kspace(key, cell.dtype, str(cell.device), sigma, k_cut, width)
-    if cell.requires_grad and torch.is_grad_enabled():
-        recip, volume = _cell_geometry(cell)
-        kvecs = n @ recip
-    return kvecs, volume, w, slope
+    return _cached_kspace(key, cell.dtype, str(cell.device), sigma, k_cut, width)
 
 
 def _ksum_grads(
@@ -260,36 +256,56 @@ def _phases_nograd(r: torch.Tensor, kvecs: torch.Tensor) -> torch.Tensor:
     return cs
 
 
-class _KSpaceSum(torch.autograd.Function):
-    """T = sum_k w(k) |S(k)|^2 for one chunk of k-vectors, with the fused analytic backward of
-    :func:`_ksum_grads` (w depends on k: its slope enters dT/dk). Under ``create_graph`` the
-    backward is rebuilt from differentiable ops, so double backward works. ``w`` and ``slope``
-    are constants matching ``kvecs`` (see :func:`kspace_terms`)."""
+class _KSpaceEnergy(torch.autograd.Function):
+    r"""E_c = (1/2 eps0) T / V with T = sum_k w(k) |S(k)|^2 over one chunk of k = n @ recip(cell).
+
+    Inputs (q, r, cell) carry gradients; the chunk's constants (n, recip, k, V, w, slope: values
+    for this cell) come from :func:`kspace_terms`. Backward: dE/dq, dE/dr, dE/dk from
+    :func:`_ksum_grads` (scaled by g/(2 eps0 V)), dk -> dB = n^T dE/dk (w's k-dependence through its
+    slope), then with :math:`B = 2\pi C^{-T}`: :math:`\partial E/\partial C = -B G_B^T B/2\pi -
+    E_c B/2\pi` (second term from 1/V). Under ``create_graph`` the backward is rebuilt from
+    differentiable ops, so double backward works."""
 
     @staticmethod
-    def forward(ctx, q, r, kvecs, w, slope, keep, params):  # type: ignore[override]
+    def forward(ctx, q, r, cell, consts, keep, params):  # type: ignore[override]
+        n, recip, kvecs, volume, w, slope = consts
         cs = _phases_nograd(r, kvecs)
         s = q @ cs
         n_k = kvecs.shape[0]
+        energy = HALF_INV_EPSILON0_EV_A / volume * (w * (s[:n_k] * s[:n_k] + s[n_k:] * s[n_k:])).sum()
         ctx.params = params
-        ctx.save_for_backward(q, r, kvecs, w, slope, cs if keep else None)
-        return (w * (s[:n_k] * s[:n_k] + s[n_k:] * s[n_k:])).sum()
+        ctx.save_for_backward(q, r, cell, n, recip, kvecs, volume, w, slope, energy, cs if keep else None)
+        return energy
 
     @staticmethod
     def backward(ctx, g):  # type: ignore[override]
-        q, r, kvecs, w, slope, cs = ctx.saved_tensors
-        need_q, need_r, need_k = ctx.needs_input_grad[:3]
-        needs = (need_q, need_r, need_k, need_k)
+        q, r, cell, n, recip, kvecs, volume, w, slope, energy, cs = ctx.saved_tensors
+        need_q, need_r, need_c = ctx.needs_input_grad[:3]
+        needs = (need_q, need_r, need_c, need_c)
         if torch.is_grad_enabled():  # create_graph: differentiable recomputation
+            recip, volume = _cell_geometry(cell)
+            kvecs = n @ recip
             w = _weights((kvecs * kvecs).sum(dim=1), *ctx.params)
-            gq, gr, gk, gw = _ksum_grads(q, r, kvecs, w, g, _phases(r, kvecs), needs)
-            if need_k:
-                gk = gk + torch.autograd.grad(w, kvecs, gw, create_graph=True)[0]
-        else:
-            gq, gr, gk, gw = _ksum_grads(q, r, kvecs, w, g, _phases_nograd(r, kvecs) if cs is None else cs, needs)
-            if need_k:
-                gk = gk + (2.0 * gw * slope).unsqueeze(1) * kvecs
-        return gq, gr, gk, None, None, None, None
+            cs = _phases(r, kvecs)
+            scale = g * HALF_INV_EPSILON0_EV_A / volume
+            gq, gr, gk, gw = _ksum_grads(q, r, kvecs, w, scale, cs, needs)
+            gc = None
+            if need_c:
+                s = q @ cs
+                n_k = kvecs.shape[0]
+                total = (w * (s[:n_k] * s[:n_k] + s[n_k:] * s[n_k:])).sum()
+                gc = torch.autograd.grad(
+                    (kvecs, w, volume), cell, (gk, gw, -scale * total / volume), create_graph=True
+                )[0]
+            return gq, gr, gc, None, None, None
+        scale = g * HALF_INV_EPSILON0_EV_A / volume
+        gq, gr, gk, gw = _ksum_grads(q, r, kvecs, w, scale, _phases_nograd(r, kvecs) if cs is None else cs, needs)
+        gc = None
+        if need_c:
+            gk = gk + (2.0 * gw * slope).unsqueeze(1) * kvecs
+            g_recip = n.transpose(0, 1) @ gk  # dE/dB, [3, 3]
+            gc = -(recip @ g_recip.transpose(0, 1) @ recip + (g * energy) * recip) / (2.0 * math.pi)
+        return gq, gr, gc, None, None, None
 
 
 def _weighted_structure_factor(
@@ -328,21 +344,23 @@ def ewald_energy(
     :return: 0-d tensor, eV; differentiable w.r.t. charges, positions and cell.
     """
     k_cut = 2.0 * math.pi / dl
-    kvecs, volume, w, slope = kspace_terms(cell, float(sigma), k_cut, float(switch_width))
+    consts = kspace_terms(cell, float(sigma), k_cut, float(switch_width))
     n_atoms = max(positions.shape[0], 1)
     chunk = max(1, _CHUNK_ELEMENTS // n_atoms)
-    n_k, params = kvecs.shape[0], (sigma, k_cut, switch_width)
+    n_k, params = consts[0].shape[0], (sigma, k_cut, switch_width)
     # one chunk: keep the [N, 2K] phases for backward; several: recompute them (bounded memory)
-    if n_k <= chunk:  # no slicing: a sliced k would add a (slow) SliceBackward per call
-        parts = [_KSpaceSum.apply(charges, positions, kvecs, w, slope, True, params)]
+    if n_k <= chunk:
+        energy = _KSpaceEnergy.apply(charges, positions, cell, consts, True, params)
     else:
+        n, recip, kvecs, volume, w, slope = consts
         parts = [
-            _KSpaceSum.apply(charges, positions, kvecs[i : i + chunk], w[i : i + chunk], slope[i : i + chunk],
-                             False, params)
+            _KSpaceEnergy.apply(
+                charges, positions, cell, (n[i : i + chunk], recip, kvecs[i : i + chunk], volume,
+                                           w[i : i + chunk], slope[i : i + chunk]), False, params
+            )
             for i in range(0, n_k, chunk)
         ]
-    total = parts[0] if len(parts) == 1 else torch.stack(parts).sum() if parts else charges.new_zeros(())
-    energy = HALF_INV_EPSILON0_EV_A / volume * total
+        energy = torch.stack(parts).sum()
     if subtract_self:
         energy = energy - self_energy_per_charge2(sigma, k_cut, switch_width) * (charges * charges).sum()
     return energy
