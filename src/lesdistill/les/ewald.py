@@ -308,16 +308,6 @@ class _KSpaceEnergy(torch.autograd.Function):
         return gq, gr, gc, None, None, None
 
 
-def _weighted_structure_factor(
-    charges: torch.Tensor, positions: torch.Tensor, kvecs: torch.Tensor, weights: torch.Tensor
-) -> torch.Tensor:
-    """sum_k weights_k |S(k)|^2 for one chunk of k-vectors (plain autograd reference)."""
-    phase = matmul3(positions, kvecs.transpose(0, 1))  # [N, K]
-    s_re = charges @ torch.cos(phase)
-    s_im = charges @ torch.sin(phase)
-    return (weights * (s_re * s_re + s_im * s_im)).sum()
-
-
 def ewald_energy(
     charges: torch.Tensor,
     positions: torch.Tensor,
