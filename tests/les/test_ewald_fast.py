@@ -46,8 +46,11 @@ def test_energy_and_gradients_match_reference(make_system, triclinic_cell, monke
         assert torch.allclose(a, b, rtol=1e-10, atol=1e-11)
 
 
-def test_double_backward_matches_reference(make_system, triclinic_cell):
+@pytest.mark.parametrize("chunked", [False, True])
+def test_double_backward_matches_reference(make_system, triclinic_cell, monkeypatch, chunked):
     """create_graph=True (force/stress training): second derivatives w.r.t. q, r and cell."""
+    if chunked:
+        monkeypatch.setattr(ewald, "_CHUNK_ELEMENTS", 100)
     q, pos, cell = _leaves(make_system, triclinic_cell, n=10, seed=4)
     out = {}
     for name, fn in (("fast", lambda *a: ewald_energy(*a, sigma=SIGMA, dl=DL)), ("ref", reference_energy)):
