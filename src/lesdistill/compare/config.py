@@ -48,8 +48,9 @@ YAML schema (units in the key names; defaults in brackets)::
       max_atoms: 96                       # [96] largest cell for a finite-difference reference
 
 ``reference: auto`` uses the frames' ``bec`` labels when every shared frame has them, else the
-first listed xTB teacher (its dipole, by finite differences) when the cell has at most
-``max_atoms`` atoms, else no reference.
+first usable xTB teacher (finite differences of its dipole, 6 N calls per frame) when the cell has
+at most ``max_atoms`` atoms, else the first analytic teacher (exact BEC of its fixed charges),
+else no reference. ``teacher:<name>`` forces one teacher (xTB or analytic).
 """
 
 from __future__ import annotations
