@@ -89,15 +89,16 @@ def run_reference(ctx) -> None:
                          "give sampling.file frames with per-atom bec (N, 9) labels")
     elif spec is None:
         info["reason"] = "no usable teacher gives a reference BEC (xTB or analytic)"
+    elif spec.startswith("analytic-"):
+        calc = ctx.extra["make_teacher"](spec)().calculator
+        becs = [fixed_charge_bec(a, calc) for a in frames]
+        info["source"] = f"teacher {spec}: exact BEC of its fixed point charges"
     elif len(frames[0]) > cfg.bec.max_atoms:
         info["reason"] = (f"{len(frames[0])} atoms > bec.max_atoms = {cfg.bec.max_atoms}: "
                           "finite differences too expensive")
     else:
         calc = ctx.extra["make_teacher"](spec)().calculator
-        if spec.startswith("analytic-"):
-            becs = [fixed_charge_bec(a, calc) for a in frames]
-            info["source"] = f"teacher {spec}: exact BEC of its fixed point charges"
-        elif calculator_gives_dipole(calc):
+        if calculator_gives_dipole(calc):
             ctx.log(f"  reference BEC: finite differences of the {spec} dipole, "
                     f"{6 * len(frames[0])} calculations per frame")
             becs = [finite_difference_bec(a, calc, displacement_A=cfg.bec.displacement_A,
