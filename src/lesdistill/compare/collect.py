@@ -176,6 +176,9 @@ def collect_and_report(cfg: CompareConfig, results: list[TeacherResult], plan: M
     sampler = plan.get("frames", {}).get("sampler")
     summary["frames_rdf_label"] = f"shared frames ({sampler} MD)" if sampler else "shared frames"
     summary["experiment_label"] = exp_label
+    if exp_curve is not None:
+        summary["experiment_curve"] = {"wavenumber_cm": list(exp_curve[0]),
+                                       "n_alpha_per_cm": list(exp_curve[1])}
     if ref_info and not ref_info.get("available"):
         summary["bec_reference_missing"] = ref_info.get("reason", "")
     return write_report(summary, out / "report", experiment_curve=exp_curve)

@@ -196,11 +196,15 @@ def _level_section(summary: Mapping[str, Any], levels: Mapping[str, str]):
 def write_report(summary: Mapping[str, Any], out_dir: str | Path, *,
                  experiment_curve: tuple | None = None) -> Path:
     """Write ``summary.json``, one PNG per figure and ``report.html`` into ``out_dir``; returns
-    the HTML path. ``experiment_curve`` = (wavenumber_cm, n_alpha_per_cm) overlays experiment."""
+    the HTML path. ``experiment_curve`` = (wavenumber_cm, n_alpha_per_cm) overlays experiment
+    (default: the summary's ``experiment_curve``, so a re-render keeps it)."""
     from lesdistill.report.html import render_html
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    stored = summary.get("experiment_curve")
+    if experiment_curve is None and stored:
+        experiment_curve = (stored["wavenumber_cm"], stored["n_alpha_per_cm"])
     write_text_atomic(out / SUMMARY_FILE, json.dumps(summary, indent=1, allow_nan=False) + "\n")
     sections = _sections(summary, experiment_curve)
     for sec in sections:
