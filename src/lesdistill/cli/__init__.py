@@ -42,8 +42,9 @@ def version() -> None:
     typer.echo(__version__)
 
 
+# ImportError: an optional package (a teacher family) is missing; MissingDependencyError is one.
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, IsADirectoryError, PermissionError,
-               MissingDependencyError, KeyError)
+               MissingDependencyError, ImportError, KeyError)
 
 
 def main(argv: list[str] | None = None) -> None:
