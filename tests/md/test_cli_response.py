@@ -121,3 +121,18 @@ def test_velocity_units_are_angstrom_per_fs(traj_dir):
     from lesdistill.units import AMU_A2_PER_FS2_TO_EV
 
     assert kinetic * AMU_A2_PER_FS2_TO_EV == pytest.approx(traj.kinetic[3], rel=1e-6)
+
+
+def test_md_with_a_student_of_other_elements_fails_before_writing(tmp_path, capsys):
+    from lesdistill.model import StudentConfig, StudentModel, save_student
+    from lesdistill.systems import water_box
+
+    save_student(StudentModel(StudentConfig.from_preset("tiny", elements=["Na", "Cl"])),
+                 tmp_path / "nacl.pt")
+    write(tmp_path / "water.xyz", water_box(n_molecules=4, seed=0))
+    out = tmp_path / "md"
+    code, _, err = run_cli(["md", tmp_path / "water.xyz", "--model", tmp_path / "nacl.pt",
+                            "--out", out, "--quick"], capsys)
+    assert code == 2
+    assert "['H', 'O']" in err and len(err.strip().splitlines()[-1:]) == 1
+    assert not out.exists()

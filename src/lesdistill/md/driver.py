@@ -226,6 +226,9 @@ def run_md(atoms: Any, out_path: str | Path, *, temperature_K: float, timestep_f
                          production_coupling_fs=float(production_coupling_fs),
                          groups=sorted(groups), bec_every=int(bec_every), seed=int(seed),
                          n_equil=int(n_equil), n_steps=int(n_steps))
+    # Fail before anything is written when the calculator cannot handle this system (a student
+    # trained on other elements, a periodic-only model on an open structure, ...).
+    atoms.get_potential_energy()
     state = _start_or_resume(atoms, out, settings)
     rng = np.random.default_rng(seed)
     if state is None:
