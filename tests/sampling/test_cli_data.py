@@ -25,7 +25,9 @@ def test_teachers_lists_status(capsys) -> None:
     assert code == 0
     assert "chgnet" in out and "mace:PATH" in out and "missing:" in out
     code, out, _ = _run(["teachers", "--check", "orb:/nowhere/orb.ckpt", "-v"], capsys)
-    assert code == 0 and "checkpoint file /nowhere/orb.ckpt" in out
+    assert code == 1 and "checkpoint file /nowhere/orb.ckpt" in out  # unusable: exit 1
+    code, out, _ = _run(["teachers", "--check", "analytic-ionic"], capsys)
+    assert code == 0 and "yes" in out
 
 
 def test_system_sample_label_merge(tmp_path, capsys) -> None:

@@ -93,7 +93,9 @@ def _set_threads(threads: int | None) -> None:
 def teachers(check: list[str] = typer.Option(None, "--check", help="Check these specs, e.g. "
                                                "mace:/models/mace-mp-0.model"),
              verbose: bool = typer.Option(False, "--verbose", "-v", help="Show metadata.")) -> None:
-    """List every teacher: usable here yes/no, and exactly what is missing."""
+    """List every teacher: usable here yes/no, and exactly what is missing.
+
+    With --check, exits 1 when any checked teacher is not usable (for scripts)."""
     from lesdistill.teachers import list_teachers
     from lesdistill.teachers.registry import teacher_status
 
@@ -113,6 +115,8 @@ def teachers(check: list[str] = typer.Option(None, "--check", help="Check these 
                                  ("elements", elements), ("periodic/open", f"{i.periodic}/{i.open}"),
                                  ("pip extra", i.extra or "-")):
                 typer.echo(f"{'':<{width + 8}}{label}: {value}")
+    if check and not all(r.usable for r in rows):
+        raise typer.Exit(1)
 
 
 def system(ctx: typer.Context,
