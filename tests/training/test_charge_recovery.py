@@ -58,7 +58,8 @@ def _charge_and_bec_errors(student_path, frames):
         z_err.extend(np.linalg.norm(z - target, axis=(1, 2)) / np.linalg.norm(target, axis=(1, 2)))
         for n, value in zip(f.atoms.numbers, q):
             q_mean[int(n)].append(value)
-    return float(np.mean(q_err)), float(np.mean(z_err)), {k: float(np.mean(v)) for k, v in q_mean.items()}
+    q_mean = {k: float(np.mean(v)) for k, v in q_mean.items()}
+    return float(np.mean(q_err)), float(np.mean(z_err)), q_mean, sign
 
 
 def _run(size: Size, tmp_path):
@@ -70,7 +71,11 @@ def _run(size: Size, tmp_path):
                           lr=5e-3, valid_fraction=0.1, stage_two_start=0.75, early_stopping_patience=None)
         run = train(cfg, data, out_dir=tmp_path / f"les_{long_range}", progress=False)
         results[long_range] = (run, metrics_of(predict(load_student(run.best_path), read_frames(test))))
-    q_err, z_err, q_mean = _charge_and_bec_errors(results[True][0].best_path, read_frames(test))
+    q_err, z_err, q_mean, sign = _charge_and_bec_errors(results[True][0].best_path, read_frames(test))
+    # the saved student follows the sign convention (electronegative Cl negative): no flip needed
+    assert sign == 1.0, "student saved with Cl positive despite the charge-sign convention"
+    assert load_student(results[True][0].best_path).metadata["training"]["charge_sign"]["convention"] \
+        == "electronegative atoms negative"
     f_les = results[True][1]["forces_mae_meV_per_A"]
     f_sr = results[False][1]["forces_mae_meV_per_A"]
     print(f"\ncharges {q_mean} (mean |rel err| {q_err:.4f}); BEC rel err {z_err:.4f}; "

@@ -85,6 +85,10 @@ class _Run:
         self.valid_parts = modelio.batch_parts([f.atoms for f in valid_frames], cutoff)
         self.has_stress = any(f.stress is not None for f in train_frames + valid_frames)
         self.has_bec = any(f.bec is not None for f in train_frames + valid_frames)
+        # The global sign of latent charges is arbitrary unless BEC labels or a net charge fix it;
+        # students are then saved with the electronegative atoms negative (model.charge_sign).
+        charged = any(float(f.atoms.info.get(keys.TOTAL_CHARGE, 0.0)) != 0.0 for f in train_frames)
+        self.sign_parts = None if (self.has_bec or charged) else self.train_parts[:8]
 
     def _batch(self, parts: Sequence[Any], frames: Sequence[LabelledFrame], idx: Sequence[int]):
         batch = modelio.collate([parts[i] for i in idx]).to(self.device, self.dtype)
@@ -213,9 +217,15 @@ class _Run:
         ema_ctx = self.ema.average_parameters(self.model) if self.ema is not None else _null()
         with ema_ctx:
             meta = self.metadata()
-            modelio.save(self.model, self.paths.last, meta)
+            model = modelio.unwrap(self.model)
+            if self.sign_parts is None:
+                sign = {"convention": "not applied: BEC labels or a net charge fix the sign"}
+            else:
+                model, sign = modelio.with_charge_sign_convention(model, self.sign_parts)
+            meta["training"]["charge_sign"] = sign
+            modelio.save(model, self.paths.last, meta)
             if improved:
-                modelio.save(self.model, self.paths.best, meta)
+                modelio.save(model, self.paths.best, meta)
 
     def metadata(self) -> dict[str, Any]:
         st = self.loop_state

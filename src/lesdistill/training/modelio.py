@@ -154,3 +154,21 @@ def born_effective_charges(model: StudentModel, batch: AtomicBatch, *, create_gr
         out.append(les.born_effective_charges(charge_fn, pos_b, cell_b, eps_inf=eps_inf,
                                               create_graph=create_graph))
     return torch.cat(out)
+
+
+def with_charge_sign_convention(model: StudentModel, parts: Sequence[AtomicBatch]) -> tuple[StudentModel, dict[str, Any]]:
+    """The model to save: ``model`` itself, or a copy with its latent charges negated so that the
+    more electronegative atoms are negative on ``parts`` (see lesdistill.model.charge_sign)."""
+    import copy
+
+    from lesdistill.model.charge_sign import flip_charge_sign, follows_convention
+
+    ok = follows_convention(model, parts)
+    if ok is None:
+        return model, {"convention": "undecided (element without a tabulated electronegativity)"}
+    if ok:
+        return model, {"convention": "electronegative atoms negative", "flipped": False}
+    flipped = copy.deepcopy(model)
+    flip_charge_sign(flipped)
+    return flipped, {"convention": "electronegative atoms negative", "flipped": True}
+
