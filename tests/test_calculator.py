@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -16,14 +14,6 @@ from lesdistill import StudentCalculator, keys
 from lesdistill.model import StudentConfig, StudentModel, save_student
 
 EPS_INF = 1.7
-
-
-@pytest.fixture(autouse=True)
-def _single_torch_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

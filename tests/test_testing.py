@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -19,14 +17,6 @@ from lesdistill.testing import (
     check_short_range_cutoff,
     check_stress_finite_difference,
 )
-
-
-@pytest.fixture(autouse=True)
-def _single_torch_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _model(**overrides) -> StudentModel:

@@ -15,18 +15,6 @@ from lesdistill.report.check import check_report_html
 pytest.importorskip("tblite")
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models on a shared 2-core machine: one intra-op thread avoids thread contention
-    (measured 60x slower student calls with 2 threads under load); restored afterwards."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _run(tmp_path, make_config):
     data = make_config(tmp_path, ["analytic-ionic", "xtb-gfn1", "mace:/nonexistent.model"],
                        bec={"n_frames": 2, "reference": "teacher:analytic-ionic"})

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
 from ase import Atoms
 
 from lesdistill.model import StudentConfig, StudentModel
-
-
-@pytest.fixture(autouse=True)
-def _single_torch_thread() -> Iterator[None]:
-    """Tiny graphs: one intra-op thread is much faster on a shared, busy machine (restored after)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def random_structure(symbols: list[str], cell, pbc, seed: int, min_distance: float = 0.9) -> Atoms:

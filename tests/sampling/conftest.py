@@ -1,23 +1,10 @@
-"""Fixtures for the sampling tests: a stable small periodic ionic crystal and one torch thread."""
+"""Fixtures for the sampling tests: a stable small periodic ionic crystal."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 from ase import Atoms
 from ase.build import bulk
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Small systems run fastest (and reproducibly) on one thread on a shared 2-core machine."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

@@ -32,17 +32,6 @@ def write_ionic_dataset(path: Path, n_frames: int, *, n_pairs: int = 4, seed: in
     return path
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: on a loaded 2-core machine, 2 OpenMP threads per process are ~50x slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="session")
 def ionic_xyz(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """12 labelled NaCl frames of 8 atoms (energy, forces, stress)."""
