@@ -65,34 +65,30 @@ def parity_png(reference: Sequence[float], predicted: Sequence[float], *, quanti
     return _png(fig)
 
 
-def charges_png(charges: Mapping[str, Sequence[float]]) -> bytes:
-    """Histogram of latent (physical-scaled) charges per element (e)."""
+def _per_element_histogram_png(values: Mapping[str, Sequence[float]], xlabel: str,
+                               decimals: int) -> bytes:
+    """One histogram per element, with the element mean (e) in the legend."""
     fig = _figure()
     ax = fig.add_subplot()
-    for k, (element, values) in enumerate(sorted(charges.items())):
-        vals = np.asarray(values, float)
+    for k, (element, series) in enumerate(sorted(values.items())):
+        vals = np.asarray(series, float)
         ax.hist(vals, bins=40, alpha=0.6, color=_COLORS[k % len(_COLORS)],
-                label=f"{element} (mean {vals.mean():+.3f} e)")
-    ax.set_xlabel("latent charge (e)")
+                label=f"{element} (mean {vals.mean():+.{decimals}f} e)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("count")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return _png(fig)
+
+
+def charges_png(charges: Mapping[str, Sequence[float]]) -> bytes:
+    """Histogram of latent (physical-scaled) charges per element (e)."""
+    return _per_element_histogram_png(charges, "latent charge (e)", 3)
 
 
 def bec_png(diagonals: Mapping[str, Sequence[float]]) -> bytes:
     """Histogram of BEC diagonal components per element (e)."""
-    fig = _figure()
-    ax = fig.add_subplot()
-    for k, (element, values) in enumerate(sorted(diagonals.items())):
-        vals = np.asarray(values, float)
-        ax.hist(vals, bins=40, alpha=0.6, color=_COLORS[k % len(_COLORS)],
-                label=f"{element} (mean {vals.mean():+.2f} e)")
-    ax.set_xlabel("Born effective charge, diagonal Z_aa (e)")
-    ax.set_ylabel("count")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return _png(fig)
+    return _per_element_histogram_png(diagonals, "Born effective charge, diagonal Z_aa (e)", 2)
 
 
 def rdf_png(r_A: Sequence[float], curves: Mapping[str, Mapping[str, Sequence[float]]]) -> bytes:
