@@ -100,6 +100,25 @@ def test_periodic_bec_matches_dephased_phase_form(make_system, triclinic_cell):
     assert z.sum(0).abs().max() < 0.1 * z.abs().max()
 
 
+def test_periodic_bec_with_graph_is_differentiable(make_system, triclinic_cell):
+    """create_graph=True: same Z*, and d(sum W*Z)/dr matches finite differences of Z* itself
+    (the phases' own position dependence must be in the graph, not only the charges')."""
+    q0, pos = make_system(5, triclinic_cell, seed=21)
+    fn = anisotropic_charges(q0, triclinic_cell)
+    weights = torch.randn(5, 3, 3, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    p = pos.clone().requires_grad_(True)
+    z = born_effective_charges(fn, p, triclinic_cell, create_graph=True)
+    assert torch.allclose(z.detach(), born_effective_charges(fn, pos, triclinic_cell), rtol=1e-12, atol=1e-14)
+    (grad,) = torch.autograd.grad((weights * z).sum(), p)
+    h = 1e-5
+    for i, b in [(0, 0), (3, 2)]:
+        dp = torch.zeros_like(pos)
+        dp[i, b] = h
+        plus = (weights * born_effective_charges(fn, pos + dp, triclinic_cell)).sum()
+        minus = (weights * born_effective_charges(fn, pos - dp, triclinic_cell)).sum()
+        assert grad[i, b].item() == pytest.approx(((plus - minus) / (2 * h)).item(), rel=1e-5, abs=1e-8)
+
+
 @pytest.mark.parametrize("cell_name", [None, "triclinic"])
 def test_dipole_current_equals_z_dot_v(make_system, triclinic_cell, cell_name):
     cell = triclinic_cell if cell_name else None

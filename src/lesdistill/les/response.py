@@ -88,20 +88,8 @@ def polarization(
 
 
 def _neutral_charges(charge_fn: ChargeFn, x: torch.Tensor) -> torch.Tensor:
-    q = charge_fn(x)
-    if not isinstance(q, torch.Tensor) or q.shape != (x.shape[0],):
-        shape = tuple(q.shape) if isinstance(q, torch.Tensor) else type(q).__name__
-        raise ValueError(f"charge_fn must return a tensor of shape [N] = [{x.shape[0]}], got {shape}")
-    if q.dtype != x.dtype:
-        q = q.to(x.dtype)
+    q = _model_charges(charge_fn, x)
     return q - q.mean()
-
-
-def _phase_components(q: torch.Tensor, x: torch.Tensor, cell: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Real and imaginary parts of 2 pi i P~_a = sum_j q_j e^{i A_ja}, plus the angles A [N, 3]."""
-    angles = 2.0 * math.pi * matmul3(x, torch.linalg.inv(cell))
-    comps = torch.cat([q @ torch.cos(angles), q @ torch.sin(angles)])  # [6]: Re_a then Im_a
-    return comps, angles
 
 
 def _component_grads(outputs: torch.Tensor, x: torch.Tensor, create_graph: bool) -> torch.Tensor:
@@ -156,19 +144,35 @@ def born_effective_charges(
     positions, cell, scale = _prepare(charge_fn, positions, cell, eps_inf)
     with torch.enable_grad():
         x = _leaf(positions, create_graph)
-        q = _neutral_charges(charge_fn, x)
-        check_charges(q.detach(), positions, "charge_fn(positions)")
         if cell is None:
+            q = _neutral_charges(charge_fn, x)
+            check_charges(q.detach(), positions, "charge_fn(positions)")
             dipole = (q.unsqueeze(1) * x).sum(dim=0)
             return scale * _component_grads(dipole, x, create_graph).permute(1, 0, 2)  # [N, a, b]
-        comps, angles = _phase_components(q, x, cell)
-        grads = _component_grads(comps, x, create_graph)  # [6, N, 3]: d Re_a / dr_ib, d Im_a / dr_ib
-    g_re, g_im = grads[:3].permute(1, 0, 2), grads[3:].permute(1, 0, 2)  # [N, a, b]
-    cos, sin = torch.cos(angles).unsqueeze(2), torch.sin(angles).unsqueeze(2)
-    # P~_a = (Re_a + i Im_a) / (2 pi i) = (Im_a - i Re_a) / (2 pi), hence
-    # Re[e^{-i A_ia} dP~_a/dr_ib] = (cos A_ia dIm_a/dr_ib - sin A_ia dRe_a/dr_ib) / (2 pi)
-    z_frac = (cos * g_im - sin * g_re) / (2.0 * math.pi)  # [N, a, b], fractional direction a
-    return scale * torch.einsum("ac,nab->ncb", cell, z_frac)
+        q_raw = _model_charges(charge_fn, x)
+        check_charges(q_raw.detach(), positions, "charge_fn(positions)")
+        q = q_raw - q_raw.mean()
+        if not create_graph:
+            q = q.detach()
+        # the explicit dependence of the phase sums on r_i gives q'_i 1 analytically; the
+        # charge-transfer part needs J'^T cos A_a and J'^T sin A_a (J' = dq'/dr), six backward
+        # passes through charge_fn with centred cotangents (J'^T u = J^T (u - mean u))
+        frac = matmul3(x if create_graph else x.detach(), torch.linalg.inv(cell))
+        angles = (2.0 * math.pi * frac).T.contiguous()  # [3, N]
+        phases = torch.cat([torch.cos(angles), torch.sin(angles)])  # [6, N]: cos A_a, then sin A_a
+        ionic = q.view(-1, 1, 1) * torch.eye(3, dtype=x.dtype, device=x.device)  # [N, c, b]
+        if not q_raw.requires_grad:  # charges do not depend on positions
+            return scale * ionic
+        cotangents = phases - phases.mean(dim=1, keepdim=True)
+        grads = torch.stack(
+            [_vjp(q_raw, x, cotangents[k], retain_graph=create_graph or k < 5, create_graph=create_graph)
+             for k in range(6)]
+        )  # [6, N, 3]
+    cos, sin = phases[:3].T.unsqueeze(2), phases[3:].T.unsqueeze(2)  # [N, a, 1]
+    g_cos, g_sin = grads[:3].permute(1, 0, 2), grads[3:].permute(1, 0, 2)  # [N, a, b]
+    # sum_j dq'_j/dr_ib sin(A_ja - A_ia) = cos A_ia (J'^T sin A_a)_ib - sin A_ia (J'^T cos A_a)_ib
+    z_frac = (cos * g_sin - sin * g_cos) / (2.0 * math.pi)  # [N, a, b], fractional direction a
+    return scale * (ionic + torch.einsum("ac,nab->ncb", cell, z_frac))
 
 
 def dipole_current(
@@ -208,23 +212,45 @@ def dipole_current(
     v = velocities.detach()
     with torch.enable_grad():
         x = positions.detach().requires_grad_(True)
-        q = _neutral_charges(charge_fn, x)
-        check_charges(q.detach(), positions, "charge_fn(positions)")
+        q_raw = _model_charges(charge_fn, x)  # graph without the neutralising shift (see below)
+        q = q_raw.detach()
+        check_charges(q, positions, "charge_fn(positions)")
+        q = q - q.mean()
         if cell is None:
-            qdot = _jvp(q, x, v)  # [N]
-            return scale * (q.detach() @ v + qdot @ x.detach())
-        angles = 2.0 * math.pi * matmul3(x.detach(), torch.linalg.inv(cell.detach()))
-        cos, sin = torch.cos(angles), torch.sin(angles)  # [N, 3]
-        transfer = []
-        for a in range(3):
-            g_sin = torch.autograd.grad(q, x, grad_outputs=sin[:, a], retain_graph=True, allow_unused=True)[0]
-            g_cos = torch.autograd.grad(q, x, grad_outputs=cos[:, a], retain_graph=True, allow_unused=True)[0]
-            if g_sin is None or g_cos is None:  # charges do not depend on positions
-                transfer.append(q.new_zeros(()))
-                continue
-            transfer.append(((g_sin * v).sum(1) @ cos[:, a] - (g_cos * v).sum(1) @ sin[:, a]) / (2.0 * math.pi))
-    transfer_frac = torch.stack(transfer)
-    return scale * (q.detach() @ v + transfer_frac @ cell.detach())
+            qdot = _jvp(q_raw, x, v)  # [N], d q_raw / dt
+            return scale * (q @ v + (qdot - qdot.mean()) @ x.detach())
+        if not q_raw.requires_grad:  # charges do not depend on positions: Z*_i = q'_i 1
+            return scale * (q @ v)
+        angles = (2.0 * math.pi * matmul3(x.detach(), torch.linalg.inv(cell.detach()))).T.contiguous()  # [3, N]
+        phases = torch.cat([torch.cos(angles), torch.sin(angles)])  # [6, N]: cos A_a, then sin A_a
+        # J'^T u = J^T (u - mean u) for the neutral charges q' = q - mean(q): centre the cotangents
+        # instead of putting the shift into the graph six times.
+        cotangents = phases - phases.mean(dim=1, keepdim=True)
+        grads = torch.stack(
+            [_vjp(q_raw, x, cotangents[k], retain_graph=k < 5) for k in range(6)]
+        )  # [6, N, 3]: J'^T cos A_a, J'^T sin A_a
+        along_v = (grads * v).sum(dim=2)  # [6, N]: (J'^T u)_i . v_i
+    # sum_i (J'^T sin A_a)_i.v_i cos A_ia - (J'^T cos A_a)_i.v_i sin A_ia
+    transfer_frac = ((along_v[3:] * phases[:3]).sum(dim=1) - (along_v[:3] * phases[3:]).sum(dim=1)) / (2.0 * math.pi)
+    return scale * (q @ v + transfer_frac @ cell.detach())
+
+
+def _model_charges(charge_fn: ChargeFn, x: torch.Tensor) -> torch.Tensor:
+    q = charge_fn(x)
+    if not isinstance(q, torch.Tensor) or q.shape != (x.shape[0],):
+        shape = tuple(q.shape) if isinstance(q, torch.Tensor) else type(q).__name__
+        raise ValueError(f"charge_fn must return a tensor of shape [N] = [{x.shape[0]}], got {shape}")
+    return q if q.dtype == x.dtype else q.to(x.dtype)
+
+
+def _vjp(
+    q: torch.Tensor, x: torch.Tensor, cotangent: torch.Tensor, retain_graph: bool, create_graph: bool = False
+) -> torch.Tensor:
+    """J^T u with J = dq/dx (zeros where q does not depend on x)."""
+    (g,) = torch.autograd.grad(
+        q, x, grad_outputs=cotangent, retain_graph=retain_graph, create_graph=create_graph, allow_unused=True
+    )
+    return torch.zeros_like(x) if g is None else g
 
 
 def _jvp(q: torch.Tensor, x: torch.Tensor, tangent: torch.Tensor) -> torch.Tensor:
