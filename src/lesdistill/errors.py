@@ -10,6 +10,13 @@ class UserInputError(ValueError):
     """Bad input from the user (file, option, structure); the message says how to fix it."""
 
 
+class UnstableDynamicsError(RuntimeError):
+    """MD became unphysical (NaN, runaway temperature, overlapping atoms); finished work is kept.
+
+    The CLI prints the message as one line and exits with code 1.
+    """
+
+
 class MissingDependencyError(ImportError):
     """An optional package (a teacher family, h5py, ...) is not installed."""
 

@@ -14,7 +14,7 @@ from ase import Atoms
 from .fixed_charge_toy import TetheredCharges, spring_for_wavenumber, tethered_system
 
 from lesdistill import units
-from lesdistill.errors import UserInputError
+from lesdistill.errors import UnstableDynamicsError, UserInputError
 from lesdistill.md import load_trajectory, run_md
 from lesdistill.spectra import ir_spectrum
 from lesdistill.spectra.ir import ir_prefactor
@@ -66,7 +66,7 @@ def test_sum_rule_on_fixed_charge_langevin_md(tmp_path):
     path = run_md(atoms, tmp_path / "md", temperature_K=300.0, timestep_fs=2.0, n_equil=500,
                   n_steps=30000, stride=5, thermostat="langevin", coupling_fs=20.0,
                   production="langevin", production_coupling_fs=20.0, bec_every=100, seed=1,
-                  chunk_frames=1000, progress=False)
+                  chunk_frames=1000, guard_min_distance_A=None, progress=False)
     traj = load_trajectory(path, positions=False)
     assert traj.bec.shape == (61, 8, 3, 3)
     s = ir_spectrum(traj, window_ps=0.2, max_wavenumber_cm=None)
@@ -146,3 +146,36 @@ def test_md_bad_inputs(tmp_path):
     with pytest.raises(UserInputError, match="not an MD trajectory"):
         run_md(atoms, tmp_path / "d", temperature_K=300, n_steps=20, progress=False)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_collapsing_potential_stops_with_a_clear_error_and_keeps_finished_parts(tmp_path):
+    """Two atoms tethered to one site run into each other (as a student outside its training
+    data may): the run stops at the first check with the closest pair, finished parts stay."""
+    atoms = tethered_system(4, seed=3)
+    calc = atoms.calc
+    calc.sites[1] = calc.sites[0]  # atom 1 starts 3 Å away and swings through atom 0
+    calc.springs[1] = 0.01  # eV/Å^2: slow, so the temperature guard does not fire first
+    atoms.positions[1] = calc.sites[0] + np.array([3.0, 0.0, 0.0])
+    atoms.set_velocities(np.full((4, 3), 1e-6))  # (not redrawn): a head-on swing
+    with pytest.raises(UnstableDynamicsError, match=r"production: atoms overlap at step \d+: closest pair"):
+        run_md(atoms, tmp_path / "md", temperature_K=300, n_equil=0, n_steps=4000, stride=2,
+               chunk_frames=5, progress=False)
+    parts = sorted((tmp_path / "md").glob("part-*.npz"))
+    assert parts  # frames before the collapse were written
+    for part in parts:
+        with np.load(part) as data:
+            d = np.linalg.norm(data["positions"][:, 1] - data["positions"][:, 0], axis=1)
+            assert d.min() >= 0.5
+
+
+def test_cli_reports_unstable_md_in_one_line(monkeypatch, capsys):
+    import lesdistill.cli as cli
+
+    def explode(*args, **kwargs):
+        raise UnstableDynamicsError("spectra MD became unphysical in production: NaN\nsecond line")
+
+    monkeypatch.setattr(cli, "app", explode)
+    with pytest.raises(SystemExit) as info:
+        cli.main(["md"])
+    assert info.value.code == 1
+    assert capsys.readouterr().err == "lesdistill: error: spectra MD became unphysical in production: NaN\n"

@@ -15,7 +15,7 @@ import typer
 
 from lesdistill import __version__
 from lesdistill.cli import compare, data, pipeline, response, train
-from lesdistill.errors import MissingDependencyError
+from lesdistill.errors import MissingDependencyError, UnstableDynamicsError
 
 app = typer.Typer(
     name="lesdistill",
@@ -48,9 +48,15 @@ USER_ERRORS = (ValueError, TypeError, FileNotFoundError, IsADirectoryError, Perm
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point. Exits 0 on success, 2 on bad input (one line on stderr)."""
+    """Console entry point. Exits 0 on success, 2 on bad input, 1 if an MD run became unphysical
+    (one line on stderr in both cases)."""
     try:
         app(args=argv)  # standalone mode: Typer handles usage errors and exits itself
+    except UnstableDynamicsError as exc:
+        if os.environ.get("LESDISTILL_DEBUG"):
+            raise
+        print(f"lesdistill: error: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+        raise SystemExit(1) from None
     except USER_ERRORS as exc:
         if os.environ.get("LESDISTILL_DEBUG"):
             raise

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from lesdistill.errors import UserInputError
+from lesdistill.errors import UnstableDynamicsError, UserInputError
 from lesdistill.md import trajectory as tj
 from lesdistill.units import SPEED_OF_LIGHT_CM_PER_FS
 
@@ -109,6 +109,25 @@ def _group_masks(atoms: Any, groups: Mapping[str, GroupSpec]) -> dict[str, np.nd
     return masks
 
 
+def _guard(atoms: Any, temperature_K: float, min_distance_A: float | None, phase: str, step: int,
+           out: Path, n_parts: int) -> None:
+    """Stop with :class:`UnstableDynamicsError` if the MD state is unphysical (NaN, runaway
+    temperature, atoms closer than ``min_distance_A``): a student driven outside its training data."""
+    from lesdistill.sampling.guards import SamplingAborted, check_md_state
+
+    try:
+        check_md_state(atoms, temperature_K, step, check_overlap=min_distance_A is not None,
+                       min_distance_A=min_distance_A or 0.0)
+    except SamplingAborted as exc:
+        name = "equilibration" if phase == "equil" else "production"
+        kept = f"{n_parts} finished part file(s) kept in {out}" if n_parts else f"nothing stored in {out}"
+        raise UnstableDynamicsError(
+            f"spectra MD became unphysical in {name}: {exc}; {kept}. The potential has left the "
+            "region it was trained on: train the student longer or on more frames (sample the "
+            "teacher at this temperature or higher), or lower timestep_fs"
+        ) from None
+
+
 def _record(atoms: Any, groups: Mapping[str, GroupSpec], frame: int, step: int,
             want_bec: bool) -> dict[str, Any]:
     """Everything stored for one frame (velocities in Å/fs, currents in e Å/fs)."""
@@ -192,7 +211,8 @@ def run_md(atoms: Any, out_path: str | Path, *, temperature_K: float, timestep_f
            thermostat: str = "langevin", production: str = "nve", coupling_fs: float = 100.0,
            production_coupling_fs: float = 2000.0,
            groups: Mapping[str, GroupSpec] | None = None, bec_every: int = 0, seed: int = 0,
-           chunk_frames: int = 200, progress: bool = True) -> Path:
+           chunk_frames: int = 200, guard_min_distance_A: float | None = 0.5,
+           progress: bool = True) -> Path:
     """Equilibrate ``atoms`` in NVT, then run production and store frames to ``out_path``.
 
     atoms: ase.Atoms with a calculator that has ``get_dipole_current(atoms)`` (e Å/fs). Its
@@ -211,6 +231,11 @@ def run_md(atoms: Any, out_path: str | Path, *, temperature_K: float, timestep_f
     seed: seeds velocities and thermostat noise. chunk_frames: frames per part file (a kill
         loses at most one chunk). Returns ``out_path`` (a directory). Calling again with the same
         arguments resumes; a larger ``n_steps`` extends a finished run.
+
+    Raises :class:`~lesdistill.errors.UnstableDynamicsError` (finished part files are kept) if
+    the run turns unphysical: NaN, a temperature above max(3 T, T + 1000 K), or two atoms closer
+    than ``guard_min_distance_A`` (Å; None = no overlap check, for non-interacting toy models),
+    checked every ``stride`` steps.
     """
     from ase.md import velocitydistribution as vdist
     from ase.md.velocitydistribution import Stationary
@@ -257,6 +282,8 @@ def run_md(atoms: Any, out_path: str | Path, *, temperature_K: float, timestep_f
             forces = dyn.step(forces)
             step += 1
             bar.update(1)
+            if step % stride == 0:
+                _guard(atoms, temperature_K, guard_min_distance_A, "equil", step, out, 0)
             if step % (chunk_frames * stride) == 0 or step == n_equil:
                 _checkpoint(out, atoms, "equil", step, rng, 0)
         phase, step, forces = "prod", 0, None
@@ -275,6 +302,7 @@ def run_md(atoms: Any, out_path: str | Path, *, temperature_K: float, timestep_f
         step += 1
         bar.update(1)
         if step % stride == 0:
+            _guard(atoms, temperature_K, guard_min_distance_A, "prod", step, out, n_parts)
             frames.append(_record(atoms, groups, frame, step,
                                   bec_every > 0 and frame % bec_every == 0))
             frame += 1

@@ -1,12 +1,14 @@
-"""Explosion guards for teacher MD: NaN, runaway temperature, overlapping atoms."""
+"""Explosion guards for MD (teacher sampling and spectra MD): NaN, runaway temperature, overlapping atoms."""
 
 from __future__ import annotations
 
 import numpy as np
 from ase import Atoms
 
+from lesdistill.errors import UnstableDynamicsError
 
-class SamplingAborted(RuntimeError):
+
+class SamplingAborted(UnstableDynamicsError):
     """Teacher MD became unphysical; frames labelled before the problem are kept."""
 
 
