@@ -8,7 +8,10 @@ Prints, side by side in one run (the machine may be shared and noisy: compare th
   and force agreement;
 * the fitted scaling exponents (time ~ N^alpha);
 * the cost of ``born_effective_charges`` and ``dipole_current`` relative to one energy+forces
-  call with the faster backend.
+  call with the faster backend: all four calls run in turn within each round (as in an MD run
+  that stores the dipole current every step), and the ratio is the median over rounds of the
+  ratio within a round. The column ``isolated`` is the dipole-current ratio from back-to-back
+  calls of each function alone (warm caches; E+F is 10-30% faster that way at 192 atoms).
 
 Usage::
 
@@ -77,14 +80,38 @@ class PairDensityCharges(torch.nn.Module):
         return self.prior + 0.1 * (torch.tanh(dens @ self.w1) @ self.w2).squeeze(1)
 
 
-def timed(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """Time several calls side by side: each round runs every function once, in turn.
+
+    Returns the median seconds per function and the per-round times, so that ratios can be
+    taken round by round (load changes on a shared machine then hit numerator and denominator
+    alike).
+    """
+    for fn in fns.values():
+        fn()  # warm-up (k-set cache, allocator)
+    rounds: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            rounds[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in rounds.items()}, rounds
+
+
+def blocked(fn: Callable[[], object], repeats: int) -> float:
+    """Median seconds of ``repeats`` back-to-back calls (warm caches: the call in isolation)."""
+    fn()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def paired_ratio(rounds: dict[str, list[float]], num: str, den: str) -> float:
+    """Median over rounds of time(num) / time(den) measured in the same round."""
+    return statistics.median(a / b for a, b in zip(rounds[num], rounds[den]))
 
 
 def energy_forces(model, pos, cell, method):
@@ -102,7 +129,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[192, 1536, 12288])
     parser.add_argument("--quick", action="store_true", help="skip sizes above 2000 atoms")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=15, help="interleaved rounds per size up to 2000 atoms")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     args = parser.parse_args()
     if args.threads:
@@ -111,7 +138,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, float64, sigma 1 Å, dl 2 Å, "
           f"density {DENSITY} atoms/Å^3")
     header = f"{'N':>7} {'ewald E+F':>11} {'pme E+F':>10} {'ewald/pme':>9} {'dE rel':>9} {'dF rel':>9} " \
-             f"{'BEC/EF':>7} {'dM/dt/EF':>8}"
+             f"{'BEC/EF':>7} {'dM/dt/EF':>8} {'isolated':>8}"
     print(header)
     t_ew, t_pm = [], []
     for n in sizes:
@@ -120,18 +147,23 @@ def main() -> None:
         reps = args.repeats if n <= 2000 else 1
         e_ew, f_ew = energy_forces(model, pos, cell, "ewald")
         e_pm, f_pm = energy_forces(model, pos, cell, "pme")
-        te = timed(lambda: energy_forces(model, pos, cell, "ewald"), reps)
-        tp = timed(lambda: energy_forces(model, pos, cell, "pme"), reps)
+        calls = {
+            "ewald": lambda: energy_forces(model, pos, cell, "ewald"),
+            "pme": lambda: energy_forces(model, pos, cell, "pme"),
+            "bec": lambda: born_effective_charges(model, pos, cell),
+            "current": lambda: dipole_current(model, pos, vel, cell),
+        }
+        medians, rounds = interleaved(calls, reps)
+        alone = {name: blocked(calls[name], reps) for name in ("ewald", "pme", "current")}
+        te, tp = medians["ewald"], medians["pme"]
         t_ew.append(te)
         t_pm.append(tp)
         best = "ewald" if te < tp else "pme"
-        t_ef = min(te, tp)
-        t_bec = timed(lambda: born_effective_charges(model, pos, cell), reps)
-        t_cur = timed(lambda: dipole_current(model, pos, vel, cell), reps)
         de = abs((e_pm - e_ew) / e_ew).item()
         df = ((f_pm - f_ew).abs().max() / f_ew.abs().max()).item()
         print(f"{n:>7} {te * 1e3:>9.1f}ms {tp * 1e3:>8.1f}ms {te / tp:>9.2f} {de:>9.1e} {df:>9.1e} "
-              f"{t_bec / t_ef:>7.2f} {t_cur / t_ef:>8.2f}   (E+F reference: {best})", flush=True)
+              f"{paired_ratio(rounds, 'bec', best):>7.2f} {paired_ratio(rounds, 'current', best):>8.2f} "
+              f"{alone['current'] / alone[best]:>8.2f}   (E+F reference: {best}; {reps} rounds)", flush=True)
     if len(sizes) >= 2:
         print(f"scaling exponent (time ~ N^alpha, fit over N = {sizes}): "
               f"ewald {fit_exponent(sizes, t_ew):.2f}, pme {fit_exponent(sizes, t_pm):.2f}")
