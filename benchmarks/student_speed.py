@@ -5,7 +5,9 @@ weights) and water boxes of 96 and 192 atoms (lesdistill.systems.water_box, 0.99
 prints the time in ms of one energy+forces call through the ASE calculator (neighbour list
 included, as in MD), the time of the LES part (lesdistill.les.energy forward + backward with the
 model's sigma/dl/method on the same box) and its share of the student step, and the speed-up over
-CHGNet 0.3.0 (CHGNetCalculator: energy + forces + stress, its default). Calls of all models are
+CHGNet 0.3.0 (CHGNetCalculator: energy + forces + stress, its default), and the time of one
+dipole-current call (StudentCalculator.get_dipole_current, as stored per MD step for IR spectra)
+with its ratio to the student's energy+forces call. Calls of all models are
 interleaved and the median over repeats is reported. Both wall time and process CPU time are
 recorded; with --threads 1 the CPU time is the robust number on a busy shared machine (it does
 not count time the process waits for a core), and the ratios use the chosen --clock.
@@ -43,6 +45,20 @@ def _timer(calc, atoms, rng: np.random.Generator) -> Callable[[], None]:
     def step() -> None:
         atoms.positions = reference + rng.normal(scale=1e-3, size=reference.shape)  # forces a new call
         atoms.get_forces()
+
+    return step
+
+
+def _current_timer(calc, atoms, rng: np.random.Generator) -> Callable[[], None]:
+    """Dipole current dM/dt = sum_i Z*_i v_i through the calculator (six backward passes in a cell)."""
+    atoms = atoms.copy()
+    atoms.calc = calc
+    atoms.set_velocities(rng.normal(scale=0.01, size=atoms.positions.shape))
+    reference = atoms.positions.copy()
+
+    def step() -> None:
+        atoms.positions = reference + rng.normal(scale=1e-3, size=reference.shape)
+        calc.get_dipole_current(atoms)
 
     return step
 
@@ -111,7 +127,8 @@ def main() -> None:
         f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.clock} clock; "
         f"median of {args.repeats} x {args.calls} calls; load average {os.getloadavg()[0]:.1f}"
     )
-    header = f"{'atoms':>5} {'model':>13} {'params':>8} {'ms E+F':>8} {'LES ms':>7} {'LES %':>6} {'x CHGNet':>9}"
+    header = (f"{'atoms':>5} {'model':>13} {'params':>8} {'ms E+F':>8} {'LES ms':>7} {'LES %':>6} {'x CHGNet':>9} "
+              f"{'dM/dt ms':>9} {'/ E+F':>6}")
     print(header)
     print("-" * len(header))
     for n_atoms, n_molecules in SIZES.items():
@@ -122,6 +139,7 @@ def main() -> None:
         for name, model in models.items():
             timers[name] = _timer(StudentCalculator(model), atoms, rng)
             timers[f"{name}/les"] = _les_timer(model, atoms)
+            timers[f"{name}/current"] = _current_timer(StudentCalculator(model), atoms, rng)
         ms = _measure(timers, args.repeats, args.calls, clock)
         if chgnet_calc is not None:
             params = sum(p.numel() for p in chgnet_calc.model.parameters())
@@ -131,7 +149,9 @@ def main() -> None:
             share = 100.0 * les_ms / ms[name]
             ratio = ms["chgnet"] / ms[name] if chgnet_calc is not None else float("nan")
             params = sum(p.numel() for p in model.parameters())
-            print(f"{n_atoms:5d} {name:>13} {params:8d} {ms[name]:8.1f} {les_ms:7.1f} {share:6.1f} {ratio:9.1f}")
+            current = ms[f"{name}/current"]
+            print(f"{n_atoms:5d} {name:>13} {params:8d} {ms[name]:8.1f} {les_ms:7.1f} {share:6.1f} {ratio:9.1f} "
+                  f"{current:9.1f} {current / ms[name]:6.2f}")
 
 
 if __name__ == "__main__":
