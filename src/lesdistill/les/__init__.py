@@ -6,7 +6,8 @@ Units: energy eV, length Å, charge e, time fs.
 - :func:`energy` -- long-range energy of Gaussian-smeared latent charges (periodic or open).
 - :func:`polarization` -- polarization (periodic, phase form) or dipole (open), e Å.
 - :func:`born_effective_charges` -- Z*_iab = dP_a/dr_ib by autograd, e.
-- :func:`dipole_current` -- dM/dt = sum_i Z*_i v_i by one Jacobian-vector product, e Å/fs.
+- :func:`dipole_current` -- dM/dt = sum_i Z*_i v_i without forming Z* (open: one Jacobian-vector
+  product; periodic: six vector-Jacobian products sharing one forward pass), e Å/fs.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ positions, velocities and the dipole current dM/dt at every ``stride``-th step.
 
 The calculator attached to ``atoms`` gives energy and forces (ASE) and a method
 ``calc.get_dipole_current(atoms) -> ndarray[3]`` (e Å/fs, from the atoms' velocities; the LES
-student implements it with :func:`lesdistill.les.dipole_current`, one JVP per stored step).
+student implements it with :func:`lesdistill.les.dipole_current` without forming Z*).
 Integrators are ASE's: :class:`ase.md.langevin.Langevin`, :class:`ase.md.bussi.Bussi` (CSVR) and
 :class:`ase.md.verlet.VelocityVerlet`. The run is resumable: after a kill, calling
 :func:`run_md` again with the same arguments continues from the last stored chunk and produces
