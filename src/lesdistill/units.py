@@ -17,6 +17,7 @@ SPEED_OF_LIGHT_M_PER_S = 299792458.0  # m/s (exact)
 VACUUM_PERMITTIVITY_F_PER_M = 8.8541878128e-12  # F/m
 AMU_KG = 1.66053906660e-27  # kg
 AVOGADRO = 6.02214076e23  # 1/mol (exact)
+BOHR_RADIUS_A = 0.529177210903  # Å (CODATA 2018)
 
 # --- derived, in lesdistill units --------------------------------------------------------------
 #: Coulomb constant 1/(4 pi eps0) in eV Å / e^2 (= 14.3996454...).

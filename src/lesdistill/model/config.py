@@ -31,6 +31,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 NEUTRALITY = ("none", "mean")
 DTYPES = ("float32", "float64")
 LES_METHODS = ("auto", "ewald", "pme")
+REPULSIONS = ("zbl", "none")
 
 
 def _chemical_symbols() -> list[str]:
@@ -57,6 +58,9 @@ class StudentConfig:
             (config, **backbone_options) and returning a :class:`~lesdistill.model.Backbone`.
         backbone_options: extra keyword arguments for the backbone factory (plain types).
         long_range: add the LES long-range energy (False = short-range-only ablation).
+        repulsion: "zbl" (default): switched ZBL nuclear repulsion, exactly zero beyond 0.6 x the
+            sum of covalent radii (:mod:`lesdistill.model.repulsion`), so atoms cannot fuse in
+            MD; "none": the network alone.
         neutrality: "none" or "mean": q_i <- q_i - (sum_j q_j - Q / sqrt(eps_inf)) / N per
             structure, Q = total charge of the structure (e).
         eps_inf: high-frequency dielectric constant; physical charges = latent * sqrt(eps_inf).
@@ -78,6 +82,7 @@ class StudentConfig:
     backbone: str = "painn"
     backbone_options: dict[str, Any] = dataclasses.field(default_factory=dict)
     long_range: bool = True
+    repulsion: str = "zbl"
     neutrality: str = "mean"
     eps_inf: float = 1.0
     les_sigma: float = 1.0
@@ -112,6 +117,8 @@ class StudentConfig:
             raise ValueError(f"neutrality must be one of {NEUTRALITY}, got {self.neutrality!r}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
+        if self.repulsion not in REPULSIONS:
+            raise ValueError(f"repulsion must be one of {REPULSIONS}, got {self.repulsion!r}")
         if self.les_method not in LES_METHODS:
             raise ValueError(f"les_method must be one of {LES_METHODS}, got {self.les_method!r}")
         if not isinstance(self.backbone, str) or not self.backbone:

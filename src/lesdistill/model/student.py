@@ -2,12 +2,14 @@ r"""The LES student: short-range backbone + latent-charge head + LES long-range 
 
 .. math::
 
-    E_b = \sum_{i\in b}\big(e_i + E^0_{Z_i}\big) + E_\text{LES}(\{q_i\}_{i\in b}),\qquad
+    E_b = \sum_{i\in b}\big(e_i + E^0_{Z_i} + e^\text{ZBL}_i\big) + E_\text{LES}(\{q_i\}_{i\in b}),\qquad
     \mathbf F_i=-\partial E/\partial\mathbf r_i,\qquad
     \sigma_b=\frac1{V_b}\,\partial E_b/\partial\varepsilon
 
 :math:`e_i` per-atom short-range energies from the backbone, :math:`E^0_Z` per-element reference
-energies (buffers, fitted by least squares, :func:`fit_reference_energies`), :math:`q_i` latent
+energies (buffers, fitted by least squares, :func:`fit_reference_energies`), :math:`e^\text{ZBL}_i`
+the share of atom i of a switched nuclear repulsion that is zero at ordinary interatomic
+distances (``config.repulsion``, :mod:`lesdistill.model.repulsion`), :math:`q_i` latent
 charges from a small MLP on the backbone features, :math:`E_\text{LES}` from
 :func:`lesdistill.les.energy` (periodic form if any direction of the structure is periodic,
 open form otherwise; a left-handed cell is replaced by the same lattice ``-cell``). The symmetric
@@ -31,9 +33,9 @@ key                         shape        meaning
 ``forces``                  [N, 3]       eV/Å (only with compute_forces)
 ``stress``                  [B, 3, 3]    eV/Å^3, ASE sign (only with compute_stress; zero
                                          unless the structure is periodic along a, b and c)
-``energy_short_range``      [B]          sum_i (e_i + E0[Z_i]), eV
+``energy_short_range``      [B]          sum_i (e_i + E0[Z_i] + e_i^ZBL), eV
 ``energy_long_range``       [B]          LES energy, eV (zeros if long range is off)
-``energies``                [N]          per-atom short-range energies e_i + E0[Z_i], eV
+``energies``                [N]          per-atom short-range energies e_i + E0[Z_i] + e_i^ZBL, eV
 ``latent_charges``          [N]          latent q_i after the neutrality correction, e
 ``charges``                 [N]          physical charges q_i * sqrt(eps_inf), e
 ==========================  ===========  ===================================================
@@ -55,6 +57,7 @@ from torch import nn
 from lesdistill import keys
 from lesdistill.model.backbone import build_backbone
 from lesdistill.model.config import StudentConfig
+from lesdistill.model.repulsion import ZBLRepulsion
 
 if TYPE_CHECKING:
     from ase import Atoms
@@ -117,6 +120,12 @@ class StudentModel(nn.Module):
             z_to_index[z] = index
         self.register_buffer("z_to_index", z_to_index, persistent=False)
         self.register_buffer("reference_energies", torch.zeros(len(config.elements), dtype=torch.float64))
+        self.repulsion = ZBLRepulsion(config.atomic_numbers) if config.repulsion == "zbl" else None
+        if self.repulsion is not None and self.repulsion.max_range >= config.cutoff:
+            raise ValueError(
+                f"the ZBL repulsion reaches {self.repulsion.max_range:.2f} Å for elements "
+                f"{list(config.elements)}, beyond the cutoff {config.cutoff} Å; raise the cutoff"
+            )
         self.to(config.torch_dtype)
 
     # ------------------------------------------------------------------ properties
@@ -265,6 +274,8 @@ class StudentModel(nn.Module):
         vectors = self._edge_vectors(batch, positions, cell)
         features, atomic = self._backbone(eager=create_graph)(species, batch.edge_index, vectors, strained)
         atomic = atomic + self.reference_energies[species]
+        if self.repulsion is not None:
+            atomic = atomic + self.repulsion(species, batch.edge_index, vectors)
         e_short = _segment_sum(atomic, batch.batch, n_struct)
         q = self._charges(features, batch)
         if include_long_range and self.config.long_range:
