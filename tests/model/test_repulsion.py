@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,3 +108,76 @@ def test_range_must_fit_inside_the_cutoff():
         StudentModel(StudentConfig(elements=("Cs", "Fr"), cutoff=2.5, repulsion="zbl"))
     with pytest.raises(ValueError, match="repulsion must be one of"):
         StudentConfig(elements=("H",), repulsion="lj")
+
+
+def _water_frames(n: int = 3):
+    from lesdistill.data.dataset import LabelledFrame
+    from lesdistill.systems import water_box
+
+    frames = []
+    for seed in range(n):
+        atoms = water_box(n_molecules=8, seed=seed)
+        atoms.rattle(0.05, seed=seed)
+        frames.append(LabelledFrame(atoms=atoms, energy=-10.0 * len(atoms), forces=np.zeros((len(atoms), 3)),
+                                    stress=None, bec=None, source=f"water:{seed}"))
+    return frames
+
+
+def test_closest_pair_distances_match_brute_force():
+    from lesdistill.data.neighbors import closest_pair_distances
+
+    frames = _water_frames()
+    got = closest_pair_distances([f.atoms for f in frames], cutoff=4.5)
+    expected: dict[tuple[int, int], float] = {}
+    for f in frames:
+        d = f.atoms.get_all_distances(mic=True)
+        z = f.atoms.numbers
+        for i in range(len(z)):
+            for j in range(i + 1, len(z)):
+                pair = tuple(sorted((int(z[i]), int(z[j]))))
+                expected[pair] = min(d[i, j], expected.get(pair, np.inf))
+    assert set(got) == {(1, 1), (1, 8), (8, 8)}
+    for pair, value in expected.items():
+        assert got[pair] == pytest.approx(value, abs=1e-10)
+
+
+def test_trainer_ends_the_prior_at_the_closest_contact_of_the_data():
+    from lesdistill.data.neighbors import closest_pair_distances
+    from lesdistill.training import modelio
+    from lesdistill.training.config import TrainConfig
+
+    frames = _water_frames()
+    config = TrainConfig(model_preset="tiny", dtype="float64", model={"repulsion_range": {"O-O": 1.0}})
+    model = modelio.new_student(config, ["H", "O"], frames)
+    closest = closest_pair_distances([f.atoms for f in frames], model.cutoff)
+    assert model.config.repulsion_range == {"H-H": closest[(1, 1)], "H-O": closest[(1, 8)], "O-O": 1.0}
+    for frame in frames:  # exactly zero on every training geometry
+        batch = AtomicBatch.from_atoms([frame.atoms], model.cutoff)
+        species = model.species(batch.numbers)
+        vectors = model._edge_vectors(batch, batch.positions, batch.cell)
+        assert torch.all(model.repulsion(species, batch.edge_index, vectors) == 0.0)
+    # ... and on in a compressed H-H contact below it (2 H at 1.0 Å inside H-H ~1.4 Å)
+    h2 = Atoms("HH", positions=[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    batch = AtomicBatch.from_atoms([h2], model.cutoff)
+    vectors = model._edge_vectors(batch, batch.positions, batch.cell)
+    wall = model.repulsion(model.species(batch.numbers), batch.edge_index, vectors).sum().item()
+    r_out = closest[(1, 1)]
+    t = (1.0 - r_out / 2) / (r_out / 2)
+    assert wall == pytest.approx(_zbl_reference(1.0, 1, 1) * (1 - t**3 * (10 - 15 * t + 6 * t * t)), rel=1e-6)
+    # fine-tuning on data with a closer O-H contact moves that range in, never out
+    close = _water_frames(1)
+    close[0].atoms.positions[1] = close[0].atoms.positions[0] + [0.0, 0.0, 0.7]
+    path = Path(tempfile.mkdtemp()) / "student.pt"
+    modelio.save(model, path, {})
+    tuned = modelio.from_init(path, ["H", "O"], False, close)
+    assert tuned.config.repulsion_range["H-O"] == pytest.approx(0.7, abs=1e-9)
+    assert tuned.config.repulsion_range["O-O"] == 1.0
+    assert modelio.load(path).config.repulsion_range == model.config.repulsion_range  # saved with the model
+
+
+def test_bad_repulsion_ranges_are_named():
+    with pytest.raises(ValueError, match="two element symbols"):
+        StudentConfig(elements=("H", "O"), repulsion_range={"HO": 0.5})
+    with pytest.raises(ValueError, match=r"repulsion_range\['O-H'\] must be in \(0, cutoff"):
+        StudentConfig(elements=("H", "O"), repulsion_range={"O-H": 7.0})
+    assert StudentConfig(elements=("H", "O"), repulsion_range={"O-H": 0.5}).repulsion_range == {"H-O": 0.5}

@@ -12,6 +12,8 @@ does see its own periodic images when the cell is smaller than the cutoff.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -80,3 +82,31 @@ def neighbor_list(
     shifts = shifts.astype(np.int64)
     order = np.argsort(i, kind="stable")
     return i[order], j[order], shifts[order]
+
+
+def closest_pair_distances(structures: Any, cutoff: float) -> dict[tuple[int, int], float]:
+    """Shortest distance (Å) between atoms of each pair of elements over ``structures``.
+
+    Args:
+        structures: iterable of ASE Atoms (periodic, partly periodic or open).
+        cutoff: search radius, Å; element pairs never closer than this are left out.
+
+    Returns:
+        ``{(Z_a, Z_b): d_min}`` with ``Z_a <= Z_b`` (atomic numbers).
+    """
+    closest: dict[tuple[int, int], float] = {}
+    for atoms in structures:
+        positions = np.asarray(atoms.positions, dtype=np.float64)
+        cell = np.asarray(atoms.cell.array, dtype=np.float64)
+        i, j, shifts = neighbor_list(positions, cell, np.asarray(atoms.pbc, dtype=bool), cutoff)
+        if len(i) == 0:
+            continue
+        d = np.linalg.norm(positions[j] - positions[i] + shifts @ cell, axis=1)
+        numbers = np.asarray(atoms.numbers)
+        za, zb = numbers[i], numbers[j]
+        low, high = np.minimum(za, zb), np.maximum(za, zb)
+        for pair in set(zip(low.tolist(), high.tolist())):
+            mask = (low == pair[0]) & (high == pair[1])
+            value = float(d[mask].min())
+            closest[pair] = min(value, closest.get(pair, value))
+    return closest

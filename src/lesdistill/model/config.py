@@ -58,9 +58,11 @@ class StudentConfig:
             (config, **backbone_options) and returning a :class:`~lesdistill.model.Backbone`.
         backbone_options: extra keyword arguments for the backbone factory (plain types).
         long_range: add the LES long-range energy (False = short-range-only ablation).
-        repulsion: "zbl" (default): switched ZBL nuclear repulsion, exactly zero beyond 0.6 x the
-            sum of covalent radii (:mod:`lesdistill.model.repulsion`), so atoms cannot fuse in
-            MD; "none": the network alone.
+        repulsion: "zbl" (default): switched ZBL nuclear repulsion, exactly zero beyond a range per
+            element pair (:mod:`lesdistill.model.repulsion`); "none": the network alone.
+        repulsion_range: ``{"H-O": r_out, ...}`` (Å): where the repulsion ends per element pair;
+            the trainer fills it with the shortest distance of each pair in the training data.
+            Missing pairs: 0.6 x the sum of the covalent radii.
         neutrality: "none" or "mean": q_i <- q_i - (sum_j q_j - Q / sqrt(eps_inf)) / N per
             structure, Q = total charge of the structure (e).
         eps_inf: high-frequency dielectric constant; physical charges = latent * sqrt(eps_inf).
@@ -83,6 +85,7 @@ class StudentConfig:
     backbone_options: dict[str, Any] = dataclasses.field(default_factory=dict)
     long_range: bool = True
     repulsion: str = "zbl"
+    repulsion_range: dict[str, float] = dataclasses.field(default_factory=dict)
     neutrality: str = "mean"
     eps_inf: float = 1.0
     les_sigma: float = 1.0
@@ -119,6 +122,7 @@ class StudentConfig:
             raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
         if self.repulsion not in REPULSIONS:
             raise ValueError(f"repulsion must be one of {REPULSIONS}, got {self.repulsion!r}")
+        self.repulsion_range = self._checked_ranges(self.repulsion_range)
         if self.les_method not in LES_METHODS:
             raise ValueError(f"les_method must be one of {LES_METHODS}, got {self.les_method!r}")
         if not isinstance(self.backbone, str) or not self.backbone:
@@ -126,6 +130,19 @@ class StudentConfig:
         if not isinstance(self.backbone_options, dict):
             raise ValueError(f"backbone_options must be a mapping, got {self.backbone_options!r}")
         self.long_range = bool(self.long_range)
+
+    def _checked_ranges(self, ranges: Any) -> dict[str, float]:
+        from lesdistill.model.repulsion import pair_key, parse_pair_key
+
+        if not isinstance(ranges, dict):
+            raise ValueError(f"repulsion_range must be a mapping like {{'H-O': 0.8}}, got {ranges!r}")
+        out = {}
+        for key, value in ranges.items():
+            pair = parse_pair_key(key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < self.cutoff:
+                raise ValueError(f"repulsion_range[{key!r}] must be in (0, cutoff = {self.cutoff}) Å, got {value!r}")
+            out[pair_key(*pair)] = float(value)
+        return dict(sorted(out.items()))
 
     # ------------------------------------------------------------------ derived
     @property
@@ -173,6 +190,7 @@ class StudentConfig:
             values = {**PRESETS[preset], **values}
         values["elements"] = tuple(values.get("elements", ()))
         values["backbone_options"] = dict(values.get("backbone_options") or {})
+        values["repulsion_range"] = dict(values.get("repulsion_range") or {})
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:

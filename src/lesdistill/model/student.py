@@ -120,13 +120,43 @@ class StudentModel(nn.Module):
             z_to_index[z] = index
         self.register_buffer("z_to_index", z_to_index, persistent=False)
         self.register_buffer("reference_energies", torch.zeros(len(config.elements), dtype=torch.float64))
-        self.repulsion = ZBLRepulsion(config.atomic_numbers) if config.repulsion == "zbl" else None
-        if self.repulsion is not None and self.repulsion.max_range >= config.cutoff:
+        self.repulsion: ZBLRepulsion | None = None
+        self._build_repulsion()
+        self.to(config.torch_dtype)
+
+    def _build_repulsion(self) -> None:
+        config = self.config
+        if config.repulsion != "zbl":
+            self.repulsion = None
+            return
+        repulsion = ZBLRepulsion(config.atomic_numbers, config.repulsion_range)
+        if repulsion.max_range >= config.cutoff:
             raise ValueError(
-                f"the ZBL repulsion reaches {self.repulsion.max_range:.2f} Å for elements "
+                f"the ZBL repulsion reaches {repulsion.max_range:.2f} Å for elements "
                 f"{list(config.elements)}, beyond the cutoff {config.cutoff} Å; raise the cutoff"
             )
-        self.to(config.torch_dtype)
+        self.repulsion = repulsion.to(self.reference_energies.device)
+
+    def set_repulsion_range(self, closest: Mapping[tuple[int, int], float]) -> None:
+        """Let the ZBL prior end at ``closest[(Z_a, Z_b)]`` (Å, e.g. the shortest distance of that
+        pair in the training data) for the given pairs of known elements; others are unchanged."""
+        from lesdistill.model.repulsion import pair_key
+
+        known = set(self.config.atomic_numbers)
+        ranges = dict(self.config.repulsion_range)
+        for (z_a, z_b), d_min in closest.items():
+            if z_a in known and z_b in known:
+                ranges[pair_key(z_a, z_b)] = float(d_min)
+        self.config.repulsion_range = self.config._checked_ranges(ranges)
+        self._build_repulsion()
+
+    def repulsion_ranges(self) -> dict[tuple[int, int], float]:
+        """r_out (Å) of the ZBL prior for every pair of known elements (empty without the prior)."""
+        if self.repulsion is None:
+            return {}
+        numbers = self.config.atomic_numbers
+        r_out = self.repulsion.r_out.tolist()
+        return {(a, b): r_out[i][j] for i, a in enumerate(numbers) for j, b in enumerate(numbers) if a <= b}
 
     # ------------------------------------------------------------------ properties
     @property

@@ -6,7 +6,9 @@ training frames. Fine-tuning (``init``) starts from a saved student: elements th
 the student lacks raise :class:`UserInputError` unless ``allow_new_elements`` (new rows are then
 added by :func:`lesdistill.model.extend_elements`); E0 are corrected by a least-squares fit of
 the residual energies of the new data, so a change of level of theory (e.g. teacher -> DFT)
-shifts the per-element offsets instead of the network.
+shifts the per-element offsets instead of the network. The ZBL prior of a student ends, per
+element pair, at the closest contact of that pair in the training frames (fine-tuning data with
+closer contacts move it in), so it is zero at every training geometry.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from lesdistill import keys
+from lesdistill.data.neighbors import closest_pair_distances
 from lesdistill.errors import UserInputError
 
 if TYPE_CHECKING:
@@ -39,6 +42,13 @@ def new_student(config: TrainConfig, elements: Sequence[str], frames: Sequence[L
     model = StudentModel(student_cfg)
     e0 = fit_reference_energies([f.atoms for f in frames], [f.energy for f in frames], list(elements))
     model.set_reference_energies(e0)
+    if model.repulsion is not None:  # the ZBL prior ends at the closest contact of each pair in the data
+        from lesdistill.model.repulsion import pair_key
+
+        closest = closest_pair_distances([f.atoms for f in frames], model.cutoff)
+        model.set_repulsion_range(
+            {pair: d for pair, d in closest.items() if pair_key(*pair) not in student_cfg.repulsion_range}
+        )
     return model
 
 
@@ -66,6 +76,10 @@ def from_init(path: str | os.PathLike[str], elements: Sequence[str], allow_new_e
     delta = fit_reference_energies([f.atoms for f in frames], residual, list(model.elements))
     e0 = model.reference_energies_dict()
     model.set_reference_energies({k: e0[k] + delta.get(k, 0.0) for k in model.elements})
+    if model.repulsion is not None:  # new data closer than the prior's range: move the range in
+        current = model.repulsion_ranges()
+        closest = closest_pair_distances([f.atoms for f in frames], cutoff_)
+        model.set_repulsion_range({pair: min(d, current[pair]) for pair, d in closest.items() if pair in current})
     return model
 
 
