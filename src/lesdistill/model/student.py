@@ -8,8 +8,9 @@ r"""The LES student: short-range backbone + latent-charge head + LES long-range 
 
 :math:`e_i` per-atom short-range energies from the backbone, :math:`E^0_Z` per-element reference
 energies (buffers, fitted by least squares, :func:`fit_reference_energies`), :math:`e^\text{ZBL}_i`
-the share of atom i of a switched nuclear repulsion that is zero at ordinary interatomic
-distances (``config.repulsion``, :mod:`lesdistill.model.repulsion`), :math:`q_i` latent
+the share of atom i of a switched nuclear repulsion that is zero at every training geometry
+(it ends at each element pair's closest contact in the training data; ``config.repulsion``,
+:mod:`lesdistill.model.repulsion`), :math:`q_i` latent
 charges from a small MLP on the backbone features, :math:`E_\text{LES}` from
 :func:`lesdistill.les.energy` (periodic form if any direction of the structure is periodic,
 open form otherwise; a left-handed cell is replaced by the same lattice ``-cell``). The symmetric
@@ -152,11 +153,13 @@ class StudentModel(nn.Module):
 
     def repulsion_ranges(self) -> dict[tuple[int, int], float]:
         """r_out (Å) of the ZBL prior for every pair of known elements (empty without the prior)."""
+        from lesdistill.model.repulsion import default_range, parse_pair_key
+
         if self.repulsion is None:
             return {}
-        numbers = self.config.atomic_numbers
-        r_out = self.repulsion.r_out.tolist()
-        return {(a, b): r_out[i][j] for i, a in enumerate(numbers) for j, b in enumerate(numbers) if a <= b}
+        given = {parse_pair_key(k): v for k, v in self.config.repulsion_range.items()}
+        numbers = sorted(self.config.atomic_numbers)
+        return {(a, b): given.get((a, b), default_range(a, b)) for a in numbers for b in numbers if a <= b}
 
     # ------------------------------------------------------------------ properties
     @property
