@@ -150,18 +150,22 @@ def test_trainer_ends_the_prior_at_the_closest_contact_of_the_data():
     config = TrainConfig(model_preset="tiny", dtype="float64", model={"repulsion_range": {"O-O": 1.0}})
     model = modelio.new_student(config, ["H", "O"], frames)
     closest = closest_pair_distances([f.atoms for f in frames], model.cutoff)
-    assert model.config.repulsion_range == {"H-H": closest[(1, 1)], "H-O": closest[(1, 8)], "O-O": 1.0}
-    for frame in frames:  # exactly zero on every training geometry
-        batch = AtomicBatch.from_atoms([frame.atoms], model.cutoff)
-        species = model.species(batch.numbers)
-        vectors = model._edge_vectors(batch, batch.positions, batch.cell)
-        assert torch.all(model.repulsion(species, batch.edge_index, vectors) == 0.0)
+    assert model.config.repulsion_range == pytest.approx(
+        {"H-H": 0.999 * closest[(1, 1)], "H-O": 0.999 * closest[(1, 8)], "O-O": 1.0}, rel=1e-12)
+    float32 = StudentModel(StudentConfig.from_dict({**model.config.to_dict(), "dtype": "float32"}))
+    for frame in frames:  # no training pair inside the range, even after float32 rounding
+        for student in (model, float32):
+            batch = AtomicBatch.from_atoms([frame.atoms], student.cutoff).to(student.device, student.dtype)
+            species = student.species(batch.numbers)
+            vectors = student._edge_vectors(batch, batch.positions, batch.cell)
+            r_out = student.repulsion.r_out.to(vectors.dtype)[species[batch.edge_index[0]], species[batch.edge_index[1]]]
+            assert torch.all((vectors * vectors).sum(1) >= r_out * r_out)
     # ... and on in a compressed H-H contact below it (2 H at 1.0 Å inside H-H ~1.4 Å)
     h2 = Atoms("HH", positions=[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
     batch = AtomicBatch.from_atoms([h2], model.cutoff)
     vectors = model._edge_vectors(batch, batch.positions, batch.cell)
     wall = model.repulsion(model.species(batch.numbers), batch.edge_index, vectors).sum().item()
-    r_out = closest[(1, 1)]
+    r_out = 0.999 * closest[(1, 1)]
     t = (1.0 - r_out / 2) / (r_out / 2)
     assert wall == pytest.approx(_zbl_reference(1.0, 1, 1) * (1 - t**3 * (10 - 15 * t + 6 * t * t)), rel=1e-6)
     # fine-tuning on data with a closer O-H contact moves that range in, never out
@@ -170,7 +174,7 @@ def test_trainer_ends_the_prior_at_the_closest_contact_of_the_data():
     path = Path(tempfile.mkdtemp()) / "student.pt"
     modelio.save(model, path, {})
     tuned = modelio.from_init(path, ["H", "O"], False, close)
-    assert tuned.config.repulsion_range["H-O"] == pytest.approx(0.7, abs=1e-9)
+    assert tuned.config.repulsion_range["H-O"] == pytest.approx(0.999 * 0.7, abs=1e-9)
     assert tuned.config.repulsion_range["O-O"] == 1.0
     assert modelio.load(path).config.repulsion_range == model.config.repulsion_range  # saved with the model
 

@@ -15,8 +15,8 @@ the universal Ziegler-Biersack-Littmark pair repulsion
 
 switched off by the quintic smoothstep :math:`s` (value, first and second derivative
 continuous) between :math:`r^\text{out}_{ij}/2` and :math:`r^\text{out}_{ij}`. The trainer sets
-:math:`r^\text{out}` per element pair to the **shortest distance of that pair in the training
-data** (as the data-derived inner cut-off of the core repulsion in ACE/pacemaker fits): the
+:math:`r^\text{out}` per element pair to 0.999 x the **shortest distance of that pair in the
+training data** (as the data-derived inner cut-off of the core repulsion in ACE/pacemaker fits): the
 term is then exactly zero at every training geometry, so the network is trained as without it,
 and it only acts where the student has never seen data. Pairs without data default to
 :math:`0.6\,(R^\text{cov}_i + R^\text{cov}_j)` with ASE's covalent radii (as the type-wise ZBL
@@ -41,6 +41,9 @@ SCREENING_LENGTH_A = 0.8854 * BOHR_RADIUS_A  # 0.46853 Å
 PHI_COEFFICIENTS = (0.18175, 0.50986, 0.28022, 0.02817)
 PHI_EXPONENTS = (3.19980, 0.94229, 0.40290, 0.20162)
 DEFAULT_RADIUS_FRACTION = 0.6
+#: r_out = this x the closest contact in the data: 0.1% inside it, far beyond float32 rounding,
+#: so no training pair ever enters the switch
+DATA_RANGE_FACTOR = 0.999
 
 
 def zbl_energy(r: torch.Tensor, z_i: torch.Tensor, z_j: torch.Tensor) -> torch.Tensor:
@@ -54,7 +57,8 @@ def zbl_energy(r: torch.Tensor, z_i: torch.Tensor, z_j: torch.Tensor) -> torch.T
 def smoothstep_off(r: torch.Tensor, r_out: torch.Tensor) -> torch.Tensor:
     """1 below r_out/2, 0 above r_out, quintic (C2) in between."""
     t = ((r - 0.5 * r_out) / (0.5 * r_out)).clamp(0.0, 1.0)
-    return 1.0 - t * t * t * (10.0 - 15.0 * t + 6.0 * t * t)
+    # 1 - 10 t^3 + 15 t^4 - 6 t^5 in factored form: no cancellation near t = 1 in float32
+    return (1.0 - t) ** 3 * (1.0 + 3.0 * t + 6.0 * t * t)
 
 
 def default_range(z_a: int, z_b: int) -> float:

@@ -43,12 +43,11 @@ def new_student(config: TrainConfig, elements: Sequence[str], frames: Sequence[L
     e0 = fit_reference_energies([f.atoms for f in frames], [f.energy for f in frames], list(elements))
     model.set_reference_energies(e0)
     if model.repulsion is not None:  # the ZBL prior ends at the closest contact of each pair in the data
-        from lesdistill.model.repulsion import pair_key
+        from lesdistill.model.repulsion import DATA_RANGE_FACTOR, pair_key
 
         closest = closest_pair_distances([f.atoms for f in frames], model.cutoff)
-        model.set_repulsion_range(
-            {pair: d for pair, d in closest.items() if pair_key(*pair) not in student_cfg.repulsion_range}
-        )
+        model.set_repulsion_range({pair: DATA_RANGE_FACTOR * d for pair, d in closest.items()
+                                   if pair_key(*pair) not in student_cfg.repulsion_range})
     return model
 
 
@@ -77,9 +76,12 @@ def from_init(path: str | os.PathLike[str], elements: Sequence[str], allow_new_e
     e0 = model.reference_energies_dict()
     model.set_reference_energies({k: e0[k] + delta.get(k, 0.0) for k in model.elements})
     if model.repulsion is not None:  # new data closer than the prior's range: move the range in
+        from lesdistill.model.repulsion import DATA_RANGE_FACTOR
+
         current = model.repulsion_ranges()
         closest = closest_pair_distances([f.atoms for f in frames], cutoff_)
-        model.set_repulsion_range({pair: min(d, current[pair]) for pair, d in closest.items() if pair in current})
+        model.set_repulsion_range({pair: min(DATA_RANGE_FACTOR * d, current[pair])
+                                   for pair, d in closest.items() if pair in current})
     return model
 
 
