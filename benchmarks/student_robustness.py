@@ -26,7 +26,7 @@ import torch
 from ase import units
 from ase.io import read
 from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+from ase.md import velocitydistribution as vdist
 
 from lesdistill.calculator import StudentCalculator
 from lesdistill.sampling.guards import min_pair_distance
@@ -38,7 +38,10 @@ def hot_md(student: Path, start, temperature_K: float, n_steps: int, seed: int) 
     atoms = start.copy()
     atoms.calc = StudentCalculator(student)
     rng = np.random.default_rng(seed)
-    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
+    if hasattr(vdist, "thermalize_momenta"):  # ASE >= 3.29
+        vdist.thermalize_momenta(atoms, temperature_K, rng=rng)
+    else:
+        vdist.MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
     dyn = Langevin(atoms, 0.5 * units.fs, temperature_K=temperature_K, friction=0.02 / units.fs, rng=rng)
     closest = np.inf
     for block in range(n_steps // 50):

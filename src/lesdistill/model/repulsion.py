@@ -21,7 +21,7 @@ term is then exactly zero at every training geometry, so the network is trained 
 and it only acts where the student has never seen data. Pairs without data default to
 :math:`0.6\,(R^\text{cov}_i + R^\text{cov}_j)` with ASE's covalent radii (as the type-wise ZBL
 cut-off of NEP). On the demo's training frames (CHGNet water at 420 K) the ranges came out
-H-H 1.36, O-H 0.90 and O-O 2.45 Å; the wall then costs 0.58 eV for H-H at 1.0 Å, 2.3 eV at the
+H-H 1.36, O-H 0.90 and O-O 2.45 Å; the wall then costs 0.57 eV for H-H at 1.0 Å, 2.3 eV at the
 H2 bond length (0.74 Å), 17 eV for O-H at 0.6 Å and 103 eV at 0.3 Å.
 
 Reference: J. F. Ziegler, J. P. Biersack, U. Littmark, *The Stopping and Range of Ions in
