@@ -42,7 +42,8 @@ def hot_md(student: Path, start, temperature_K: float, n_steps: int, seed: int) 
         vdist.thermalize_momenta(atoms, temperature_K, rng=rng)
     else:
         vdist.MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
-    dyn = Langevin(atoms, 0.5 * units.fs, temperature_K=temperature_K, friction=0.02 / units.fs, rng=rng)
+    dyn = Langevin(atoms, 0.5 * units.fs, temperature_K=temperature_K, friction=0.02 / units.fs, fixcm=False,
+                   rng=rng)
     closest = np.inf
     for block in range(n_steps // 50):
         dyn.run(50)
