@@ -7,7 +7,6 @@ Thin wrappers over :mod:`lesdistill.teachers`, :mod:`lesdistill.systems` and
 from __future__ import annotations
 
 import inspect
-import sys
 from typing import Any, Optional
 
 import typer
@@ -160,7 +159,6 @@ def sample(
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Teacher MD -> labelled extxyz frames (resumable: re-run the same command after a kill)."""
-    from lesdistill.sampling import SamplingAborted
     from lesdistill.sampling import sample as run_sample
     from lesdistill.systems import build
     from lesdistill.systems.io import load_structure
@@ -178,19 +176,16 @@ def sample(
             params.setdefault("n_molecules", defaults["n_molecules"])
         atoms = build(system_name, seed=seed, **params)
     teacher_obj = get_teacher(teacher, device=device)
-    try:
-        path = run_sample(
-            atoms, teacher_obj, out, temperatures_K=_floats(temperatures, "--temperatures"),
-            strains=_floats(strains, "--strains"),
-            n_frames=n_frames if n_frames is not None else defaults["n_frames"],
-            stride=stride if stride is not None else defaults["stride"],
-            equilibration_steps=equilibration_steps if equilibration_steps is not None
-            else defaults["equilibration_steps"],
-            timestep_fs=timestep_fs, thermostat=thermostat, friction_per_fs=friction_per_fs,
-            relax=relax, seed=seed, progress=progress)
-    except SamplingAborted as exc:
-        print(f"lesdistill: error: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
+    # SamplingAborted (an UnstableDynamicsError) reaches the user as one line, exit 1, via main()
+    path = run_sample(
+        atoms, teacher_obj, out, temperatures_K=_floats(temperatures, "--temperatures"),
+        strains=_floats(strains, "--strains"),
+        n_frames=n_frames if n_frames is not None else defaults["n_frames"],
+        stride=stride if stride is not None else defaults["stride"],
+        equilibration_steps=equilibration_steps if equilibration_steps is not None
+        else defaults["equilibration_steps"],
+        timestep_fs=timestep_fs, thermostat=thermostat, friction_per_fs=friction_per_fs,
+        relax=relax, seed=seed, progress=progress)
     typer.echo(f"frames in {path}")
 
 
