@@ -148,7 +148,8 @@ def ir(
                                                             "extxyz files (averaged).")],
     out: Annotated[Path, typer.Option(help="Output prefix: PREFIX.csv, PREFIX.png, "
                                            "PREFIX_peaks.csv.")] = Path("ir"),
-    temperature: Annotated[float | None, typer.Option(help="K (default: the run's).")] = None,
+    temperature: Annotated[float | None, typer.Option(
+        help="K (default: the mean kinetic temperature of the frames, else the run's target).")] = None,
     volume: Annotated[float | None, typer.Option(help="Å^3 (default: cell volume).")] = None,
     window: Annotated[str, typer.Option(help="hann | gaussian | none.")] = "hann",
     window_ps: Annotated[float | None, typer.Option(help="Window width, ps.")] = None,

@@ -184,7 +184,9 @@ def ir_spectrum(source: Any, *, temperature_K: float | None = None,
                 sum_z2_over_m: float | None = None) -> IRSpectrum:
     """IR absorption n*alpha (cm^-1) of one or several trajectories (paths or Trajectory).
 
-    temperature_K: K (default: the run's target). volume_A3: Å^3 (default: mean cell volume;
+    temperature_K: K (default: the mean kinetic temperature of the stored frames, which is the
+    temperature of the velocities in NVE production; the run's target if no kinetic energies are
+    stored). volume_A3: Å^3 (default: mean cell volume;
     required for non-periodic data). window: "hann" | "gaussian" | "none"; window_ps: its width
     (default min(1 ps, half a block)); every block must be at least twice the longest lag used.
     correction: see module docstring. n_blocks: each trajectory is split into this many blocks;
@@ -208,9 +210,7 @@ def ir_spectrum(source: Any, *, temperature_K: float | None = None,
         raise UserInputError("trajectories have different frame intervals "
                              f"{sorted({t.frame_dt_fs for t in trajs})} fs; use one stride")
     if temperature_K is None:
-        temperature_K = trajs[0].temperature_K
-        if temperature_K is None:
-            raise UserInputError("temperature unknown: pass temperature_K (--temperature)")
+        temperature_K = _kinetic_temperature_K(trajs)
     if not temperature_K > 0:
         raise UserInputError(f"temperature_K must be > 0, got {temperature_K}")
     if volume_A3 is None:
@@ -268,6 +268,23 @@ def ir_spectrum(source: Any, *, temperature_K: float | None = None,
         eps_inf=float(eps_inf), groups={name: (stats[name][0][keep], stats[name][1][keep])
                                         for name in names},
         group_mode=group_mode, sum_rule=rule)
+
+
+def _kinetic_temperature_K(trajs: Sequence[Any]) -> float:
+    """Mean kinetic temperature of all stored frames (K), else the runs' target temperature.
+
+    The classical spectrum divides <Mdot(0).Mdot(t)> by k_B T, and <|Mdot|^2> carries the
+    temperature of the velocities: in NVE production that is the mean kinetic temperature,
+    which can differ from the equilibration target by several per cent.
+    """
+    if all(getattr(t, "kinetic", None) is not None for t in trajs):
+        series = np.concatenate([t.temperature_series_K() for t in trajs])
+        if series.size and np.all(np.isfinite(series)) and series.mean() > 0:
+            return float(series.mean())
+    target = trajs[0].temperature_K
+    if target is None:
+        raise UserInputError("temperature unknown: pass temperature_K (--temperature)")
+    return float(target)
 
 
 def _group_names(trajs: Sequence[Any], groups: bool | Sequence[str]) -> list[str]:
