@@ -58,6 +58,9 @@ def run_evaluate(ctx: StageContext) -> None:
                           "elements": list(getattr(mcfg, "elements", [])),
                           "cutoff_A": getattr(mcfg, "cutoff", None),
                           "long_range": getattr(mcfg, "long_range", None),
+                          "repulsion": getattr(mcfg, "repulsion", None),
+                          "repulsion_range_A": {k: round(v, 3) for k, v
+                                                in getattr(mcfg, "repulsion_range", {}).items()},
                           "n_parameters": int(n_params)}
     # speed: teacher vs student energy+forces, interleaved in this process
     atoms = read_frames(ctx.input(STRUCTURE))[0]
