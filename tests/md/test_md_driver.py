@@ -181,30 +181,3 @@ def test_cli_reports_unstable_md_in_one_line(monkeypatch, capsys):
     assert info.value.code == 1
     assert capsys.readouterr().err == "lesdistill: error: spectra MD became unphysical in production: NaN\n"
 
-
-def test_spectrum_is_normalised_with_the_kinetic_temperature():
-    """Frames whose velocities are Maxwell-Boltzmann at 150 K while the run's target said 300 K
-    (as when NVE production settles away from the equilibration temperature): by default the
-    spectrum divides by the kinetic temperature of the frames, and the sum rule holds; with the
-    target it would be off by the ratio."""
-    from lesdistill.md.trajectory import Trajectory
-
-    rng = np.random.default_rng(5)
-    n_atoms, n_frames, temperature = 24, 20000, 150.0
-    masses = np.tile([16.0, 1.008], n_atoms // 2)
-    charges = np.tile([0.6, -0.6], n_atoms // 2)
-    sigma = np.sqrt(units.KB_EV_PER_K * temperature / (masses * units.AMU_A2_PER_FS2_TO_EV))  # Å/fs
-    v = rng.normal(size=(n_frames, n_atoms, 3)) * sigma[None, :, None]  # uncorrelated frames
-    kinetic = 0.5 * (masses[None, :] * units.AMU_A2_PER_FS2_TO_EV * (v**2).sum(axis=2)).sum(axis=1)
-    traj = Trajectory(timestep_fs=1.0, stride=1, numbers=np.tile([8, 1], n_atoms // 2), masses=masses,
-                      pbc=np.ones(3, bool), cell=np.broadcast_to(np.eye(3) * 10.0, (n_frames, 3, 3)),
-                      step=np.arange(n_frames), dipole_current=(charges[None, :, None] * v).sum(axis=1),
-                      velocities=v, kinetic=kinetic, temperature_K=300.0,
-                      bec=charges[None, :, None, None] * np.eye(3)[None, None], bec_frame=np.zeros(1, int),
-                      meta={"production": "langevin"})
-    s = ir_spectrum(traj, window_ps=0.1, max_wavenumber_cm=None)
-    assert s.temperature_K == pytest.approx(traj.temperature_series_K().mean())
-    assert s.temperature_K == pytest.approx(temperature, rel=0.01)
-    assert abs(s.sum_rule.relative_mismatch) < 0.02
-    at_target = ir_spectrum(traj, temperature_K=300.0, window_ps=0.1, max_wavenumber_cm=None)
-    assert at_target.sum_rule.relative_mismatch == pytest.approx(-0.5, abs=0.02)
