@@ -180,4 +180,3 @@ def test_cli_reports_unstable_md_in_one_line(monkeypatch, capsys):
         cli.main(["md"])
     assert info.value.code == 1
     assert capsys.readouterr().err == "lesdistill: error: spectra MD became unphysical in production: NaN\n"
-
