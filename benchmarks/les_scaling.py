@@ -11,7 +11,7 @@ Prints, side by side in one run (the machine may be shared and noisy: compare th
   call with the faster backend: all four calls run in turn within each round (as in an MD run
   that stores the dipole current every step), and the ratio is the median over rounds of the
   ratio within a round. The column ``isolated`` is the dipole-current ratio from back-to-back
-  calls of each function alone (warm caches; E+F is 10-30% faster that way at 192 atoms).
+  calls of each function alone (warm caches; E+F was 10-40% faster that way at 192 atoms).
 
 Usage::
 
