@@ -155,19 +155,11 @@ def born_effective_charges(
         if not create_graph:
             q = q.detach()
         # the explicit dependence of the phase sums on r_i gives q'_i 1 analytically; the
-        # charge-transfer part needs J'^T cos A_a and J'^T sin A_a (J' = dq'/dr), six backward
-        # passes through charge_fn with centred cotangents (J'^T u = J^T (u - mean u))
-        frac = matmul3(x if create_graph else x.detach(), torch.linalg.inv(cell))
-        angles = (2.0 * math.pi * frac).T.contiguous()  # [3, N]
-        phases = torch.cat([torch.cos(angles), torch.sin(angles)])  # [6, N]: cos A_a, then sin A_a
+        # charge-transfer part needs J'^T cos A_a and J'^T sin A_a (J' = dq'/dr)
         ionic = q.view(-1, 1, 1) * torch.eye(3, dtype=x.dtype, device=x.device)  # [N, c, b]
         if not q_raw.requires_grad:  # charges do not depend on positions
             return scale * ionic
-        cotangents = phases - phases.mean(dim=1, keepdim=True)
-        grads = torch.stack(
-            [_vjp(q_raw, x, cotangents[k], retain_graph=create_graph or k < 5, create_graph=create_graph)
-             for k in range(6)]
-        )  # [6, N, 3]
+        phases, grads = _phase_vjps(q_raw, x, x if create_graph else x.detach(), cell, create_graph)
     cos, sin = phases[:3].T.unsqueeze(2), phases[3:].T.unsqueeze(2)  # [N, a, 1]
     g_cos, g_sin = grads[:3].permute(1, 0, 2), grads[3:].permute(1, 0, 2)  # [N, a, b]
     # sum_j dq'_j/dr_ib sin(A_ja - A_ia) = cos A_ia (J'^T sin A_a)_ib - sin A_ia (J'^T cos A_a)_ib
@@ -221,14 +213,7 @@ def dipole_current(
             return scale * (q @ v + (qdot - qdot.mean()) @ x.detach())
         if not q_raw.requires_grad:  # charges do not depend on positions: Z*_i = q'_i 1
             return scale * (q @ v)
-        angles = (2.0 * math.pi * matmul3(x.detach(), torch.linalg.inv(cell.detach()))).T.contiguous()  # [3, N]
-        phases = torch.cat([torch.cos(angles), torch.sin(angles)])  # [6, N]: cos A_a, then sin A_a
-        # J'^T u = J^T (u - mean u) for the neutral charges q' = q - mean(q): centre the cotangents
-        # instead of putting the shift into the graph six times.
-        cotangents = phases - phases.mean(dim=1, keepdim=True)
-        grads = torch.stack(
-            [_vjp(q_raw, x, cotangents[k], retain_graph=k < 5) for k in range(6)]
-        )  # [6, N, 3]: J'^T cos A_a, J'^T sin A_a
+        phases, grads = _phase_vjps(q_raw, x, x.detach(), cell.detach())
         along_v = (grads * v).sum(dim=2)  # [6, N]: (J'^T u)_i . v_i
     # sum_i (J'^T sin A_a)_i.v_i cos A_ia - (J'^T cos A_a)_i.v_i sin A_ia
     transfer_frac = ((along_v[3:] * phases[:3]).sum(dim=1) - (along_v[:3] * phases[3:]).sum(dim=1)) / (2.0 * math.pi)
@@ -241,6 +226,26 @@ def _model_charges(charge_fn: ChargeFn, x: torch.Tensor) -> torch.Tensor:
         shape = tuple(q.shape) if isinstance(q, torch.Tensor) else type(q).__name__
         raise ValueError(f"charge_fn must return a tensor of shape [N] = [{x.shape[0]}], got {shape}")
     return q if q.dtype == x.dtype else q.to(x.dtype)
+
+
+def _phase_vjps(
+    q_raw: torch.Tensor, x: torch.Tensor, phase_positions: torch.Tensor, cell: torch.Tensor,
+    create_graph: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Phases [6, N] (cos A_a, then sin A_a, from ``phase_positions``) and J'^T of each, [6, N, 3].
+
+    J' = dq'/dx for the neutral charges q' = q_raw - mean(q_raw): J'^T u = J^T (u - mean u), so
+    the cotangents are centred instead of putting the shift into the graph six times. Six
+    backward passes through ``charge_fn`` sharing its one forward graph.
+    """
+    angles = (2.0 * math.pi * matmul3(phase_positions, torch.linalg.inv(cell))).T.contiguous()  # [3, N]
+    phases = torch.cat([torch.cos(angles), torch.sin(angles)])
+    cotangents = phases - phases.mean(dim=1, keepdim=True)
+    grads = torch.stack([
+        _vjp(q_raw, x, cotangents[k], retain_graph=create_graph or k < 5, create_graph=create_graph)
+        for k in range(6)
+    ])
+    return phases, grads
 
 
 def _vjp(

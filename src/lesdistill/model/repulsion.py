@@ -87,6 +87,14 @@ def parse_pair_key(key: str) -> tuple[int, int]:
     return low, high
 
 
+def pair_ranges(atomic_numbers: Sequence[int], ranges: dict[str, float] | None = None) -> dict[tuple[int, int], float]:
+    """r_out (Å) for every pair (Z_a <= Z_b) of ``atomic_numbers``: ``ranges`` ({"H-O": ...}) where
+    given, :func:`default_range` otherwise."""
+    given = {parse_pair_key(k): float(v) for k, v in (ranges or {}).items()}
+    numbers = sorted({int(z) for z in atomic_numbers})
+    return {(a, b): given.get((a, b), default_range(a, b)) for a in numbers for b in numbers if a <= b}
+
+
 class ZBLRepulsion(nn.Module):
     """Per-atom share of the switched ZBL repulsion over a *full* neighbour list (eV).
 
@@ -98,10 +106,9 @@ class ZBLRepulsion(nn.Module):
     def __init__(self, atomic_numbers: Sequence[int], ranges: dict[str, float] | None = None) -> None:
         super().__init__()
         numbers = [int(z) for z in atomic_numbers]
-        given = {parse_pair_key(k): float(v) for k, v in (ranges or {}).items()}
+        table = pair_ranges(numbers, ranges)
         r_out = torch.tensor(
-            [[given.get(tuple(sorted((a, b))), default_range(a, b)) for b in numbers] for a in numbers],
-            dtype=torch.float64,
+            [[table[(min(a, b), max(a, b))] for b in numbers] for a in numbers], dtype=torch.float64
         ).reshape(len(numbers), len(numbers))
         self.register_buffer("z", torch.tensor(numbers, dtype=torch.float64), persistent=False)
         self.register_buffer("r_out", r_out, persistent=False)

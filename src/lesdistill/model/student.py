@@ -153,13 +153,11 @@ class StudentModel(nn.Module):
 
     def repulsion_ranges(self) -> dict[tuple[int, int], float]:
         """r_out (Å) of the ZBL prior for every pair of known elements (empty without the prior)."""
-        from lesdistill.model.repulsion import default_range, parse_pair_key
+        from lesdistill.model.repulsion import pair_ranges
 
         if self.repulsion is None:
             return {}
-        given = {parse_pair_key(k): v for k, v in self.config.repulsion_range.items()}
-        numbers = sorted(self.config.atomic_numbers)
-        return {(a, b): given.get((a, b), default_range(a, b)) for a in numbers for b in numbers if a <= b}
+        return pair_ranges(self.config.atomic_numbers, self.config.repulsion_range)
 
     # ------------------------------------------------------------------ properties
     @property
