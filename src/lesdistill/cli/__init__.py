@@ -14,7 +14,7 @@ import sys
 import typer
 
 from lesdistill import __version__
-from lesdistill.cli import compare, data, pipeline, response, train
+from lesdistill.cli import analysis, compare, data, pipeline, response, train
 from lesdistill.errors import MissingDependencyError, UnstableDynamicsError
 
 app = typer.Typer(
@@ -32,7 +32,7 @@ def _root() -> None:
     """Distil foundation MLIPs into fast LES students; latent charges, BEC and IR spectra."""
 
 
-for _module in (data, train, response, pipeline, compare):
+for _module in (data, train, response, pipeline, compare, analysis):
     _module.register(app)
 
 
