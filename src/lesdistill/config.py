@@ -37,6 +37,8 @@ from typing import Any
 
 from lesdistill.config_types import from_dict, to_dict
 from lesdistill.errors import UserInputError
+from lesdistill.sampling.settings import SampleSettings
+from lesdistill.settings import SettingsError, positive, setting
 
 __all__ = [
     "FinetuneConfig", "IRConfig", "MDConfig", "ReportConfig", "RunConfig", "SamplingConfig",
@@ -62,23 +64,27 @@ class TeacherConfig:
 
 
 @dataclass(frozen=True)
-class SamplingConfig:
-    """Teacher MD that produces the labelled training frames (``lesdistill.sampling.sample``).
+class SamplingConfig(SampleSettings):
+    """Teacher MD that produces the labelled training frames, and how the frames are split.
 
-    One NVT segment per (temperature, strain) pair; ``n_frames`` in total, split evenly.
+    The MD fields, defaults and bounds are those of :class:`lesdistill.sampling.SampleSettings`
+    (one NVT segment per (temperature, strain) pair; ``n_frames`` in total, split evenly);
+    :meth:`settings` gives that object. The run's top-level ``seed`` seeds the MD.
     """
 
-    temperatures_K: tuple[float, ...] = (300.0,)
-    strains: tuple[float, ...] = (0.0,)  # isotropic linear strains for density diversity
-    n_frames: int = 400  # kept frames in total
-    stride: int = 10  # MD steps between kept frames
-    timestep_fs: float = 0.5
-    equilibration_steps: int = 100  # unrecorded MD steps at the start of every segment
-    thermostat: str = "langevin"  # langevin | bussi | nose-hoover
-    friction_per_fs: float = 0.01  # Langevin friction, 1/fs (Bussi/NH time = 1/friction)
-    relax: bool = False  # pre-relax the structure with the teacher
-    valid_fraction: float = 0.1  # of all frames, for early stopping
-    test_fraction: float = 0.1  # of all frames, held out for parity plots / metrics
+    valid_fraction: float = setting(0.1, "fraction of all frames for early stopping")
+    test_fraction: float = setting(0.1, "fraction of all frames held out for parity plots / metrics")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        positive(self, "valid_fraction", "test_fraction", strict=False)
+        if self.valid_fraction + self.test_fraction >= 0.9:
+            raise SettingsError("valid_fraction", "valid_fraction + test_fraction must be < 0.9 "
+                                "so that frames are left for training")
+
+    def settings(self) -> SampleSettings:
+        """The teacher-MD protocol (what :func:`lesdistill.sampling.sample` takes)."""
+        return SampleSettings.from_settings(self)
 
 
 @dataclass(frozen=True)
@@ -190,24 +196,6 @@ def _validate(cfg: RunConfig) -> None:
         raise UserInputError("system.params only applies to a builder; remove it when using 'file'")
     if not cfg.teacher.spec.strip():
         raise UserInputError("teacher.spec is empty; give a teacher, e.g. 'chgnet'")
-    s = cfg.sampling
-    if not s.temperatures_K:
-        raise UserInputError("sampling.temperatures_K is empty; give at least one temperature")
-    for t in s.temperatures_K:
-        _positive(t, "sampling.temperatures_K")
-    for name in ("n_frames", "stride", "timestep_fs", "friction_per_fs"):
-        _positive(getattr(s, name), f"sampling.{name}")
-    _positive(s.equilibration_steps, "sampling.equilibration_steps", strict=False)
-    if s.thermostat not in ("langevin", "bussi", "nose-hoover"):
-        raise UserInputError(f"sampling.thermostat must be langevin, bussi or nose-hoover, got "
-                             f"{s.thermostat!r}")
-    if not s.strains or min(s.strains) <= -0.5:
-        raise UserInputError(f"sampling.strains must be a list of numbers > -0.5, got {s.strains}")
-    for name in ("valid_fraction", "test_fraction"):
-        _positive(getattr(s, name), f"sampling.{name}", strict=False)
-    if s.valid_fraction + s.test_fraction >= 0.9:
-        raise UserInputError("sampling.valid_fraction + sampling.test_fraction must be < 0.9 "
-                             "so that frames are left for training")
     ft = cfg.finetune
     if ft is not None:
         if (ft.data is None) == (ft.teacher is None):

@@ -9,16 +9,17 @@ value against the field's annotation (bool, int, float, str, ``X | None``, ``tup
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import types
 import typing
 from typing import Any
 
 from lesdistill.errors import UserInputError
 
-__all__ = ["from_dict", "to_dict"]
+__all__ = ["convert_value", "from_dict", "to_dict"]
 
 
-def _convert(value: Any, tp: Any, where: str) -> Any:
+def convert_value(value: Any, tp: Any, where: str) -> Any:
     """Check/convert one YAML value to the annotated type ``tp`` (``where`` names the key)."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
@@ -30,7 +31,7 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
             if arg is type(None):
                 continue
             try:
-                return _convert(value, arg, where)
+                return convert_value(value, arg, where)
             except UserInputError as exc:
                 errors.append(str(exc))
         raise UserInputError(errors[0] if errors else f"{where}: bad value {value!r}")
@@ -40,8 +41,9 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         return from_dict(tp, value, where)
     if origin is tuple:
         (item_tp, _ellipsis) = typing.get_args(tp)
-        items = value if isinstance(value, list | tuple) else [value]
-        return tuple(_convert(v, item_tp, f"{where}[{i}]") for i, v in enumerate(items))
+        many = isinstance(value, list | tuple) or getattr(value, "ndim", 0) > 0  # numpy arrays
+        items = list(value) if many else [value]
+        return tuple(convert_value(v, item_tp, f"{where}[{i}]") for i, v in enumerate(items))
     if origin is dict or tp is dict:
         if not isinstance(value, dict):
             raise UserInputError(f"{where} must be a mapping, got {type(value).__name__}")
@@ -49,15 +51,15 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
     if tp is Any:
         return value
     if tp is bool:
-        if not isinstance(value, bool):
+        if not _is_bool(value):
             raise UserInputError(f"{where} must be true or false, got {value!r}")
-        return value
+        return bool(value)
     if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
+        if _is_bool(value) or not isinstance(value, numbers.Integral):
             raise UserInputError(f"{where} must be an integer, got {value!r}")
-        return value
+        return int(value)
     if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if _is_bool(value) or not isinstance(value, numbers.Real):
             raise UserInputError(f"{where} must be a number, got {value!r}")
         return float(value)
     if tp is str:
@@ -65,6 +67,12 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
             raise UserInputError(f"{where} must be a string, got {value!r}")
         return str(value)
     raise TypeError(f"internal: unsupported config type {tp!r} at {where}")
+
+
+def _is_bool(value: Any) -> bool:
+    """A Python or numpy boolean (numpy is not imported for this)."""
+    kind = type(value)
+    return isinstance(value, bool) or (kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_"))
 
 
 def from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
@@ -76,8 +84,14 @@ def from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
             prefix = f"{where}." if where else ""
             raise UserInputError(f"unknown config key '{prefix}{key}'; allowed in "
                                  f"{where or 'the top level'}: {', '.join(sorted(names))}")
-    kwargs = {k: _convert(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
-    return cls(**kwargs)
+    kwargs = {k: convert_value(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except UserInputError as exc:
+        # stage settings name their field (lesdistill.settings.SettingsError): add the section
+        if where and getattr(exc, "field", None):
+            raise UserInputError(f"{where}.{exc}") from None
+        raise
 
 
 def to_dict(cfg: Any) -> Any:

@@ -11,19 +11,12 @@ from typing import Any, Optional
 
 import typer
 
-#: full-size defaults (a useful water set on a GPU) and --quick (laptop CPU, minutes)
-SAMPLE_DEFAULTS = {"n_frames": 300, "stride": 20, "equilibration_steps": 200, "n_molecules": 64}
-QUICK_DEFAULTS = {"n_frames": 30, "stride": 5, "equilibration_steps": 40, "n_molecules": 32}
+from lesdistill.cli.options import build as build_settings
+from lesdistill.cli.options import settings_options
+from lesdistill.sampling.settings import QUICK, SampleSettings
 
-
-def _floats(text: str, what: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(x) for x in text.replace(" ", "").split(",") if x)
-    except ValueError:
-        raise ValueError(f"{what} must be comma-separated numbers, got {text!r}") from None
-    if not values:
-        raise ValueError(f"{what} is empty")
-    return values
+#: water molecules of ``sample --system water``: default, and with --quick (laptop CPU, minutes)
+WATER_MOLECULES, QUICK_MOLECULES = 64, 32
 
 
 def _convert(value: str) -> Any:
@@ -136,29 +129,27 @@ def system(ctx: typer.Context,
                f"cell {' x '.join(f'{x:.2f}' for x in atoms.cell.lengths())} A")
 
 
+@settings_options(SampleSettings)
 def sample(
     out: str = typer.Option(..., "--out", "-o", help="Output extxyz (resumes if it exists)."),
     teacher: str = typer.Option("chgnet", "--teacher", "-t", help="Teacher spec."),
     system_name: str = typer.Option("water", "--system", help="Builder if no --structure."),
     structure: Optional[str] = typer.Option(None, "--structure", "-s", help="Own structure file."),
     param: list[str] = typer.Option(None, "--param", "-p", help="Builder parameter key=value."),
-    temperatures: str = typer.Option("300,350", help="Temperatures in K, comma-separated."),
-    strains: str = typer.Option("0", help="Isotropic linear strains, e.g. -0.01,0,0.01."),
-    n_frames: Optional[int] = typer.Option(None, help="Total frames [300; quick 30]."),
-    stride: Optional[int] = typer.Option(None, help="MD steps between frames [20; quick 5]."),
-    equilibration_steps: Optional[int] = typer.Option(None, help="Per segment [200; quick 40]."),
-    timestep_fs: float = typer.Option(0.5, help="MD time step (fs)."),
-    thermostat: str = typer.Option("langevin", help="langevin | bussi | nose-hoover."),
-    friction_per_fs: float = typer.Option(0.01, help="Langevin friction (1/fs)."),
-    relax: bool = typer.Option(False, "--relax/--no-relax", help="Pre-relax with the teacher."),
     seed: int = typer.Option(0, help="Random seed (structure and MD)."),
-    quick: bool = typer.Option(False, "--quick", help="Laptop-size run (32 waters, 30 frames)."),
+    quick: bool = typer.Option(False, "--quick", help="Laptop-size run (32 waters, "
+                               f"{QUICK.n_frames} frames, stride {QUICK.stride})."),
     device: str = typer.Option("cpu", help="cpu | cuda | cuda:N."),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads (1 is fastest for small "
                                           "systems on a busy machine)."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    *,
+    overrides: dict[str, Any],
 ) -> None:
-    """Teacher MD -> labelled extxyz frames (resumable: re-run the same command after a kill)."""
+    """Teacher MD -> labelled extxyz frames (resumable: re-run the same command after a kill).
+
+    The MD options are the fields of lesdistill.sampling.SampleSettings (given ones override
+    the defaults, or the --quick preset)."""
     from lesdistill.sampling import sample as run_sample
     from lesdistill.systems import build
     from lesdistill.systems.io import load_structure
@@ -166,26 +157,18 @@ def sample(
     from lesdistill.teachers.registry import teacher_status
 
     _set_threads(threads)
-    defaults = QUICK_DEFAULTS if quick else SAMPLE_DEFAULTS
+    settings = build_settings(SampleSettings, QUICK if quick else None, overrides)
     status = teacher_status(teacher)  # cheap: validates the spec before loading any model
     if structure is not None:
         atoms = load_structure(structure, periodic=status.info is not None and not status.info.open)
     else:
         params = parse_params(param or [], system_name)
         if system_name == "water":
-            params.setdefault("n_molecules", defaults["n_molecules"])
+            params.setdefault("n_molecules", QUICK_MOLECULES if quick else WATER_MOLECULES)
         atoms = build(system_name, seed=seed, **params)
     teacher_obj = get_teacher(teacher, device=device)
     # SamplingAborted (an UnstableDynamicsError) reaches the user as one line, exit 1, via main()
-    path = run_sample(
-        atoms, teacher_obj, out, temperatures_K=_floats(temperatures, "--temperatures"),
-        strains=_floats(strains, "--strains"),
-        n_frames=n_frames if n_frames is not None else defaults["n_frames"],
-        stride=stride if stride is not None else defaults["stride"],
-        equilibration_steps=equilibration_steps if equilibration_steps is not None
-        else defaults["equilibration_steps"],
-        timestep_fs=timestep_fs, thermostat=thermostat, friction_per_fs=friction_per_fs,
-        relax=relax, seed=seed, progress=progress)
+    path = run_sample(atoms, teacher_obj, out, settings, seed=seed, progress=progress)
     typer.echo(f"frames in {path}")
 
 

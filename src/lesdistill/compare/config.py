@@ -23,10 +23,10 @@ YAML schema (units in the key names; defaults in brackets)::
       source: teacher                     # [teacher] MD with `teacher`; or `file`
       teacher: xtb-gfn1                   # [first usable teacher] spec/name whose MD draws frames
       file: frames.extxyz                 # (source: file) frames; may carry `bec` (N,9) DFT labels
-      temperatures_K: [300.0]             # the other keys as in `lesdistill run`'s sampling:
-      n_frames: 64                        #   frames per temperature
+      temperatures_K: [300.0]             # every other key as in `lesdistill run`'s sampling
+      n_frames: 64                        #   (lesdistill.config.SamplingConfig): frames in total
       stride: 10                          #   MD steps between frames
-      timestep_fs: 0.5
+      timestep_fs: 0.5                    #   strains, equilibration_steps, thermostat, ... too
       valid_fraction: 0.1                 #   early-stopping frames
       test_fraction: 0.1                  #   held-out frames: student-vs-teacher errors
     teachers:                             # a spec string, or a mapping with metadata overrides
@@ -37,7 +37,7 @@ YAML schema (units in the key names; defaults in brackets)::
         training_data: MPtrj              #   family, architecture, training_data, level_of_theory
         architecture: MACE
     student: {preset: tiny}               # as in `lesdistill run`
-    training: {max_epochs: 50}            # as in `lesdistill run`
+    training: {epochs: 50}                # as in `lesdistill run`
     md: {temperature_K: 300, timestep_fs: 0.5, n_equil: 200, n_steps: 2000, stride: 2}
     ir: {reference: water}                # as in `lesdistill run`
     report: {speed_repeats: 5}            # as in `lesdistill run` (title defaults to the name)
@@ -56,10 +56,11 @@ else no reference. ``teacher:<name>`` forces one teacher (xTB or analytic).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from lesdistill.config import RunConfig, SamplingConfig, config_from_dict
 from lesdistill.errors import UserInputError
 
 #: Metadata fields of a TeacherInfo that a compare config may override.
@@ -67,8 +68,7 @@ INFO_OVERRIDES = ("family", "architecture", "training_data", "level_of_theory")
 
 _TOP_KEYS = {"name", "output", "device", "seed", "system", "sampling", "teachers", "student",
              "training", "md", "ir", "report", "bec"}
-_RUN_SAMPLING_KEYS = {"temperatures_K", "n_frames", "stride", "timestep_fs", "relax",
-                      "valid_fraction", "test_fraction"}
+_RUN_SAMPLING_KEYS = {f.name for f in fields(SamplingConfig)}
 _SAMPLING_KEYS = {"source", "teacher", "file"} | _RUN_SAMPLING_KEYS
 _BEC_KEYS = {"n_frames", "reference", "displacement_A", "max_atoms"}
 _TEACHER_KEYS = {"spec", "name", *INFO_OVERRIDES}
@@ -88,8 +88,8 @@ class TeacherEntry:
 class SharedSampling:
     """Where the shared frames come from (drawn once; every teacher relabels them).
 
-    ``run`` holds the MD settings in ``lesdistill run``'s sampling schema (temperatures_K,
-    n_frames, stride, timestep_fs, relax, valid_fraction, test_fraction).
+    ``run`` holds the given keys of ``lesdistill run``'s sampling section
+    (:class:`lesdistill.config.SamplingConfig`); :meth:`CompareConfig.run_config` validates them.
     """
 
     source: str = "teacher"  # "teacher" | "file"
@@ -145,10 +145,8 @@ class CompareConfig:
                 data[key] = self.sections[key]
         return data
 
-    def run_config(self, entry: TeacherEntry) -> Any:
+    def run_config(self, entry: TeacherEntry) -> RunConfig:
         """Validated :class:`lesdistill.config.RunConfig` of one teacher's student."""
-        from lesdistill.config import config_from_dict
-
         return config_from_dict(self.run_dict(entry))
 
 

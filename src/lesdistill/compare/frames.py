@@ -15,6 +15,7 @@ import numpy as np
 
 from lesdistill.errors import UserInputError
 from lesdistill.fileio import atomic_path
+from lesdistill.sampling.md import SampleSettings, sample
 
 if TYPE_CHECKING:
     from ase import Atoms
@@ -73,22 +74,15 @@ def geometry_only(atoms: Atoms) -> Atoms:
     return out
 
 
-def draw_frames(system_atoms: Atoms, sampling: dict[str, Any], out_path: str | Path, *,
+def draw_frames(system_atoms: Atoms, settings: SampleSettings | None, out_path: str | Path, *,
                 teacher: Any = None, file: str | Path | None = None, seed: int = 0,
                 progress: bool = True) -> Path:
-    """Write the shared frames to ``out_path``: MD of ``teacher`` (resumable) or a copy of
-    ``file``. ``sampling`` holds ``lesdistill run``'s sampling settings (temperatures_K,
-    n_frames, stride, timestep_fs, relax)."""
+    """Write the shared frames to ``out_path``: MD of ``teacher`` with ``settings`` (the
+    teacher-MD protocol, resumable) or a copy of ``file``."""
     if file is not None:
         return write_frames(out_path, read_frames(file))
     if teacher is None:
         raise UserInputError("no teacher to draw the shared frames with: every listed teacher "
                              "is unusable here; fix one or give sampling.file")
-    from lesdistill.sampling import sample
-
     teacher.check(system_atoms)
-    kwargs = {k: sampling[k] for k in ("temperatures_K", "n_frames", "stride", "timestep_fs",
-                                       "relax") if k in sampling}
-    if "temperatures_K" in kwargs:
-        kwargs["temperatures_K"] = tuple(kwargs["temperatures_K"])
-    return Path(sample(system_atoms, teacher, out_path, seed=seed, progress=progress, **kwargs))
+    return Path(sample(system_atoms, teacher, out_path, settings, seed=seed, progress=progress))

@@ -40,7 +40,6 @@ def _sampling_settings(cfg: CompareConfig) -> Any:
 def run_frames(ctx) -> None:
     from lesdistill.compare.frames import (bec_frame_indices, build_structure, draw_frames,
                                            geometry_only, read_frames, write_frames)
-    from lesdistill.config import config_to_dict
     from lesdistill.pipeline.stages_data import split_indices
 
     cfg: CompareConfig = ctx.config
@@ -51,11 +50,11 @@ def run_frames(ctx) -> None:
     all_path = ctx.stage_dir / "all.extxyz"
     if plan["sampling_file"]:
         ctx.log(f"  shared frames from {plan['sampling_file']}")
-        draw_frames(atoms, {}, all_path, file=plan["sampling_file"])
+        draw_frames(atoms, None, all_path, file=plan["sampling_file"])
     else:
         ctx.log(f"  shared frames from MD with teacher '{plan['sampler']}'")
         teacher = ctx.extra["make_teacher"](plan["sampler"])()
-        draw_frames(atoms, config_to_dict(s), all_path, teacher=teacher, seed=cfg.seed,
+        draw_frames(atoms, s.settings(), all_path, teacher=teacher, seed=cfg.seed,
                     progress=ctx.progress)
     frames = read_frames(all_path)
     temps = [float(f.info.get(keys.TEMPERATURE_K, s.temperatures_K[0])) for f in frames]

@@ -119,11 +119,8 @@ def run_sample(ctx: StageContext) -> None:
     write_text_atomic(ctx.stage_dir / "teacher.json",
                       json.dumps(teacher_metadata(teacher), indent=1, default=str) + "\n")
     frames_path = ctx.stage_dir / "frames.extxyz"
-    sample(atoms, teacher, frames_path, temperatures_K=tuple(s.temperatures_K),
-           strains=tuple(s.strains), n_frames=s.n_frames, stride=s.stride,
-           timestep_fs=s.timestep_fs, equilibration_steps=s.equilibration_steps,
-           thermostat=s.thermostat, friction_per_fs=s.friction_per_fs, seed=cfg.seed,
-           relax=s.relax, device=cfg.device, progress=ctx.progress)
+    sample(atoms, teacher, frames_path, s.settings(), seed=cfg.seed, device=cfg.device,
+           progress=ctx.progress)
     frames = read_frames(frames_path)
     segment = [(float(f.info.get(keys.TEMPERATURE_K, 0.0)), float(f.info.get("strain", 0.0)))
                for f in frames]

@@ -1,7 +1,7 @@
 """Teacher MD sampling, relabelling and shard merging (resumable extxyz datasets).
 
-    sample(atoms, teacher, out_path, *, temperatures_K=(300.0,), n_frames=200, stride=10,
-           timestep_fs=0.5, seed=0, relax=False, ...) -> Path
+    sample(atoms, teacher, out_path, settings=SampleSettings(), *, seed=0, device="cpu",
+           progress=True, **field_overrides) -> Path
     label(in_path, out_path, teacher, *, keep_prefix=None, workers=1, shard=None) -> Path
     merge(shard_paths, out_path) -> Path
 """
@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["SamplingAborted", "label", "merge", "read_frames", "sample"]
+__all__ = ["SampleSettings", "SamplingAborted", "label", "merge", "read_frames", "sample"]
 
 _TARGETS = {
     "sample": "lesdistill.sampling.md",
+    "SampleSettings": "lesdistill.sampling.settings",
     "label": "lesdistill.sampling.relabel",
     "merge": "lesdistill.sampling.relabel",
     "read_frames": "lesdistill.sampling.store",

@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,57 +27,12 @@ from lesdistill import keys
 from lesdistill.errors import UserInputError
 from lesdistill.sampling.guards import SamplingAborted, check_md_state
 from lesdistill.sampling.store import append_frames, frame_text, read_state, repair, state_path, write_state
+from lesdistill.sampling.settings import QUICK, THERMOSTATS, SampleSettings
+
+__all__ = ["QUICK", "THERMOSTATS", "SampleSettings", "sample", "structure_hash"]
 
 if TYPE_CHECKING:
     from lesdistill.teachers.base import Teacher
-
-THERMOSTATS = ("langevin", "bussi", "nose-hoover")
-
-
-@dataclass(frozen=True)
-class SampleSettings:
-    """Settings of one sampling run (recorded in the state file; a resume must match them)."""
-
-    temperatures_K: tuple[float, ...] = (300.0,)
-    strains: tuple[float, ...] = (0.0,)  # isotropic linear strains (cell scaled by 1 + s)
-    n_frames: int = 200  # total, split over (temperature, strain) segments
-    stride: int = 10  # MD steps between kept frames
-    timestep_fs: float = 0.5
-    equilibration_steps: int = 100  # per segment, before the first kept frame
-    thermostat: str = "langevin"
-    friction_per_fs: float = 0.01  # Langevin friction (1/fs); Bussi/NH time constant = 1/friction
-    seed: int = 0
-    relax: bool = False
-    relax_fmax_eV_A: float = 0.1
-    relax_steps: int = 200
-    max_temperature_factor: float = 3.0
-    min_distance_A: float = 0.5
-    teacher: str = ""
-    structure_hash: str = field(default="")
-
-    def __post_init__(self) -> None:
-        if not self.temperatures_K or min(self.temperatures_K) <= 0:
-            raise ValueError(f"temperatures_K must be positive, got {self.temperatures_K}")
-        if not self.strains or min(self.strains) <= -0.5:
-            raise ValueError(f"strains must be > -0.5, got {self.strains}")
-        for name in ("n_frames", "stride"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.equilibration_steps < 0:
-            raise ValueError(f"equilibration_steps must be >= 0, got {self.equilibration_steps}")
-        if not 0 < self.timestep_fs <= 10:
-            raise ValueError(f"timestep_fs must be in (0, 10] fs, got {self.timestep_fs}")
-        if self.thermostat not in THERMOSTATS:
-            raise ValueError(f"thermostat must be one of {', '.join(THERMOSTATS)}, "
-                             f"got {self.thermostat!r}")
-        if not self.friction_per_fs > 0:
-            raise ValueError(f"friction_per_fs must be > 0, got {self.friction_per_fs}")
-
-    def segments(self) -> list[tuple[float, float, int]]:
-        """(temperature K, strain, frames) per segment; frames sum to ``n_frames``."""
-        pairs = [(t, s) for t in self.temperatures_K for s in self.strains]
-        base, extra = divmod(self.n_frames, len(pairs))
-        return [(t, s, base + (1 if k < extra else 0)) for k, (t, s) in enumerate(pairs)]
 
 
 def structure_hash(atoms: Atoms) -> str:
@@ -92,23 +47,18 @@ def sample(
     atoms: Atoms,
     teacher: Teacher | str,
     out_path: str | os.PathLike[str],
+    settings: SampleSettings | None = None,
     *,
-    temperatures_K: tuple[float, ...] | list[float] = (300.0,),
-    n_frames: int = 200,
-    stride: int = 10,
-    timestep_fs: float = 0.5,
     seed: int = 0,
-    relax: bool = False,
-    friction_per_fs: float = 0.01,
-    thermostat: str = "langevin",
-    equilibration_steps: int = 100,
-    strains: tuple[float, ...] | list[float] = (0.0,),
-    max_temperature_factor: float = 3.0,
-    min_distance_A: float = 0.5,
     device: str = "cpu",
     progress: bool = True,
+    **overrides: Any,
 ) -> Path:
-    """Run teacher MD from ``atoms`` and write ``n_frames`` labelled frames to ``out_path`` (extxyz).
+    """Run teacher MD from ``atoms`` and write labelled frames to ``out_path`` (extxyz).
+
+    ``settings`` (default :class:`SampleSettings`) is the MD protocol; keyword ``overrides``
+    change single fields of it (``sample(atoms, "chgnet", "f.xyz", n_frames=50)``). ``seed``
+    seeds the velocities and the thermostat noise.
 
     Frames carry the teacher's energy (eV), forces (eV/Å) and, for periodic cells, stress
     (eV/Å^3, Voigt) as ASE SinglePointCalculator results, plus ``info``: ``teacher``,
@@ -123,29 +73,39 @@ def sample(
     from lesdistill.systems.io import validate_structure
     from lesdistill.teachers import get_teacher
 
+    base = SampleSettings() if settings is None else SampleSettings.from_settings(settings)
+    settings = base.replace(**overrides) if overrides else base
     if isinstance(teacher, str):
         teacher = get_teacher(teacher, device=device)
     validate_structure(atoms, source="input structure")
     teacher.check(atoms)
-    settings = SampleSettings(
-        temperatures_K=tuple(float(t) for t in temperatures_K),
-        strains=tuple(float(s) for s in strains), n_frames=int(n_frames), stride=int(stride),
-        timestep_fs=float(timestep_fs), equilibration_steps=int(equilibration_steps),
-        thermostat=thermostat, friction_per_fs=float(friction_per_fs), seed=int(seed),
-        relax=bool(relax), max_temperature_factor=float(max_temperature_factor),
-        min_distance_A=float(min_distance_A), teacher=teacher.name,
-        structure_hash=structure_hash(atoms),
-    )
+    run = _Run(settings=settings, seed=int(seed), teacher=teacher.name,
+               structure_hash=structure_hash(atoms))
     out = Path(out_path)
     sidecar = state_path(out)
-    state = _reconcile(out, sidecar, settings)
+    state = _reconcile(out, sidecar, run)
     start = _start_structure(atoms, teacher, settings, state)
     done = 0 if state is None else int(state["n_done"])
-    _run_segments(start, teacher, out, sidecar, settings, state, done, progress)
+    _run_segments(start, teacher, out, sidecar, run, state, done, progress)
     return out
 
 
-def _reconcile(out: Path, sidecar: Path, settings: SampleSettings) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class _Run:
+    """What a resume must match: the settings, the seed, the teacher and the start structure."""
+
+    settings: SampleSettings
+    seed: int
+    teacher: str
+    structure_hash: str
+
+    def jsonable(self) -> dict[str, Any]:
+        record = {**asdict(self.settings), "seed": self.seed, "teacher": self.teacher,
+                  "structure_hash": self.structure_hash}
+        return json.loads(json.dumps(record))
+
+
+def _reconcile(out: Path, sidecar: Path, run: _Run) -> dict[str, Any] | None:
     """Make ``out`` and its state consistent after a possible kill; return the state (or None)."""
     state = read_state(sidecar)
     n_file = repair(out)
@@ -158,7 +118,7 @@ def _reconcile(out: Path, sidecar: Path, settings: SampleSettings) -> dict[str, 
         if out.exists():
             out.unlink()  # only a partial frame was there
         return None
-    if state.get("settings") != _jsonable(settings):
+    if state.get("settings") != run.jsonable():
         raise UserInputError(
             f"{out} was started with different settings (teacher, structure, temperatures, ...); "
             "re-run with the same arguments to resume, or choose another output file"
@@ -172,10 +132,6 @@ def _reconcile(out: Path, sidecar: Path, settings: SampleSettings) -> dict[str, 
             "Choose another output file"
         )
     return state
-
-
-def _jsonable(settings: SampleSettings) -> dict[str, Any]:
-    return json.loads(json.dumps(asdict(settings)))
 
 
 def _start_structure(atoms: Atoms, teacher: Teacher, settings: SampleSettings,
@@ -248,12 +204,12 @@ def _labelled_frame(atoms: Atoms, teacher: Teacher, frame_id: int, temperature: 
     return frame
 
 
-def _run_segments(start: Atoms, teacher: Teacher, out: Path, sidecar: Path,
-                  settings: SampleSettings, state: dict[str, Any] | None, done: int,
-                  progress: bool) -> None:
+def _run_segments(start: Atoms, teacher: Teacher, out: Path, sidecar: Path, run: _Run,
+                  state: dict[str, Any] | None, done: int, progress: bool) -> None:
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
     from tqdm.auto import tqdm
 
+    settings = run.settings
     segments = settings.segments()
     bar = tqdm(total=settings.n_frames, initial=done, unit="frame", disable=not progress,
                desc=f"sampling {teacher.name}", dynamic_ncols=True)
@@ -271,7 +227,7 @@ def _run_segments(start: Atoms, teacher: Teacher, out: Path, sidecar: Path,
                 work.set_cell(start.cell.array * (1.0 + strain), scale_atoms=True)
             work.calc = teacher.calculator
             resume = state is not None and int(state["segment"]) == seg and done > first_id
-            rng = np.random.default_rng([settings.seed, seg])
+            rng = np.random.default_rng([run.seed, seg])
             if resume:
                 assert state is not None
                 work.positions = np.array(state["positions"], dtype=float)
@@ -301,7 +257,7 @@ def _run_segments(start: Atoms, teacher: Teacher, out: Path, sidecar: Path,
                 frame = _labelled_frame(work, teacher, frame_id, temperature, strain, step)
                 text = frame_text(frame)
                 new_state = {
-                    "settings": _jsonable(settings), "n_done": frame_id + 1, "segment": seg,
+                    "settings": run.jsonable(), "n_done": frame_id + 1, "segment": seg,
                     "step": step, "positions": work.positions.tolist(),
                     "momenta": work.get_momenta().tolist(), "rng": rng.bit_generator.state,
                     "thermostat": _thermostat_state(dyn, settings),

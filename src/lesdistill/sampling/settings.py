@@ -1,0 +1,80 @@
+"""The settings of teacher-MD sampling (:func:`lesdistill.sampling.sample`): one frozen dataclass.
+
+Kept apart from :mod:`lesdistill.sampling.md` so that the run config and the CLI, which build
+their sampling options from it, import it without numpy or ASE.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from lesdistill.settings import SettingsError, at_most, coerce, one_of, positive, setting
+
+__all__ = ["QUICK", "THERMOSTATS", "SampleSettings"]
+
+THERMOSTATS = ("langevin", "bussi", "nose-hoover")
+
+
+@dataclass(frozen=True)
+class SampleSettings:
+    """The teacher-MD protocol of one sampling run (units in the names; validated on creation).
+
+    One NVT segment per (temperature, strain) pair, ``n_frames`` frames in total split evenly
+    over the segments. This is the one home of these settings: ``sample()`` takes it, the run
+    config's ``sampling`` section (:class:`lesdistill.config.SamplingConfig`) extends it, and
+    the CLI's ``sample`` options are derived from its fields. The run's ``seed`` is not a
+    setting here (a run has one seed); ``sample()`` takes it next to the settings.
+    """
+
+    temperatures_K: tuple[float, ...] = setting((300.0,), "temperatures (K), one segment each",
+                                                cli="--temperatures")
+    strains: tuple[float, ...] = setting((0.0,), "isotropic linear strains s (cell x (1 + s)), "
+                                         "one segment each", cli="--strains")
+    n_frames: int = setting(200, "kept frames in total, split over the segments")
+    stride: int = setting(10, "MD steps between kept frames")
+    timestep_fs: float = setting(0.5, "MD time step (fs), <= 10")
+    equilibration_steps: int = setting(100, "unrecorded MD steps at the start of every segment")
+    thermostat: str = setting("langevin", "langevin | bussi | nose-hoover")
+    friction_per_fs: float = setting(0.01, "Langevin friction (1/fs); Bussi / Nose-Hoover "
+                                     "time constant = 1/friction")
+    relax: bool = setting(False, "pre-relax the structure with the teacher (FIRE)",
+                          cli="--relax/--no-relax")
+    relax_fmax_eV_A: float = setting(0.1, "pre-relaxation force threshold (eV/Å)")
+    relax_steps: int = setting(200, "at most this many pre-relaxation steps")
+    max_temperature_factor: float = setting(3.0, "abort when T exceeds this x the target")
+    min_distance_A: float = setting(0.5, "abort when two atoms come closer (Å)")
+
+    def __post_init__(self) -> None:
+        coerce(self)
+        if not self.temperatures_K:
+            raise SettingsError("temperatures_K", "temperatures_K is empty; give at least one "
+                                "temperature in K")
+        positive(self, "temperatures_K", "n_frames", "stride", "timestep_fs", "friction_per_fs",
+                 "relax_fmax_eV_A", "relax_steps", "max_temperature_factor", "min_distance_A")
+        positive(self, "equilibration_steps", strict=False)
+        at_most(self, "timestep_fs", 10.0, "fs", "lower the time step")
+        if not self.strains or min(self.strains) <= -0.5:
+            raise SettingsError("strains", f"strains must be a list of numbers > -0.5, got "
+                                f"{self.strains!r}")
+        one_of(self, "thermostat", THERMOSTATS)
+
+    def segments(self) -> list[tuple[float, float, int]]:
+        """(temperature K, strain, frames) per segment; frames sum to ``n_frames``."""
+        pairs = [(t, s) for t in self.temperatures_K for s in self.strains]
+        base, extra = divmod(self.n_frames, len(pairs))
+        return [(t, s, base + (1 if k < extra else 0)) for k, (t, s) in enumerate(pairs)]
+
+    def replace(self, **changes: Any) -> SampleSettings:
+        """A copy with ``changes`` (field names; TypeError for an unknown one)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_settings(cls, settings: SampleSettings) -> SampleSettings:
+        """The plain :class:`SampleSettings` part of ``settings`` (e.g. of a run config section)."""
+        return cls(**{f.name: getattr(settings, f.name) for f in dataclasses.fields(cls)})
+
+
+#: ``lesdistill sample --quick``: a laptop-size run (minutes on a CPU)
+QUICK = SampleSettings(n_frames=30, stride=5, equilibration_steps=40)
