@@ -37,8 +37,10 @@ from typing import Any
 
 from lesdistill.config_types import from_dict, to_dict
 from lesdistill.errors import UserInputError
+from lesdistill.md.settings import MDSettings
 from lesdistill.sampling.settings import SampleSettings
-from lesdistill.settings import SettingsError, positive, setting
+from lesdistill.settings import SettingsError, one_of, positive, setting
+from lesdistill.spectra.settings import IRSettings
 
 __all__ = [
     "FinetuneConfig", "IRConfig", "MDConfig", "ReportConfig", "RunConfig", "SamplingConfig",
@@ -106,36 +108,32 @@ class FinetuneConfig:
     training: dict[str, Any] = field(default_factory=dict)  # TrainConfig overrides for this stage
 
 
-@dataclass(frozen=True)
-class MDConfig:
-    """Student MD for spectra, BECs and RDFs (``lesdistill.md.run_md``)."""
-
-    temperature_K: float = 300.0
-    timestep_fs: float = 0.5
-    n_equil: int = 2000  # NVT equilibration steps (not stored)
-    n_steps: int = 40000  # production steps
-    stride: int = 2  # store every stride-th production step
-    thermostat: str = "langevin"  # equilibration: langevin | bussi
-    production: str = "nve"  # production: nve | langevin | bussi (weak)
-    coupling_fs: float = 100.0  # equilibration: 1/friction (Langevin) or tau_T (Bussi), fs
-    production_coupling_fs: float = 2000.0  # weak production thermostat time, fs
+#: Student MD for spectra, BECs and RDFs: the fields of :class:`lesdistill.md.MDSettings`.
+MDConfig = MDSettings
 
 
 @dataclass(frozen=True)
-class IRConfig:
-    """The IR spectrum from the stored dipole current (``lesdistill.spectra.ir_spectrum``).
+class IRConfig(IRSettings):
+    """The IR spectrum from the stored dipole current: the fields of
+    :class:`lesdistill.spectra.IRSettings`, plus the BECs stored by the MD and the reference.
 
     The dipole current is already in physical charges (the student's ``eps_inf``, set once in
     ``student.options.eps_inf``), so there is no eps_inf here.
     """
 
-    window: str = "hann"  # autocorrelation window: hann | gaussian | none
-    window_ps: float | None = None  # window width, ps; None = spectra default (<= 1 ps)
-    correction: str = "harmonic"  # quantum correction: none | harmonic | standard | schofield
-    n_blocks: int = 1  # blocks per trajectory for error bars (1 = no error bars)
-    bec_every: int = 50  # BEC tensors of every n-th stored MD frame (BEC summary, sum rule)
-    max_wavenumber_cm: float = 4500.0
-    reference: str | None = "water"  # band table / experiment: water | hcl | tio2-water | null
+    bec_every: int = setting(50, "BEC tensors of every n-th stored MD frame (BEC summary, "
+                             "sum rule)")
+    reference: str | None = setting("water", "band table / experiment: water | hcl | "
+                                    "tio2-water | null")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        positive(self, "bec_every")
+        one_of(self, "reference", (None, "water", "hcl", "tio2-water"))
+
+    def settings(self) -> IRSettings:
+        """The spectrum method (what :func:`lesdistill.spectra.ir_spectrum` takes)."""
+        return IRSettings.from_settings(self)
 
 
 @dataclass(frozen=True)
@@ -162,7 +160,7 @@ class RunConfig:
     student: StudentSection = field(default_factory=StudentSection)
     training: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields
     finetune: FinetuneConfig | None = None
-    md: MDConfig = field(default_factory=MDConfig)
+    md: MDSettings = field(default_factory=MDSettings)
     ir: IRConfig = field(default_factory=IRConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
 
@@ -204,31 +202,6 @@ def _validate(cfg: RunConfig) -> None:
         _positive(ft.n_frames, "finetune.n_frames")
         if not 0.0 < ft.test_fraction < 1.0:
             raise UserInputError(f"finetune.test_fraction must be in (0, 1), got {ft.test_fraction}")
-    m = cfg.md
-    for name in ("temperature_K", "timestep_fs", "n_steps", "stride"):
-        _positive(getattr(m, name), f"md.{name}")
-    _positive(m.n_equil, "md.n_equil", strict=False)
-    if m.stride > m.n_steps:
-        raise UserInputError(f"md.stride ({m.stride}) is larger than md.n_steps ({m.n_steps})")
-    for name in ("coupling_fs", "production_coupling_fs"):
-        _positive(getattr(m, name), f"md.{name}")
-    _positive(cfg.ir.bec_every, "ir.bec_every")
-    if m.thermostat not in ("langevin", "bussi"):
-        raise UserInputError(f"md.thermostat must be langevin or bussi, got {m.thermostat!r}")
-    if m.production not in ("nve", "langevin", "bussi"):
-        raise UserInputError(f"md.production must be nve, langevin or bussi, got {m.production!r}")
-    _positive(cfg.ir.max_wavenumber_cm, "ir.max_wavenumber_cm")
-    _positive(cfg.ir.n_blocks, "ir.n_blocks")
-    if cfg.ir.window not in ("hann", "gaussian", "none"):
-        raise UserInputError(f"ir.window must be hann, gaussian or none, got {cfg.ir.window!r}")
-    if cfg.ir.reference not in (None, "water", "hcl", "tio2-water"):
-        raise UserInputError(f"ir.reference must be water, hcl, tio2-water or null, got "
-                             f"{cfg.ir.reference!r}")
-    if cfg.ir.window_ps is not None:
-        _positive(cfg.ir.window_ps, "ir.window_ps")
-    if cfg.ir.correction not in ("none", "harmonic", "standard", "schofield"):
-        raise UserInputError(f"ir.correction must be none, harmonic, standard or schofield, got "
-                             f"{cfg.ir.correction!r}")
     _positive(cfg.report.speed_repeats, "report.speed_repeats")
     _positive(cfg.report.rdf_rmax_A, "report.rdf_rmax_A")
     _positive(cfg.report.rdf_bins, "report.rdf_bins")

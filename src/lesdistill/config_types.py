@@ -89,8 +89,9 @@ def from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
         return cls(**kwargs)
     except UserInputError as exc:
         # stage settings name their field (lesdistill.settings.SettingsError): add the section
-        if where and getattr(exc, "field", None):
-            raise UserInputError(f"{where}.{exc}") from None
+        naming = getattr(exc, "naming", None)  # a SettingsError: name the key with its section
+        if where and naming is not None:
+            raise UserInputError(naming(f"{where}.{exc.field}")) from None
         raise
 
 

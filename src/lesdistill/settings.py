@@ -11,7 +11,7 @@ the dataclass (a YAML key and a CLI flag follow from it). This module holds the 
   ``__post_init__``; ``int`` fields accept numpy integers, tuple fields accept lists);
 * :class:`SettingsError` and the checks :func:`positive`, :func:`one_of`, :func:`at_most`: the
   message names the field, the bad value and the fix. Inside a YAML section the run config
-  prefixes the section (``sampling.n_frames must be >= 1, got 0``), the CLI names the flag.
+  names the key (``sampling.n_frames must be > 0, got 0``), the CLI names the flag.
 """
 
 from __future__ import annotations
@@ -20,20 +20,47 @@ import dataclasses
 import math
 import typing
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Self
 
 from lesdistill.config_types import convert_value
 from lesdistill.errors import UserInputError
 
-__all__ = ["SettingsError", "at_most", "coerce", "field_help", "one_of", "positive", "setting"]
+__all__ = ["Settings", "SettingsError", "at_most", "coerce", "field_help", "one_of", "positive", "setting"]
 
 
 class SettingsError(UserInputError):
-    """A bad settings value; ``field`` names the field, the message starts with it."""
+    """A bad settings value of field ``field``.
+
+    ``message`` names the field with the placeholder ``{field}`` (else its first occurrence of
+    the field name is the placeholder); :meth:`naming` fills in another name for it.
+    """
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
+        if "{field}" not in message:
+            if field not in message:
+                raise ValueError(f"internal: settings message {message!r} does not name {field!r}")
+            message = message.replace(field, "{field}", 1)
+        super().__init__(message.replace("{field}", field))
         self.field = field
+        self.template = message
+
+    def naming(self, name: str) -> str:
+        """The message with the field called ``name`` (``sampling.n_frames``, ``--n-frames``)."""
+        return self.template.replace("{field}", name)
+
+
+class Settings:
+    """Base of the frozen settings dataclasses: copies with changes, views of subclasses."""
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with ``changes`` (field names; TypeError for an unknown one), validated."""
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Self:
+        """The ``cls`` part of ``settings`` (e.g. of a run-config section that extends it)."""
+        return cls(**{f.name: getattr(settings, f.name)
+                      for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
 
 
 def setting(default: Any, help: str, *, cli: str | None = None) -> Any:  # noqa: A002
@@ -65,7 +92,8 @@ def coerce(obj: Any) -> None:
 
 
 def _bad(name: str, value: Any, expected: str, fix: str) -> SettingsError:
-    return SettingsError(name, f"{name} must be {expected}, got {value!r}{'; ' + fix if fix else ''}")
+    return SettingsError(name, f"{{field}} must be {expected}, got {value!r}"
+                               f"{'; ' + fix if fix else ''}")
 
 
 def positive(obj: Any, *names: str, strict: bool = True, fix: str = "") -> None:
@@ -86,10 +114,11 @@ def at_most(obj: Any, name: str, upper: float, unit: str = "", fix: str = "") ->
         raise _bad(name, value, f"<= {upper:g}{' ' + unit if unit else ''}", fix)
 
 
-def one_of(obj: Any, name: str, choices: Iterable[str | None]) -> None:
-    """Field ``name`` is one of ``choices``."""
+def one_of(obj: Any, name: str, choices: Iterable[str | None], what: str = "") -> None:
+    """Field ``name`` is one of ``choices`` (``what``: how the message calls the value)."""
     choices = tuple(choices)
     value = getattr(obj, name)
     if value not in choices:
         names = ", ".join("null" if c is None else str(c) for c in choices)
-        raise _bad(name, value, f"one of {names}", "")
+        label = f"{what} {value!r} ({{field}})" if what else f"{{field}} {value!r}"
+        raise SettingsError(name, f"unknown {label}; choose one of {names}")

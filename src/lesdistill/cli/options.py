@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import types
 import typing
 from collections.abc import Callable, Iterable
 from typing import Any, Optional
@@ -37,6 +38,8 @@ def _show(value: Any) -> str:
 
 def _option(f: dataclasses.Field[Any], tp: Any) -> tuple[Any, Any]:
     """(annotation, typer.Option) of one settings field; the option's default is None."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):  # X | None: the flag gives X
+        tp = next(arg for arg in typing.get_args(tp) if arg is not type(None))
     help_text = str(f.metadata.get("help", ""))
     default = f"(default: {_show(f.default)})"
     flag = flag_of(f)
@@ -115,4 +118,4 @@ def build(cls: type, base: Any, overrides: dict[str, Any]) -> Any:
         flag = flags.get(exc.field)
         if flag is None or exc.field not in overrides:
             raise
-        raise UserInputError(f"{flag}: {exc}") from None
+        raise UserInputError(exc.naming(flag)) from None

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from lesdistill.cli.options import build as build_settings
+from lesdistill.cli.options import settings_options
 from lesdistill.errors import UserInputError
+from lesdistill.md.settings import MDSettings
+from lesdistill.spectra.settings import IRSettings
 
 
 def _parse_groups(specs: list[str], symbols: list[str]) -> dict[str, list[int]]:
@@ -35,22 +39,16 @@ def _parse_groups(specs: list[str], symbols: list[str]) -> dict[str, list[int]]:
     return groups
 
 
+@settings_options(MDSettings)
 def md(
     structure: Annotated[Path, typer.Argument(help="Starting structure (any ASE format).")],
     model: Annotated[Path, typer.Option(help="Student checkpoint (.pt).")] = Path("student.pt"),
     out: Annotated[Path, typer.Option(help="Trajectory directory (resumed if it exists).")] = Path(
         "md"),
-    temperature: Annotated[float, typer.Option(help="Temperature, K.")] = 300.0,
-    timestep: Annotated[float, typer.Option(help="Time step, fs.")] = 0.5,
-    equil_ps: Annotated[float, typer.Option(help="NVT equilibration, ps.")] = 2.0,
-    production_ps: Annotated[float, typer.Option(help="Production, ps.")] = 20.0,
-    stride: Annotated[int, typer.Option(help="Store every n-th step.")] = 2,
-    thermostat: Annotated[str, typer.Option(help="Equilibration: langevin | bussi.")] = "langevin",
-    production: Annotated[str, typer.Option(help="nve | langevin | bussi (weak).")] = "nve",
-    coupling_fs: Annotated[float, typer.Option(
-        help="Equilibration 1/friction or tau_T, fs.")] = 100.0,
-    production_coupling_fs: Annotated[float, typer.Option(
-        help="Weak thermostat time, fs.")] = 2000.0,
+    equil_ps: Annotated[float | None, typer.Option(
+        help="NVT equilibration in ps (sets --n-equil from --timestep).")] = None,
+    production_ps: Annotated[float | None, typer.Option(
+        help="Production in ps (sets --n-steps from --timestep).")] = None,
     group: Annotated[list[str] | None, typer.Option(help="NAME=0,1,5-9 or NAME=element:O,H "
                                                          "(repeatable).")] = None,
     bec_every: Annotated[int, typer.Option(help="Store BEC every n-th frame (0: never).")] = 50,
@@ -58,19 +56,33 @@ def md(
     device: Annotated[str, typer.Option(help="cpu | cuda.")] = "cpu",
     quick: Annotated[bool, typer.Option(help="Laptop-sized run: 0.2 ps NVT + 2 ps.")] = False,
     progress: Annotated[bool, typer.Option(help="Progress bar.")] = True,
+    *,
+    overrides: dict[str, Any],
 ) -> None:
-    """Student MD for IR spectra: NVT equilibration, then production storing the dipole current."""
+    """Student MD for IR spectra: NVT equilibration, then production storing the dipole current.
+
+    The MD options are the fields of lesdistill.md.MDSettings."""
     from ase.io import read
 
     from lesdistill.md import format_summary, run_md, summarize
 
+    if quick:
+        equil_ps = 0.2 if equil_ps is None else equil_ps
+        production_ps = 2.0 if production_ps is None else production_ps
+    timestep = overrides.get("timestep_fs", MDSettings().timestep_fs)
+    for name, key, value in (("--equil-ps", "n_equil", equil_ps),
+                             ("--production-ps", "n_steps", production_ps)):
+        if value is None:
+            continue
+        if not value >= 0:
+            raise UserInputError(f"{name} must be >= 0, got {value}")
+        overrides[key] = max(1 if key == "n_steps" else 0, round(value * 1e3 / timestep))
+    settings = build_settings(MDSettings, None, overrides)
     if not structure.is_file():
         raise FileNotFoundError(f"structure file not found: {structure}")
     if not model.is_file():
         raise FileNotFoundError(f"student checkpoint not found: {model}; train one with "
                                 "`lesdistill train` or pass --model")
-    if quick:
-        equil_ps, production_ps = 0.2, 2.0
     try:
         atoms = read(structure)
     except Exception as exc:  # ASE raises many types for unreadable files
@@ -79,12 +91,8 @@ def md(
     from lesdistill.calculator import StudentCalculator
 
     atoms.calc = StudentCalculator(model=model, device=device)
-    path = run_md(atoms, out, temperature_K=temperature, timestep_fs=timestep,
-                  n_equil=round(equil_ps * 1e3 / timestep),
-                  n_steps=max(1, round(production_ps * 1e3 / timestep)), stride=stride,
-                  thermostat=thermostat, production=production, coupling_fs=coupling_fs,
-                  production_coupling_fs=production_coupling_fs, groups=groups,
-                  bec_every=bec_every, seed=seed, progress=progress)
+    path = run_md(atoms, out, settings, groups=groups, bec_every=bec_every, seed=seed,
+                  progress=progress)
     typer.echo(format_summary(summarize(path)))
     typer.echo(f"trajectory: {path}")
 
@@ -143,6 +151,7 @@ def bec(
         typer.echo(f"BEC written to {out}")
 
 
+@settings_options(IRSettings)
 def ir(
     trajectories: Annotated[list[Path], typer.Argument(help="MD trajectory directories or "
                                                             "extxyz files (averaged).")],
@@ -151,19 +160,17 @@ def ir(
     temperature: Annotated[float | None, typer.Option(
         help="K (default: the mean kinetic temperature of the frames, else the run's target).")] = None,
     volume: Annotated[float | None, typer.Option(help="Å^3 (default: cell volume).")] = None,
-    window: Annotated[str, typer.Option(help="hann | gaussian | none.")] = "hann",
-    window_ps: Annotated[float | None, typer.Option(help="Window width, ps.")] = None,
-    correction: Annotated[str, typer.Option(help="harmonic | standard | none | schofield.")] = (
-        "harmonic"),
     eps_inf: Annotated[float, typer.Option(help="Scale for latent currents (1: physical).")] = 1.0,
-    blocks: Annotated[int, typer.Option(help="Blocks per trajectory (error bars).")] = 4,
     system: Annotated[str, typer.Option(help="Band table: water | hcl | tio2-water.")] = "water",
-    group_mode: Annotated[str, typer.Option(help="cross | self.")] = "cross",
-    max_wavenumber: Annotated[float, typer.Option(help="cm^-1.")] = 4500.0,
     frame_dt_fs: Annotated[float | None, typer.Option(help="Frame spacing for extxyz "
                                                            "without time_fs, fs.")] = None,
+    *,
+    overrides: dict[str, Any],
 ) -> None:
-    """IR absorption n*alpha (cm^-1) from the dipole current: CSV, PNG, peak table, sum rule."""
+    """IR absorption n*alpha (cm^-1) from the dipole current: CSV, PNG, peak table, sum rule.
+
+    The method options are the fields of lesdistill.spectra.IRSettings."""
+    settings = build_settings(IRSettings, None, overrides)
     from lesdistill.md import load_trajectory
     from lesdistill.spectra import ir as irmod
     from lesdistill.spectra import peaks
@@ -172,10 +179,8 @@ def ir(
     trajs = [load_trajectory(path, positions=False, frame_dt_fs=frame_dt_fs)
              for path in trajectories]
     key = peaks.normalize_system(system)
-    spectrum = irmod.ir_spectrum(trajs, temperature_K=temperature, volume_A3=volume,
-                                 window=window, window_ps=window_ps, correction=correction,
-                                 eps_inf=eps_inf, n_blocks=blocks, group_mode=group_mode,
-                                 max_wavenumber_cm=max_wavenumber)
+    spectrum = irmod.ir_spectrum(trajs, settings, temperature_K=temperature, volume_A3=volume,
+                                 eps_inf=eps_inf)
     table = peaks.compare_with_reference(spectrum, key)
     paths = write_ir_outputs(spectrum, out, system=key)
     typer.echo(spectrum.sum_rule.text() if spectrum.sum_rule else "sum rule: not checked")

@@ -13,6 +13,7 @@ File format: :mod:`lesdistill.md.trajectory`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import warnings
@@ -24,10 +25,11 @@ import numpy as np
 
 from lesdistill.errors import UnstableDynamicsError, UserInputError
 from lesdistill.md import trajectory as tj
+from lesdistill.md.settings import PRODUCTIONS, THERMOSTATS, MDSettings
 from lesdistill.units import SPEED_OF_LIGHT_CM_PER_FS
 
-THERMOSTATS = ("langevin", "bussi")
-PRODUCTIONS = ("nve", "langevin", "bussi")
+__all__ = ["MDSettings", "PRODUCTIONS", "THERMOSTATS", "format_summary", "run_md", "summarize"]
+
 #: settings that must match when a run is resumed (n_steps may grow: the run is extended)
 RESUME_KEYS = ("timestep_fs", "stride", "temperature_K", "thermostat", "production", "seed",
                "n_equil", "coupling_fs", "production_coupling_fs", "groups", "bec_every",
@@ -36,8 +38,8 @@ RESUME_KEYS = ("timestep_fs", "stride", "temperature_K", "thermostat", "producti
 GroupSpec = Sequence[int] | Callable[[Any], np.ndarray]
 
 
-def _validate(atoms: Any, temperature_K: float, timestep_fs: float, n_equil: int, n_steps: int,
-              stride: int, thermostat: str, production: str, chunk_frames: int) -> None:
+def _validate(atoms: Any, settings: MDSettings, chunk_frames: int) -> None:
+    """Checks of the system and calculator (the settings validated themselves)."""
     if atoms.calc is None:
         raise UserInputError("atoms have no calculator; attach one (e.g. StudentCalculator)")
     if not callable(getattr(atoms.calc, "get_dipole_current", None)):
@@ -47,22 +49,14 @@ def _validate(atoms: Any, temperature_K: float, timestep_fs: float, n_equil: int
         raise UserInputError("atoms have NaN/inf positions")
     if atoms.pbc.any() and atoms.cell.volume < 1e-6:
         raise UserInputError("periodic atoms without a cell; set atoms.cell or pbc=False")
-    if not temperature_K > 0:
-        raise UserInputError(f"temperature_K must be > 0, got {temperature_K}")
-    if not 0 < timestep_fs <= 5:
-        raise UserInputError(f"timestep_fs must be in (0, 5] fs, got {timestep_fs}")
-    if n_equil < 0 or n_steps < 1 or stride < 1 or chunk_frames < 1:
-        raise UserInputError(f"need n_equil >= 0, n_steps >= 1, stride >= 1, chunk_frames >= 1; "
-                             f"got {n_equil}, {n_steps}, {stride}, {chunk_frames}")
-    nyquist_cm = 1.0 / (2.0 * SPEED_OF_LIGHT_CM_PER_FS * timestep_fs * stride)
+    if chunk_frames < 1:
+        raise UserInputError(f"chunk_frames must be >= 1, got {chunk_frames}")
+    frame_fs = settings.timestep_fs * settings.stride
+    nyquist_cm = 1.0 / (2.0 * SPEED_OF_LIGHT_CM_PER_FS * frame_fs)
     if nyquist_cm < 4500.0:
-        warnings.warn(f"frames every {timestep_fs * stride:g} fs resolve IR bands only up to "
+        warnings.warn(f"frames every {frame_fs:g} fs resolve IR bands only up to "
                       f"{nyquist_cm:.0f} cm^-1 (O-H stretch ~3400-3700); lower stride",
                       UserWarning, stacklevel=3)
-    if thermostat not in THERMOSTATS:
-        raise UserInputError(f"unknown thermostat {thermostat!r}; choose one of {THERMOSTATS}")
-    if production not in PRODUCTIONS:
-        raise UserInputError(f"unknown production {production!r}; choose one of {PRODUCTIONS}")
 
 
 def _make_dynamics(atoms: Any, kind: str, timestep_fs: float, temperature_K: float,
@@ -206,24 +200,21 @@ def _start_or_resume(atoms: Any, out: Path, settings: dict[str, Any]) -> dict[st
     return None
 
 
-def run_md(atoms: Any, out_path: str | Path, *, temperature_K: float, timestep_fs: float = 0.5,
-           n_equil: int = 2000, n_steps: int = 20000, stride: int = 2,
-           thermostat: str = "langevin", production: str = "nve", coupling_fs: float = 100.0,
-           production_coupling_fs: float = 2000.0,
+def run_md(atoms: Any, out_path: str | Path, settings: MDSettings | None = None, *,
            groups: Mapping[str, GroupSpec] | None = None, bec_every: int = 0, seed: int = 0,
            chunk_frames: int = 200, guard_min_distance_A: float | None = 0.5,
-           progress: bool = True) -> Path:
+           progress: bool = True, **overrides: Any) -> Path:
     """Equilibrate ``atoms`` in NVT, then run production and store frames to ``out_path``.
 
     atoms: ase.Atoms with a calculator that has ``get_dipole_current(atoms)`` (e Å/fs). Its
         positions and velocities are advanced in place. Velocities are drawn from
         Maxwell-Boltzmann at ``temperature_K`` (zero total momentum) unless all are set already.
-    temperature_K: target temperature, K. timestep_fs: MD step, fs (0.25-0.5 for water).
-    n_equil: NVT equilibration steps with ``thermostat`` ("langevin": friction 1/coupling_fs;
-        "bussi": CSVR with tau_T = coupling_fs, fs). Not stored.
-    n_steps: production steps; frames at production steps 0, stride, 2*stride, ...
-    production: "nve" (velocity Verlet) or a weak thermostat "langevin"/"bussi" with coupling
-        time ``production_coupling_fs`` (fs).
+    settings: the MD protocol (:class:`MDSettings`; default: its defaults); keyword
+        ``overrides`` change single fields (``run_md(atoms, "md", temperature_K=350)``):
+        ``n_equil`` NVT steps with ``thermostat`` ("langevin": friction 1/coupling_fs;
+        "bussi": CSVR with tau_T = coupling_fs, fs), not stored; then ``n_steps`` production
+        steps with ``production`` ("nve": velocity Verlet, or a weak "langevin"/"bussi" with
+        coupling time ``production_coupling_fs``), frames at steps 0, stride, 2*stride, ...
     groups: name -> atom indices (or a callable atoms -> bool mask, evaluated per frame): the
         dipole current restricted to these atoms is stored too (for group decomposition).
     bec_every: also store Born effective charges (N, 3, 3), e, every ``bec_every``-th frame
@@ -241,20 +232,19 @@ def run_md(atoms: Any, out_path: str | Path, *, temperature_K: float, timestep_f
     from ase.md.velocitydistribution import Stationary
     from tqdm.auto import tqdm
 
-    _validate(atoms, temperature_K, timestep_fs, n_equil, n_steps, stride, thermostat,
-              production, chunk_frames)
+    base = MDSettings() if settings is None else MDSettings.from_settings(settings)
+    s = base.replace(**overrides) if overrides else base
+    _validate(atoms, s, chunk_frames)
     out = Path(out_path)
     groups = dict(groups or {})
-    settings = _settings(atoms, timestep_fs=float(timestep_fs), stride=int(stride),
-                         temperature_K=float(temperature_K), thermostat=thermostat,
-                         production=production, coupling_fs=float(coupling_fs),
-                         production_coupling_fs=float(production_coupling_fs),
-                         groups=sorted(groups), bec_every=int(bec_every), seed=int(seed),
-                         n_equil=int(n_equil), n_steps=int(n_steps))
+    meta = _settings(atoms, **dataclasses.asdict(s), groups=sorted(groups),
+                     bec_every=int(bec_every), seed=int(seed))
     # Fail before anything is written when the calculator cannot handle this system (a student
     # trained on other elements, a periodic-only model on an open structure, ...).
     atoms.get_potential_energy()
-    state = _start_or_resume(atoms, out, settings)
+    state = _start_or_resume(atoms, out, meta)
+    temperature_K, timestep_fs, stride = s.temperature_K, s.timestep_fs, s.stride
+    n_equil, n_steps = s.n_equil, s.n_steps
     rng = np.random.default_rng(seed)
     if state is None:
         phase, step, n_parts = "equil", 0, 0
@@ -277,7 +267,7 @@ def run_md(atoms: Any, out_path: str | Path, *, temperature_K: float, timestep_f
                desc="MD equilibration" if phase == "equil" else "MD production", file=sys.stderr)
     forces = None
     if phase == "equil":
-        dyn = _make_dynamics(atoms, thermostat, timestep_fs, temperature_K, coupling_fs, rng)
+        dyn = _make_dynamics(atoms, s.thermostat, timestep_fs, temperature_K, s.coupling_fs, rng)
         while step < n_equil:
             forces = dyn.step(forces)
             step += 1
@@ -288,10 +278,10 @@ def run_md(atoms: Any, out_path: str | Path, *, temperature_K: float, timestep_f
                 _checkpoint(out, atoms, "equil", step, rng, 0)
         phase, step, forces = "prod", 0, None
         bar.set_description("MD production")
-        if production != "langevin":  # NVE/CSVR conserve momentum: start it at zero
+        if s.production != "langevin":  # NVE/CSVR conserve momentum: start it at zero
             Stationary(atoms, preserve_temperature=False)
-    dyn = _make_dynamics(atoms, production, timestep_fs, temperature_K, production_coupling_fs,
-                         rng)
+    dyn = _make_dynamics(atoms, s.production, timestep_fs, temperature_K,
+                         s.production_coupling_fs, rng)
     frames: list[dict[str, Any]] = []
     frame = step // stride + 1 if n_parts else 0  # frames so far: steps 0, stride, ...
     if frame == 0:  # frame 0 is the first production frame

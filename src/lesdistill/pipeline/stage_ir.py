@@ -74,9 +74,7 @@ def run_ir(ctx: StageContext) -> None:
         ctx.log(f"  BEC trace/3 per element (e): {per}; acoustic sum rule ||sum Z||_F "
                 f"{bec['acoustic_sum_rule']['frobenius_norm_e']:.3f} e")
     write_text_atomic(ctx.stage_dir / "bec.json", json.dumps(bec, indent=1) + "\n")
-    spec = ir_spectrum(traj, window=irc.window, window_ps=irc.window_ps,
-                       correction=irc.correction, n_blocks=irc.n_blocks,
-                       max_wavenumber_cm=irc.max_wavenumber_cm)
+    spec = ir_spectrum(traj, irc.settings())
     spec.write_csv(ctx.stage_dir / "spectrum.csv")
     out.update({"wavenumber_cm": spec.wavenumber_cm.tolist(),
                 "n_alpha_per_cm": spec.n_alpha_per_cm.tolist(),

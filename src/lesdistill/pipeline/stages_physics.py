@@ -19,6 +19,7 @@ import numpy as np
 from lesdistill import keys
 from lesdistill.config import RunConfig
 from lesdistill.fileio import atomic_path, write_text_atomic
+from lesdistill.md.settings import MDSettings
 from lesdistill.pipeline.runner import StageContext
 from lesdistill.pipeline.stages_data import (FRAMES, STRUCTURE, TEST, final_student, read_frames,
                                              write_frames)
@@ -123,12 +124,12 @@ def _run_mirror(ctx: StageContext, calc: Any) -> None:
         atoms.set_cell(atoms.cell.array * (1.0 + strain), scale_atoms=True)
     atoms.calc = calc
     thermostat = s.thermostat if s.thermostat in ("langevin", "bussi") else "langevin"
-    run_md(atoms, ctx.stage_dir / "mirror", temperature_K=temperature,
-           timestep_fs=s.timestep_fs, n_equil=s.equilibration_steps,
-           n_steps=len(seg) * s.stride, stride=s.stride, thermostat=thermostat,
-           production=thermostat, coupling_fs=1.0 / s.friction_per_fs,
-           production_coupling_fs=1.0 / s.friction_per_fs, seed=cfg.seed + 7,
-           progress=ctx.progress)
+    mirror = MDSettings(temperature_K=temperature, timestep_fs=s.timestep_fs,
+                        n_equil=s.equilibration_steps, n_steps=len(seg) * s.stride,
+                        stride=s.stride, thermostat=thermostat, production=thermostat,
+                        coupling_fs=1.0 / s.friction_per_fs,
+                        production_coupling_fs=1.0 / s.friction_per_fs)
+    run_md(atoms, ctx.stage_dir / "mirror", mirror, seed=cfg.seed + 7, progress=ctx.progress)
 
 
 def run_md_stage(ctx: StageContext) -> None:
@@ -143,11 +144,8 @@ def run_md_stage(ctx: StageContext) -> None:
     atoms = read_frames(start)[0]
     calc = StudentCalculator(ctx.input(final_student(cfg)), device=cfg.device)
     atoms.calc = calc
-    run_md(atoms, ctx.stage_dir / "traj", temperature_K=m.temperature_K,
-           timestep_fs=m.timestep_fs, n_equil=m.n_equil, n_steps=m.n_steps, stride=m.stride,
-           thermostat=m.thermostat, production=m.production, coupling_fs=m.coupling_fs,
-           production_coupling_fs=m.production_coupling_fs, bec_every=cfg.ir.bec_every,
-           seed=cfg.seed, progress=ctx.progress)
+    run_md(atoms, ctx.stage_dir / "traj", m, bec_every=cfg.ir.bec_every, seed=cfg.seed,
+           progress=ctx.progress)
     summary = json.loads((ctx.stage_dir / "traj" / "summary.json").read_text())
     if not ctx.progress:  # run_md prints it itself with progress on
         ctx.log("  " + format_summary(summary))

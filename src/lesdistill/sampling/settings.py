@@ -6,11 +6,9 @@ their sampling options from it, import it without numpy or ASE.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any
 
-from lesdistill.settings import SettingsError, at_most, coerce, one_of, positive, setting
+from lesdistill.settings import Settings, SettingsError, at_most, coerce, one_of, positive, setting
 
 __all__ = ["QUICK", "THERMOSTATS", "SampleSettings"]
 
@@ -18,7 +16,7 @@ THERMOSTATS = ("langevin", "bussi", "nose-hoover")
 
 
 @dataclass(frozen=True)
-class SampleSettings:
+class SampleSettings(Settings):
     """The teacher-MD protocol of one sampling run (units in the names; validated on creation).
 
     One NVT segment per (temperature, strain) pair, ``n_frames`` frames in total split evenly
@@ -65,15 +63,6 @@ class SampleSettings:
         pairs = [(t, s) for t in self.temperatures_K for s in self.strains]
         base, extra = divmod(self.n_frames, len(pairs))
         return [(t, s, base + (1 if k < extra else 0)) for k, (t, s) in enumerate(pairs)]
-
-    def replace(self, **changes: Any) -> SampleSettings:
-        """A copy with ``changes`` (field names; TypeError for an unknown one)."""
-        return dataclasses.replace(self, **changes)
-
-    @classmethod
-    def from_settings(cls, settings: SampleSettings) -> SampleSettings:
-        """The plain :class:`SampleSettings` part of ``settings`` (e.g. of a run config section)."""
-        return cls(**{f.name: getattr(settings, f.name) for f in dataclasses.fields(cls)})
 
 
 #: ``lesdistill sample --quick``: a laptop-size run (minutes on a CPU)

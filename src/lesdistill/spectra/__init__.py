@@ -1,7 +1,7 @@
 """IR spectra from the dipole current, Born effective charges, peak tables, reference data.
 
-    ir_spectrum(trajectories, *, temperature_K, volume_A3, window, window_ps, correction,
-                eps_inf, n_blocks, groups, group_mode) -> IRSpectrum
+    ir_spectrum(trajectories, settings=IRSettings(), *, temperature_K, volume_A3, eps_inf,
+                groups, **field_overrides) -> IRSpectrum
     compare_with_reference(spectrum, system="water") -> list[Peak]
     plot_ir(spectrum, path, reference="water") -> Path ; IRSpectrum.write_csv(path) -> Path
     write_ir_outputs(spectrum, out_prefix, system="water") -> {"csv", "peaks", "png": Path}
@@ -16,7 +16,7 @@ from typing import Any
 _EXPORTS = {
     "IRSpectrum": "ir", "SumRule": "ir", "ir_spectrum": "ir", "spectrum_from_current": "ir",
     "ir_prefactor": "ir", "sum_rule_prefactor": "ir", "correction_factor": "ir",
-    "CORRECTIONS": "ir", "Peak": "peaks", "compare_with_reference": "peaks",
+    "CORRECTIONS": "settings", "IRSettings": "settings", "Peak": "peaks", "compare_with_reference": "peaks",
     "find_peaks": "peaks", "format_peak_table": "peaks", "load_reference": "peaks",
     "reference_bands": "peaks", "write_peak_csv": "peaks", "plot_ir": "plot",
     "BECSummary": "bec", "bec_summary": "bec", "compute_bec": "bec",

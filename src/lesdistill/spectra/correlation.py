@@ -18,9 +18,9 @@ import math
 import numpy as np
 
 from lesdistill.errors import UserInputError
+from lesdistill.spectra.settings import WINDOWS
 from lesdistill.units import SPEED_OF_LIGHT_CM_PER_FS
 
-WINDOWS = ("hann", "gaussian", "none")
 #: a Gaussian window is cut at this many standard deviations
 GAUSSIAN_CUT_SIGMA = 3.0
 

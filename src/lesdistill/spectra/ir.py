@@ -50,9 +50,8 @@ import numpy as np
 from lesdistill import units
 from lesdistill.errors import UserInputError
 from lesdistill.spectra import correlation as corr
+from lesdistill.spectra.settings import CORRECTIONS, IRSettings
 
-CORRECTIONS = ("harmonic", "standard", "none", "schofield")
-GROUP_MODES = ("cross", "self")
 DEFAULT_WINDOW_PS = 1.0
 MIN_WINDOW_PS = 0.1
 
@@ -175,16 +174,14 @@ def sum_z2_over_mass(bec: np.ndarray, masses: np.ndarray) -> float:
     return float((np.einsum("bnij,bnij->bn", bec, bec) / masses).sum(axis=1).mean())
 
 
-def ir_spectrum(source: Any, *, temperature_K: float | None = None,
-                volume_A3: float | None = None, window: str = "hann",
-                window_ps: float | None = None, correction: str = "harmonic",
-                eps_inf: float = 1.0, n_blocks: int = 1,
-                groups: bool | Sequence[str] = True, group_mode: str = "cross",
-                max_wavenumber_cm: float | None = 4500.0, resolution_cm: float = 1.0,
-                sum_z2_over_m: float | None = None) -> IRSpectrum:
+def ir_spectrum(source: Any, settings: IRSettings | None = None, *,
+                temperature_K: float | None = None, volume_A3: float | None = None,
+                eps_inf: float = 1.0, groups: bool | Sequence[str] = True,
+                sum_z2_over_m: float | None = None, **overrides: Any) -> IRSpectrum:
     """IR absorption n*alpha (cm^-1) of one or several trajectories (paths or Trajectory).
 
-    temperature_K: K (default: the mean kinetic temperature of the stored frames, which is the
+    settings: the method (:class:`IRSettings`; default: its defaults); keyword ``overrides``
+    change single fields (``ir_spectrum(traj, n_blocks=4)``). temperature_K: K (default: the mean kinetic temperature of the stored frames, which is the
     temperature of the velocities in NVE production; the run's target if no kinetic energies are
     stored). volume_A3: Å^3 (default: mean cell volume;
     required for non-periodic data). window: "hann" | "gaussian" | "none"; window_ps: its width
@@ -196,15 +193,13 @@ def ir_spectrum(source: Any, *, temperature_K: float | None = None,
     max_wavenumber_cm: output cut (None: Nyquist). sum_z2_over_m: sum_i <|Z_i|^2/m_i> (e^2/amu)
     for the sum-rule check if the trajectories hold no Born effective charges.
     """
+    base = IRSettings() if settings is None else IRSettings.from_settings(settings)
+    s = base.replace(**overrides) if overrides else base
+    window, window_ps, correction, n_blocks = s.window, s.window_ps, s.correction, s.n_blocks
+    group_mode, max_wavenumber_cm, resolution_cm = s.group_mode, s.max_wavenumber_cm, s.resolution_cm
     trajs = _as_trajectories(source)
-    if correction not in CORRECTIONS:
-        raise UserInputError(f"unknown quantum correction {correction!r}; choose one of "
-                             f"{CORRECTIONS}")
-    if group_mode not in GROUP_MODES:
-        raise UserInputError(f"unknown group mode {group_mode!r}; choose one of {GROUP_MODES}")
-    if n_blocks < 1 or not eps_inf > 0 or not resolution_cm > 0:
-        raise UserInputError(f"need n_blocks >= 1, eps_inf > 0, resolution_cm > 0; got "
-                             f"{n_blocks}, {eps_inf}, {resolution_cm}")
+    if not eps_inf > 0:
+        raise UserInputError(f"eps_inf must be > 0, got {eps_inf}")
     dt = trajs[0].frame_dt_fs
     if any(not math.isclose(t.frame_dt_fs, dt, rel_tol=1e-9) for t in trajs):
         raise UserInputError("trajectories have different frame intervals "
