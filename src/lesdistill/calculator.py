@@ -32,6 +32,7 @@ from lesdistill import keys
 from lesdistill.data.batch import AtomicBatch
 from lesdistill.model.checkpoint import load_student
 from lesdistill.model.student import StudentModel, right_handed
+from lesdistill.errors import UserInputError
 
 _BASE = (keys.ENERGY, keys.FORCES, keys.CHARGES, keys.ENERGY_SHORT_RANGE, keys.ENERGY_LONG_RANGE)
 
@@ -50,6 +51,11 @@ class StudentCalculator(Calculator):
         compile: compile the backbone with ``torch.compile`` (inference only; about 2.5x faster
             energy+forces on CPU after a one-off compilation of about a minute; worth it for long
             MD). A ``StudentModel`` passed in is compiled in place.
+        trust_backbone: let a checkpoint that names a custom backbone (``module:Factory``)
+            import and run that code; only for files you trust (built-in backbones and installed
+            ``lesdistill.backbones`` entry points always load).
+
+    A device that is not there (``"cuda"`` on a CPU-only torch) raises ``ValueError`` at once.
     """
 
     implemented_properties = [
@@ -71,13 +77,17 @@ class StudentCalculator(Calculator):
         device: str = "cpu",
         *,
         compile: bool = False,
+        trust_backbone: bool = False,
         **kwargs: Any,
     ) -> None:
+        from lesdistill.device import check_device
+
         super().__init__(**kwargs)
+        device = check_device(device)
         if isinstance(model, StudentModel):
             self.model = model.to(device)
         elif isinstance(model, (str, os.PathLike)):
-            self.model = load_student(Path(model), device=device)
+            self.model = load_student(Path(model), device=device, trust_backbone=trust_backbone)
         else:
             raise TypeError(f"model must be a checkpoint path or a StudentModel, got {type(model).__name__}")
         self.device = torch.device(device)
@@ -94,7 +104,7 @@ class StudentCalculator(Calculator):
             raise TypeError(f"expected ase.Atoms, got {type(atoms).__name__}")
         unseen = sorted(set(atoms.get_chemical_symbols()) - set(self.model.elements))
         if unseen:
-            raise ValueError(
+            raise UserInputError(
                 f"elements {unseen} were not in the training set of this student "
                 f"(it knows {list(self.model.elements)}); fine-tune it with --allow-new-elements"
             )

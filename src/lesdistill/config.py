@@ -248,11 +248,19 @@ def _check_component_keys(cfg: RunConfig) -> None:
 
 # --- dict <-> dataclass ---------------------------------------------------------------------
 
+def _file_replaces_builder(data: dict[str, Any]) -> dict[str, Any]:
+    """``system: {file: x.xyz}`` without a builder means no builder (not the default water)."""
+    block = data.get("system")
+    if isinstance(block, dict) and block.get("file") is not None and "builder" not in block:
+        return {**data, "system": {**block, "builder": None}}
+    return data
+
+
 def config_from_dict(data: dict[str, Any]) -> RunConfig:
     """Build a validated :class:`RunConfig` from a plain dict (as read from YAML)."""
     if not isinstance(data, dict):
         raise UserInputError(f"a run config must be a mapping of keys, got {type(data).__name__}")
-    return from_dict(RunConfig, data, "")
+    return from_dict(RunConfig, _file_replaces_builder(data), "")
 
 
 def config_to_dict(cfg: Any) -> Any:
@@ -288,7 +296,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     import yaml
 
     if not path.is_file():
-        raise FileNotFoundError(f"config file not found: {path}")
+        raise FileNotFoundError(f"config file not found: {path}; check the path (examples are "
+                                "in configs/)")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -335,11 +344,16 @@ def _resolve_inputs(data: dict[str, Any], folder: Path) -> None:
                 block[key] = str((folder / p).resolve())
 
 
-def load_config(path: str | Path, *, output: str | Path | None = None) -> RunConfig:
-    """Read a run config from YAML (with optional ``preset:`` base); ``output`` overrides."""
+def load_config(path: str | Path, *, output: str | Path | None = None,
+                trust_code: bool = False) -> RunConfig:
+    """Read a run config from YAML (with optional ``preset:`` base); ``output`` overrides.
+
+    A file that names code (an ``ase:`` teacher, a custom backbone) needs ``trust_code=True``
+    (see :mod:`lesdistill.codetrust`)."""
     path = Path(path)
     data = _read_yaml(path)
     preset = data.pop("preset", None)
+    data = _file_replaces_builder(data)
     _resolve_inputs(data, path.resolve().parent)
     if preset is not None:
         if not isinstance(preset, str):
@@ -347,4 +361,8 @@ def load_config(path: str | Path, *, output: str | Path | None = None) -> RunCon
         data = _deep_merge(_preset_dict(preset), data)
     if output is not None:
         data["output"] = str(output)
-    return config_from_dict(data)
+    cfg = config_from_dict(data)
+    from lesdistill.codetrust import check_run_config
+
+    check_run_config(cfg, path, trust_code)
+    return cfg

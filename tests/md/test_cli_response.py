@@ -134,5 +134,5 @@ def test_md_with_a_student_of_other_elements_fails_before_writing(tmp_path, caps
     code, _, err = run_cli(["md", tmp_path / "water.xyz", "--model", tmp_path / "nacl.pt",
                             "--out", out, "--quick"], capsys)
     assert code == 2
-    assert "['H', 'O']" in err and len(err.strip().splitlines()[-1:]) == 1
+    assert "H, O" in err and len(err.strip().splitlines()[-1:]) == 1
     assert not out.exists()

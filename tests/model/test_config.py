@@ -67,5 +67,5 @@ def test_bad_files(tmp_path):
 def test_custom_backbone_factory_errors():
     with pytest.raises(ValueError, match="cannot import backbone"):
         StudentModel(StudentConfig.from_preset("tiny", elements=["H"], backbone="no_such_pkg.mod:Net"))
-    with pytest.raises(TypeError, match="not a Backbone"):
+    with pytest.raises(ValueError, match="not a lesdistill.model.Backbone"):
         StudentModel(StudentConfig.from_preset("tiny", elements=["H"], backbone="builtins:vars"))

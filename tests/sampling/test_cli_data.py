@@ -67,8 +67,8 @@ def bad_files(tmp_path):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["sample", "--teacher", "gpt-teacher"], "unknown teacher 'gpt-teacher'"),
-    (["sample", "--teacher", "mace:{missing}"], "checkpoint file not found"),
-    (["sample", "--teacher", "uma:{missing}@omol"], "checkpoint file not found"),
+    (["sample", "--teacher", "mace:{missing}"], "checkpoint file"),
+    (["sample", "--teacher", "uma:{missing}@omol"], "checkpoint file"),
     (["sample", "--teacher", "analytic-ionic", "--structure", "{mol}"], "cannot handle element"),
     (["sample", "--teacher", "xtb-gfn1", "--structure", "{text}"], "not a structure file"),
     (["sample", "--teacher", "chgnet", "--structure", "{mol}"], "is not periodic"),

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from lesdistill.errors import UserInputError
 
 __all__ = ["RDF", "radial_distribution", "rdf_from_atoms", "compare_rdfs"]
 
@@ -45,7 +46,7 @@ def _symbols_to_numbers(pair: tuple[str, str]) -> tuple[int, int]:
     out = []
     for sym in pair:
         if sym not in atomic_numbers:
-            raise ValueError(f"unknown element {sym!r} in RDF pair {pair}; use symbols like 'O', 'H'")
+            raise UserInputError(f"unknown element {sym!r} in RDF pair {pair}; use symbols like 'O', 'H'")
         out.append(atomic_numbers[sym])
     return out[0], out[1]
 
@@ -64,30 +65,30 @@ def radial_distribution(positions: np.ndarray, cells: np.ndarray, numbers: np.nd
     if pos.ndim == 2:
         pos = pos[None]
     if pos.ndim != 3 or pos.shape[-1] != 3 or pos.shape[0] == 0:
-        raise ValueError(f"positions must have shape (frames, atoms, 3), got {pos.shape}")
+        raise UserInputError(f"positions must have shape (frames, atoms, 3), got {pos.shape}")
     if not np.all(np.isfinite(pos)):
-        raise ValueError("positions contain NaN or inf; the trajectory is broken")
+        raise UserInputError("positions contain NaN or inf; the trajectory is broken")
     cell = np.asarray(cells, dtype=np.float64)
     cell = np.broadcast_to(cell, (pos.shape[0], 3, 3)) if cell.shape == (3, 3) else cell
     if cell.shape != (pos.shape[0], 3, 3):
-        raise ValueError(f"cells must have shape (3, 3) or ({pos.shape[0]}, 3, 3), got {cell.shape}")
+        raise UserInputError(f"cells must have shape (3, 3) or ({pos.shape[0]}, 3, 3), got {cell.shape}")
     nums = np.asarray(numbers)
     if nums.shape != (pos.shape[1],):
-        raise ValueError(f"numbers must have shape ({pos.shape[1]},), got {nums.shape}")
+        raise UserInputError(f"numbers must have shape ({pos.shape[1]},), got {nums.shape}")
     if r_max_A <= 0 or n_bins < 1:
-        raise ValueError(f"need r_max_A > 0 and n_bins >= 1, got {r_max_A}, {n_bins}")
+        raise UserInputError(f"need r_max_A > 0 and n_bins >= 1, got {r_max_A}, {n_bins}")
     za, zb = _symbols_to_numbers(pair)
     is_a, is_b = nums == za, nums == zb
     n_a, n_b = int(is_a.sum()), int(is_b.sum())
     if n_a == 0 or n_b == 0:
-        raise ValueError(f"the structure has no {'-'.join(pair)} pairs (elements missing)")
+        raise UserInputError(f"the structure has no {'-'.join(pair)} pairs (elements missing)")
     edges = np.linspace(0.0, r_max_A, n_bins + 1)
     weighted = np.zeros(n_bins)  # sum over frames of counts * V / (N_a N_b)
     nl = NeighborList(cutoff=r_max_A, full_list=True)
     for frame, box in zip(pos, cell, strict=True):
         volume = abs(float(np.linalg.det(box)))
         if volume < 1e-9:
-            raise ValueError("the cell has zero volume; an RDF needs a periodic cell")
+            raise UserInputError("the cell has zero volume; an RDF needs a periodic cell")
         i, j, d = nl.compute(points=frame, box=box, periodic=True, quantities="ijd")
         keep = is_a[i] & is_b[j]
         weighted += np.histogram(d[keep], bins=edges)[0] * (volume / (n_a * n_b))
@@ -100,14 +101,14 @@ def radial_distribution(positions: np.ndarray, cells: np.ndarray, numbers: np.nd
 def rdf_from_atoms(frames: Sequence, pair: tuple[str, str], **kwargs) -> RDF:
     """g_ab(r) of a list of periodic ``ase.Atoms`` with the same atoms in the same order."""
     if len(frames) == 0:
-        raise ValueError("no frames given for the RDF")
+        raise UserInputError("no frames given for the RDF")
     first = frames[0]
     if not all(first.pbc):
-        raise ValueError("an RDF needs a cell periodic in x, y and z (pbc=True)")
+        raise UserInputError("an RDF needs a cell periodic in x, y and z (pbc=True)")
     numbers = first.numbers
     for k, atoms in enumerate(frames):
         if len(atoms) != len(numbers) or not np.array_equal(atoms.numbers, numbers):
-            raise ValueError(f"frame {k} has different atoms than frame 0; cannot average an RDF")
+            raise UserInputError(f"frame {k} has different atoms than frame 0; cannot average an RDF")
     pos = np.stack([a.positions for a in frames])
     cells = np.stack([np.asarray(a.cell) for a in frames])
     return radial_distribution(pos, cells, numbers, pair, **kwargs)
@@ -116,7 +117,7 @@ def rdf_from_atoms(frames: Sequence, pair: tuple[str, str], **kwargs) -> RDF:
 def compare_rdfs(reference: RDF, other: RDF) -> dict[str, float]:
     """Numbers comparing two RDFs on the same grid: peak shifts and the mean |g1 - g2|."""
     if reference.r_A.shape != other.r_A.shape or not np.allclose(reference.r_A, other.r_A):
-        raise ValueError("the two RDFs are on different r grids; use the same r_max_A and n_bins")
+        raise UserInputError("the two RDFs are on different r grids; use the same r_max_A and n_bins")
     (r1, h1), (r2, h2) = reference.first_peak(), other.first_peak()
     return {"peak_shift_A": r2 - r1, "peak_height_ratio": h2 / h1 if h1 else float("nan"),
             "mean_abs_diff": float(np.mean(np.abs(reference.g - other.g)))}

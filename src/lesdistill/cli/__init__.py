@@ -2,8 +2,9 @@
 
 Each sub-module registers its commands on the one Typer app. Sub-modules import heavy packages
 (torch models, teachers) inside the command functions, so ``lesdistill --help`` stays fast.
-Errors from bad input become one line on stderr and exit code 2; set ``LESDISTILL_DEBUG=1`` to
-see the full traceback instead.
+Errors from bad input (:class:`lesdistill.errors.UserInputError` and its kin, usage errors of
+the command line) become one line on stderr and exit code 2; set ``LESDISTILL_DEBUG=1`` to see
+the full traceback instead. Internal errors keep their traceback.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import typer
 
 from lesdistill import __version__
 from lesdistill.cli import analysis, compare, data, pipeline, response, train
-from lesdistill.errors import MissingDependencyError, UnstableDynamicsError
+from lesdistill.errors import MissingDependencyError, UnstableDynamicsError, UserInputError
 
 app = typer.Typer(
     name="lesdistill",
@@ -42,27 +43,85 @@ def version() -> None:
     typer.echo(__version__)
 
 
-# ImportError: an optional package (a teacher family) is missing; MissingDependencyError is one.
-USER_ERRORS = (ValueError, TypeError, FileNotFoundError, IsADirectoryError, PermissionError,
-               MissingDependencyError, ImportError, KeyError)
+#: what main() reports as one line with exit code 2: the project's user-input errors, a missing
+#: optional package, and the operating system refusing a path the user named. Anything else
+#: (TypeError, KeyError, AttributeError, a plain ValueError ... from inside the library) is a bug
+#: and keeps its traceback (exit code 1).
+USER_ERRORS = (UserInputError, MissingDependencyError, FileNotFoundError, IsADirectoryError,
+               NotADirectoryError, PermissionError, FileExistsError)
+
+
+def _one_line(text: str, fallback: str) -> str:
+    lines = [ln.strip() for ln in str(text).strip().splitlines() if ln.strip()]
+    return " ".join(lines) if lines else fallback
+
+
+def _click_classes() -> tuple[type[BaseException], type[BaseException]]:
+    """(ClickException, Abort) of the click that typer uses (vendored or not)."""
+    mro = typer.BadParameter.__mro__
+    click_exception = next(c for c in mro if c.__name__ == "ClickException")
+    return click_exception, typer.Abort
+
+
+def _os_message(exc: OSError) -> str:
+    name = exc.filename if exc.filename is not None else ""
+    reason = exc.strerror or _one_line(str(exc), type(exc).__name__)
+    fix = {PermissionError: "check the permissions or choose another path",
+           FileNotFoundError: "check the path", IsADirectoryError: "give a file, not a folder",
+           NotADirectoryError: "a parent of this path is a regular file; choose another path",
+           FileExistsError: "remove it or choose another path"}.get(type(exc), "check the path")
+    if isinstance(exc, UserInputError) or not name:
+        return _one_line(str(exc), type(exc).__name__)
+    return f"{name}: {reason}; {fix}"
+
+
+def _given_value(exc: BaseException, argv: list[str]) -> str:
+    """`` (got 'ten')`` for a bad option value, naming what the user typed."""
+    param = getattr(exc, "param", None)
+    opts = list(getattr(param, "opts", []) or [])
+    for k, arg in enumerate(argv):
+        for opt in opts:
+            if arg == opt and k + 1 < len(argv):
+                return f" (got {argv[k + 1]!r})"
+            if arg.startswith(opt + "="):
+                return f" (got {arg.split('=', 1)[1]!r})"
+    return ""
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point. Exits 0 on success, 2 on bad input, 1 if an MD run became unphysical
-    (one line on stderr in both cases)."""
+    """Console entry point. Exits 0 on success, 2 on bad input (including command-line usage
+    errors), 1 if an MD run became unphysical (one line on stderr in these cases); internal
+    errors keep their traceback."""
+    click_exception, abort = _click_classes()
+    debug = bool(os.environ.get("LESDISTILL_DEBUG"))
     try:
-        app(args=argv)  # standalone mode: Typer handles usage errors and exits itself
+        code = app(args=argv, prog_name="lesdistill", standalone_mode=False)
+    except click_exception as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            ctx = getattr(exc, "ctx", None)
+            print(ctx.get_help() if ctx is not None else exc.format_message())
+            raise SystemExit(2) from None
+        ctx = getattr(exc, "ctx", None)
+        where = ctx.command_path if ctx is not None else "lesdistill"
+        message = _one_line(exc.format_message(), type(exc).__name__).rstrip(".")
+        given = _given_value(exc, sys.argv[1:] if argv is None else argv)
+        print(f"lesdistill: error: {message}{given}; see `{where} --help`", file=sys.stderr)
+        raise SystemExit(getattr(exc, "exit_code", 2) or 2) from None
+    except abort:
+        print("lesdistill: aborted", file=sys.stderr)
+        raise SystemExit(130) from None
     except UnstableDynamicsError as exc:
-        if os.environ.get("LESDISTILL_DEBUG"):
+        if debug:
             raise
-        print(f"lesdistill: error: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+        print(f"lesdistill: error: {_one_line(str(exc), type(exc).__name__)}", file=sys.stderr)
         raise SystemExit(1) from None
     except USER_ERRORS as exc:
-        if os.environ.get("LESDISTILL_DEBUG"):
+        if debug:
             raise
-        text = str(exc).strip()
-        message = text.splitlines()[0] if text else type(exc).__name__
-        if isinstance(exc, KeyError):
-            message = f"missing key {message}"
+        if isinstance(exc, OSError) and not isinstance(exc, UserInputError):
+            message = _os_message(exc)
+        else:
+            message = _one_line(str(exc), type(exc).__name__)
         print(f"lesdistill: error: {message}", file=sys.stderr)
         raise SystemExit(2) from None
+    raise SystemExit(code if isinstance(code, int) else 0)

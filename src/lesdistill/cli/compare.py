@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from lesdistill.cli.common import TRUST_CODE_HELP
+
 
 def register(app: typer.Typer) -> None:
     """Add the ``compare`` command to ``app``."""
@@ -23,6 +25,7 @@ def register(app: typer.Typer) -> None:
         report_only: bool = typer.Option(False, "--report-only",
                                          help="only re-render the report from summary.json"),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bars"),
+        trust_code: bool = typer.Option(False, "--trust-code", help=TRUST_CODE_HELP),
     ) -> None:
         """Distil the config's system from every listed teacher on shared frames and write one
         comparison report (HTML + PNG + JSON) into OUTPUT/report/. Unusable teachers are listed
@@ -30,12 +33,19 @@ def register(app: typer.Typer) -> None:
         import dataclasses
 
         from lesdistill.compare.config import load_compare_config, parse_device
+        from lesdistill.device import check_device
+        from lesdistill.paths import check_output_dir
 
-        cfg = load_compare_config(config)
+        cfg = load_compare_config(config, trust_code=trust_code)
         if output is not None:
             cfg = dataclasses.replace(cfg, output=output)
         if device is not None:
             cfg = dataclasses.replace(cfg, device=parse_device(device))
+        check_device(cfg.device, "--device" if device is not None else "device (config)")
+        check_output_dir(cfg.output, "output folder")
+        from lesdistill.pipeline.preflight import check_sections
+
+        check_sections(cfg.run_config(cfg.teachers[0]))  # student/training, before any stage
         if report_only:
             from lesdistill.compare.report import rerender
 

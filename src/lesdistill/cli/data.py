@@ -7,9 +7,11 @@ Thin wrappers over :mod:`lesdistill.teachers`, :mod:`lesdistill.systems` and
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from lesdistill.errors import UserInputError
 
 from lesdistill.cli.options import build as build_settings
 from lesdistill.cli.options import settings_options
@@ -39,16 +41,16 @@ def parse_params(pairs: list[str], name: str) -> dict[str, Any]:
     from lesdistill.systems import BUILDERS, _resolve
 
     if name not in BUILDERS:
-        raise ValueError(f"unknown system {name!r}; known: {', '.join(BUILDERS)}")
+        raise UserInputError(f"unknown system {name!r}; known: {', '.join(BUILDERS)}")
     allowed = [p for p in inspect.signature(_resolve(BUILDERS[name])).parameters if p != "seed"]
     params: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         key = key.strip().lstrip("-").replace("-", "_")
         if not sep or not key:
-            raise ValueError(f"system parameter must look like key=value, got {pair!r}")
+            raise UserInputError(f"system parameter must look like key=value, got {pair!r}")
         if key not in allowed:
-            raise ValueError(f"unknown parameter {key!r} for system {name!r}; "
+            raise UserInputError(f"unknown parameter {key!r} for system {name!r}; "
                              f"known: {', '.join(allowed)}")
         params[key] = _convert(value.strip())
     return params
@@ -60,7 +62,7 @@ def _extra_args_to_pairs(args: list[str]) -> list[str]:
     while k < len(args):
         arg = args[k]
         if not arg.startswith("--"):
-            raise ValueError(f"unexpected argument {arg!r}; system parameters look like --name value")
+            raise UserInputError(f"unexpected argument {arg!r}; system parameters look like --name value")
         if "=" in arg:
             pairs.append(arg[2:])
             k += 1
@@ -68,7 +70,7 @@ def _extra_args_to_pairs(args: list[str]) -> list[str]:
             pairs.append(f"{arg[2:]}={args[k + 1]}")
             k += 2
         else:
-            raise ValueError(f"system parameter {arg} needs a value")
+            raise UserInputError(f"system parameter {arg} needs a value")
     return pairs
 
 
@@ -76,7 +78,7 @@ def _set_threads(threads: int | None) -> None:
     if threads is None:
         return
     if threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {threads}")
+        raise UserInputError(f"--threads must be >= 1, got {threads}")
     import torch
 
     torch.set_num_threads(threads)
@@ -119,7 +121,10 @@ def system(ctx: typer.Context,
     from lesdistill.fileio import atomic_path
     from lesdistill.systems import build
 
+    from lesdistill.paths import check_output_file
+
     params = parse_params(_extra_args_to_pairs(list(ctx.args)), name)
+    check_output_file(out, "--out")
     atoms = build(name, seed=seed, **params)
     from ase.io import write
 
@@ -150,6 +155,8 @@ def sample(
 
     The MD options are the fields of lesdistill.sampling.SampleSettings (given ones override
     the defaults, or the --quick preset)."""
+    from lesdistill.device import check_device
+    from lesdistill.paths import check_output_file
     from lesdistill.sampling import sample as run_sample
     from lesdistill.systems import build
     from lesdistill.systems.io import load_structure
@@ -157,8 +164,12 @@ def sample(
     from lesdistill.teachers.registry import teacher_status
 
     _set_threads(threads)
+    device = check_device(device, "--device")
     settings = build_settings(SampleSettings, QUICK if quick else None, overrides)
+    check_output_file(out, "--out")
     status = teacher_status(teacher)  # cheap: validates the spec before loading any model
+    if not status.usable:
+        raise UserInputError(f"teacher {teacher!r} is not usable here: {status.reason}")
     if structure is not None:
         atoms = load_structure(structure, periodic=status.info is not None and not status.info.open)
     else:
@@ -186,9 +197,25 @@ def label(
 ) -> None:
     """Relabel frames with another teacher (e.g. a higher level for fine-tuning)."""
     from lesdistill import keys
+    from lesdistill.device import check_device
+    from lesdistill.errors import not_found
+    from lesdistill.paths import check_output_file
     from lesdistill.sampling import label as run_label
+    from lesdistill.sampling.relabel import parse_shard
+    from lesdistill.teachers.registry import teacher_status
 
     _set_threads(threads)
+    device = check_device(device, "--device")
+    if not Path(in_path).is_file():
+        raise not_found("frames file", in_path, "pass an extxyz file of frames (e.g. from "
+                        "`lesdistill sample`)")
+    check_output_file(out, "--out")
+    if workers < 1:
+        raise UserInputError(f"--workers must be >= 1, got {workers}")
+    parse_shard(shard)
+    status = teacher_status(teacher)  # the same check as `lesdistill teachers --check`
+    if not status.usable:
+        raise UserInputError(f"teacher {teacher!r} is not usable here: {status.reason}")
     prefix = keep_prefix if keep_prefix else (keys.PREVIOUS_PREFIX if keep_old else None)
     path = run_label(in_path, out, teacher, keep_prefix=prefix, workers=workers, shard=shard,
                      device=device, progress=progress)
@@ -198,9 +225,16 @@ def label(
 def merge(shards: list[str] = typer.Argument(..., help="Shard files to join."),
           out: str = typer.Option(..., "--out", "-o", help="Merged extxyz.")) -> None:
     """Join labelled shards: unique frame_id, sorted by frame_id."""
+    from lesdistill.errors import not_found
+    from lesdistill.paths import check_output_file
     from lesdistill.sampling import merge as run_merge
     from lesdistill.sampling import read_frames
 
+    for shard in shards:
+        if not Path(shard).is_file():
+            raise not_found("shard file", shard, "pass the files written by `lesdistill label "
+                            "--shard i/n`")
+    check_output_file(out, "--out")
     path = run_merge(shards, out)
     typer.echo(f"merged {len(read_frames(path))} frames into {path}")
 

@@ -8,13 +8,18 @@ from typing import Optional
 
 import typer
 
+from lesdistill.cli.common import TRUST_CODE_HELP
+
 STAGES_HELP = "build, sample, train, finetune, evaluate, md, ir, report"
 
 
 def _run(cfg, from_stage: Optional[str], quiet: bool) -> None:
     from lesdistill.pipeline import report_path, run_pipeline
 
+    from lesdistill.pipeline.preflight import check_run_config
+
     start = time.perf_counter()
+    check_run_config(cfg)  # before the first line of output: a bad config is one line
     typer.echo(f"lesdistill: output folder {Path(cfg.output).resolve()}")
     results = run_pipeline(cfg, from_stage=from_stage, progress=not quiet,
                            log=(lambda msg: None) if quiet else typer.echo)
@@ -35,15 +40,25 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, "--out", help="Output folder (overrides "
                                            "'output' in the config)."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bars or stage log."),
+        device: Optional[str] = typer.Option(None, "--device", help="Torch device (overrides "
+                                             "'device' in the config): cpu | cuda | cuda:N."),
+        trust_code: bool = typer.Option(False, "--trust-code", help=TRUST_CODE_HELP),
     ) -> None:
         """Distil a student from a teacher and analyse it, as described by CONFIG.
 
         Stages: build -> sample -> train -> (finetune) -> evaluate -> md -> ir -> report. A stage
-        whose inputs did not change is skipped; a killed run continues where it stopped.
+        whose inputs did not change is skipped; a killed run continues where it stopped. The
+        whole config is checked before the first stage runs.
         """
-        from lesdistill.config import load_config
+        import dataclasses
 
-        _run(load_config(config, output=out), from_stage, quiet)
+        from lesdistill.config import load_config
+        from lesdistill.device import check_device
+
+        cfg = load_config(config, output=out, trust_code=trust_code)
+        if device is not None:
+            cfg = dataclasses.replace(cfg, device=check_device(device, "--device"))
+        _run(cfg, from_stage, quiet)
 
     @app.command("demo")
     def demo_command(

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
+from lesdistill.cli.common import TRUST_BACKBONE_HELP, trusted
 from lesdistill.cli.options import build as build_settings
 from lesdistill.cli.options import settings_options
-from lesdistill.errors import UserInputError
+from lesdistill.errors import UserInputError, not_found
 from lesdistill.md.settings import MDSettings
 from lesdistill.spectra.settings import IRSettings
 
@@ -56,20 +57,26 @@ def md(
     device: Annotated[str, typer.Option(help="cpu | cuda.")] = "cpu",
     quick: Annotated[bool, typer.Option(help="Laptop-sized run: 0.2 ps NVT + 2 ps.")] = False,
     progress: Annotated[bool, typer.Option(help="Progress bar.")] = True,
+    trust_backbone: Annotated[bool, typer.Option("--trust-backbone",
+                                                 help=TRUST_BACKBONE_HELP)] = False,
     *,
     overrides: dict[str, Any],
 ) -> None:
     """Student MD for IR spectra: NVT equilibration, then production storing the dipole current.
 
     The MD options are the fields of lesdistill.md.MDSettings."""
-    from ase.io import read
+    from lesdistill.cli.common import device as check_device
+    from lesdistill.md import format_summary, run_md
+    from lesdistill.paths import check_output_dir
+    from lesdistill.systems.io import check_start_structure, load_structure
 
-    from lesdistill.md import format_summary, run_md, summarize
-
+    device = check_device(device)
     if quick:
         equil_ps = 0.2 if equil_ps is None else equil_ps
         production_ps = 2.0 if production_ps is None else production_ps
     timestep = overrides.get("timestep_fs", MDSettings().timestep_fs)
+    if not timestep > 0:
+        raise UserInputError(f"--timestep-fs must be > 0 fs, got {timestep}")
     for name, key, value in (("--equil-ps", "n_equil", equil_ps),
                              ("--production-ps", "n_steps", production_ps)):
         if value is None:
@@ -79,21 +86,26 @@ def md(
         overrides[key] = max(1 if key == "n_steps" else 0, round(value * 1e3 / timestep))
     settings = build_settings(MDSettings, None, overrides)
     if not structure.is_file():
-        raise FileNotFoundError(f"structure file not found: {structure}")
+        raise not_found("structure file", structure, "pass an extxyz/cif/POSCAR file (e.g. from "
+                        "`lesdistill system`)")
     if not model.is_file():
-        raise FileNotFoundError(f"student checkpoint not found: {model}; train one with "
-                                "`lesdistill train` or pass --model")
-    try:
-        atoms = read(structure)
-    except Exception as exc:  # ASE raises many types for unreadable files
-        raise UserInputError(f"cannot read structure {structure}: {exc}") from exc
+        raise not_found("student checkpoint", model, "train one with `lesdistill train` or "
+                        "pass --model")
+    check_output_dir(out, "--out")
+    atoms = load_structure(structure)
     groups = _parse_groups(group or [], atoms.get_chemical_symbols())
     from lesdistill.calculator import StudentCalculator
 
-    atoms.calc = StudentCalculator(model=model, device=device)
+    with trusted(trust_backbone):
+        atoms.calc = StudentCalculator(model=model, device=device)
+    check_start_structure(atoms, elements=atoms.calc.model.elements, source=str(structure))
     path = run_md(atoms, out, settings, groups=groups, bec_every=bec_every, seed=seed,
                   progress=progress)
-    typer.echo(format_summary(summarize(path)))
+    import json
+
+    from lesdistill.md.trajectory import SUMMARY
+
+    typer.echo(format_summary(json.loads((path / SUMMARY).read_text(encoding="utf-8"))))
     typer.echo(f"trajectory: {path}")
 
 
@@ -107,16 +119,26 @@ def bec(
         help="Subtract the mean (acoustic sum rule).")] = False,
     total_charge: Annotated[float, typer.Option(help="Total charge Q of the cell, e.")] = 0.0,
     device: Annotated[str, typer.Option(help="cpu | cuda.")] = "cpu",
+    trust_backbone: Annotated[bool, typer.Option("--trust-backbone",
+                                                 help=TRUST_BACKBONE_HELP)] = False,
 ) -> None:
     """Born effective charges: per-atom tensors to file and a per-element summary."""
+    from lesdistill.cli.common import device as check_device
     from lesdistill.spectra import bec as becmod
 
     if every < 1:
         raise UserInputError(f"--every must be >= 1, got {every}")
+    device = check_device(device)
     if not source.exists():
-        raise FileNotFoundError(f"not found: {source}")
+        raise not_found("BEC source", source, "pass a structure file or an MD trajectory folder "
+                        "(from `lesdistill md`)")
     if model is not None and not model.is_file():
-        raise FileNotFoundError(f"student checkpoint not found: {model}")
+        raise not_found("student checkpoint", model, "train one with `lesdistill train` or "
+                        "check --model")
+    if out is not None:
+        from lesdistill.paths import check_output_file
+
+        check_output_file(out, "--out")
     if source.is_dir():
         from lesdistill.md import load_trajectory
 
@@ -138,8 +160,9 @@ def bec(
     if model is not None:
         from lesdistill.calculator import StudentCalculator
 
-        values = becmod.bec_of_frames(frames, StudentCalculator(model=model, device=device),
-                                      progress=True)
+        with trusted(trust_backbone):
+            calc = StudentCalculator(model=model, device=device)
+        values = becmod.bec_of_frames(frames, calc, progress=True)
     if correct_asr:
         values = becmod.subtract_mean_bec(values, total_charge)
     summary = becmod.bec_summary(frames[0].numbers, values, total_charge=total_charge,
@@ -174,8 +197,14 @@ def ir(
     from lesdistill.md import load_trajectory
     from lesdistill.spectra import ir as irmod
     from lesdistill.spectra import peaks
+    from lesdistill.paths import check_output_file
     from lesdistill.spectra.outputs import write_ir_outputs
 
+    for path in trajectories:
+        if not path.exists():
+            raise not_found("trajectory", path, "pass a folder written by `lesdistill md` (or "
+                            "an extxyz file with velocities)")
+    check_output_file(out.with_name(out.name + ".csv"), "--out")
     trajs = [load_trajectory(path, positions=False, frame_dt_fs=frame_dt_fs)
              for path in trajectories]
     key = peaks.normalize_system(system)

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import typer
 
+from lesdistill.cli.common import TRUST_BACKBONE_HELP, TRUST_CODE_HELP, trusted
+from lesdistill.errors import UserInputError
+
 
 def register(app: typer.Typer) -> None:
     """Add ``train`` and ``evaluate`` to ``app``."""
@@ -38,17 +41,41 @@ def train_command(
     device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N"),
     dtype: str = typer.Option(None, "--dtype", help="float32 (default) | float64"),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide progress bars."),
+    trust_backbone: bool = typer.Option(False, "--trust-backbone", help=TRUST_BACKBONE_HELP),
+    trust_code: bool = typer.Option(False, "--trust-code", help=TRUST_CODE_HELP),
 ) -> None:
     """Train a LES student on teacher-labelled frames (resumes after a kill: re-run the same command)."""
+    from lesdistill.cli.common import device as check_device
+    from lesdistill.codetrust import code_references, require_trust
+    from lesdistill.errors import not_found
+    from lesdistill.paths import check_output_dir
     from lesdistill.training.config import TrainConfig
     from lesdistill.training.loop import train
 
+    device = check_device(device)
+    check_output_dir(out, "--out")
+    for path in [*data, *(valid or [])]:
+        if not path.is_file():
+            raise not_found("data file", path, "pass labelled extxyz frames (e.g. from "
+                            "`lesdistill sample`)")
+    if init is not None and not init.is_file():
+        raise not_found("--init student", init, "pass a .pt written by `lesdistill train`")
     cfg = TrainConfig.from_yaml(config) if config is not None else TrainConfig()
+    if config is not None:
+        require_trust(config, code_references([], cfg.model), trust_code, cfg.model)
     overrides = {"model_preset": preset, "epochs": epochs, "batch_size": batch_size, "lr": lr,
                  "seed": seed, "dtype": dtype}
     cfg = cfg.replace(**{k: v for k, v in overrides.items() if v is not None})
-    result = train(cfg, data, valid_files=valid or None, out_dir=out, init=init,
-                   allow_new_elements=allow_new_elements, device=device, progress=not no_progress)
+    from lesdistill.model.config import StudentConfig
+
+    try:  # the student settings, checked before any data is read
+        StudentConfig.from_preset(cfg.model_preset, **{**cfg.model, "elements": ("H",)})
+    except ValueError as exc:
+        raise UserInputError(f"bad student model settings: {exc}") from None
+    with trusted(trust_backbone):
+        result = train(cfg, data, valid_files=valid or None, out_dir=out, init=init,
+                       allow_new_elements=allow_new_elements, device=device,
+                       progress=not no_progress, trust_backbone=trust_backbone)
     from lesdistill.training.distributed import is_main_process
 
     if not is_main_process():
@@ -69,13 +96,24 @@ def evaluate_command(
     energy_key: str = typer.Option("energy", "--energy-key", help="Name of the reference energy label."),
     forces_key: str = typer.Option("forces", "--forces-key", help="Name of the reference forces label."),
     stress_key: str = typer.Option("stress", "--stress-key", help="Name of the reference stress label."),
+    trust_backbone: bool = typer.Option(False, "--trust-backbone", help=TRUST_BACKBONE_HELP),
 ) -> None:
     """Energy/force/stress MAE and RMSE of a student on labelled frames; parity plots with --out."""
+    from lesdistill.cli.common import device as check_device
     from lesdistill.data.dataset import LabelKeys
+    from lesdistill.errors import not_found
+    from lesdistill.paths import check_output_dir
     from lesdistill.training.evaluate import evaluate, format_table
 
+    device = check_device(device)
+    if out is not None:
+        check_output_dir(out, "--out")
+    for path in data:
+        if not path.is_file():
+            raise not_found("data file", path, "pass labelled extxyz frames")
     label_keys = LabelKeys(energy=energy_key, forces=forces_key, stress=stress_key)
-    metrics = evaluate(model, data, device=device, out_dir=out, label_keys=label_keys)
+    with trusted(trust_backbone):
+        metrics = evaluate(model, data, device=device, out_dir=out, label_keys=label_keys)
     typer.echo(format_table(metrics))
     if out is not None:
         typer.echo(f"metrics and parity plots written to {out}")

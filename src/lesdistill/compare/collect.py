@@ -69,7 +69,7 @@ def fill_result(r: TeacherResult, overrides: Mapping[str, str]) -> dict[str, Any
     path = folder / "compare" / "bec.npz"
     if not path.is_file():
         return None
-    with np.load(path) as data:
+    with np.load(path, allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
     symbols = arrays["symbols"].reshape(-1).tolist()
     r.asr_residual_e = metrics.acoustic_sum_rule_residual(list(arrays["becs"]))
@@ -142,7 +142,7 @@ def collect_and_report(cfg: CompareConfig, results: list[TeacherResult], plan: M
     ref_path = out / "reference" / "reference.npz"
     ref = None
     if ref_info and ref_info.get("available") and ref_path.is_file():
-        with np.load(ref_path) as data:
+        with np.load(ref_path, allow_pickle=False) as data:
             ref = data["becs"]
     becs: dict[str, np.ndarray] = {}
     symbols: list[str] | None = None

@@ -319,8 +319,11 @@ def parse(data: Any, *, base_dir: str | Path = ".", default_name: str = "compare
     return cfg
 
 
-def load_compare_config(path: str | Path) -> CompareConfig:
-    """Read and validate a compare YAML file (FileNotFoundError / UserInputError on bad input)."""
+def load_compare_config(path: str | Path, *, trust_code: bool = False) -> CompareConfig:
+    """Read and validate a compare YAML file (FileNotFoundError / UserInputError on bad input).
+
+    A file that names code (an ``ase:`` teacher, a custom backbone) needs ``trust_code=True``
+    (see :mod:`lesdistill.codetrust`)."""
     import yaml
 
     p = Path(path)
@@ -332,4 +335,8 @@ def load_compare_config(path: str | Path) -> CompareConfig:
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "syntax error"
         raise UserInputError(f"{p} is not valid YAML: {first}") from None
-    return parse(data, base_dir=p.parent, default_name=p.stem)
+    cfg = parse(data, base_dir=p.parent, default_name=p.stem)
+    from lesdistill.codetrust import check_compare_config
+
+    check_compare_config(cfg, p, trust_code)
+    return cfg

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from lesdistill import keys
+from lesdistill.errors import UserInputError
 
 
 def calculator_gives_dipole(calculator: object) -> bool:
@@ -56,10 +57,10 @@ def finite_difference_bec(atoms, calculator, *, displacement_A: float = 0.01,
     dipole or the step is not positive.
     """
     if not displacement_A > 0:
-        raise ValueError(f"displacement_A must be > 0 Å, got {displacement_A!r}")
+        raise UserInputError(f"displacement_A must be > 0 Å, got {displacement_A!r}")
     if not calculator_gives_dipole(calculator):
         name = type(calculator).__name__
-        raise ValueError(f"calculator {name} gives no dipole; a finite-difference reference BEC "
+        raise UserInputError(f"calculator {name} gives no dipole; a finite-difference reference BEC "
                          "needs one (use an xTB teacher or frames with 'bec' labels)")
     work = away_from_faces(atoms)
     work.calc = calculator
@@ -92,10 +93,10 @@ def frames_bec(frames: Sequence) -> list[np.ndarray] | None:
             return None
         arr = np.asarray(atoms.arrays[keys.BEC_ARRAY], dtype=float)
         if arr.shape != (len(atoms), 9):
-            raise ValueError(f"frame {k}: array '{keys.BEC_ARRAY}' must have shape "
+            raise UserInputError(f"frame {k}: array '{keys.BEC_ARRAY}' must have shape "
                              f"({len(atoms)}, 9) (row-major 3x3 per atom), got {arr.shape}")
         if not np.all(np.isfinite(arr)):
-            raise ValueError(f"frame {k}: array '{keys.BEC_ARRAY}' contains NaN or inf")
+            raise UserInputError(f"frame {k}: array '{keys.BEC_ARRAY}' contains NaN or inf")
         out.append(arr.reshape(len(atoms), 3, 3))
     return out
 
@@ -106,7 +107,7 @@ def fixed_charge_bec(atoms, calculator) -> np.ndarray:
     Exact when the calculator's ``charges`` do not depend on the positions, as for
     ``analytic-*`` teachers; not valid for charge-equilibration or quantum models."""
     if keys.CHARGES not in getattr(calculator, "implemented_properties", ()):
-        raise ValueError(f"calculator {type(calculator).__name__} gives no charges")
+        raise UserInputError(f"calculator {type(calculator).__name__} gives no charges")
     work = atoms.copy()
     work.calc = calculator
     q = np.asarray(calculator.get_property(keys.CHARGES, work), dtype=float)

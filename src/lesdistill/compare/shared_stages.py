@@ -24,6 +24,7 @@ import numpy as np
 from lesdistill import keys
 from lesdistill.compare.config import CompareConfig
 from lesdistill.fileio import atomic_path, write_text_atomic
+from lesdistill.errors import UserInputError
 
 PLAN_FRAMES, PLAN_REFERENCE = "plan/frames.json", "plan/reference.json"
 
@@ -60,7 +61,7 @@ def run_frames(ctx) -> None:
     temps = [float(f.info.get(keys.TEMPERATURE_K, s.temperatures_K[0])) for f in frames]
     train, valid, test = split_indices(temps, s.valid_fraction, s.test_fraction, cfg.seed)
     if not test:
-        raise ValueError("no shared test frames: set sampling.test_fraction > 0")
+        raise UserInputError("no shared test frames: set sampling.test_fraction > 0")
     bec_idx = bec_frame_indices(test, cfg.bec.n_frames)
     split = {"train": train, "valid": valid, "test": test, "bec": bec_idx}
     write_frames(ctx.stage_dir / "bec.extxyz", [geometry_only(frames[i]) for i in bec_idx])
@@ -84,7 +85,7 @@ def run_reference(ctx) -> None:
     if plan["reference"] in ("file", "auto") and labelled is not None:
         becs, info["source"] = labelled, "file: user-provided 'bec' labels of the shared frames"
     elif plan["reference"] == "file":
-        raise ValueError("bec.reference is 'file' but the shared frames carry no 'bec' array; "
+        raise UserInputError("bec.reference is 'file' but the shared frames carry no 'bec' array; "
                          "give sampling.file frames with per-atom bec (N, 9) labels")
     elif spec is None:
         info["reason"] = "no usable teacher gives a reference BEC (xTB or analytic)"

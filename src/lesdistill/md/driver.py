@@ -47,8 +47,9 @@ def _validate(atoms: Any, settings: MDSettings, chunk_frames: int) -> None:
                              "(atoms) method; spectra MD needs the dipole current (e Å/fs)")
     if not np.all(np.isfinite(atoms.positions)):
         raise UserInputError("atoms have NaN/inf positions")
-    if atoms.pbc.any() and atoms.cell.volume < 1e-6:
-        raise UserInputError("periodic atoms without a cell; set atoms.cell or pbc=False")
+    if atoms.pbc.any() and abs(np.linalg.det(atoms.cell.array)) < 1e-6:
+        raise UserInputError("periodic atoms but the cell is singular (zero volume); give three "
+                             "independent lattice vectors or set pbc=False")
     if chunk_frames < 1:
         raise UserInputError(f"chunk_frames must be >= 1, got {chunk_frames}")
     frame_fs = settings.timestep_fs * settings.stride
@@ -303,9 +304,7 @@ def run_md(atoms: Any, out_path: str | Path, settings: MDSettings | None = None,
             _checkpoint(out, atoms, "prod", step, rng, n_parts, complete=step == n_steps)
     bar.close()
     _checkpoint(out, atoms, "prod", step, rng, n_parts, complete=True)
-    summary = summarize(out)
-    if progress:
-        print(format_summary(summary), file=sys.stderr)
+    summarize(out)  # writes summary.json; callers print format_summary() once
     return out
 
 

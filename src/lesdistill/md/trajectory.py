@@ -201,7 +201,8 @@ def load_trajectory(path: str | Path, *, positions: bool = True,
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"trajectory not found: {path}")
+        raise FileNotFoundError(f"trajectory not found: {path}; pass a folder written by "
+                                "`lesdistill md` (or an extxyz file with velocities)")
     if path.is_file():
         from lesdistill.md.extxyz import load_extxyz
 

@@ -8,7 +8,19 @@ Any short-range MLIP can be augmented with LES if it fits this interface::
             return features, atomic_energies     # [N, F] invariant, [N] eV
 
 and is named in the config as ``backbone="my_package.my_module:MyBackbone"`` (the factory is called
-as ``Factory(config, **config.backbone_options)``). Rules for a backbone:
+as ``Factory(config, **config.backbone_options)``), or registered under a short name in the
+entry-point group ``lesdistill.backbones`` of an installed package::
+
+    [project.entry-points."lesdistill.backbones"]
+    mynet = "my_package.my_module:MyBackbone"          # then backbone="mynet"
+
+Loading a student or a training state from a file never runs code the user did not choose:
+the built-in ``painn`` and backbones of installed ``lesdistill.backbones`` entry points load
+from any file; a ``module:Factory`` named only inside the file is refused with
+:class:`~lesdistill.errors.UntrustedCodeError` unless the caller opts in
+(``load_student(path, trust_backbone=True)``, ``--trust-backbone``) or registered that spec with
+:func:`trust_backbone` (as a run config does when it is loaded with ``trust_code``).
+Rules for a backbone:
 
 - ``species`` [N] int64 is the element index into ``config.elements`` (0..n_elements-1);
   ``edge_index`` [2, E] (i receives from j) and ``edge_vectors`` [E, 3] (r_j - r_i + shift, Å,
@@ -23,16 +35,89 @@ as ``Factory(config, **config.backbone_options)``). Rules for a backbone:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
+import re
+import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
+from lesdistill.errors import UntrustedCodeError, UserInputError
+
 if TYPE_CHECKING:
     from lesdistill.data.batch import AtomicBatch
     from lesdistill.model.config import StudentConfig
+
+#: backbones that ship with lesdistill
+BUILTIN_BACKBONES = ("painn",)
+#: entry-point group of backbones installed by other packages (trusted: the user installed them)
+ENTRY_POINT_GROUP = "lesdistill.backbones"
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+#: ``name`` (built-in or entry point) or ``package.module:Factory``
+NAME_RE = re.compile(rf"{_IDENT}(?:-{_IDENT})*")
+SPEC_RE = re.compile(rf"{_IDENT}(?:\.{_IDENT})*:{_IDENT}(?:\.{_IDENT})*")
+_TRUSTED: set[str] = set()
+_TRUST_ALL = threading.local()
+
+
+def _entry_points() -> dict[str, str]:
+    """Installed ``lesdistill.backbones`` entry points: name -> "module:attr"."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def check_backbone_name(spec: Any, where: str = "backbone") -> str:
+    """``spec`` if it is a well-formed backbone name or ``package.module:Factory`` spec."""
+    if not isinstance(spec, str) or not (NAME_RE.fullmatch(spec) or SPEC_RE.fullmatch(spec)):
+        raise UserInputError(f"{where} must be 'painn', the name of an installed "
+                             f"'{ENTRY_POINT_GROUP}' entry point or 'package.module:Factory', "
+                             f"got {spec!r}")
+    return spec
+
+
+def trust_backbone(spec: str) -> None:
+    """Allow files that name the custom backbone ``spec`` to load in this process."""
+    _TRUSTED.add(check_backbone_name(spec))
+
+
+@contextlib.contextmanager
+def trusting_backbones() -> Iterator[None]:
+    """Within this block (this thread), any backbone named by a loaded file may run
+    (what ``--trust-backbone`` does)."""
+    before = getattr(_TRUST_ALL, "on", False)
+    _TRUST_ALL.on = True
+    try:
+        yield
+    finally:
+        _TRUST_ALL.on = before
+
+
+def is_trusted_backbone(spec: str) -> bool:
+    """Built in, installed as an entry point, or explicitly trusted in this process."""
+    if spec in BUILTIN_BACKBONES or spec in _TRUSTED or getattr(_TRUST_ALL, "on", False):
+        return True
+    installed = _entry_points()
+    return spec in installed or spec in installed.values()
+
+
+def check_backbone_trusted(spec: Any, *, trust: bool, source: str) -> None:
+    """Refuse a file (``source``) whose config names code the user did not choose to run."""
+    spec = check_backbone_name(spec, f"{source}: backbone")
+    if trust or is_trusted_backbone(spec):
+        return
+    if NAME_RE.fullmatch(spec):
+        raise UserInputError(f"{source} needs the backbone {spec!r}, which is neither built in "
+                             f"({', '.join(BUILTIN_BACKBONES)}) nor an installed "
+                             f"'{ENTRY_POINT_GROUP}' entry point; install the package that "
+                             "provides it")
+    raise UntrustedCodeError(
+        f"{source} names the custom backbone {spec!r}: loading it would import and run that code; "
+        "if you trust the file and the code, pass --trust-backbone (trust_backbone=True)")
 
 
 class Backbone(nn.Module):
@@ -82,24 +167,39 @@ class PolynomialEnvelope(nn.Module):
 
 
 def build_backbone(config: StudentConfig) -> Backbone:
-    """Instantiate the backbone named by ``config.backbone`` ("painn" or "module:Factory")."""
+    """Instantiate the backbone named by ``config.backbone``: "painn", an installed
+    ``lesdistill.backbones`` entry-point name, or "package.module:Factory".
+
+    This imports and calls the named code; files are checked first with
+    :func:`check_backbone_trusted` (see the module docstring)."""
     options: dict[str, Any] = dict(config.backbone_options)
-    if config.backbone == "painn":
+    name = check_backbone_name(config.backbone)
+    if name == "painn":
         from lesdistill.model.painn import PaiNN
 
         return PaiNN(config, **options)
-    module_name, _, attr = config.backbone.partition(":")
-    if not module_name or not attr:
-        raise ValueError(
-            f"backbone must be 'painn' or 'package.module:Factory', got {config.backbone!r}"
-        )
+    target = name
+    if not SPEC_RE.fullmatch(name):
+        target = _entry_points().get(name, "")
+        if not SPEC_RE.fullmatch(target):
+            raise UserInputError(f"unknown backbone {name!r}: not built in "
+                                 f"({', '.join(BUILTIN_BACKBONES)}) and no installed "
+                                 f"'{ENTRY_POINT_GROUP}' entry point of that name")
+    module_name, _, attr = target.partition(":")
     try:
-        factory = getattr(importlib.import_module(module_name), attr)
+        factory: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            factory = getattr(factory, part)
     except (ImportError, AttributeError) as err:
-        raise ValueError(f"cannot import backbone {config.backbone!r}: {err}") from None
+        raise UserInputError(f"cannot import backbone {name!r}: {err}; install the package "
+                             "that provides it or fix the spec") from None
+    if not callable(factory):
+        raise UserInputError(f"backbone {name!r} is a {type(factory).__name__}, not a callable "
+                             "factory; name a Backbone class or a function that returns one")
     backbone = factory(config, **options)
     if not isinstance(backbone, Backbone):
-        raise TypeError(f"backbone factory {config.backbone!r} returned {type(backbone).__name__}, not a Backbone")
+        raise UserInputError(f"backbone factory {name!r} returned {type(backbone).__name__}, "
+                             "not a lesdistill.model.Backbone")
     if not isinstance(getattr(backbone, "feature_dim", None), int):
-        raise TypeError(f"backbone {config.backbone!r} must set an integer attribute feature_dim")
+        raise UserInputError(f"backbone {name!r} must set an integer attribute feature_dim")
     return backbone

@@ -11,7 +11,11 @@ File content (a dict of tensors and plain python types only, no pickled code)::
      "lesdistill_version": "x.y.z"}
 
 :func:`save_student` writes atomically (temp file + rename); :func:`load_student` turns a missing,
-corrupted or foreign file into a one-line ``FileNotFoundError`` / ``ValueError``.
+corrupted or foreign file into a one-line :class:`~lesdistill.errors.UserInputError` (a
+``ValueError``; ``FileNotFoundError`` too for a missing file). Loading never runs code from the
+file: it is read by :func:`lesdistill.safeload.load_tensors` (weights only, whatever other
+packages set in the process), and a config that names a custom backbone is refused unless the
+caller passes ``trust_backbone=True`` (see :mod:`lesdistill.model.backbone`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from typing import Any
 
 import torch
 
+from lesdistill.errors import UserInputError, not_found
+from lesdistill.model.backbone import check_backbone_trusted
 from lesdistill.model.config import StudentConfig
 from lesdistill.model.student import StudentModel
 
@@ -87,51 +93,79 @@ def save_student(
 
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Load and validate a checkpoint dict (tensors on CPU) without building the model."""
+    from lesdistill.safeload import UnreadableTorchFile, load_tensors
+
     target = Path(path)
+    if target.is_dir():
+        raise UserInputError(f"{target} is a folder, not a student checkpoint; pass its .pt file "
+                             "(e.g. best.pt inside it)")
     if not target.is_file():
-        raise FileNotFoundError(f"student checkpoint not found: {target}")
+        raise not_found("student checkpoint", target, "train one with `lesdistill train` or "
+                        "check the path")
     try:
-        state = torch.load(target, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for garbage input
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"{target} is not a readable lesdistill student checkpoint ({first[:160]})") from None
+        state = load_tensors(target)
+    except UnreadableTorchFile as err:
+        raise UserInputError(f"{target} is not a readable lesdistill student checkpoint "
+                             f"({err.reason}); copy or re-save the file, or train a new "
+                             "student") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"{target} is not a lesdistill student checkpoint (no '{FORMAT}' format tag)")
+        raise UserInputError(f"{target} is not a lesdistill student checkpoint (no '{FORMAT}' "
+                             "format tag); pass a .pt written by `lesdistill train`")
     version = state.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ValueError(
-            f"{target} has checkpoint format version {version!r}; this lesdistill reads <= {FORMAT_VERSION}, upgrade it"
+        raise UserInputError(
+            f"{target} has checkpoint format version {version!r}; this lesdistill reads "
+            f"<= {FORMAT_VERSION}: upgrade lesdistill"
         )
     for key in ("config", "state_dict"):
         if not isinstance(state.get(key), dict):
-            raise ValueError(f"{target} is a damaged student checkpoint (missing '{key}')")
+            raise UserInputError(f"{target} is a damaged student checkpoint (missing '{key}'); "
+                                 "copy or re-save the file")
+    if not all(isinstance(v, torch.Tensor) for v in state["state_dict"].values()):
+        raise UserInputError(f"{target} is a damaged student checkpoint (non-tensor weights); "
+                             "copy or re-save the file")
     return state
 
 
 def model_from_state(
-    state: Mapping[str, Any], device: str | torch.device = "cpu", source: str = "checkpoint"
+    state: Mapping[str, Any], device: str | torch.device = "cpu", source: str = "checkpoint",
+    *, trust_backbone: bool = False,
 ) -> StudentModel:
-    """Rebuild a :class:`StudentModel` from a checkpoint dict (see :func:`read_checkpoint`)."""
+    """Rebuild a :class:`StudentModel` from a checkpoint dict (see :func:`read_checkpoint`).
+
+    A config naming a custom backbone (``module:Factory``) raises
+    :class:`~lesdistill.errors.UntrustedCodeError` unless ``trust_backbone``: building it would
+    import and call that code."""
+    raw = state.get("config")
+    if not isinstance(raw, Mapping):
+        raise UserInputError(f"{source} has no student config; copy or re-save the file")
+    check_backbone_trusted(raw.get("backbone", "painn"), trust=trust_backbone, source=source)
     try:
-        config = StudentConfig.from_dict(dict(state["config"]))
+        config = StudentConfig.from_dict(dict(raw))
     except (TypeError, ValueError) as err:
-        raise ValueError(f"{source} has an invalid student config: {err}") from None
+        raise UserInputError(f"{source} has an invalid student config: {err}") from None
     model = StudentModel(config)
     weights = {k: v.to(model.dtype) if v.is_floating_point() else v for k, v in state["state_dict"].items()}
     try:
         model.load_state_dict(weights, strict=True)
     except RuntimeError as err:
         first = str(err).strip().splitlines()[0]
-        raise ValueError(f"{source}: weights do not match its config ({first[:160]})") from None
+        raise UserInputError(f"{source}: weights do not match its config ({first[:160]}); "
+                             "copy or re-save the file") from None
     return model.to(device).eval()
 
 
-def load_student(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> StudentModel:
+def load_student(path: str | os.PathLike[str], device: str | torch.device = "cpu", *,
+                 trust_backbone: bool = False) -> StudentModel:
     """Load a student saved by :func:`save_student`, in eval mode on ``device``.
 
-    The checkpoint's metadata is available as ``model.metadata`` (dict)."""
+    ``trust_backbone=True`` lets a checkpoint that names a custom backbone import and run it
+    (only for files you trust). The checkpoint's metadata is available as ``model.metadata``."""
+    from lesdistill.device import check_device
+
+    device = check_device(device)
     state = read_checkpoint(path)
-    model = model_from_state(state, device, source=str(path))
+    model = model_from_state(state, device, source=str(path), trust_backbone=trust_backbone)
     model.metadata = dict(state.get("metadata") or {})
     return model
 

@@ -22,6 +22,7 @@ import dataclasses
 import os
 from pathlib import Path
 from typing import Any
+from lesdistill.errors import UserInputError
 
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {"cutoff": 4.5, "channels": 32, "layers": 2, "n_rbf": 8},
@@ -99,48 +100,48 @@ class StudentConfig:
         elements = tuple(str(e) for e in self.elements)
         unknown = [e for e in elements if e not in symbols or e == "X"]
         if unknown:
-            raise ValueError(f"unknown chemical symbols in elements: {unknown}")
+            raise UserInputError(f"unknown chemical symbols in elements: {unknown}")
         if len(set(elements)) != len(elements):
-            raise ValueError(f"elements contain duplicates: {list(elements)}")
+            raise UserInputError(f"elements contain duplicates: {list(elements)}")
         self.elements = tuple(sorted(elements, key=symbols.index))
         for name in ("cutoff", "eps_inf", "les_sigma", "les_dl"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise ValueError(f"{name} must be a positive number, got {value!r}")
+                raise UserInputError(f"{name} must be a positive number, got {value!r}")
             setattr(self, name, float(value))
         for name in ("channels", "layers", "n_rbf", "envelope_exponent"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise UserInputError(f"{name} must be a positive integer, got {value!r}")
         if self.channels % 2:
-            raise ValueError(f"channels must be even, got {self.channels}")
+            raise UserInputError(f"channels must be even, got {self.channels}")
         if self.avg_num_neighbors is not None and not float(self.avg_num_neighbors) > 0:
-            raise ValueError(f"avg_num_neighbors must be positive or null, got {self.avg_num_neighbors!r}")
+            raise UserInputError(f"avg_num_neighbors must be positive or null, got {self.avg_num_neighbors!r}")
         if self.neutrality not in NEUTRALITY:
-            raise ValueError(f"neutrality must be one of {NEUTRALITY}, got {self.neutrality!r}")
+            raise UserInputError(f"neutrality must be one of {NEUTRALITY}, got {self.neutrality!r}")
         if self.dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
+            raise UserInputError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
         if self.repulsion not in REPULSIONS:
-            raise ValueError(f"repulsion must be one of {REPULSIONS}, got {self.repulsion!r}")
+            raise UserInputError(f"repulsion must be one of {REPULSIONS}, got {self.repulsion!r}")
         self.repulsion_range = self._checked_ranges(self.repulsion_range)
         if self.les_method not in LES_METHODS:
-            raise ValueError(f"les_method must be one of {LES_METHODS}, got {self.les_method!r}")
+            raise UserInputError(f"les_method must be one of {LES_METHODS}, got {self.les_method!r}")
         if not isinstance(self.backbone, str) or not self.backbone:
-            raise ValueError(f"backbone must be 'painn' or 'package.module:Factory', got {self.backbone!r}")
+            raise UserInputError(f"backbone must be 'painn' or 'package.module:Factory', got {self.backbone!r}")
         if not isinstance(self.backbone_options, dict):
-            raise ValueError(f"backbone_options must be a mapping, got {self.backbone_options!r}")
+            raise UserInputError(f"backbone_options must be a mapping, got {self.backbone_options!r}")
         self.long_range = bool(self.long_range)
 
     def _checked_ranges(self, ranges: Any) -> dict[str, float]:
         from lesdistill.model.repulsion import pair_key, parse_pair_key
 
         if not isinstance(ranges, dict):
-            raise ValueError(f"repulsion_range must be a mapping like {{'H-O': 0.8}}, got {ranges!r}")
+            raise UserInputError(f"repulsion_range must be a mapping like {{'H-O': 0.8}}, got {ranges!r}")
         out = {}
         for key, value in ranges.items():
             pair = parse_pair_key(key)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < self.cutoff:
-                raise ValueError(f"repulsion_range[{key!r}] must be in (0, cutoff = {self.cutoff}) Å, got {value!r}")
+                raise UserInputError(f"repulsion_range[{key!r}] must be in (0, cutoff = {self.cutoff}) Å, got {value!r}")
             out[pair_key(*pair)] = float(value)
         return dict(sorted(out.items()))
 
@@ -168,7 +169,7 @@ class StudentConfig:
     def from_preset(cls, name: str, **overrides: Any) -> StudentConfig:
         """Config of size preset ``name`` ("tiny" | "small" | "medium") with overrides."""
         if name not in PRESETS:
-            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+            raise UserInputError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
         values: dict[str, Any] = {"preset": name, **PRESETS[name]}
         values.update(overrides)
         return cls.from_dict(values)
@@ -177,16 +178,16 @@ class StudentConfig:
     def from_dict(cls, data: dict[str, Any]) -> StudentConfig:
         """Build from a plain mapping; a ``preset`` key fills defaults, other keys override."""
         if not isinstance(data, dict):
-            raise ValueError(f"a student config must be a mapping, got {type(data).__name__}")
+            raise UserInputError(f"a student config must be a mapping, got {type(data).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown student config keys {unknown}; known keys: {sorted(known)}")
+            raise UserInputError(f"unknown student config keys {unknown}; known keys: {sorted(known)}")
         values = dict(data)
         preset = values.get("preset", "custom")
         if preset != "custom":
             if preset not in PRESETS:
-                raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)} or 'custom'")
+                raise UserInputError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)} or 'custom'")
             values = {**PRESETS[preset], **values}
         values["elements"] = tuple(values.get("elements", ()))
         values["backbone_options"] = dict(values.get("backbone_options") or {})
@@ -225,5 +226,5 @@ class StudentConfig:
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as err:
-            raise ValueError(f"student config is not valid YAML: {str(err).splitlines()[0]}") from None
+            raise UserInputError(f"student config is not valid YAML: {str(err).splitlines()[0]}") from None
         return cls.from_dict(data or {})

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from lesdistill.units import BOHR_RADIUS_A, COULOMB_EV_A
+from lesdistill.errors import UserInputError
 
 SCREENING_LENGTH_A = 0.8854 * BOHR_RADIUS_A  # 0.46853 Å
 PHI_COEFFICIENTS = (0.18175, 0.50986, 0.28022, 0.02817)
@@ -82,7 +83,7 @@ def parse_pair_key(key: str) -> tuple[int, int]:
 
     parts = key.split("-") if isinstance(key, str) else []
     if len(parts) != 2 or not all(p in atomic_numbers and p != "X" for p in parts):
-        raise ValueError(f"repulsion_range key {key!r} must be two element symbols like 'H-O'")
+        raise UserInputError(f"repulsion_range key {key!r} must be two element symbols like 'H-O'")
     low, high = sorted(atomic_numbers[p] for p in parts)
     return low, high
 

@@ -119,6 +119,9 @@ def run_pipeline(cfg: RunConfig, *, from_stage: str | None = None,
     if from_stage is not None and from_stage not in STAGE_NAMES:
         raise UserInputError(f"unknown stage {from_stage!r} for --from; stages: "
                              f"{', '.join(STAGE_NAMES)}")
+    from lesdistill.pipeline.preflight import check_run_config
+
+    check_run_config(cfg)  # every section, before anything is written
     if cfg.threads is not None:
         set_threads(cfg.threads)
     out = Path(cfg.output)

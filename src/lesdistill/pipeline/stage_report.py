@@ -184,7 +184,7 @@ def gather(cfg: RunConfig, out: Path, stage_names: list[str]) -> tuple[dict, dic
                           "speedup_vs_teacher": speed["teacher"]["ms_per_step"] / v["ms_per_step"]}
                          for k, v in speed.items()]
     if (out / PARITY).is_file():
-        with np.load(out / PARITY) as par:
+        with np.load(out / PARITY, allow_pickle=False) as par:
             samples["parity_energy"] = (par["energy_ref"], par["energy_pred"])
             samples["parity_forces"] = (par["forces_ref"], par["forces_pred"])
             if par["stress_ref"].size:

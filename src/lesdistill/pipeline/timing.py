@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from lesdistill.errors import UserInputError
 
 __all__ = ["predict", "error_metrics", "predict_metrics", "time_calculators"]
 
@@ -34,7 +35,7 @@ def predict(model: str | Path | Any, data: str | Path, *, device: str = "cpu",
 
     frames = read(data, index=":", format="extxyz")
     if not frames:
-        raise ValueError(f"{data} has no frames to evaluate on")
+        raise UserInputError(f"{data} has no frames to evaluate on")
     calc = _student_calc(model, device)
     out: dict[str, list] = {k: [] for k in ("energy_ref", "energy_pred", "forces_ref",
                                             "forces_pred", "stress_ref", "stress_pred", "n_atoms")}
@@ -42,7 +43,7 @@ def predict(model: str | Path | Any, data: str | Path, *, device: str = "cpu",
     for atoms in frames:
         ref = atoms.calc
         if ref is None or "energy" not in ref.results or "forces" not in ref.results:
-            raise ValueError(f"{data}: a frame has no energy/forces labels")
+            raise UserInputError(f"{data}: a frame has no energy/forces labels")
         n = len(atoms)
         e_ref, f_ref = float(ref.results["energy"]), np.asarray(ref.results["forces"])
         s_ref = ref.results.get("stress")

@@ -122,7 +122,7 @@ def label(
     from lesdistill.teachers import get_teacher
 
     if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+        raise UserInputError(f"workers must be >= 1, got {workers}")
     if Path(out_path).resolve() == Path(in_path).resolve():
         raise UserInputError(f"--out must differ from the input file {in_path}")
     spec = teacher if isinstance(teacher, str) else teacher.name

@@ -33,7 +33,7 @@ def compute_bec(atoms: Any, calc: Any = None) -> np.ndarray:
     atoms.calc = calc
     bec = np.asarray(calc.get_property(keys.BEC, atoms), dtype=float)
     if bec.shape != (len(atoms), 3, 3) or not np.all(np.isfinite(bec)):
-        raise ValueError(f"calculator returned invalid BEC of shape {bec.shape}")
+        raise UserInputError(f"calculator returned invalid BEC of shape {bec.shape}")
     return bec
 
 

@@ -9,6 +9,7 @@ Names: ``water`` (:func:`water_box`), ``hcl`` (:func:`hcl_solution`), ``tio2-wat
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from lesdistill.errors import UserInputError
 
 if TYPE_CHECKING:
     from ase import Atoms
@@ -35,7 +36,7 @@ def _resolve(target: str) -> Any:
 def build(name: str, *, seed: int = 0, **params: Any) -> Atoms:
     """Build the benchmark structure ``name`` (see :data:`BUILDERS`) with a seeded generator."""
     if name not in BUILDERS:
-        raise ValueError(f"unknown system {name!r}; known: {', '.join(BUILDERS)}")
+        raise UserInputError(f"unknown system {name!r}; known: {', '.join(BUILDERS)}")
     return _resolve(BUILDERS[name])(seed=seed, **params)
 
 

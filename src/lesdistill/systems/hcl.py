@@ -13,6 +13,7 @@ from lesdistill.systems.packing import (
     water_molecule,
 )
 from lesdistill.units import AVOGADRO
+from lesdistill.errors import UserInputError
 
 #: mol/L -> molecules per Å^3
 MOL_L_TO_PER_A3 = AVOGADRO * 1e-27
@@ -35,12 +36,12 @@ def hcl_solution(concentration_mol_L: float = 2.0, n_water: int = 128, seed: int
     ``info`` records the actual concentration and the ion counts.
     """
     if not 0 < concentration_mol_L <= 12:
-        raise ValueError(f"concentration_mol_L must be in (0, 12], got {concentration_mol_L}")
+        raise UserInputError(f"concentration_mol_L must be in (0, 12], got {concentration_mol_L}")
     if n_water < 2:
-        raise ValueError(f"n_water must be >= 2, got {n_water}")
+        raise UserInputError(f"n_water must be >= 2, got {n_water}")
     rho = hcl_density_g_cm3(concentration_mol_L) if density_g_cm3 is None else density_g_cm3
     if not 0.5 <= rho <= 2.0:
-        raise ValueError(f"density_g_cm3 must be within 0.5..2.0 g/cm^3, got {rho}")
+        raise UserInputError(f"density_g_cm3 must be within 0.5..2.0 g/cm^3, got {rho}")
     m_water = molar_mass_amu(water_molecule())
     m_hcl = molar_mass_amu(hydronium_ion()) + molar_mass_amu(Atoms("Cl")) - m_water
     # n / V = c N_A and V = (n_water m_w + n m_hcl) / rho  =>  solve for n
@@ -49,7 +50,7 @@ def hcl_solution(concentration_mol_L: float = 2.0, n_water: int = 128, seed: int
         1.0 / per_volume - m_hcl / (rho * AMU_PER_G_CM3_A3))
     n_hcl = max(1, int(round(n_exact)))
     if n_hcl >= n_water:
-        raise ValueError(f"concentration {concentration_mol_L} M is too high for {n_water} waters")
+        raise UserInputError(f"concentration {concentration_mol_L} M is too high for {n_water} waters")
     volume = (n_water * m_water + n_hcl * m_hcl) / (rho * AMU_PER_G_CM3_A3)
     length = volume ** (1.0 / 3.0)
     molecules = [hydronium_ion()] * n_hcl + [Atoms("Cl")] * n_hcl + [water_molecule()] * (

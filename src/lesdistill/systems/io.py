@@ -33,7 +33,32 @@ def validate_structure(atoms: Atoms, *, periodic: bool = False, source: str = "s
     if atoms.pbc.any():
         cell = atoms.cell.array
         if not np.all(np.isfinite(cell)) or abs(np.linalg.det(cell)) < 1e-6:
-            raise UserInputError(f"{source}: periodic but the cell is degenerate (zero volume)")
+            raise UserInputError(f"{source}: periodic but the cell is degenerate (zero volume); "
+                                 "give three independent lattice vectors (Lattice= in extxyz) "
+                                 "or set pbc=False")
+    return atoms
+
+
+def check_start_structure(atoms: Atoms, *, elements: tuple[str, ...] | list[str] | None = None,
+                          min_distance_A: float = 0.5, source: str = "structure") -> Atoms:
+    """Checks of a structure MD starts from (after :func:`validate_structure`): only
+    ``elements`` (the model's) present, and no two atoms closer than ``min_distance_A`` (Å)."""
+    validate_structure(atoms, source=source)
+    if elements is not None:
+        unseen = sorted(set(atoms.get_chemical_symbols()) - set(elements))
+        if unseen:
+            raise UserInputError(f"{source}: element(s) {', '.join(unseen)} are unknown to the "
+                                 f"student (it knows {', '.join(elements)}); fine-tune it on data "
+                                 "with them (`lesdistill train --init ... --allow-new-elements`)")
+    if len(atoms) > 1 and min_distance_A > 0:
+        from ase.neighborlist import neighbor_list
+
+        i, j, d = neighbor_list("ijd", atoms, float(min_distance_A))
+        if len(d):
+            k = int(np.argmin(d))
+            raise UserInputError(f"{source}: atoms {i[k]} and {j[k]} are {d[k]:.3f} Å apart "
+                                 f"(< {min_distance_A} Å, overlapping); fix the structure or "
+                                 "relax it first")
     return atoms
 
 
@@ -53,7 +78,8 @@ def load_structure(path: str | os.PathLike[str], *, index: int = 0, periodic: bo
 
     p = Path(path).expanduser()
     if not p.exists():
-        raise FileNotFoundError(f"structure file not found: {p}")
+        raise FileNotFoundError(f"structure file not found: {p}; check the path or build one "
+                                "with `lesdistill system`")
     if p.is_dir():
         raise UserInputError(f"{p} is a directory, not a structure file")
     try:
@@ -74,7 +100,7 @@ def load_frames(path: str | os.PathLike[str], *, format: str | None = None) -> l
 
     p = Path(path).expanduser()
     if not p.exists():
-        raise FileNotFoundError(f"structure file not found: {p}")
+        raise FileNotFoundError(f"structure file not found: {p}; check the path")
     try:
         frames = read(p, index=":", format=format)
     except Exception as exc:

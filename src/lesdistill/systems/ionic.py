@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from ase import Atoms
 from ase.data import atomic_numbers
+from lesdistill.errors import UserInputError
 
 
 def random_ionic_box(
@@ -34,20 +35,20 @@ def random_ionic_box(
         Periodic cubic ``Atoms``; ordering alternates cation, anion, cation, ...
     """
     if n_pairs < 1:
-        raise ValueError(f"n_pairs must be >= 1, got {n_pairs}")
+        raise UserInputError(f"n_pairs must be >= 1, got {n_pairs}")
     if not number_density_per_A3 > 0:
-        raise ValueError(f"number_density_per_A3 must be > 0, got {number_density_per_A3}")
+        raise UserInputError(f"number_density_per_A3 must be > 0, got {number_density_per_A3}")
     if min_distance_A < 0:
-        raise ValueError(f"min_distance_A must be >= 0, got {min_distance_A}")
+        raise UserInputError(f"min_distance_A must be >= 0, got {min_distance_A}")
     for sym in (cation, anion):
         if sym not in atomic_numbers:
-            raise ValueError(f"unknown element {sym!r}")
+            raise UserInputError(f"unknown element {sym!r}")
     n = 2 * n_pairs
     length = (n / number_density_per_A3) ** (1.0 / 3.0)
     # random close packing of spheres of diameter d caps the packing fraction near 0.64
     packing = n * np.pi / 6.0 * min_distance_A**3 / length**3
     if packing > 0.35:
-        raise ValueError(
+        raise UserInputError(
             f"min_distance_A={min_distance_A} is too large for density {number_density_per_A3} "
             f"ions/A^3 (packing fraction {packing:.2f} > 0.35); lower one of them"
         )
@@ -58,7 +59,7 @@ def random_ionic_box(
     while placed < n:
         tries += 1
         if tries > max_tries:
-            raise ValueError(
+            raise UserInputError(
                 f"could not place {n} ions with min distance {min_distance_A} A in "
                 f"{max_tries} tries; lower the density or the minimum distance"
             )

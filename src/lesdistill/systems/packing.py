@@ -16,6 +16,7 @@ from ase.data import atomic_masses
 from scipy.spatial.transform import Rotation
 
 from lesdistill.units import AVOGADRO
+from lesdistill.errors import UserInputError
 
 #: amu per (g/cm^3 * Å^3): mass (amu) = density (g/cm^3) * volume (Å^3) * this
 AMU_PER_G_CM3_A3 = AVOGADRO * 1e-24
@@ -107,7 +108,7 @@ def place_molecules(
                     placed = True
                     break
         if not placed:
-            raise ValueError(
+            raise UserInputError(
                 f"could not place {n} molecules without overlap (min distance {min_any_A} A); "
                 "lower the density or enlarge the box"
             )

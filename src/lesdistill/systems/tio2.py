@@ -18,6 +18,7 @@ from lesdistill.systems.packing import (
     place_molecules,
     water_molecule,
 )
+from lesdistill.errors import UserInputError
 
 #: phase -> (spacegroup, cellpar (Å, deg), basis (Ti, O fractional), surface Miller index)
 PHASES: dict[str, tuple[int, list[float], list[tuple[float, float, float]], tuple[int, int, int]]] = {
@@ -34,7 +35,7 @@ def bulk_tio2(phase: str = "anatase") -> Atoms:
     from ase.spacegroup import crystal
 
     if phase not in PHASES:
-        raise ValueError(f"unknown TiO2 phase {phase!r}; use 'anatase' or 'rutile'")
+        raise UserInputError(f"unknown TiO2 phase {phase!r}; use 'anatase' or 'rutile'")
     spacegroup, cellpar, basis, _ = PHASES[phase]
     return crystal(["Ti", "O"], basis=basis, spacegroup=spacegroup, cellpar=cellpar)
 
@@ -51,11 +52,11 @@ def tio2_slab(phase: str = "anatase", layers: int = 3, repeats: tuple[int, int] 
     from ase.build import surface
 
     if layers < 1:
-        raise ValueError(f"layers must be >= 1, got {layers}")
+        raise UserInputError(f"layers must be >= 1, got {layers}")
     if len(repeats) != 2 or min(repeats) < 1:
-        raise ValueError(f"repeats must be two integers >= 1, got {repeats}")
+        raise UserInputError(f"repeats must be two integers >= 1, got {repeats}")
     if phase not in PHASES:
-        raise ValueError(f"unknown TiO2 phase {phase!r}; use 'anatase' or 'rutile'")
+        raise UserInputError(f"unknown TiO2 phase {phase!r}; use 'anatase' or 'rutile'")
     miller = PHASES[phase][3]
     bulk = bulk_tio2(phase)
     per_layer = len(surface(bulk, miller, 1, vacuum=None))
@@ -81,7 +82,7 @@ def tio2_slab(phase: str = "anatase", layers: int = 3, repeats: tuple[int, int] 
         if score > best_score:
             best, best_score = trial, score
     if best is None:
-        raise ValueError(f"no stoichiometric {phase} slab with {layers} layers found")
+        raise UserInputError(f"no stoichiometric {phase} slab with {layers} layers found")
     best.info.clear()
     for key in [k for k in best.arrays if k not in ("numbers", "positions")]:
         del best.arrays[key]  # spacegroup_kinds, tags from the crystal builder
@@ -116,9 +117,9 @@ def tio2_water_interface(
         3D-periodic Atoms (slab first, then water O,H,H), cell c = slab thickness + 2 * water.
     """
     if phase not in PHASES:
-        raise ValueError(f"unknown TiO2 phase {phase!r}; use 'anatase' or 'rutile'")
+        raise UserInputError(f"unknown TiO2 phase {phase!r}; use 'anatase' or 'rutile'")
     if water_thickness_A < 2.0:
-        raise ValueError(f"water_thickness_A must be >= 2 A, got {water_thickness_A}")
+        raise UserInputError(f"water_thickness_A must be >= 2 A, got {water_thickness_A}")
     if repeats is None:
         probe = tio2_slab(phase, 1, (1, 1))
         lengths = probe.cell.lengths()[:2]

@@ -11,6 +11,7 @@ from lesdistill.systems.packing import (
     place_molecules,
     water_molecule,
 )
+from lesdistill.errors import UserInputError
 
 
 def water_box(n_molecules: int = 32, density_g_cm3: float = 0.997, seed: int = 0,
@@ -22,9 +23,9 @@ def water_box(n_molecules: int = 32, density_g_cm3: float = 0.997, seed: int = 0
     same structure. ``info["density_g_cm3"]`` records the density.
     """
     if n_molecules < 1:
-        raise ValueError(f"n_molecules must be >= 1, got {n_molecules}")
+        raise UserInputError(f"n_molecules must be >= 1, got {n_molecules}")
     if not 0.1 <= density_g_cm3 <= 1.5:
-        raise ValueError(f"density_g_cm3 must be within 0.1..1.5 g/cm^3, got {density_g_cm3}")
+        raise UserInputError(f"density_g_cm3 must be within 0.1..1.5 g/cm^3, got {density_g_cm3}")
     mol = water_molecule()
     volume = n_molecules * molar_mass_amu(mol) / (density_g_cm3 * AMU_PER_G_CM3_A3)
     length = volume ** (1.0 / 3.0)

@@ -30,6 +30,7 @@ from ase.calculators.calculator import Calculator, all_changes
 
 from lesdistill.teachers.base import Teacher, TeacherInfo
 from lesdistill.units import COULOMB_EV_A
+from lesdistill.errors import UserInputError
 
 if TYPE_CHECKING:
     import torch
@@ -52,14 +53,14 @@ class IonicModel:
 
     def __post_init__(self) -> None:
         if not self.charges:
-            raise ValueError("IonicModel: charges must name at least one element")
+            raise UserInputError("IonicModel: charges must name at least one element")
         for name, value in (("repulsion_A_eV", self.repulsion_A_eV),
                             ("repulsion_rho_A", self.repulsion_rho_A),
                             ("cutoff_A", self.cutoff_A)):
             if not value > 0:
-                raise ValueError(f"IonicModel: {name} must be > 0, got {value}")
+                raise UserInputError(f"IonicModel: {name} must be > 0, got {value}")
         if not 0 < self.tolerance < 1e-2:
-            raise ValueError(f"IonicModel: tolerance must be in (0, 1e-2), got {self.tolerance}")
+            raise UserInputError(f"IonicModel: tolerance must be in (0, 1e-2), got {self.tolerance}")
 
     @property
     def smearing_A(self) -> float:
@@ -99,7 +100,7 @@ class AnalyticIonicCalculator(Calculator):
         symbols = atoms.get_chemical_symbols()
         unknown = sorted(set(symbols) - set(self.model.charges))
         if unknown:
-            raise ValueError(
+            raise UserInputError(
                 f"analytic teacher has no charge for element(s) {', '.join(unknown)}; "
                 f"it knows {', '.join(sorted(self.model.charges))}"
             )
@@ -127,15 +128,15 @@ def ionic_energy_forces_stress(
     pbc = np.asarray(atoms.pbc, dtype=bool)
     periodic = bool(pbc.all())
     if pbc.any() and not periodic:
-        raise ValueError(
+        raise UserInputError(
             f"analytic teacher needs pbc all True or all False, got pbc={pbc.tolist()}"
         )
     if periodic and abs(charges.sum()) > 1e-8:
-        raise ValueError(
+        raise UserInputError(
             f"analytic teacher: periodic cell must be charge neutral, total charge {charges.sum():g} e"
         )
     if not np.all(np.isfinite(atoms.positions)):
-        raise ValueError("analytic teacher: NaN/inf positions")
+        raise UserInputError("analytic teacher: NaN/inf positions")
     dtype = torch.float64
     pos0 = torch.tensor(atoms.positions, dtype=dtype, device=device, requires_grad=True)
     cell0 = torch.tensor(np.asarray(atoms.cell.array), dtype=dtype, device=device)
@@ -228,7 +229,7 @@ def make_analytic_teacher(spec: str, device: str = "cpu") -> Teacher:
     name = spec.split("-", 1)[1] if "-" in spec else ""
     if name not in ANALYTIC_MODELS:
         known = ", ".join(f"analytic-{k}" for k in ANALYTIC_MODELS)
-        raise ValueError(f"unknown analytic teacher {spec!r}; known: {known}")
+        raise UserInputError(f"unknown analytic teacher {spec!r}; known: {known}")
     model = ANALYTIC_MODELS[name]
     return Teacher(name=spec, info=analytic_info(model), calculator=AnalyticIonicCalculator(
         model, device=device), device=device)

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 
 from lesdistill.teachers.base import Teacher, TeacherInfo, has_module
+from lesdistill.errors import UserInputError
+
+
+_SPEC = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 def _split(arg: str) -> tuple[str, str]:
     module, sep, attr = arg.rpartition(":")
-    if not sep or not module or not attr:
-        raise ValueError(f"ase teacher: expected 'ase:package.module:Factory', got 'ase:{arg}'")
+    if not sep or not _SPEC.fullmatch(module) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", attr):
+        raise UserInputError(f"ase teacher: expected 'ase:package.module:Factory', got 'ase:{arg}'")
     return module, attr
 
 
@@ -51,15 +56,15 @@ def make(spec: str, arg: str, device: str = "cpu") -> Teacher:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ValueError(f"ase teacher: cannot import module {module_name!r}: {exc}") from None
+        raise UserInputError(f"ase teacher: cannot import module {module_name!r}: {exc}") from None
     factory = getattr(module, attr, None)
     if factory is None or not callable(factory):
-        raise ValueError(f"ase teacher: module {module_name!r} has no callable {attr!r}")
+        raise UserInputError(f"ase teacher: module {module_name!r} has no callable {attr!r}")
     try:
         accepts_device = "device" in inspect.signature(factory).parameters
     except (TypeError, ValueError):
         accepts_device = False
     calc = factory(device=device) if accepts_device else factory()
     if not isinstance(calc, BaseCalculator):
-        raise TypeError(f"ase teacher: {arg} returned {type(calc).__name__}, not an ASE calculator")
+        raise UserInputError(f"ase teacher: {arg} returned {type(calc).__name__}, not an ASE calculator")
     return Teacher(name=spec, info=info(arg), calculator=calc, device=device)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lesdistill.errors import MissingDependencyError
+from lesdistill.errors import MissingDependencyError, UserInputError
 
 if TYPE_CHECKING:
     from ase import Atoms
@@ -92,34 +92,34 @@ def check_atoms(atoms: Atoms, info: TeacherInfo, name: str) -> None:
     import numpy as np
 
     if len(atoms) == 0:
-        raise ValueError(f"teacher {name!r}: the structure has no atoms")
+        raise UserInputError(f"teacher {name!r}: the structure has no atoms")
     if not np.all(np.isfinite(atoms.positions)):
-        raise ValueError(f"teacher {name!r}: the structure has NaN/inf positions; fix the input")
+        raise UserInputError(f"teacher {name!r}: the structure has NaN/inf positions; fix the input")
     if info.elements is not None:
         bad = sorted(set(atoms.get_chemical_symbols()) - set(info.elements))
         if bad:
             known = ", ".join(sorted(info.elements))
-            raise ValueError(
+            raise UserInputError(
                 f"teacher {name!r} cannot handle element(s) {', '.join(bad)}; "
                 f"it covers only {known}; pick another teacher"
             )
     pbc = atoms.pbc
     if pbc.all():
         if not info.periodic:
-            raise ValueError(
+            raise UserInputError(
                 f"teacher {name!r} supports only open (non-periodic) structures; "
                 "remove the cell / set pbc=False or pick a periodic teacher"
             )
         if atoms.cell.rank < 3 or abs(atoms.cell.volume) < 1e-6:
-            raise ValueError(f"teacher {name!r}: periodic structure has a degenerate cell")
+            raise UserInputError(f"teacher {name!r}: periodic structure has a degenerate cell")
     elif not pbc.any():
         if not info.open:
-            raise ValueError(
+            raise UserInputError(
                 f"teacher {name!r} needs a periodic cell (pbc=True in all directions) "
                 "but the structure is not periodic; add a cell or pick another teacher"
             )
     elif not info.periodic:
-        raise ValueError(f"teacher {name!r} supports only open structures; got pbc={pbc.tolist()}")
+        raise UserInputError(f"teacher {name!r} supports only open structures; got pbc={pbc.tolist()}")
 
 
 def has_module(module: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from lesdistill.teachers.base import Teacher, TeacherInfo, missing_packages, require_package
+from lesdistill.errors import UserInputError
 
 DEFAULT_FUNCTIONAL = "pbe"
 DAMPING = "d3bj"
@@ -22,9 +23,9 @@ def split_d3(spec: str) -> tuple[str, str | None]:
         return spec, None
     functional = tail[1:].strip().lower() if tail else DEFAULT_FUNCTIONAL
     if not functional:
-        raise ValueError(f"teacher spec {spec!r}: empty functional after '+d3='; e.g. +d3=pbe")
+        raise UserInputError(f"teacher spec {spec!r}: empty functional after '+d3='; e.g. +d3=pbe")
     if not base:
-        raise ValueError(f"teacher spec {spec!r}: '+d3' needs a teacher in front, e.g. chgnet+d3")
+        raise UserInputError(f"teacher spec {spec!r}: '+d3' needs a teacher in front, e.g. chgnet+d3")
     return base, functional
 
 
@@ -37,9 +38,9 @@ def missing() -> list[str]:
 def add_d3(base: Teacher, functional: str, spec: str) -> Teacher:
     """Teacher whose calculator is ``base.calculator`` + D3(BJ) dispersion for ``functional``."""
     if base.info.family == "xtb":
-        raise ValueError(f"{base.name} already includes dispersion (D3/D4); drop '+d3'")
+        raise UserInputError(f"{base.name} already includes dispersion (D3/D4); drop '+d3'")
     if base.info.family == "analytic":
-        raise ValueError("analytic teachers are exact model systems; '+d3' is not meaningful")
+        raise UserInputError("analytic teachers are exact model systems; '+d3' is not meaningful")
     require_package("dftd3", "dftd3", "d3", "the +d3 dispersion add-on")
     from ase.calculators.mixing import SumCalculator
     from dftd3.ase import DFTD3
@@ -48,7 +49,7 @@ def add_d3(base: Teacher, functional: str, spec: str) -> Teacher:
     try:
         RationalDampingParam(method=functional)  # validates now rather than at the first step
     except RuntimeError:
-        raise ValueError(
+        raise UserInputError(
             f"D3: no {DAMPING} parameters for functional {functional!r}; e.g. +d3=pbe, +d3=pbesol"
         ) from None
     d3 = DFTD3(method=functional, damping=DAMPING)

@@ -17,6 +17,7 @@ from lesdistill.teachers.base import (
     require_package,
     split_option,
 )
+from lesdistill.errors import UserInputError
 
 TASKS: dict[str, tuple[str, str, bool]] = {
     # task: (training data, level of theory, periodic data)
@@ -59,7 +60,7 @@ def make(spec: str, arg: str, device: str = "cpu", family: str = "uma") -> Teach
     path_str, task = split_option(arg)
     task = task or DEFAULT_TASK[family]
     if task not in TASKS:
-        raise ValueError(f"{family}: unknown task {task!r}; use one of {', '.join(TASKS)}")
+        raise UserInputError(f"{family}: unknown task {task!r}; use one of {', '.join(TASKS)}")
     path = require_file(path_str, f"{family} teacher")
     require_package("fairchem.core", "fairchem-core", "fairchem", f"the {family} teacher")
     offline_environment()

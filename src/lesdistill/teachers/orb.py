@@ -16,6 +16,7 @@ from lesdistill.teachers.base import (
     require_package,
     split_option,
 )
+from lesdistill.errors import UserInputError
 
 DEFAULT_ARCHITECTURE = "orb_v3_conservative_inf_omat"
 
@@ -73,7 +74,7 @@ def make(spec: str, arg: str, device: str = "cpu") -> Teacher:
     arch = _architecture(arg)
     builder = getattr(pretrained, arch, None)
     if builder is None:
-        raise ValueError(f"orb: unknown architecture {arch!r} in orb_models.forcefield.pretrained")
+        raise UserInputError(f"orb: unknown architecture {arch!r} in orb_models.forcefield.pretrained")
     model = builder(weights_path=str(path), device=device)
     return Teacher(name=spec, info=info(arg), calculator=ORBCalculator(model, device=device),
                    device=device)

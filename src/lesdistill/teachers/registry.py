@@ -17,6 +17,7 @@ import importlib
 from types import ModuleType
 
 from lesdistill.teachers.base import Teacher, TeacherInfo, TeacherStatus
+from lesdistill.errors import UserInputError
 
 #: Teachers that need no file: name -> adapter module (under lesdistill.teachers).
 NAMED: dict[str, str] = {
@@ -59,7 +60,7 @@ def _parse(spec: str) -> tuple[str, str, str]:
     prefix, sep, arg = spec.partition(":")
     if sep and prefix in PREFIXED:
         return "prefixed", prefix, arg
-    raise ValueError(f"unknown teacher {spec!r}; known: {_known()}")
+    raise UserInputError(f"unknown teacher {spec!r}; known: {_known()}")
 
 
 def _info_and_missing(kind: str, key: str, arg: str) -> tuple[TeacherInfo | None, list[str]]:
@@ -68,7 +69,7 @@ def _info_and_missing(kind: str, key: str, arg: str) -> tuple[TeacherInfo | None
 
         name = key.split("-", 1)[1]
         if name not in ANALYTIC_MODELS:
-            raise ValueError(f"unknown teacher {key!r}; known: {_known()}")
+            raise UserInputError(f"unknown teacher {key!r}; known: {_known()}")
         return analytic_info(ANALYTIC_MODELS[name]), []
     module = _adapter(NAMED[key] if kind == "named" else PREFIXED[key])
     if key in ("xtb-gfn1", "xtb-gfn2"):
@@ -76,6 +77,16 @@ def _info_and_missing(kind: str, key: str, arg: str) -> tuple[TeacherInfo | None
     if key in _FAMILY_ARG:
         return module.info(arg, key), module.missing(arg)
     return module.info(arg), module.missing(arg)
+
+
+def _d3_conflict(kind: str, key: str) -> str | None:
+    """Why ``+d3`` cannot be added to this teacher (None: it can). One rule for
+    :func:`teacher_status` (``teachers --check``) and :func:`get_teacher` (``label``, ``sample``)."""
+    if key in ("xtb-gfn1", "xtb-gfn2"):
+        return f"{key} already includes dispersion (D3/D4); drop '+d3'"
+    if kind == "analytic":
+        return "analytic teachers are exact model systems; '+d3' is not meaningful, drop it"
+    return None
 
 
 def get_teacher(spec: str, *, device: str = "cpu") -> Teacher:
@@ -87,9 +98,12 @@ def get_teacher(spec: str, *, device: str = "cpu") -> Teacher:
     from lesdistill.teachers.d3 import add_d3, split_d3
 
     if not isinstance(spec, str) or not spec.strip():
-        raise ValueError("teacher spec must be a non-empty string, e.g. 'chgnet'")
+        raise UserInputError("teacher spec must be a non-empty string, e.g. 'chgnet'")
     base_spec, functional = split_d3(spec.strip())
     kind, key, arg = _parse(base_spec)
+    conflict = _d3_conflict(kind, key) if functional is not None else None
+    if conflict is not None:
+        raise UserInputError(f"teacher {spec.strip()!r}: {conflict}")
     if kind == "analytic":
         from lesdistill.teachers.analytic import make_analytic_teacher
 
@@ -114,7 +128,8 @@ def teacher_status(spec: str) -> TeacherStatus:
     kind, key, arg = _parse(base_spec)
     info, reasons = _info_and_missing(kind, key, arg)
     if functional is not None:
-        reasons = reasons + d3_missing()
+        conflict = _d3_conflict(kind, key)
+        reasons = reasons + d3_missing() + ([conflict] if conflict else [])
         if info is not None:
             from dataclasses import replace
 

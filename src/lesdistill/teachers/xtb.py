@@ -9,6 +9,7 @@ GFN1-xTB includes D3(BJ) dispersion and GFN2-xTB includes D4: do not add ``+d3``
 from __future__ import annotations
 
 from lesdistill.teachers.base import Teacher, TeacherInfo, missing_packages, require_package
+from lesdistill.errors import UserInputError
 
 _METHODS = {"xtb-gfn1": "GFN1-xTB", "xtb-gfn2": "GFN2-xTB"}
 #: GFN1/GFN2 parametrisations cover H..Rn (Z = 1..86).
@@ -44,7 +45,7 @@ def missing(arg: str = "") -> list[str]:
 def make(spec: str, arg: str, device: str = "cpu") -> Teacher:
     """tblite GFN-xTB calculator (CPU only; ``device`` is recorded but not used)."""
     if spec not in _METHODS:
-        raise ValueError(f"unknown xtb teacher {spec!r}; use xtb-gfn1 or xtb-gfn2")
+        raise UserInputError(f"unknown xtb teacher {spec!r}; use xtb-gfn1 or xtb-gfn2")
     require_package("tblite", "tblite", "xtb", "the GFN-xTB teachers")
     from tblite.ase import TBLite
 

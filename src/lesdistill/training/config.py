@@ -148,7 +148,8 @@ class TrainConfig:
                                                       and text.endswith((".yaml", ".yml"))):
             path = Path(text_or_path)
             if not path.exists():
-                raise FileNotFoundError(f"training config not found: {path}")
+                raise FileNotFoundError(f"training config not found: {path}; check the path or write "
+                                        "one (see `TrainConfig().to_yaml()`)")
             text = path.read_text(encoding="utf-8")
         try:
             data = yaml.safe_load(text) or {}

@@ -248,8 +248,11 @@ class _null:
 def train(config: TrainConfig, train_files: PathLike | Iterable[PathLike], *,
           valid_files: PathLike | Iterable[PathLike] | None = None, out_dir: PathLike,
           init: PathLike | None = None, allow_new_elements: bool = False, device: str = "cpu",
-          progress: bool = True) -> TrainResult:
+          progress: bool = True, trust_backbone: bool = False) -> TrainResult:
     """Train (or fine-tune from ``init``) a student on labelled extxyz files; resumable.
+
+    ``trust_backbone``: ``init`` or ``out_dir/state.pt`` may name a custom backbone, whose code
+    is then imported and run (only for files you trust; see :mod:`lesdistill.model.backbone`).
 
     Re-running the same call after a kill continues from ``out_dir/state.pt`` with nothing lost;
     re-running a finished run returns at once (raise ``config.epochs`` to train longer). Under
@@ -260,6 +263,11 @@ def train(config: TrainConfig, train_files: PathLike | Iterable[PathLike], *,
     train_list, valid_list = _as_list(train_files), _as_list(valid_files)
     if not train_list:
         raise UserInputError("no training data files given")
+    from lesdistill.device import check_device
+    from lesdistill.paths import check_output_dir
+
+    device = check_device(device)
+    check_output_dir(out_dir, "training output folder --out")
     ctx, device = setup(device)
     if config.batch_size % ctx.world_size:
         ctx.teardown()
@@ -267,16 +275,21 @@ def train(config: TrainConfig, train_files: PathLike | Iterable[PathLike], *,
                              "ranks; batch_size is the global batch, use a multiple of the number of ranks")
     try:
         return _train(config, train_list, valid_list, Path(out_dir), init, allow_new_elements,
-                      device, progress, ctx)
+                      device, progress, ctx, trust_backbone)
     finally:
         ctx.teardown()
 
 
 def _train(config: TrainConfig, train_list: list[Path], valid_list: list[Path] | None, out_dir: Path,
            init: PathLike | None, allow_new_elements: bool, device: str, progress: bool,
-           ctx: DistContext) -> TrainResult:
+           ctx: DistContext, trust_backbone: bool = False) -> TrainResult:
     label_keys = LabelKeys(config.energy_key, config.forces_key, config.stress_key, config.bec_key,
                            config.total_charge_key)
+    custom = config.model.get("backbone")
+    if isinstance(custom, str) and custom not in ("painn",):
+        from lesdistill.model.backbone import trust_backbone as _trust
+
+        _trust(custom)  # the caller chose this backbone: its own state.pt may rebuild it
     train_frames, valid_frames = load_datasets(train_list, valid_list, valid_fraction=config.valid_fraction,
                                                seed=config.seed, label_keys=label_keys)
     if not train_frames:
@@ -296,9 +309,11 @@ def _train(config: TrainConfig, train_list: list[Path], valid_list: list[Path] |
     torch.manual_seed(config.seed)
     elements = elements_of(train_frames + valid_frames)
     if saved is not None:
-        run.model = modelio.rebuild(saved["student"])
+        run.model = modelio.rebuild(saved.get("student"), source=str(run.paths.state),
+                                    trust_backbone=trust_backbone)
     elif init is not None:
-        run.model = modelio.from_init(init, elements, allow_new_elements, train_frames)
+        run.model = modelio.from_init(init, elements, allow_new_elements, train_frames,
+                                      trust_backbone=trust_backbone)
     else:
         run.model = modelio.new_student(config, elements, train_frames)
     run.model.to(device=device, dtype=run.dtype)

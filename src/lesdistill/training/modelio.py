@@ -52,11 +52,11 @@ def new_student(config: TrainConfig, elements: Sequence[str], frames: Sequence[L
 
 
 def from_init(path: str | os.PathLike[str], elements: Sequence[str], allow_new_elements: bool,
-              frames: Sequence[LabelledFrame]) -> StudentModel:
+              frames: Sequence[LabelledFrame], *, trust_backbone: bool = False) -> StudentModel:
     """Load a student to fine-tune; check elements; refit E0 on the residuals of ``frames``."""
     from lesdistill.model import extend_elements, fit_reference_energies, load_student
 
-    model = load_student(path)
+    model = load_student(path, trust_backbone=trust_backbone)
     new = [e for e in elements if e not in model.elements]
     if new and not allow_new_elements:
         raise UserInputError(f"the data contain element(s) {', '.join(new)} that the student {path} was "
@@ -90,10 +90,22 @@ def describe(model: StudentModel) -> dict[str, Any]:
     return {"config": model.config.to_dict()}
 
 
-def rebuild(description: dict[str, Any]) -> StudentModel:
+def rebuild(description: Any, *, source: str = "training state",
+            trust_backbone: bool = False) -> StudentModel:
+    """The (untrained) model of a :func:`describe` dict read from ``source`` (a file): its
+    backbone is checked like a student checkpoint's before any code is built."""
     from lesdistill.model import StudentConfig, StudentModel
+    from lesdistill.model.backbone import check_backbone_trusted
 
-    return StudentModel(StudentConfig.from_dict(dict(description["config"])))
+    config = description.get("config") if isinstance(description, dict) else None
+    if not isinstance(config, dict):
+        raise UserInputError(f"{source} holds no student description; delete it to restart training")
+    check_backbone_trusted(config.get("backbone", "painn"), trust=trust_backbone, source=source)
+    try:
+        return StudentModel(StudentConfig.from_dict(dict(config)))
+    except (TypeError, ValueError) as exc:
+        raise UserInputError(f"{source} has an invalid student config ({exc}); delete it to "
+                             "restart training") from None
 
 
 def save(model: StudentModel, path: str | os.PathLike[str], metadata: dict[str, Any]) -> None:
@@ -102,10 +114,11 @@ def save(model: StudentModel, path: str | os.PathLike[str], metadata: dict[str, 
     save_student(model, path, metadata)
 
 
-def load(path: str | os.PathLike[str], device: str = "cpu") -> StudentModel:
+def load(path: str | os.PathLike[str], device: str = "cpu", *,
+         trust_backbone: bool = False) -> StudentModel:
     from lesdistill.model import load_student
 
-    return load_student(path, device=device)
+    return load_student(path, device=device, trust_backbone=trust_backbone)
 
 
 def cutoff(model: StudentModel) -> float:

@@ -45,14 +45,19 @@ def save_state(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
 
 
 def load_state(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load a resume state; one-line errors for missing, corrupted or foreign files."""
+    """Load a resume state (weights only, never code); one-line errors for missing, corrupted
+    or foreign files. The student it holds is rebuilt by ``modelio.rebuild``, which checks its
+    backbone like any student file."""
+    from lesdistill.errors import not_found
+    from lesdistill.safeload import UnreadableTorchFile, load_tensors
+
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"training state not found: {path}")
+    if not path.is_file():
+        raise not_found("training state", path, "run `lesdistill train` without it to start afresh")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated zip, pickle of unknown classes, ...
-        raise UserInputError(f"{path} is not a readable lesdistill training state ({type(exc).__name__}); "
+        state = load_tensors(path)
+    except UnreadableTorchFile as exc:  # truncated zip, pickled code, ...
+        raise UserInputError(f"{path} is not a readable lesdistill training state ({exc.reason}); "
                              "delete it to restart training from scratch") from None
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
         raise UserInputError(f"{path} is not a lesdistill training state; use another --out folder")
