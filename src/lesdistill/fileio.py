@@ -14,6 +14,20 @@ from pathlib import Path
 from typing import IO, Any
 
 
+def _temp_beside(target: Path, prefix: str, suffix: str) -> str:
+    """A new temporary file next to ``target``; an unwritable folder is reported with the
+    user's path (never the hidden temporary name)."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=target.parent)
+    except OSError as exc:
+        from lesdistill.errors import UserInputError
+
+        raise UserInputError(f"cannot write {target}: {exc.strerror or exc}; choose a folder you "
+                             "can write to") from None
+    os.close(fd)
+    return tmp
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
     """Open a temporary sibling of ``path`` for writing; rename it onto ``path`` on success.
@@ -24,8 +38,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", **kwargs: Any) ->
         raise ValueError(f"atomic_open only writes; got mode={mode!r}")
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    tmp = _temp_beside(target, f".{target.name}.", ".tmp")
     try:
         with open(tmp, mode.replace("x", "w"), **kwargs) as handle:
             yield handle
@@ -44,9 +57,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     (``torch.save``, ``fig.savefig``, ``np.savez``); rename onto ``path`` on success."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = Path(_temp_beside(target, f".{target.stem}.", target.suffix))
     try:
         yield tmp_path
         os.replace(tmp_path, target)

@@ -348,6 +348,7 @@ CASES = [
     Case("bec-source-missing", "bec {T}/none", ("none",), r"pass a structure file"),
     Case("bec-every-zero", "bec {W} --every 0", ("--every",), r">= 1"),
     Case("ir-trajectory-missing", "ir {T}/none", ("none",), r"lesdistill md"),
+    Case("ir-out-dot", "ir {W} --out .", ("'.'",), r"file prefix"),
     # --- teachers, sampling, labelling, systems -------------------------------------------------
     Case("label-xtb-d3", "label {F} --out {T}/l.xyz --teacher xtb-gfn1+d3", ("xtb-gfn1",), r"drop '\+d3'"),
     Case("label-unknown-teacher", "label {F} --out {T}/l.xyz --teacher nosuch", ("nosuch",), r"known:"),
@@ -502,6 +503,26 @@ def test_internal_bug_keeps_traceback(inputs, monkeypatch, capsys):
     monkeypatch.setattr(ev, "evaluate", broken)
     with pytest.raises(KeyError):
         _invoke(["evaluate", "--model", inputs["S"], "--data", inputs["F"]], capsys)
+
+
+def test_unwritable_folder_names_the_users_path(tmp_path, monkeypatch):
+    """When the temporary file cannot be created, the error names the output, not the temp."""
+    import tempfile
+
+    from lesdistill.errors import UserInputError
+    from lesdistill.fileio import atomic_path, write_text_atomic
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / ".out.abc.tmp"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    target = tmp_path / "out.txt"
+    with pytest.raises(UserInputError, match=r"cannot write .*out\.txt: Permission denied; choose"):
+        write_text_atomic(target, "x")
+    with pytest.raises(UserInputError, match="out.txt"):
+        with atomic_path(target):
+            pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 def test_md_prints_its_summary_once(inputs, tmp_path, capsys):

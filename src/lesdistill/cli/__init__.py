@@ -52,8 +52,9 @@ USER_ERRORS = (UserInputError, MissingDependencyError, FileNotFoundError, IsADir
 
 
 def _one_line(text: str, fallback: str) -> str:
+    """The first non-empty line of ``text`` (messages put what is wrong and the fix there)."""
     lines = [ln.strip() for ln in str(text).strip().splitlines() if ln.strip()]
-    return " ".join(lines) if lines else fallback
+    return lines[0] if lines else fallback
 
 
 def _click_classes() -> tuple[type[BaseException], type[BaseException]]:
@@ -64,7 +65,9 @@ def _click_classes() -> tuple[type[BaseException], type[BaseException]]:
 
 
 def _os_message(exc: OSError) -> str:
-    name = exc.filename if exc.filename is not None else ""
+    # os.replace(tmp, target) errors name the hidden temporary file first: report the target
+    name = exc.filename2 if getattr(exc, "filename2", None) else exc.filename
+    name = "" if name is None else name
     reason = exc.strerror or _one_line(str(exc), type(exc).__name__)
     fix = {PermissionError: "check the permissions or choose another path",
            FileNotFoundError: "check the path", IsADirectoryError: "give a file, not a folder",

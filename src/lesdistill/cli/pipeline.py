@@ -15,7 +15,6 @@ STAGES_HELP = "build, sample, train, finetune, evaluate, md, ir, report"
 
 def _run(cfg, from_stage: Optional[str], quiet: bool) -> None:
     from lesdistill.pipeline import report_path, run_pipeline
-
     from lesdistill.pipeline.preflight import check_run_config
 
     start = time.perf_counter()

@@ -204,6 +204,9 @@ def ir(
         if not path.exists():
             raise not_found("trajectory", path, "pass a folder written by `lesdistill md` (or "
                             "an extxyz file with velocities)")
+    if out.name in ("", ".", ".."):
+        raise UserInputError(f"--out {str(out)!r} must be a file prefix (e.g. ir or results/ir), "
+                             "not a folder")
     check_output_file(out.with_name(out.name + ".csv"), "--out")
     trajs = [load_trajectory(path, positions=False, frame_dt_fs=frame_dt_fs)
              for path in trajectories]
