@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from lesdistill.cli.common import TRUST_BACKBONE_HELP, trusted
+
 
 def bec_benchmark(
     reference: Annotated[Path, typer.Option(
@@ -23,14 +25,23 @@ def bec_benchmark(
     name: Annotated[str, typer.Option(help="Label of the student in tables and plots.")] = (
         "student"),
     device: Annotated[str, typer.Option(help="cpu | cuda | cuda:N.")] = "cpu",
+    trust_backbone: Annotated[bool, typer.Option("--trust-backbone",
+                                                 help=TRUST_BACKBONE_HELP)] = False,
 ) -> None:
     """Student BECs vs reference tensors: sign fixed, R^2/RMSE/MAE, per-element Tr/3, best scale,
     the isotropic-constant yardstick (pass: MAE <= half the constant's), parity plot, JSON."""
     from lesdistill.analysis.bec_benchmark import format_benchmark
     from lesdistill.analysis.bec_files import run_bec_benchmark
 
-    result = run_bec_benchmark(reference, model=model, array=array, compare=compare_file or [],
-                               out_dir=out, device=device, name=name)
+    from lesdistill.device import check_device
+    from lesdistill.paths import check_output_dir
+
+    device = check_device(device, "--device")
+    check_output_dir(out, "--out")
+    with trusted(trust_backbone):
+        result = run_bec_benchmark(reference, model=model, array=array,
+                                   compare=compare_file or [], out_dir=out, device=device,
+                                   name=name)
     typer.echo(format_benchmark(result))
     typer.echo(f"wrote {', '.join(result['files'].values())}")
 
