@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from lesdistill.errors import UserInputError
 
 __all__ = ["RDF", "radial_distribution", "rdf_from_atoms", "compare_rdfs"]

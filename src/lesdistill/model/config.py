@@ -22,6 +22,7 @@ import dataclasses
 import os
 from pathlib import Path
 from typing import Any
+
 from lesdistill.errors import UserInputError
 
 PRESETS: dict[str, dict[str, Any]] = {

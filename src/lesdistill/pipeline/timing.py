@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from lesdistill.errors import UserInputError
 
 __all__ = ["predict", "error_metrics", "predict_metrics", "time_calculators"]

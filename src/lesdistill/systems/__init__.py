@@ -9,6 +9,7 @@ Names: ``water`` (:func:`water_box`), ``hcl`` (:func:`hcl_solution`), ``tio2-wat
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
 from lesdistill.errors import UserInputError
 
 if TYPE_CHECKING:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from ase import Atoms
 from ase.data import atomic_numbers
+
 from lesdistill.errors import UserInputError
 
 

@@ -18,6 +18,7 @@ from lesdistill.systems.packing import (
     place_molecules,
     water_molecule,
 )
+
 from lesdistill.errors import UserInputError
 
 #: phase -> (spacegroup, cellpar (Å, deg), basis (Ti, O fractional), surface Miller index)

@@ -11,6 +11,7 @@ from lesdistill.systems.packing import (
     place_molecules,
     water_molecule,
 )
+
 from lesdistill.errors import UserInputError
 
 

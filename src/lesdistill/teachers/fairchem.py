@@ -17,6 +17,7 @@ from lesdistill.teachers.base import (
     require_package,
     split_option,
 )
+
 from lesdistill.errors import UserInputError
 
 TASKS: dict[str, tuple[str, str, bool]] = {

@@ -16,6 +16,7 @@ from lesdistill.teachers.base import (
     require_package,
     split_option,
 )
+
 from lesdistill.errors import UserInputError
 
 DEFAULT_ARCHITECTURE = "orb_v3_conservative_inf_omat"

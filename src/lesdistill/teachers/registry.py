@@ -16,8 +16,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from lesdistill.teachers.base import Teacher, TeacherInfo, TeacherStatus
 from lesdistill.errors import UserInputError
+from lesdistill.teachers.base import Teacher, TeacherInfo, TeacherStatus
 
 #: Teachers that need no file: name -> adapter module (under lesdistill.teachers).
 NAMED: dict[str, str] = {
