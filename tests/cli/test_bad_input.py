@@ -327,7 +327,8 @@ CASES = [
     Case("md-model-missing", "md {W} --model {T}/none.pt --out {T}/md", ("none.pt",), r"train one"),
     Case("md-truncated-pt", "md {W} --model {TR} --out {T}/md", ("truncated.pt",), r"re-save|train a new"),
     Case("md-bad-group", "md {W} --model {S} --out {T}/md --group oops", ("oops",), r"NAME=0,1"),
-    Case("md-negative-timestep", "md {W} --model {S} --out {T}/md --timestep -1", ("-1",), r"need"),
+    Case("md-negative-timestep", "md {W} --model {S} --out {T}/md --timestep -1", ("--timestep", "-1"),
+         r"give a positive"),
     # --- checkpoints and data -------------------------------------------------------------------
     Case("evaluate-truncated-pt", "evaluate --model {TR} --data {F}", ("truncated.pt", "truncated"), r"re-save"),
     Case("evaluate-empty-pt", "evaluate --model {EMPTY} --data {F}", ("empty.pt", "empty"), r"re-save"),
@@ -362,7 +363,7 @@ CASES = [
     Case("sample-temperatures-text", "sample --out {T}/f.xyz --teacher analytic-ionic --temperatures hot",
          ("--temperatures", "hot"), r"comma-separated numbers"),
     Case("sample-thermostat-unknown", "sample --out {T}/f.xyz --teacher chgnet --thermostat andersen",
-         ("andersen",), r"use one of"),
+         ("andersen",), r"(use|choose) one of"),
     Case("merge-shard-missing", "merge {T}/none.xyz --out {T}/m.xyz", ("none.xyz",), r"lesdistill label"),
     Case("system-unknown", "system waterr --out {T}/w.xyz", ("waterr",), r"known:"),
     Case("system-unknown-param", "system water --out {T}/w.xyz --bogus 1", ("bogus",), r"known:"),

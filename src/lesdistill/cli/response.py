@@ -76,7 +76,8 @@ def md(
         production_ps = 2.0 if production_ps is None else production_ps
     timestep = overrides.get("timestep_fs", MDSettings().timestep_fs)
     if not timestep > 0:
-        raise UserInputError(f"--timestep-fs must be > 0 fs, got {timestep}")
+        raise UserInputError(f"--timestep must be > 0 fs, got {timestep}; give a positive time "
+                             "step, e.g. 0.5")
     for name, key, value in (("--equil-ps", "n_equil", equil_ps),
                              ("--production-ps", "n_steps", production_ps)):
         if value is None:
