@@ -12,8 +12,14 @@ sqrt(eps_inf)), ``polarization`` e Å (any periodic direction; LES periodic form
 ``born_effective_charges`` (N, 3, 3) e, Z[i, a, b] = dP_a/dr_ib. Born effective charges need one
 backward pass per Cartesian component, so they are computed only when asked for.
 
-The neighbour list is rebuilt on every call (vesin). Elements the model was not trained on raise
-``ValueError`` naming them.
+Only what is asked is computed: stress only when ``stress`` is requested (ASE MD asks for forces
+only), the polarization/dipole only on request. Between calls the calculator keeps the batch
+tensors and a neighbour list with a Verlet skin (``skin``, Å; rebuilt only when an atom moved more
+than skin/2, and always giving exactly the pairs within the cutoff). ``get_dipole_current`` and
+the Born effective charges of one geometry share one set of backward passes
+(:func:`lesdistill.les.response.response_terms`); with ``retain_response_graph = True`` (set by
+spectra MD before a step that stores a frame) they also reuse the forward pass of the
+energy+forces call. Elements the model was not trained on raise ``ValueError`` naming them.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from ase.calculators.calculator import Calculator, PropertyNotImplementedError, 
 
 from lesdistill import keys
 from lesdistill.data.batch import AtomicBatch
+from lesdistill.data.neighbors import VerletNeighborList, within_cutoff
+from lesdistill.les.response import ResponseTerms, response_terms
 from lesdistill.model.checkpoint import load_student
 from lesdistill.model.student import StudentModel, right_handed
 from lesdistill.errors import UserInputError
@@ -54,6 +62,7 @@ class StudentCalculator(Calculator):
         trust_backbone: let a checkpoint that names a custom backbone (``module:Factory``)
             import and run that code; only for files you trust (built-in backbones and installed
             ``lesdistill.backbones`` entry points always load).
+        skin: Verlet skin of the neighbour list, Å (0 rebuilds it on every call).
 
     A device that is not there (``"cuda"`` on a CPU-only torch) raises ``ValueError`` at once.
     """
@@ -78,10 +87,16 @@ class StudentCalculator(Calculator):
         *,
         compile: bool = False,
         trust_backbone: bool = False,
+        skin: float = 1.0,
         **kwargs: Any,
     ) -> None:
         from lesdistill.device import check_device
 
+        self._graph: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None = None
+        self._terms: ResponseTerms | None = None
+        #: keep the graph of the next energy+forces call for the dipole current / BECs of the
+        #: same geometry (spectra MD sets it before the steps that store a frame)
+        self.retain_response_graph = False
         super().__init__(**kwargs)
         device = check_device(device)
         if isinstance(model, StudentModel):
@@ -91,8 +106,16 @@ class StudentCalculator(Calculator):
         else:
             raise TypeError(f"model must be a checkpoint path or a StudentModel, got {type(model).__name__}")
         self.device = torch.device(device)
+        self._neighbors = VerletNeighborList(self.model.cutoff, skin)
+        self._static: tuple[tuple[Any, ...], dict[str, torch.Tensor]] | None = None
+        self._candidates: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         if compile:
             self.model.compile_backbone()
+
+    def reset(self) -> None:
+        super().reset()
+        self._graph = None
+        self._terms = None
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -109,9 +132,55 @@ class StudentCalculator(Calculator):
                 f"(it knows {list(self.model.elements)}); fine-tune it with --allow-new-elements"
             )
 
-    def _batch(self, atoms: Atoms) -> AtomicBatch:
-        self._check_atoms(atoms)
-        return AtomicBatch.from_atoms([atoms], self.model.cutoff, dtype=self.model.dtype, device=self.model.device)
+    def _static_tensors(self, atoms: Atoms) -> dict[str, torch.Tensor]:
+        """Batch tensors that change only with the numbers, cell, pbc or total charge."""
+        numbers = np.asarray(atoms.numbers, dtype=np.int64)
+        cell = np.asarray(atoms.cell.array, dtype=np.float64)
+        pbc = np.asarray(atoms.pbc, dtype=bool)
+        charge = float(atoms.info.get(keys.TOTAL_CHARGE, 0.0))
+        key = (numbers.tobytes(), cell.tobytes(), pbc.tobytes(), charge)
+        if self._static is not None and self._static[0] == key:
+            return self._static[1]
+        if self._static is None or self._static[0][0] != key[0]:
+            self._check_atoms(atoms)
+        if not np.isfinite(charge):
+            raise ValueError(f"info['{keys.TOTAL_CHARGE}'] is not finite")
+        dev, dt = self.model.device, self.model.dtype
+        n = len(numbers)
+        tensors = {
+            "numbers": torch.tensor(numbers, device=dev),
+            "cell": torch.tensor(cell, dtype=dt, device=dev).unsqueeze(0),
+            "cell64": torch.tensor(cell, dtype=torch.float64, device=dev),
+            "pbc": torch.tensor(pbc, device=dev).unsqueeze(0),
+            "batch": torch.zeros(n, dtype=torch.long, device=dev),
+            "n_atoms": torch.tensor([n], dtype=torch.long, device=dev),
+            "total_charge": torch.tensor([charge], dtype=dt, device=dev),
+        }
+        self._static = (key, tensors)
+        return tensors
+
+    def _batch(self, atoms: Atoms, requires_grad: bool = False) -> AtomicBatch:
+        """The batch of ``atoms``: cached tensors, new positions, pairs within the cutoff."""
+        if not isinstance(atoms, Atoms):
+            raise TypeError(f"expected ase.Atoms, got {type(atoms).__name__}")
+        static = self._static_tensors(atoms)
+        dev, dt = self.model.device, self.model.dtype
+        positions = np.asarray(atoms.positions, dtype=np.float64)
+        (i, j, shifts), rebuilt = self._neighbors.candidates(positions, atoms.cell.array, atoms.pbc)
+        if rebuilt or self._candidates is None:
+            shifts64 = torch.tensor(shifts, dtype=torch.float64, device=dev)
+            self._candidates = (torch.tensor(np.stack([i, j]), device=dev), shifts64, shifts64.to(dt))
+        pair_index, shifts64, shifts_dt = self._candidates
+        pos64 = torch.tensor(positions, dtype=torch.float64, device=dev)
+        keep = within_cutoff(pair_index, shifts64, pos64, static["cell64"], self.model.cutoff)
+        pos = pos64.to(dt)
+        if requires_grad:
+            pos.requires_grad_(True)
+        return AtomicBatch(
+            positions=pos, cell=static["cell"], pbc=static["pbc"], numbers=static["numbers"],
+            edge_index=pair_index[:, keep], shifts=shifts_dt[keep], batch=static["batch"],
+            n_atoms=static["n_atoms"], total_charge=static["total_charge"],
+        )
 
     def _tensors(self, atoms: Atoms) -> tuple[torch.Tensor, torch.Tensor | None]:
         kw = {"dtype": self.model.dtype, "device": self.model.device}
@@ -126,40 +195,47 @@ class StudentCalculator(Calculator):
         properties: Sequence[str] = (keys.ENERGY,),
         system_changes: Sequence[str] = tuple(all_changes),
     ) -> None:
+        from lesdistill.les import polarization
+
         super().calculate(atoms, properties, system_changes)
         atoms = self.atoms
-        if keys.STRESS in properties and not atoms.pbc.all():
+        want_stress = keys.STRESS in properties
+        if want_stress and not atoms.pbc.all():
             raise PropertyNotImplementedError(
                 "stress needs a structure periodic in all three directions (atoms.pbc = True)"
             )
-        if any(k not in self.results for k in _BASE):
-            self._calculate_base(atoms)
+        if any(k not in self.results for k in _BASE) or (want_stress and keys.STRESS not in self.results):
+            self._calculate_base(atoms, want_stress)
+        moment_key = keys.POLARIZATION if atoms.pbc.any() else keys.DIPOLE
+        if moment_key in properties and moment_key not in self.results:
+            positions, cell = self._tensors(atoms)
+            charges = torch.tensor(self.results[keys.CHARGES], dtype=positions.dtype, device=positions.device)
+            with torch.no_grad():
+                moment = polarization(charges, positions, cell)
+            self.results[moment_key] = moment.cpu().numpy().astype(np.float64)
         if keys.BEC in properties and keys.BEC not in self.results:
             self.results[keys.BEC] = self.born_effective_charges(atoms)
 
-    def _calculate_base(self, atoms: Atoms) -> None:
-        from lesdistill.les import polarization
-
-        batch = self._batch(atoms)
-        periodic = bool(atoms.pbc.all())
-        out = self.model(batch, compute_forces=True, compute_stress=periodic, create_graph=False)
+    def _calculate_base(self, atoms: Atoms, stress: bool) -> None:
+        keep = bool(self.retain_response_graph)
+        self._graph = self._terms = None
+        batch = self._batch(atoms, requires_grad=True)
+        out = self.model(batch, compute_forces=True, compute_stress=stress, create_graph=False, retain_graph=keep)
         energy = float(out[keys.ENERGY][0].detach())
-        charges = out[keys.CHARGES].detach()
         results: dict[str, Any] = {
             keys.ENERGY: energy,
             keys.FREE_ENERGY: energy,
             keys.FORCES: out[keys.FORCES].detach().cpu().numpy().astype(np.float64),
-            keys.CHARGES: charges.cpu().numpy().astype(np.float64),
+            keys.CHARGES: out[keys.CHARGES].detach().cpu().numpy().astype(np.float64),
             keys.ENERGY_SHORT_RANGE: float(out[keys.ENERGY_SHORT_RANGE][0].detach()),
             keys.ENERGY_LONG_RANGE: float(out[keys.ENERGY_LONG_RANGE][0].detach()),
         }
-        if periodic:
-            stress = out[keys.STRESS][0].detach().cpu().numpy().astype(np.float64)
-            results[keys.STRESS] = _full_to_voigt(stress)
-        positions, cell = self._tensors(atoms)
-        with torch.no_grad():
-            moment = polarization(charges, positions, cell).cpu().numpy().astype(np.float64)
-        results[keys.POLARIZATION if cell is not None else keys.DIPOLE] = moment
+        if stress:
+            full = out[keys.STRESS][0].detach().cpu().numpy().astype(np.float64)
+            results[keys.STRESS] = _full_to_voigt(full)
+        if keep:
+            cell = right_handed(batch.cell[0]) if atoms.pbc.any() else None
+            self._graph = (batch.positions, out[keys.LATENT_CHARGES], cell)
         self.results.update(results)
 
     # ------------------------------------------------------------------ response
@@ -182,22 +258,33 @@ class StudentCalculator(Calculator):
 
         return charge_fn
 
+    def _response_terms(self, atoms: Atoms) -> ResponseTerms:
+        """:class:`~lesdistill.les.response.ResponseTerms` of ``atoms`` (cached per geometry;
+        from the kept graph of the last energy+forces call when there is one)."""
+        if self.atoms is None or self.check_state(atoms):
+            self.reset()
+            self.atoms = atoms.copy()
+        if self._terms is None:
+            with torch.enable_grad():
+                if self._graph is not None:
+                    positions, charges, cell = self._graph
+                    self._graph = None
+                else:
+                    batch = self._batch(atoms, requires_grad=True)
+                    positions = batch.positions
+                    charges = self.model.latent_charges(batch)
+                    cell = right_handed(batch.cell[0]) if atoms.pbc.any() else None
+                self._terms = response_terms(charges, positions, cell, eps_inf=self.eps_inf)
+        return self._terms
+
     def born_effective_charges(self, atoms: Atoms) -> np.ndarray:
         """Born effective charges (N, 3, 3) in e, Z[i, a, b] = dP_a / dr_ib (incl. sqrt(eps_inf))."""
-        from lesdistill.les import born_effective_charges
-
-        charge_fn = self.charge_function(atoms)
-        positions, cell = self._tensors(atoms)
-        bec = born_effective_charges(charge_fn, positions, cell, eps_inf=self.eps_inf)
+        bec = self._response_terms(atoms).born_effective_charges()
         return bec.detach().cpu().numpy().astype(np.float64)
 
     def get_dipole_current(self, atoms: Atoms) -> np.ndarray:
         """Dipole current dM/dt = sum_i Z*_i v_i (3,), e Å/fs, from ``atoms.get_velocities()``."""
-        from lesdistill.les import dipole_current
-
         velocities = np.asarray(atoms.get_velocities(), dtype=np.float64) * units.fs  # Å/fs
-        charge_fn = self.charge_function(atoms)
-        positions, cell = self._tensors(atoms)
+        terms = self._response_terms(atoms)
         v = torch.tensor(velocities, dtype=self.model.dtype, device=self.model.device)
-        current = dipole_current(charge_fn, positions, v, cell, eps_inf=self.eps_inf)
-        return current.detach().cpu().numpy().astype(np.float64)
+        return terms.dipole_current(v).detach().cpu().numpy().astype(np.float64)

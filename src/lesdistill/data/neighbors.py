@@ -112,3 +112,64 @@ def closest_pair_distances(structures: Any, cutoff: float) -> dict[tuple[int, in
             value = float(d[mask].min())
             closest[pair] = min(value, closest.get(pair, value))
     return closest
+
+
+class VerletNeighborList:
+    """Neighbour list with a Verlet skin for MD: rebuilt only when an atom has moved far enough.
+
+    :meth:`candidates` returns all pairs closer than ``cutoff + skin`` (Å) at the last rebuild;
+    the list is rebuilt (vesin, :func:`neighbor_list`) on the first call, when the number of
+    atoms, the cell or the periodicity changes, or when any atom has moved more than ``skin / 2``
+    since the last rebuild. Each pair distance then changed by at most ``skin``, so every pair
+    now closer than ``cutoff`` is among the candidates (with the same lattice shift);
+    :func:`within_cutoff` selects exactly those, the pairs a fresh :func:`neighbor_list` gives.
+    """
+
+    def __init__(self, cutoff: float, skin: float = 1.0) -> None:
+        if not np.isfinite(skin) or skin < 0.0:
+            raise ValueError(f"skin must be a non-negative number of Å, got {skin!r}")
+        self.cutoff = float(cutoff)
+        self.skin = float(skin)
+        self.n_builds = 0
+        self._reference: np.ndarray | None = None
+        self._cell: np.ndarray | None = None
+        self._pbc: np.ndarray | None = None
+        self._pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def needs_rebuild(self, positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> bool:
+        """True if :meth:`candidates` would rebuild the list for these positions, cell and pbc."""
+        ref = self._reference
+        if ref is None or ref.shape != positions.shape:
+            return True
+        if not (np.array_equal(cell, self._cell) and np.array_equal(pbc, self._pbc)):
+            return True
+        moved_sq = float(((positions - ref) ** 2).sum(axis=1).max(initial=0.0))
+        # NaN/inf positions rebuild too: the fresh list rejects them with a clear message
+        return not moved_sq <= (0.5 * self.skin) ** 2
+
+    def candidates(
+        self, positions: np.ndarray, cell: np.ndarray | None, pbc: bool | np.ndarray
+    ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], bool]:
+        """``((i, j, shifts), rebuilt)``: candidate pairs (as :func:`neighbor_list` with
+        ``cutoff + skin``) and whether they were rebuilt on this call."""
+        positions = np.asarray(positions, dtype=np.float64)
+        cell_arr = np.zeros((3, 3)) if cell is None else np.asarray(cell, dtype=np.float64)
+        pbc_arr = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,)).copy()
+        if self._pairs is not None and not self.needs_rebuild(positions, cell_arr, pbc_arr):
+            return self._pairs, False
+        self._pairs = neighbor_list(positions, cell_arr, pbc_arr, self.cutoff + self.skin)
+        self._reference = positions.copy()
+        self._cell = cell_arr.copy()
+        self._pbc = pbc_arr
+        self.n_builds += 1
+        return self._pairs, True
+
+
+def within_cutoff(
+    edge_index: Any, shifts: Any, positions: Any, cell: Any, cutoff: float
+) -> Any:
+    """Boolean mask [E] of the pairs with |r_j - r_i + S @ cell| < ``cutoff`` (torch tensors:
+    ``edge_index`` [2, E], ``shifts`` [E, 3], ``positions`` [N, 3], ``cell`` [3, 3]; Å)."""
+    vectors = positions.index_select(0, edge_index[1]) - positions.index_select(0, edge_index[0])
+    vectors = vectors + shifts @ cell
+    return (vectors * vectors).sum(dim=1) < cutoff * cutoff

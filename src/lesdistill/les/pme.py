@@ -41,6 +41,7 @@ by the (tiny) discretisation error. Pass ``mesh=(n1, n2, n3)`` to keep it fixed 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 
@@ -127,18 +128,42 @@ def pme_energy(
     k_cut = 2.0 * math.pi / dl
     k_max = k_cut * (1.0 + max(switch_width, 0.0))
     ns = list(mesh) if mesh is not None else mesh_size(cell, k_max, oversampling)
-    ns_t = torch.tensor(ns, dtype=torch.long, device=cell.device)
-    interp = MeshInterpolator(cell=cell, ns_mesh=ns_t, interpolation_nodes=order, method="P3M")
+    if cell.requires_grad:  # stress: the kernel and the interpolator depend on the cell
+        ns_t = torch.tensor(ns, dtype=torch.long, device=cell.device)
+        interp = MeshInterpolator(cell=cell, ns_mesh=ns_t, interpolation_nodes=order, method="P3M")
+        kernel = _mesh_kernel(cell, ns, sigma, k_cut, switch_width, order)
+        volume = torch.linalg.det(cell)
+    else:
+        key = tuple(cell.reshape(-1).tolist())
+        interp, kernel, volume = _cached_mesh(key, cell.dtype, str(cell.device), tuple(ns), float(sigma),
+                                              k_cut, float(switch_width), int(order))
     interp.compute_weights(positions)
     rho = interp.points_to_mesh(charges.unsqueeze(1))[0]  # [n1, n2, n3]
     rho_hat = torch.fft.rfftn(rho)  # [n1, n2, n3 // 2 + 1]
     power = rho_hat.real**2 + rho_hat.imag**2
-    kernel = _mesh_kernel(cell, ns, sigma, k_cut, switch_width, order)
-    volume = torch.linalg.det(cell)
     energy = HALF_INV_EPSILON0_EV_A / volume * (kernel * power).sum()
     if subtract_self:
         energy = energy - self_energy_per_charge2(sigma, k_cut, switch_width) * (charges * charges).sum()
     return energy
+
+
+@lru_cache(maxsize=8)
+def _cached_mesh(
+    key: tuple[float, ...], dtype: torch.dtype, device: str, ns: tuple[int, int, int], sigma: float,
+    k_cut: float, switch_width: float, order: int,
+) -> tuple[object, torch.Tensor, torch.Tensor]:
+    """(mesh interpolator, kernel, volume) of a fixed cell with values ``key``, as the direct
+    sum caches its k-set: NVT MD calls with the same cell every step. Only for cells without
+    gradient; the cached tensors are never modified in place (the interpolator's per-call
+    weights are recomputed by every ``compute_weights``)."""
+    from torchpme.lib import MeshInterpolator
+
+    with torch.inference_mode(False), torch.no_grad():
+        cell = torch.tensor(key, dtype=dtype, device=device).reshape(3, 3)
+        ns_t = torch.tensor(ns, dtype=torch.long, device=device)
+        interp = MeshInterpolator(cell=cell, ns_mesh=ns_t, interpolation_nodes=order, method="P3M")
+        kernel = _mesh_kernel(cell, list(ns), sigma, k_cut, switch_width, order)
+        return interp, kernel, torch.linalg.det(cell)
 
 
 def _mesh_kernel(

@@ -266,3 +266,75 @@ def _jvp(q: torch.Tensor, x: torch.Tensor, tangent: torch.Tensor) -> torch.Tenso
         return torch.zeros_like(q).detach()
     (jw,) = torch.autograd.grad(s, u, grad_outputs=tangent, allow_unused=True)
     return torch.zeros_like(q).detach() if jw is None else jw.detach()
+
+
+class ResponseTerms:
+    r"""Everything the Born effective charges and the dipole current of one geometry need.
+
+    Built by :func:`response_terms` from latent charges that carry an autograd graph to the
+    positions (e.g. the graph of an energy+forces call, kept with ``retain_graph``): the
+    neutral charges q', and the vector-Jacobian products of the charges, J'^T u, for the
+    cotangents u of the read-out (periodic: :math:`\cos A_a`, :math:`\sin A_a`, six backward
+    passes; open: the centred coordinates :math:`x_a - \bar x_a`, three). Any number of dipole
+    currents (several velocity sets, atom groups) and the BECs then follow by contraction,
+    equal to :func:`dipole_current` and :func:`born_effective_charges` to round-off.
+    """
+
+    def __init__(self, charges: torch.Tensor, cell: torch.Tensor | None, phases: torch.Tensor | None,
+                 grads: torch.Tensor | None, scale: float) -> None:
+        self.charges = charges  # [N] neutral latent charges q', e
+        self.cell = cell  # [3, 3] Å or None
+        self.phases = phases  # [6, N] cos A_a, sin A_a (periodic) or None
+        self.grads = grads  # [6, N, 3] (periodic) or [3, N, 3] (open); None: fixed charges
+        self.scale = scale  # sqrt(eps_inf)
+
+    def dipole_current(self, velocities: torch.Tensor) -> torch.Tensor:
+        """dM/dt = sum_i Z*_i v_i (3,), e Å/fs, for ``velocities`` [N, 3] (Å/fs)."""
+        v = velocities.to(self.charges.dtype)
+        ionic = self.charges @ v
+        if self.grads is None:
+            return self.scale * ionic
+        along_v = (self.grads * v).sum(dim=2)  # [K, N]
+        if self.cell is None:
+            return self.scale * (ionic + along_v.sum(dim=1))
+        phases = self.phases
+        transfer = ((along_v[3:] * phases[:3]).sum(dim=1) - (along_v[:3] * phases[3:]).sum(dim=1)) / (2.0 * math.pi)
+        return self.scale * (ionic + transfer @ self.cell)
+
+    def born_effective_charges(self) -> torch.Tensor:
+        """Z*[i, a, b] = dP_a/dr_ib, [N, 3, 3], e."""
+        q = self.charges
+        ionic = q.view(-1, 1, 1) * torch.eye(3, dtype=q.dtype, device=q.device)
+        if self.grads is None:
+            return self.scale * ionic
+        if self.cell is None:
+            return self.scale * (ionic + self.grads.permute(1, 0, 2))
+        phases, grads = self.phases, self.grads
+        cos, sin = phases[:3].T.unsqueeze(2), phases[3:].T.unsqueeze(2)
+        g_cos, g_sin = grads[:3].permute(1, 0, 2), grads[3:].permute(1, 0, 2)
+        z_frac = (cos * g_sin - sin * g_cos) / (2.0 * math.pi)
+        return self.scale * (ionic + torch.einsum("ac,nab->ncb", self.cell, z_frac))
+
+
+def response_terms(
+    charges: torch.Tensor, positions: torch.Tensor, cell: torch.Tensor | None = None, *, eps_inf: float = 1.0
+) -> ResponseTerms:
+    """:class:`ResponseTerms` from latent ``charges`` [N] (e) computed from the leaf tensor
+    ``positions`` [N, 3] (Å) with their autograd graph; ``cell`` None (open) or [3, 3] (Å).
+
+    The graph is consumed (freed by the last backward pass). No graph is kept in the result.
+    """
+    scale = math.sqrt(check_positive(eps_inf, "eps_inf"))
+    check_charges(charges.detach(), positions, "charges")
+    q = charges.detach()
+    q = q - q.mean()
+    x = positions.detach()
+    if not charges.requires_grad:
+        return ResponseTerms(q, None if cell is None else cell.detach(), None, None, scale)
+    if cell is None:
+        centred = (x - x.mean(dim=0)).T.contiguous()  # [3, N]
+        grads = torch.stack([_vjp(charges, positions, centred[k], retain_graph=k < 2) for k in range(3)])
+        return ResponseTerms(q, None, None, grads, scale)
+    cell = cell.detach()
+    phases, grads = _phase_vjps(charges, positions, x, cell)
+    return ResponseTerms(q, cell, phases, grads, scale)

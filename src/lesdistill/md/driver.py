@@ -288,7 +288,13 @@ def run_md(atoms: Any, out_path: str | Path, settings: MDSettings | None = None,
     if frame == 0:  # frame 0 is the first production frame
         frames.append(_record(atoms, groups, 0, 0, bec_every > 0))
         frame = 1
+    # a calculator that can keep the forward graph of the forces for the dipole current of the
+    # same geometry (StudentCalculator) is told so before the steps that store a frame
+    calc = atoms.calc
+    announce = hasattr(calc, "retain_response_graph")
     while step < n_steps:
+        if announce:
+            calc.retain_response_graph = (step + 1) % stride == 0
         forces = dyn.step(forces)
         step += 1
         bar.update(1)
@@ -303,6 +309,8 @@ def run_md(atoms: Any, out_path: str | Path, settings: MDSettings | None = None,
             frames = []
             _checkpoint(out, atoms, "prod", step, rng, n_parts, complete=step == n_steps)
     bar.close()
+    if announce:
+        calc.retain_response_graph = False
     _checkpoint(out, atoms, "prod", step, rng, n_parts, complete=True)
     summarize(out)  # writes summary.json; callers print format_summary() once
     return out

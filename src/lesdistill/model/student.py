@@ -285,8 +285,14 @@ class StudentModel(nn.Module):
         compute_stress: bool = False,
         create_graph: bool | None = None,
         include_long_range: bool = True,
+        retain_graph: bool = False,
     ) -> dict[str, torch.Tensor]:
-        """Energies, forces, stress and charges of a batch (contract: module docstring)."""
+        """Energies, forces, stress and charges of a batch (contract: module docstring).
+
+        ``retain_graph=True`` keeps the autograd graph after the force/stress backward pass, so
+        that the returned charges can still be differentiated w.r.t. ``batch.positions`` (pass
+        positions that require grad: they are then the leaf), e.g. for the dipole current.
+        """
         batch = self._prepare(batch)
         if create_graph is None:
             create_graph = self.training
@@ -324,7 +330,8 @@ class StudentModel(nn.Module):
         }
         inputs = ([pos_leaf] if compute_forces else []) + ([strain] if strain is not None else [])
         if inputs:
-            grads = torch.autograd.grad(energy.sum(), inputs, create_graph=create_graph, allow_unused=True)
+            grads = torch.autograd.grad(energy.sum(), inputs, create_graph=create_graph,
+                                        retain_graph=create_graph or retain_graph, allow_unused=True)
             grads = [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, grads)]
             if compute_forces:
                 out[keys.FORCES] = -grads[0]
