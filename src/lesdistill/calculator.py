@@ -25,6 +25,7 @@ energy+forces call. Elements the model was not trained on raise ``ValueError`` n
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,9 @@ from lesdistill.model.checkpoint import load_student
 from lesdistill.model.student import StudentModel, right_handed
 from lesdistill.errors import UserInputError
 
+#: ``compile="auto"`` compiles the backbone for MD runs announced with at least this many steps
+COMPILE_MIN_STEPS = 10_000
+
 _BASE = (keys.ENERGY, keys.FORCES, keys.CHARGES, keys.ENERGY_SHORT_RANGE, keys.ENERGY_LONG_RANGE)
 
 
@@ -56,9 +60,13 @@ class StudentCalculator(Calculator):
         model: path to a ``.pt`` checkpoint (see :func:`lesdistill.model.save_student`) or a
             ``StudentModel`` instance (used as is, moved to ``device``).
         device: torch device, e.g. "cpu" or "cuda".
-        compile: compile the backbone with ``torch.compile`` (inference only; about 2.5x faster
-            energy+forces on CPU after a one-off compilation of about a minute; worth it for long
-            MD). A ``StudentModel`` passed in is compiled in place.
+        compile: ``True`` compiles the backbone with ``torch.compile`` now (inference only; a
+            one-off compilation of 10 s to a few minutes); ``"auto"`` (default) compiles only
+            when an MD driver announces a long run (:meth:`plan_md_steps`, at least
+            :data:`COMPILE_MIN_STEPS` steps) and keeps it only if a warm-up check finds the
+            compiled forces equal to the eager ones (float32 round-off) and the call faster,
+            otherwise it says so once on stderr and stays eager; ``False`` never compiles. A
+            ``StudentModel`` passed in is compiled in place.
         trust_backbone: let a checkpoint that names a custom backbone (``module:Factory``)
             import and run that code; only for files you trust (built-in backbones and installed
             ``lesdistill.backbones`` entry points always load).
@@ -85,7 +93,7 @@ class StudentCalculator(Calculator):
         model: str | os.PathLike[str] | StudentModel = "student.pt",
         device: str = "cpu",
         *,
-        compile: bool = False,
+        compile: bool | str = "auto",
         trust_backbone: bool = False,
         skin: float = 1.0,
         **kwargs: Any,
@@ -109,8 +117,76 @@ class StudentCalculator(Calculator):
         self._neighbors = VerletNeighborList(self.model.cutoff, skin)
         self._static: tuple[tuple[Any, ...], dict[str, torch.Tensor]] | None = None
         self._candidates: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
-        if compile:
+        if compile not in (True, False, "auto"):
+            raise ValueError(f"compile must be True, False or 'auto', got {compile!r}")
+        self.compile_mode = compile
+        self._compile_pending = False
+        #: outcome of the warm-up check of compile="auto" (None until it ran), for reports
+        self.compile_report: dict[str, Any] | None = None
+        if compile is True:
             self.model.compile_backbone()
+
+    def plan_md_steps(self, n_steps: int) -> None:
+        """Hint from an MD driver that about ``n_steps`` energy+forces calls follow: with
+        ``compile="auto"`` a run of at least :data:`COMPILE_MIN_STEPS` compiles the backbone
+        at the next call, after the warm-up check (class docstring)."""
+        if self.compile_mode == "auto" and self.compile_report is None and n_steps >= COMPILE_MIN_STEPS:
+            self._compile_pending = True
+
+    def _try_compile(self, atoms: Atoms) -> None:
+        """Compile the backbone, keep it only if equal and faster (compile="auto")."""
+        import statistics
+        import sys
+        import time
+
+        self._compile_pending = False
+        model = self.model
+        batch = self._batch(atoms)
+
+        def forces() -> torch.Tensor:
+            leaf = batch.positions.detach().requires_grad_(True)
+            return model(batch.replace(positions=leaf), compute_forces=True, create_graph=False)[keys.FORCES]
+
+        def timed(n: int = 5) -> float:
+            samples = []
+            for _ in range(n):
+                start = time.process_time()
+                forces()
+                samples.append(time.process_time() - start)
+            return statistics.median(samples) * 1e3
+
+        eager_forces = forces().detach()
+        eager_ms = timed()
+        start = time.perf_counter()
+        model.compile_backbone()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compiled_forces = forces().detach()
+        compile_s = time.perf_counter() - start
+        report: dict[str, Any] = {"eager_ms": eager_ms, "compile_s": compile_s, "compiled": False}
+        if not model.backbone_compiled:
+            reason = "failed"
+        else:
+            compiled_ms = timed()
+            error = float((compiled_forces - eager_forces).abs().max())
+            scale = float(eager_forces.abs().max())
+            tolerance = 1e-6 + (1e-4 if model.dtype == torch.float32 else 1e-9) * scale
+            report.update(compiled_ms=compiled_ms, max_force_difference=error)
+            if not error <= tolerance:
+                reason = f"changed the forces by {error:.2e} eV/Å"
+            elif compiled_ms > 0.9 * eager_ms:
+                reason = f"was not faster ({compiled_ms:.1f} vs {eager_ms:.1f} ms per call)"
+            else:
+                reason = ""
+        if reason:
+            model.uncompile_backbone()
+            print(f"lesdistill: torch.compile of the student backbone {reason}; running eager",
+                  file=sys.stderr)
+        else:
+            report["compiled"] = True
+            print(f"lesdistill: student backbone compiled in {compile_s:.0f} s: "
+                  f"{eager_ms:.1f} -> {report['compiled_ms']:.1f} ms per energy+forces", file=sys.stderr)
+        self.compile_report = report
 
     def reset(self) -> None:
         super().reset()
@@ -217,7 +293,11 @@ class StudentCalculator(Calculator):
             self.results[keys.BEC] = self.born_effective_charges(atoms)
 
     def _calculate_base(self, atoms: Atoms, stress: bool) -> None:
-        keep = bool(self.retain_response_graph)
+        if self._compile_pending:
+            self._try_compile(atoms)
+        # a compiled backbone's backward gave wrong vector-Jacobian products when run several
+        # times on one graph: the dipole current then takes its own (eager) forward pass
+        keep = bool(self.retain_response_graph) and not self.model.backbone_compiled
         self._graph = self._terms = None
         batch = self._batch(atoms, requires_grad=True)
         out = self.model(batch, compute_forces=True, compute_stress=stress, create_graph=False, retain_graph=keep)

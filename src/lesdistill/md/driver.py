@@ -267,6 +267,9 @@ def run_md(atoms: Any, out_path: str | Path, settings: MDSettings | None = None,
     bar = tqdm(total=n_equil + n_steps, initial=done, disable=not progress, unit="step",
                desc="MD equilibration" if phase == "equil" else "MD production", file=sys.stderr)
     forces = None
+    plan = getattr(atoms.calc, "plan_md_steps", None)
+    if callable(plan):  # lets the calculator prepare for a long run (e.g. compile its model)
+        plan(n_equil + n_steps - done)
     if phase == "equil":
         dyn = _make_dynamics(atoms, s.thermostat, timestep_fs, temperature_K, s.coupling_fs, rng)
         while step < n_equil:

@@ -76,11 +76,24 @@ def _segment_sum(values: torch.Tensor, index: torch.Tensor, n: int) -> torch.Ten
     return values.new_zeros((n,) + values.shape[1:]).index_add_(0, index, values)
 
 
+def _keep_backward_buffers() -> None:
+    """Compile without donated backward buffers (process-wide torch setting), so the compiled
+    graph supports ``retain_graph=True``: several backward passes through one forward, as the
+    dipole current of spectra MD does with the graph of the forces."""
+    try:
+        import torch._functorch.config as functorch_config
+    except ImportError:  # pragma: no cover - other torch layouts
+        return
+    if hasattr(functorch_config, "donated_buffer"):
+        functorch_config.donated_buffer = False
+
+
 class _CompiledForward:
     """``torch.compile``-d callable that falls back to the eager one if compilation fails."""
 
     def __init__(self, eager: Callable[..., Any]) -> None:
         self.eager = eager
+        _keep_backward_buffers()
         self.compiled = torch.compile(eager, dynamic=True)
         self.failed = False
 
@@ -261,6 +274,17 @@ class StudentModel(nn.Module):
         """
         if not isinstance(self.backbone.forward, _CompiledForward):
             self.backbone.forward = _CompiledForward(self.backbone.forward)
+
+    def uncompile_backbone(self) -> None:
+        """Undo :meth:`compile_backbone` (the eager backbone is used again)."""
+        if isinstance(self.backbone.forward, _CompiledForward):
+            del self.backbone.forward
+
+    @property
+    def backbone_compiled(self) -> bool:
+        """True while the backbone runs compiled (compiled and compilation has not failed)."""
+        forward = self.backbone.forward
+        return isinstance(forward, _CompiledForward) and not forward.failed
 
     def _backbone(self, eager: bool) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
         forward = self.backbone.forward
