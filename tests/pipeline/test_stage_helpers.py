@@ -8,7 +8,7 @@ from ase import Atoms
 from ase.calculators.lj import LennardJones
 
 from lesdistill.config import RunConfig, config_from_dict
-from lesdistill.pipeline.evaluation import error_metrics, time_calculators
+from lesdistill.pipeline.timing import error_metrics, time_calculators
 from lesdistill.pipeline.stage_ir import bec_summary_dict, diagonals_by_element
 from lesdistill.pipeline.stage_report import rdf_pairs
 from lesdistill.pipeline.stages_data import split_indices

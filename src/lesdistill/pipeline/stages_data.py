@@ -183,7 +183,7 @@ def _finetune_frames(ctx: StageContext) -> list[Any]:
 
 
 def run_finetune(ctx: StageContext) -> None:
-    from lesdistill.pipeline.evaluation import predict_metrics
+    from lesdistill.pipeline.timing import predict_metrics
     from lesdistill.training import train
 
     cfg: RunConfig = ctx.config

@@ -39,7 +39,7 @@ def _stats(values: np.ndarray) -> dict[str, float]:
 def run_evaluate(ctx: StageContext) -> None:
     from lesdistill.calculator import StudentCalculator
     from lesdistill.model import load_student
-    from lesdistill.pipeline.evaluation import error_metrics, predict, time_calculators
+    from lesdistill.pipeline.timing import error_metrics, predict, time_calculators
     from lesdistill.teachers import get_teacher
 
     cfg: RunConfig = ctx.config
