@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXTRAS ?= chgnet,sevennet,xtb,d3,test
 
-.PHONY: demo test test-all install clean
+.PHONY: demo test test-all test-teachers install clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,11 @@ test: $(BIN)/.installed
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q
 
 test-all: $(BIN)/.installed
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m ""
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not teachers"
+
+# teacher families against their real packages, each in its own venv (.ci/teacher-envs.sh)
+test-teachers: $(BIN)/.installed
+	.ci/teacher-tests.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -41,6 +41,14 @@ class UnstableDynamicsError(RuntimeError):
     """
 
 
+class TeacherServerError(RuntimeError):
+    """A teacher running in its own process (socket teacher) died, hung or could not start.
+
+    The message names the teacher; frames labelled before the failure are kept. The CLI prints
+    it as one line and exits with code 1.
+    """
+
+
 class MissingDependencyError(ImportError):
     """An optional package (a teacher family, h5py, ...) is not installed."""
 

@@ -128,11 +128,11 @@ def test_d3_adds_dispersion_to_a_teacher() -> None:
 
 def test_missing_package_names_the_extra(monkeypatch) -> None:
     """Without the family's package: MissingDependencyError naming the pip extra."""
-    from lesdistill.teachers import base
+    from lesdistill.teachers import adapter
 
-    real = base.has_module
-    monkeypatch.setattr(base, "has_module", lambda m: False if m.startswith(("chgnet", "sevenn",
-                                                                             "tblite")) else real(m))
+    real = adapter.has_module
+    monkeypatch.setattr(adapter, "has_module", lambda m: False if m.startswith(
+        ("chgnet", "sevenn", "tblite")) else real(m))
     for spec, extra in (("chgnet", "chgnet"), ("sevennet", "sevennet"), ("xtb-gfn2", "xtb")):
         with pytest.raises(MissingDependencyError, match=rf"lesdistill\[{extra}\]"):
             get_teacher(spec)

@@ -16,7 +16,12 @@ import typer
 
 from lesdistill import __version__
 from lesdistill.cli import analysis, compare, data, pipeline, response, train
-from lesdistill.errors import MissingDependencyError, UnstableDynamicsError, UserInputError
+from lesdistill.errors import (
+    MissingDependencyError,
+    TeacherServerError,
+    UnstableDynamicsError,
+    UserInputError,
+)
 
 app = typer.Typer(
     name="lesdistill",
@@ -93,7 +98,8 @@ def _given_value(exc: BaseException, argv: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point. Exits 0 on success, 2 on bad input (including command-line usage
-    errors), 1 if an MD run became unphysical (one line on stderr in these cases); internal
+    errors), 1 if an MD run became unphysical or a socket teacher's process died or hung (one line
+    on stderr in these cases); internal
     errors keep their traceback."""
     click_exception, abort = _click_classes()
     debug = bool(os.environ.get("LESDISTILL_DEBUG"))
@@ -113,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     except abort:
         print("lesdistill: aborted", file=sys.stderr)
         raise SystemExit(130) from None
-    except UnstableDynamicsError as exc:
+    except (UnstableDynamicsError, TeacherServerError) as exc:
         if debug:
             raise
         print(f"lesdistill: error: {_one_line(str(exc), type(exc).__name__)}", file=sys.stderr)

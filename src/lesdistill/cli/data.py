@@ -87,12 +87,23 @@ def _set_threads(threads: int | None) -> None:
 def teachers(check: list[str] = typer.Option(None, "--check", help="Check these specs, e.g. "
                                                "mace:/models/mace-mp-0.model"),
              verbose: bool = typer.Option(False, "--verbose", "-v", help="Show metadata.")) -> None:
-    """List every teacher: usable here yes/no, and exactly what is missing.
+    """List every teacher family (package version found, usable, checkpoint formats, the install
+    line that works) and every teacher: usable here yes/no, and exactly what is missing.
 
     With --check, exits 1 when any checked teacher is not usable (for scripts)."""
     from lesdistill.teachers import list_teachers
-    from lesdistill.teachers.registry import teacher_status
+    from lesdistill.teachers.registry import family_statuses, teacher_status
 
+    if not check:
+        typer.echo(f"{'family':<11}{'usable':<8}{'version found':<28}checkpoint formats / install")
+        for f in family_statuses():
+            found = ", ".join(f"{k} {v or 'missing'}" for k, v in f.versions.items()) or "built in"
+            found = found if len(found) < 27 else found + "\n" + " " * 47
+            typer.echo(f"{f.family:<11}{'yes' if f.usable else 'no':<8}{found:<28}{f.formats}")
+            typer.echo(f"{'':<47}install: {f.install}")
+            if f.notes:
+                typer.echo(f"{'':<47}note: {f.notes}")
+        typer.echo("")
     rows = [teacher_status(s) for s in check] if check else list_teachers()
     width = max(len(r.name) for r in rows) + 2
     typer.echo(f"{'teacher':<{width}}{'usable':<8}level of theory / missing")
@@ -107,10 +118,29 @@ def teachers(check: list[str] = typer.Option(None, "--check", help="Check these 
                 if len(i.elements) > 12 else ", ".join(sorted(i.elements))
             for label, value in (("architecture", i.architecture), ("training data", i.training_data),
                                  ("elements", elements), ("periodic/open", f"{i.periodic}/{i.open}"),
-                                 ("pip extra", i.extra or "-")):
+                                 ("notes", i.notes or "-"), ("pip extra", i.extra or "-")):
                 typer.echo(f"{'':<{width + 8}}{label}: {value}")
     if check and not all(r.usable for r in rows):
         raise typer.Exit(1)
+
+
+def teacher_serve(
+    spec: str = typer.Argument(..., help="Teacher spec to serve, e.g. mace:/models/mace.model."),
+    unixsocket: str = typer.Option(..., "--unixsocket", help="Socket NAME (/tmp/ipi_NAME), "
+                                   "where an i-PI driver (ASE SocketIOCalculator) listens."),
+    device: str = typer.Option("cpu", help="cpu | cuda | cuda:N."),
+    threads: int = typer.Option(1, help="torch CPU threads."),
+    timeout: Optional[float] = typer.Option(None, help="Seconds to wait for the driver's next "
+                                            "message (default: forever)."),
+) -> None:
+    """Serve a teacher over the i-PI protocol (the teacher end of env:PYTHON@SPEC teachers).
+
+    Same as `python -m lesdistill.teachers.serve`, which needs only numpy, ASE and the teacher's
+    package; `env:` teachers start it for you."""
+    from lesdistill.teachers.serve import serve
+
+    _set_threads(threads)
+    serve(spec, unixsocket, device=device, timeout_s=timeout)
 
 
 def system(ctx: typer.Context,
@@ -242,6 +272,7 @@ def merge(shards: list[str] = typer.Argument(..., help="Shard files to join."),
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
     app.command("teachers")(teachers)
+    app.command("teacher-serve")(teacher_serve)
     app.command("system", context_settings={"allow_extra_args": True,
                                             "ignore_unknown_options": True})(system)
     app.command("sample")(sample)

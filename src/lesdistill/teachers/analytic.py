@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
+from lesdistill.teachers.adapter import TeacherAdapter, TeacherSpec
 from lesdistill.teachers.base import Teacher, TeacherInfo
 from lesdistill.units import COULOMB_EV_A
 from lesdistill.errors import UserInputError
@@ -233,6 +234,23 @@ def make_analytic_teacher(spec: str, device: str = "cpu") -> Teacher:
     model = ANALYTIC_MODELS[name]
     return Teacher(name=spec, info=analytic_info(model), calculator=AnalyticIonicCalculator(
         model, device=device), device=device)
+
+
+class AnalyticAdapter(TeacherAdapter):
+    """``analytic-<name>`` for every model of :data:`ANALYTIC_MODELS` (no package, no file)."""
+
+    family = "analytic"
+    names = tuple(f"analytic-{k}" for k in ANALYTIC_MODELS)
+    formats = "none: exact model systems"
+
+    def info(self, spec: TeacherSpec) -> TeacherInfo:
+        return analytic_info(ANALYTIC_MODELS[spec.key.split("-", 1)[1]])
+
+    def load(self, spec: TeacherSpec, device: str) -> Calculator:
+        return AnalyticIonicCalculator(ANALYTIC_MODELS[spec.key.split("-", 1)[1]], device=device)
+
+
+ADAPTER = AnalyticAdapter()
 
 
 def analytic_info(model: IonicModel) -> TeacherInfo:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,20 +160,94 @@ def missing_packages(modules: Iterable[tuple[str, str]]) -> list[str]:
 
 def split_option(arg: str) -> tuple[str, str | None]:
     """``"/models/uma.pt@omol"`` -> ``("/models/uma.pt", "omol")``; no ``@option`` -> ``(arg, None)``."""
+    path, main, _ = parse_arg(arg)
+    return path, main
+
+
+_OPTION_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def parse_arg(arg: str) -> tuple[str, str | None, dict[str, str]]:
+    """``"/m/uma.pt@omol,compile=true"`` -> ``("/m/uma.pt", "omol", {"compile": "true"})``.
+
+    The tail after the last ``@`` is a comma-separated list of options: the first bare word is
+    the main option (task, architecture), the others ``key=value`` (values may be paths). A tail
+    that does not look like options (``/m/with@at/uma.pt``) is part of the path.
+    """
     head, sep, tail = arg.rpartition("@")
-    if sep and "/" not in tail and tail:
-        return head, tail
-    return arg, None
+    if not sep or not tail:
+        return arg, None, {}
+    main: str | None = None
+    options: dict[str, str] = {}
+    for item in tail.split(","):
+        key, eq, value = item.partition("=")
+        if not _OPTION_KEY.match(key):
+            return arg, None, {}
+        if eq:
+            options[key] = value
+        elif main is None and not options:
+            main = key
+        else:
+            options[key] = "true"
+    return head, main, options
 
 
-def checkpoint_missing(arg: str, module: str, package: str, extra: str) -> list[str]:
-    """Reasons a checkpoint teacher is unusable: the file first, then the package."""
-    reasons = []
-    path, _ = split_option(arg)
-    if not path:
-        reasons.append("a checkpoint path (use the form family:PATH)")
-    elif not Path(path).expanduser().exists():
-        reasons.append(f"checkpoint file {path}")
-    if not has_module(module):
-        reasons.append(f"package {package} (pip install 'lesdistill[{extra}]')")
-    return reasons
+#: ``atoms.info`` key of the spin multiplicity 2S+1 (1 = singlet) read by charge/spin-aware teachers
+SPIN_MULTIPLICITY = "spin_multiplicity"
+
+
+def charge_and_spin(atoms: Atoms) -> tuple[float, int]:
+    """(total charge in e, spin multiplicity) of ``atoms`` (defaults 0 and 1)."""
+    from lesdistill import keys
+
+    return float(atoms.info.get(keys.TOTAL_CHARGE, 0.0)), int(atoms.info.get(SPIN_MULTIPLICITY, 1))
+
+
+class ChargeSpinState:
+    """Calculator mixin: a change of total charge or spin multiplicity invalidates cached results
+    (ASE compares positions, numbers, cell, pbc and initial moments, not ``atoms.info``)."""
+
+    def check_state(self, atoms, tol=1e-15):  # type: ignore[no-untyped-def]
+        changes = super().check_state(atoms, tol)  # type: ignore[misc]
+        old = getattr(self, "atoms", None)
+        if old is not None and charge_and_spin(old) != charge_and_spin(atoms):
+            changes = [*changes, "initial_charges"]
+        return changes
+
+
+class ChargeSpinCalculator:
+    """Factory of an ASE calculator subclass that maps the project's charge/spin onto a package's.
+
+    ``wrap(calc_class, charge_key, spin_key)`` returns a subclass of ``calc_class`` whose
+    ``calculate`` copies ``atoms.info["total_charge"]`` (e, default 0) to ``info[charge_key]`` and
+    ``info["spin_multiplicity"]`` (default 1) to ``info[spin_key]`` before calling the parent, so
+    OMol-type heads (fairchem UMA/eSEN, orbmol) see the total charge and multiplicity of the
+    structure. The caller's atoms are not modified.
+    """
+
+    @staticmethod
+    def wrap(calc_class: type, charge_key: str = "charge", spin_key: str = "spin",
+             takes_charge: bool = True) -> type:
+        """``takes_charge=False``: the head ignores charge/spin, so a charged structure is an error."""
+        from lesdistill import keys
+
+        class _Mapped(ChargeSpinState, calc_class):  # type: ignore[misc, valid-type]
+            def calculate(self, atoms=None, properties=None, system_changes=None):  # type: ignore[no-untyped-def]
+                from ase.calculators.calculator import all_changes
+
+                if atoms is not None:
+                    charge = float(atoms.info.get(keys.TOTAL_CHARGE, 0))
+                    if not takes_charge and (charge != 0 or atoms.info.get(SPIN_MULTIPLICITY, 1) != 1):
+                        raise UserInputError(
+                            "this teacher's head does not take a total charge or spin "
+                            f"(got charge {charge:g}, multiplicity "
+                            f"{atoms.info.get(SPIN_MULTIPLICITY, 1)}); use a charge-aware task "
+                            "such as omol, or a neutral singlet structure")
+                    atoms = atoms.copy()
+                    atoms.info[charge_key] = int(round(float(atoms.info.get(keys.TOTAL_CHARGE, 0))))
+                    atoms.info[spin_key] = int(atoms.info.get(SPIN_MULTIPLICITY, 1))
+                super().calculate(atoms, properties or ["energy"],
+                                  all_changes if system_changes is None else system_changes)
+
+        _Mapped.__name__ = f"ChargeSpin{calc_class.__name__}"
+        return _Mapped

@@ -8,46 +8,47 @@ GFN1-xTB includes D3(BJ) dispersion and GFN2-xTB includes D4: do not add ``+d3``
 
 from __future__ import annotations
 
-from lesdistill.teachers.base import Teacher, TeacherInfo, missing_packages, require_package
-from lesdistill.errors import UserInputError
+from typing import TYPE_CHECKING
+
+from lesdistill.teachers.adapter import Package, TeacherAdapter, TeacherSpec
+from lesdistill.teachers.base import TeacherInfo
+
+if TYPE_CHECKING:
+    from ase.calculators.calculator import Calculator
 
 _METHODS = {"xtb-gfn1": "GFN1-xTB", "xtb-gfn2": "GFN2-xTB"}
 #: GFN1/GFN2 parametrisations cover H..Rn (Z = 1..86).
 _Z_MAX = 86
 
 
-def info(arg: str = "", spec: str = "xtb-gfn2") -> TeacherInfo:
-    """Metadata of ``xtb-gfn1`` or ``xtb-gfn2``."""
-    from ase.data import chemical_symbols
+class XTBAdapter(TeacherAdapter):
+    family = "xtb"
+    names = tuple(_METHODS)
+    packages = (Package("tblite", "tblite", "0.8.0", "pip install 'lesdistill[xtb]'", "xtb"),)
 
-    method = _METHODS[spec]
-    dispersion = "D3(BJ)" if spec == "xtb-gfn1" else "D4"
-    return TeacherInfo(
-        family="xtb",
-        architecture=f"{method} (tblite): self-consistent extended tight binding",
-        training_data="semi-empirical parametrisation (Grimme group, fitted to DFT/CCSD(T) "
-                      "molecular data)",
-        level_of_theory=f"semi-empirical tight binding {method} with {dispersion} dispersion",
-        elements=frozenset(chemical_symbols[1:_Z_MAX + 1]),
-        periodic=True,
-        open=True,
-        extra="xtb",
-        notes="also gives Mulliken charges; dispersion already included",
-    )
+    def info(self, spec: TeacherSpec) -> TeacherInfo:
+        from ase.data import chemical_symbols
+
+        method = _METHODS[spec.key]
+        dispersion = "D3(BJ)" if spec.key == "xtb-gfn1" else "D4"
+        return TeacherInfo(
+            family="xtb",
+            architecture=f"{method} (tblite): self-consistent extended tight binding",
+            training_data="semi-empirical parametrisation (Grimme group, fitted to DFT/CCSD(T) "
+                          "molecular data)",
+            level_of_theory=f"semi-empirical tight binding {method} with {dispersion} dispersion",
+            elements=frozenset(chemical_symbols[1:_Z_MAX + 1]),
+            periodic=True,
+            open=True,
+            extra="xtb",
+            notes="also gives Mulliken charges; dispersion already included",
+        )
+
+    def load(self, spec: TeacherSpec, device: str) -> Calculator:
+        """tblite GFN-xTB calculator (CPU only; ``device`` is recorded but not used)."""
+        from tblite.ase import TBLite
+
+        return TBLite(method=_METHODS[spec.key], verbosity=0, electronic_temperature=300.0)
 
 
-def missing(arg: str = "") -> list[str]:
-    """What is missing to use this teacher here (empty: usable)."""
-    return [f"package {p} (pip install 'lesdistill[xtb]')"
-            for p in missing_packages([("tblite", "tblite")])]
-
-
-def make(spec: str, arg: str, device: str = "cpu") -> Teacher:
-    """tblite GFN-xTB calculator (CPU only; ``device`` is recorded but not used)."""
-    if spec not in _METHODS:
-        raise UserInputError(f"unknown xtb teacher {spec!r}; use xtb-gfn1 or xtb-gfn2")
-    require_package("tblite", "tblite", "xtb", "the GFN-xTB teachers")
-    from tblite.ase import TBLite
-
-    calc = TBLite(method=_METHODS[spec], verbosity=0, electronic_temperature=300.0)
-    return Teacher(name=spec, info=info(arg, spec), calculator=calc, device="cpu")
+ADAPTER = XTBAdapter()
