@@ -33,12 +33,24 @@ def run_cli(argv, capsys) -> tuple[int, str, str]:
 def test_ir_and_bec_commands_write_their_outputs(traj_dir, tmp_path, capsys):
     code, out, err = run_cli(["ir", traj_dir, "--out", tmp_path / "ir", "--blocks", "4"], capsys)
     assert code == 0, err
-    assert "relative mismatch" in out and "OH stretch" in out
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ir.csv", "ir.png", "ir_peaks.csv"]
+    assert "relative mismatch" in out and "OH stretch" in out and "eps_0 = " in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ir.csv", "ir.png", "ir_dielectric.csv",
+                                                          "ir_peaks.csv"]
     code, out, err = run_cli(["bec", traj_dir, "--out", tmp_path / "bec.extxyz", "--correct-asr"],
                              capsys)
     assert code == 0, err
     assert "acoustic sum rule" in out and (tmp_path / "bec.extxyz").is_file()
+
+
+def test_ir_paper_style_is_labelled_and_rejects_a_correction(traj_dir, tmp_path, capsys):
+    code, out, err = run_cli(["ir", traj_dir, "--out", tmp_path / "p" / "ir", "--style", "paper"],
+                             capsys)
+    assert code == 0, err
+    assert "paper style" in out and "a.u." in out
+    assert "paper style" in (tmp_path / "p" / "ir.csv").read_text().splitlines()[0]
+    code, _, err = run_cli(["ir", traj_dir, "--out", tmp_path / "q" / "ir", "--style", "paper",
+                            "--correction", "standard"], capsys)
+    assert code == 2 and "--style paper" in err and not (tmp_path / "q").exists()
 
 
 def test_ir_reads_extxyz_with_velocities_and_charges(traj_dir, tmp_path, capsys):

@@ -114,3 +114,23 @@ def _synthetic_png() -> bytes:
     from lesdistill.report.figures import charges_png
 
     return charges_png({"O": [0.1, 0.2, 0.3]})
+
+
+def test_dielectric_section_appears_when_the_md_produced_it(tmp_path: Path) -> None:
+    w = np.linspace(0, 1500, 300)
+    data = {"title": "dielectric", "ir": {
+        "wavenumber_cm": w, "n_alpha_per_cm": np.exp(-((w - 600) / 100) ** 2),
+        "dielectric": {"static": {"eps0": 72.0, "error": 6.0, "eps_inf": 1.8,
+                                  "variance_e2A2": 40.0, "run_ps": 20.0, "n_blocks": 4,
+                                  "temperature_K": 300.0, "volume_A3": 3000.0,
+                                  "convergence": [{"run_ps": 10.0, "eps0": 60.0, "error": 9.0},
+                                                  {"run_ps": 20.0, "eps0": 72.0, "error": 6.0}]},
+                       "omega": {"wavenumber_cm": w, "real": 1.8 + 70 / (1 + (w / 20) ** 2),
+                                 "imag": 70 * (w / 20) / (1 + (w / 20) ** 2),
+                                 "static_limit": 71.8}}}}
+    text = build_report(data, tmp_path).read_text()
+    assert "Dielectric response" in text and (tmp_path / "figures" / "dielectric.png").is_file()
+    assert check_report_html(text)
+    skipped = build_report({"title": "x", "ir": {**data["ir"], "dielectric": {"skipped": "open"}}},
+                           tmp_path / "b").read_text()
+    assert "Dielectric response" not in skipped

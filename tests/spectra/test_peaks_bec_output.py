@@ -44,7 +44,7 @@ def test_peak_shifts_against_water_reference():
     text = peaks.format_peak_table(list(table.values()), "water")
     assert "Segelstein" in text and "n.r." in text
     hcl = peaks.compare_with_reference(_fake_spectrum(x, y), "HCl(aq)")
-    assert [p.reference_cm for p in hcl][1] == 1205.0
+    assert [p.reference_cm for p in hcl] == [1196.0, 1760.0, 2997.0]
     assert [p.band for p in peaks.find_peaks(x, y)] == ["peak 1", "peak 2", "peak 3", "peak 4"]
     with pytest.raises(UserInputError, match="unknown system"):
         peaks.compare_with_reference(_fake_spectrum(x, y), "benzene")
@@ -75,7 +75,8 @@ def test_csv_peak_csv_and_png_are_written_atomically(tmp_path):
     summary = json.loads(json.dumps(ir_summary(s, "water")))
     assert summary["sum_rule"]["expected_cm-2"] is None and len(summary["bands"]) == 5
     paths = write_ir_outputs(s, tmp_path / "sub" / "run", system="tio2")
-    assert sorted(p.name for p in paths.values()) == ["run.csv", "run.png", "run_peaks.csv"]
+    assert sorted(p.name for p in paths.values()) == ["run.csv", "run.png", "run_peaks.csv",
+                                                      "run_peaks_x.csv"]  # group x: own table
     assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == sorted(
         p.name for p in paths.values())  # no temporary files left behind
 

@@ -15,13 +15,20 @@ from lesdistill.md.settings import MDSettings
 from lesdistill.spectra.settings import IRSettings
 
 
+#: ``md --group`` values that store per-atom currents for groups computed per frame in ``ir``
+DYNAMIC_GROUPS = ("atoms", "hcl", "tio2-water")
+
+
 def _parse_groups(specs: list[str], symbols: list[str]) -> dict[str, list[int]]:
     """NAME=0,1,5-9 (atom indices, ranges inclusive) or NAME=element:O,H."""
     groups: dict[str, list[int]] = {}
     for spec in specs:
+        if spec in DYNAMIC_GROUPS:
+            continue
         name, sep, rest = spec.partition("=")
         if not sep or not name or not rest:
-            raise UserInputError(f"bad --group {spec!r}; use NAME=0,1,5-9 or NAME=element:O,H")
+            raise UserInputError(f"bad --group {spec!r}; use NAME=0,1,5-9, NAME=element:O,H or "
+                                 f"one of {', '.join(DYNAMIC_GROUPS)} (per-frame groups)")
         if rest.startswith("element:"):
             wanted = set(rest[len("element:"):].split(","))
             index = [i for i, s in enumerate(symbols) if s in wanted]
@@ -50,8 +57,9 @@ def md(
         help="NVT equilibration in ps (sets --n-equil from --timestep).")] = None,
     production_ps: Annotated[float | None, typer.Option(
         help="Production in ps (sets --n-steps from --timestep).")] = None,
-    group: Annotated[list[str] | None, typer.Option(help="NAME=0,1,5-9 or NAME=element:O,H "
-                                                         "(repeatable).")] = None,
+    group: Annotated[list[str] | None, typer.Option(
+        help="NAME=0,1,5-9 or NAME=element:O,H (fixed groups; repeatable), or hcl | tio2-water "
+             "| atoms: store per-atom currents Z*_i v_i for per-frame groups in `ir`.")] = None,
     bec_every: Annotated[int, typer.Option(help="Store BEC every n-th frame (0: never).")] = 50,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     device: Annotated[str, typer.Option(help="cpu | cuda.")] = "cpu",
@@ -101,7 +109,7 @@ def md(
         atoms.calc = StudentCalculator(model=model, device=device)
     check_start_structure(atoms, elements=atoms.calc.model.elements, source=str(structure))
     path = run_md(atoms, out, settings, groups=groups, bec_every=bec_every, seed=seed,
-                  progress=progress)
+                  progress=progress, atom_currents=any(g in DYNAMIC_GROUPS for g in group or []))
     import json
 
     from lesdistill.md.trajectory import SUMMARY
@@ -188,18 +196,34 @@ def ir(
     system: Annotated[str, typer.Option(help="Band table: water | hcl | tio2-water.")] = "water",
     frame_dt_fs: Annotated[float | None, typer.Option(help="Frame spacing for extxyz "
                                                            "without time_fs, fs.")] = None,
+    group: Annotated[str | None, typer.Option(
+        help="Per-frame groups from stored per-atom currents: hcl (H3O+ core / shell / bulk) | "
+             "tio2-water (slab / water layers / bulk); group spectra are self terms unless "
+             "--group-mode cross.")] = None,
+    layers: Annotated[int, typer.Option(help="tio2-water: water layers (density minima).")] = 2,
+    cuts: Annotated[str | None, typer.Option(
+        help="tio2-water: layer cuts, Å from the surface (e.g. 2.7,5.2); default: found.")] = None,
+    n_excess: Annotated[int | None, typer.Option(
+        help="hcl: number of H3O+ (default: n_H - 2 n_O).")] = None,
+    dielectric: Annotated[bool, typer.Option(
+        help="Also eps_0 and eps(omega) (periodic cells): PREFIX_dielectric.csv.")] = True,
+    eps_electronic: Annotated[float | None, typer.Option(
+        help="eps_inf added to the nuclear response (default: the student's eps_inf stored "
+             "with the MD, else 1).")] = None,
     *,
     overrides: dict[str, Any],
 ) -> None:
     """IR absorption n*alpha (cm^-1) from the dipole current: CSV, PNG, peak table, sum rule.
 
     The method options are the fields of lesdistill.spectra.IRSettings."""
+    if group is not None and "group_mode" not in overrides:
+        overrides["group_mode"] = "self"  # per-frame groups: self terms, as the paper
     settings = build_settings(IRSettings, None, overrides)
     from lesdistill.md import load_trajectory
     from lesdistill.spectra import ir as irmod
     from lesdistill.spectra import peaks
     from lesdistill.paths import check_output_file
-    from lesdistill.spectra.outputs import write_ir_outputs
+    from lesdistill.spectra.outputs import group_tables, view, write_ir_outputs
 
     for path in trajectories:
         if not path.exists():
@@ -209,16 +233,100 @@ def ir(
         raise UserInputError(f"--out {str(out)!r} must be a file prefix (e.g. ir or results/ir), "
                              "not a folder")
     check_output_file(out.with_name(out.name + ".csv"), "--out")
-    trajs = [load_trajectory(path, positions=False, frame_dt_fs=frame_dt_fs)
-             for path in trajectories]
+    style = settings.style
+    if style == "paper" and settings.correction != "harmonic":
+        raise UserInputError(f"--style paper uses classical intensities without a correction "
+                             f"factor; drop --correction {settings.correction} (or use harmonic)")
+    if eps_electronic is not None and not eps_electronic >= 1.0:
+        raise UserInputError(f"--eps-electronic must be >= 1, got {eps_electronic}")
     key = peaks.normalize_system(system)
+    options = _selector_options(group, layers, cuts, n_excess)
+    trajs = [load_trajectory(path, positions=group is not None, frame_dt_fs=frame_dt_fs)
+             for path in trajectories]
+    decomposition = None
+    if group is not None:
+        from lesdistill.analysis import groups as groupmod
+
+        pairs = [groupmod.with_group_currents(t, group, **options) for t in trajs]
+        trajs = [t for t, _ in pairs]
+        decomposition = groupmod.summary(pairs[0][1])
     spectrum = irmod.ir_spectrum(trajs, settings, temperature_K=temperature, volume_A3=volume,
                                  eps_inf=eps_inf)
-    table = peaks.compare_with_reference(spectrum, key)
-    paths = write_ir_outputs(spectrum, out, system=key)
+    shown = view(spectrum, key, style)
+    paths = write_ir_outputs(spectrum, out, system=key, style=style)
     typer.echo(spectrum.sum_rule.text() if spectrum.sum_rule else "sum rule: not checked")
-    typer.echo(peaks.format_peak_table(table, key))
+    if style == "paper":
+        typer.echo(shown.label() + f" (1 a.u. = {shown.scale_per_cm:.4g} cm^-1 of n*alpha)")
+    if decomposition is not None:
+        typer.echo(_decomposition_text(decomposition, spectrum))
+    if dielectric:
+        from lesdistill.spectra.dielectric import dielectric_response
+
+        response = dielectric_response(trajs, window=spectrum.window,
+                                       window_ps=spectrum.window_ps, n_blocks=settings.n_blocks,
+                                       max_wavenumber_cm=settings.max_wavenumber_cm,
+                                       temperature_K=spectrum.temperature_K,
+                                       eps_inf=eps_electronic, current_scale=eps_inf)
+        if isinstance(response, str):
+            typer.echo(f"dielectric response: not computed ({response})")
+        else:
+            static, eps = response
+            paths["dielectric"] = eps.write_csv(Path(f"{out}_dielectric.csv"))
+            typer.echo(static.text())
+            typer.echo(f"eps'(omega -> 0) of the {eps.window} {eps.window_ps:g} ps window: "
+                       f"{eps.static_limit:.4g} (equals eps_0 when the window outlasts the "
+                       "dielectric relaxation)")
+    unit = "a.u." if style == "paper" else "cm^-1"
+    typer.echo(peaks.format_peak_table(peaks.compare_with_reference(shown, key), key,
+                                       height_unit=unit))
+    for name, (table, rows) in group_tables(shown, key).items():
+        typer.echo(f"group {name}:")
+        typer.echo(peaks.format_peak_table(rows, table, height_unit=unit))
     typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+def _selector_options(group: str | None, layers: int, cuts: str | None,
+                      n_excess: int | None) -> dict[str, object]:
+    """Validated keyword arguments of the per-frame group selector (before loading anything)."""
+    from lesdistill.analysis.groups import SELECTORS
+
+    if group is None:
+        if cuts is not None or n_excess is not None:
+            raise UserInputError("--cuts and --n-excess need --group tio2-water / --group hcl")
+        return {}
+    if group not in SELECTORS:
+        raise UserInputError(f"unknown --group {group!r}; choose one of {', '.join(SELECTORS)}")
+    if group == "hcl":
+        if n_excess is not None and n_excess < 0:
+            raise UserInputError(f"--n-excess must be >= 0, got {n_excess}")
+        return {"n_excess": n_excess}
+    if layers < 1:
+        raise UserInputError(f"--layers must be >= 1, got {layers}")
+    if cuts is None:
+        return {"n_layers": layers}
+    try:
+        values = [float(c) for c in cuts.split(",")]
+    except ValueError:
+        raise UserInputError(f"bad --cuts {cuts!r}; use distances in Å, e.g. 2.7,5.2") from None
+    if any(not v > 0 for v in values):
+        raise UserInputError(f"--cuts must be positive distances (Å), got {cuts!r}")
+    return {"cuts_A": values}
+
+
+def _decomposition_text(decomposition: dict, spectrum: object) -> str:
+    sizes = ", ".join(f"{name} {v['mean']:.1f}" for name, v in
+                      decomposition["atoms_per_group"].items())
+    text = f"groups ({decomposition['selector']}, atoms per frame): {sizes}"
+    if decomposition.get("cuts_A"):
+        text += "; layer cuts (Å): " + ", ".join(f"{c:.2f}" for c in decomposition["cuts_A"])
+    residual = getattr(spectrum, "partition_residual", None)
+    if residual is not None:
+        text += f"\nsum of group currents vs total: max deviation {residual:.2e} of rms"
+    fraction = spectrum.cross_fraction() if hasattr(spectrum, "cross_fraction") else None
+    if fraction is not None:
+        text += (f"; cross terms between groups carry {fraction:+.1%} of the integrated "
+                 "absorption (column n_alpha_cross_terms_cm-1)")
+    return text
 
 
 def register(app: typer.Typer) -> None:

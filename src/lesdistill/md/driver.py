@@ -33,7 +33,7 @@ __all__ = ["MDSettings", "PRODUCTIONS", "THERMOSTATS", "format_summary", "run_md
 #: settings that must match when a run is resumed (n_steps may grow: the run is extended)
 RESUME_KEYS = ("timestep_fs", "stride", "temperature_K", "thermostat", "production", "seed",
                "n_equil", "coupling_fs", "production_coupling_fs", "groups", "bec_every",
-               "numbers")
+               "numbers", "atom_currents")
 
 GroupSpec = Sequence[int] | Callable[[Any], np.ndarray]
 
@@ -124,18 +124,29 @@ def _guard(atoms: Any, temperature_K: float, min_distance_A: float | None, phase
 
 
 def _record(atoms: Any, groups: Mapping[str, GroupSpec], frame: int, step: int,
-            want_bec: bool) -> dict[str, Any]:
-    """Everything stored for one frame (velocities in Å/fs, currents in e Å/fs)."""
+            want_bec: bool, atom_currents: bool = False) -> dict[str, Any]:
+    """Everything stored for one frame (velocities in Å/fs, currents in e Å/fs).
+
+    atom_currents: store j_i = Z*_i v_i (N, 3) from this step's BEC; the dipole current is then
+    their sum (one BEC evaluation instead of a separate dipole-current call)."""
     from ase import units as ase_units
 
     calc = atoms.calc
+    velocities = atoms.get_velocities() * ase_units.fs
     record: dict[str, Any] = {
         "frame": frame, "step": step, "positions": atoms.get_positions(),
-        "velocities": atoms.get_velocities() * ase_units.fs, "cell": np.array(atoms.cell),
+        "velocities": velocities, "cell": np.array(atoms.cell),
         "energy": float(atoms.get_potential_energy()),
         "kinetic": float(atoms.get_kinetic_energy()),
-        "dipole_current": np.asarray(calc.get_dipole_current(atoms), dtype=float).reshape(3),
     }
+    bec = None
+    if atom_currents:
+        bec = np.asarray(calc.get_property("born_effective_charges", atoms), dtype=float)
+        record[tj.ATOM_CURRENT] = np.einsum("nab,nb->na", bec, velocities)
+        record["dipole_current"] = record[tj.ATOM_CURRENT].sum(axis=0)
+    else:
+        record["dipole_current"] = np.asarray(calc.get_dipole_current(atoms),
+                                              dtype=float).reshape(3)
     if groups:
         momenta = atoms.get_momenta()
         try:
@@ -145,8 +156,9 @@ def _record(atoms: Any, groups: Mapping[str, GroupSpec], frame: int, step: int,
                 record[tj.GROUP_PREFIX + name] = current
         finally:
             atoms.set_momenta(momenta, apply_constraint=False)
-    record["bec"] = (np.asarray(calc.get_property("born_effective_charges", atoms), dtype=float)
-                     if want_bec else None)
+    if want_bec and bec is None:
+        bec = np.asarray(calc.get_property("born_effective_charges", atoms), dtype=float)
+    record["bec"] = bec if want_bec else None
     return record
 
 
@@ -204,7 +216,7 @@ def _start_or_resume(atoms: Any, out: Path, settings: dict[str, Any]) -> dict[st
 def run_md(atoms: Any, out_path: str | Path, settings: MDSettings | None = None, *,
            groups: Mapping[str, GroupSpec] | None = None, bec_every: int = 0, seed: int = 0,
            chunk_frames: int = 200, guard_min_distance_A: float | None = 0.5,
-           progress: bool = True, **overrides: Any) -> Path:
+           progress: bool = True, atom_currents: bool = False, **overrides: Any) -> Path:
     """Equilibrate ``atoms`` in NVT, then run production and store frames to ``out_path``.
 
     atoms: ase.Atoms with a calculator that has ``get_dipole_current(atoms)`` (e Å/fs). Its
@@ -220,6 +232,9 @@ def run_md(atoms: Any, out_path: str | Path, settings: MDSettings | None = None,
         dipole current restricted to these atoms is stored too (for group decomposition).
     bec_every: also store Born effective charges (N, 3, 3), e, every ``bec_every``-th frame
         (``calc.get_property("born_effective_charges")``; 0 = never).
+    atom_currents: store the per-atom currents j_i = Z*_i v_i (N, 3) of every frame (from that
+        step's BEC; needs the calculator's ``born_effective_charges``), for groups that change
+        per frame (:mod:`lesdistill.analysis.groups`); the dipole current is their sum.
     seed: seeds velocities and thermostat noise. chunk_frames: frames per part file (a kill
         loses at most one chunk). Returns ``out_path`` (a directory). Calling again with the same
         arguments resumes; a larger ``n_steps`` extends a finished run.
@@ -239,7 +254,12 @@ def run_md(atoms: Any, out_path: str | Path, settings: MDSettings | None = None,
     out = Path(out_path)
     groups = dict(groups or {})
     meta = _settings(atoms, **dataclasses.asdict(s), groups=sorted(groups),
-                     bec_every=int(bec_every), seed=int(seed))
+                     bec_every=int(bec_every), seed=int(seed),
+                     **({"atom_currents": True} if atom_currents else {}))
+    if atom_currents and "born_effective_charges" not in getattr(
+            atoms.calc, "implemented_properties", ()):
+        raise UserInputError(f"per-atom currents need Born effective charges; calculator "
+                             f"{type(atoms.calc).__name__} does not provide them")
     # Fail before anything is written when the calculator cannot handle this system (a student
     # trained on other elements, a periodic-only model on an open structure, ...).
     atoms.get_potential_energy()
@@ -289,7 +309,7 @@ def run_md(atoms: Any, out_path: str | Path, settings: MDSettings | None = None,
     frames: list[dict[str, Any]] = []
     frame = step // stride + 1 if n_parts else 0  # frames so far: steps 0, stride, ...
     if frame == 0:  # frame 0 is the first production frame
-        frames.append(_record(atoms, groups, 0, 0, bec_every > 0))
+        frames.append(_record(atoms, groups, 0, 0, bec_every > 0, atom_currents))
         frame = 1
     # a calculator that can keep the forward graph of the forces for the dipole current of the
     # same geometry (StudentCalculator) is told so before the steps that store a frame
@@ -304,7 +324,7 @@ def run_md(atoms: Any, out_path: str | Path, settings: MDSettings | None = None,
         if step % stride == 0:
             _guard(atoms, temperature_K, guard_min_distance_A, "prod", step, out, n_parts)
             frames.append(_record(atoms, groups, frame, step,
-                                  bec_every > 0 and frame % bec_every == 0))
+                                  bec_every > 0 and frame % bec_every == 0, atom_currents))
             frame += 1
         if len(frames) == chunk_frames or (step == n_steps and frames):
             tj.write_npz_atomic(tj.part_path(out, n_parts), **tj.concatenate_frames(frames))

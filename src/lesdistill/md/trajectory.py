@@ -13,6 +13,8 @@ Layout of a trajectory directory ``OUT/`` (all arrays float64 unless noted, unit
                          cell (F, 3, 3) [Å, rows are lattice vectors],
                          dipole_current (F, 3) [e Å/fs] = dM/dt = sum_i Z*_i v_i,
                          group__<name> (F, 3) [e Å/fs] (dM/dt restricted to a group of atoms),
+                         atom_current (F, N, 3) [e Å/fs] (j_i = Z*_i v_i, if atom_currents;
+                         their sum is dipole_current),
                          energy (F,) [eV, potential], kinetic (F,) [eV],
                          bec (B, N, 3, 3) [e] and bec_frame (B,) int (frame index), if requested
     OUT/state.npz        resume checkpoint, rewritten atomically after every part:
@@ -45,6 +47,7 @@ META = "meta.json"
 STATE = "state.npz"
 SUMMARY = "summary.json"
 GROUP_PREFIX = "group__"
+ATOM_CURRENT = "atom_current"
 
 
 def part_path(directory: Path, index: int) -> Path:
@@ -114,6 +117,7 @@ class Trajectory:
     group_currents: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (F, 3)
     bec: np.ndarray | None = None  # (B, N, 3, 3) e
     bec_frame: np.ndarray | None = None  # (B,) frame indices of ``bec``
+    atom_currents: np.ndarray | None = None  # (F, N, 3) e Å/fs, j_i = Z*_i v_i
     temperature_K: float | None = None  # target temperature of the run, K
     path: Path | None = None
     meta: dict[str, Any] = field(default_factory=dict)
@@ -194,7 +198,8 @@ def load_trajectory(path: str | Path, *, positions: bool = True,
                     frame_dt_fs: float | None = None) -> Trajectory:
     """Load a trajectory directory written by :func:`lesdistill.md.run_md` (or an extxyz file).
 
-    positions: also load positions and velocities (False: currents and energies only, less memory).
+    positions: also load positions, velocities and per-atom currents (False: total and group
+        currents and energies only, less memory).
     frame_dt_fs: sampling interval for extxyz files without a ``time_fs`` info key.
     Raises FileNotFoundError / UserInputError for a missing path, a run with no stored frames,
     missing velocities, non-uniform stride, or a periodic trajectory without a cell.
@@ -216,7 +221,7 @@ def load_trajectory(path: str | Path, *, positions: bool = True,
     for index in range(n_parts):
         with np.load(part_path(path, index), allow_pickle=False) as data:
             for key in data.files:
-                if not positions and key in ("positions", "velocities"):
+                if not positions and key in ("positions", "velocities", ATOM_CURRENT):
                     continue
                 chunks.setdefault(key, []).append(data[key])
             if "velocities" not in data.files:
@@ -235,6 +240,7 @@ def load_trajectory(path: str | Path, *, positions: bool = True,
         group_currents={key[len(GROUP_PREFIX):]: value for key, value in arrays.items()
                         if key.startswith(GROUP_PREFIX)},
         bec=arrays.get("bec"), bec_frame=arrays.get("bec_frame"),
+        atom_currents=arrays.get(ATOM_CURRENT),
         temperature_K=float(meta["temperature_K"]), path=path, meta=meta)
     if pbc.any():
         _ = traj.volume_A3  # raises for a periodic run without a cell

@@ -1,7 +1,8 @@
 """BEC/IR stage: BEC summary per element and the IR spectrum of the student MD.
 
 Writes ``ir/spectrum.csv`` (lesdistill.spectra CSV), ``ir/peaks.csv``, ``ir/ir.json`` (spectrum
-arrays, peak table with shifts from experiment, sum-rule check) and ``ir/bec.json``.
+arrays, peak table with shifts from experiment, sum-rule check, dielectric response eps_0 and
+eps(omega) for periodic cells) and ``ir/bec.json``.
 """
 
 from __future__ import annotations
@@ -83,6 +84,16 @@ def run_ir(ctx: StageContext) -> None:
                 "correction": spec.correction, "window": spec.window,
                 "window_ps": spec.window_ps, "n_blocks": spec.n_blocks,
                 "frame_dt_fs": spec.frame_dt_fs, "max_wavenumber_cm": irc.max_wavenumber_cm})
+    from lesdistill.spectra.dielectric import dielectric_response, summary_dict
+
+    response = dielectric_response(traj, window=spec.window, window_ps=spec.window_ps,
+                                   n_blocks=irc.n_blocks, max_wavenumber_cm=irc.max_wavenumber_cm,
+                                   temperature_K=spec.temperature_K)
+    if isinstance(response, str):
+        out["dielectric"] = {"skipped": response}
+    else:
+        out["dielectric"] = summary_dict(*response)
+        ctx.log("  " + out["dielectric"]["text"])
     if spec.sum_rule is not None:
         sr = spec.sum_rule
         out["sum_rule"] = {"integral_cm2": sr.integral_cm2, "expected_cm2": sr.expected_cm2,

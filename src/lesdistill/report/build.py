@@ -12,7 +12,8 @@ section is optional; a missing section is left out of the page. Keys of ``data``
 - ``rdf``: {"r_A": [...], "pairs": {"O-O": {"teacher": g, "student": g}}, "compare": {...},
   "teacher_span_fs", "student_span_fs"}
 - ``ir``: {"wavenumber_cm", "n_alpha_per_cm", "error", "reference": {"wavenumber_cm",
-  "n_alpha_per_cm", "label"}, "peaks": [rows], "sum_rule": {...}}
+  "n_alpha_per_cm", "label"}, "peaks": [rows], "sum_rule": {...}, "dielectric": {"static":
+  {...}, "omega": {"wavenumber_cm", "real", "imag", ...}} or {"skipped": reason}}
 - ``warnings``: [text] shown first; ``md``: student MD summary (drift, mean temperature)
 - ``speed``: [{"model", "n_atoms", "ms_per_step", ...}]; ``finetune``: {"before": {...},
   "after": {...}, ...}; ``timings_s``: {stage: seconds}; ``config``: the run config
@@ -185,6 +186,26 @@ def _section_ir(data) -> Section | None:
     return Section("Infrared spectrum", paras, tables, [fig])
 
 
+def _section_dielectric(data) -> Section | None:
+    diel = (data.get("ir") or {}).get("dielectric")
+    if not diel or "static" not in diel:
+        return None
+    static, omega = diel["static"], diel["omega"]
+    head = {k: static[k] for k in ("eps0", "error", "eps_inf", "variance_e2A2", "run_ps",
+                                   "n_blocks", "temperature_K", "volume_A3")}
+    head["eps_real(omega->0), windowed"] = omega.get("static_limit")
+    tables = [_kv_table(head, "static dielectric constant eps_0 = eps_inf + (<M^2> - <M>^2) / "
+                              "(3 V eps0 kB T), M the time integral of dM/dt (tin-foil)"),
+              _rows_table(static["convergence"], "eps_0 with run length (first part of the run)")]
+    fig = Figure("dielectric", F.dielectric_png(omega["wavenumber_cm"], omega["real"],
+                                                omega["imag"]),
+                 "Dielectric function eps(ω) from the dipole-current autocorrelation")
+    paras = ["eps'' is the IR absorption n*alpha divided by 2 pi nu; eps' follows from the same "
+             "windowed correlation, and its zero-frequency limit equals eps_0 only when the "
+             "window outlasts the dielectric relaxation (about 8 ps for water)."]
+    return Section("Dielectric response", paras, tables, [fig])
+
+
 def _section_speed(data) -> Section | None:
     if not data.get("speed"):
         return None
@@ -215,7 +236,7 @@ def build_sections(data: Mapping[str, Any], samples: Mapping[str, Any] | None = 
     """All report sections present in ``data`` (in reading order)."""
     parts = [_section_warnings(data), _section_overview(data), _section_training(data, samples),
              _section_finetune(data), _section_charges(data, samples), _section_rdf(data),
-             _section_ir(data), _section_speed(data)]
+             _section_ir(data), _section_dielectric(data), _section_speed(data)]
     return [p for p in parts if p is not None]
 
 

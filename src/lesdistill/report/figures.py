@@ -134,6 +134,23 @@ def ir_png(wavenumber_cm: Sequence[float], n_alpha_per_cm: Sequence[float], *,
     return _png(fig)
 
 
+def dielectric_png(wavenumber_cm: Sequence[float], real: Sequence[float],
+                   imag: Sequence[float], *, max_wavenumber_cm: float = 1200.0) -> bytes:
+    """eps'(omega) and eps''(omega) (dimensionless) of the student MD up to max_wavenumber_cm."""
+    w = np.asarray(wavenumber_cm, float)
+    keep = w <= max_wavenumber_cm
+    fig = _figure(6.4, 3.4)
+    ax = fig.add_subplot()
+    ax.plot(w[keep], np.asarray(real, float)[keep], color=_COLORS[0], label="eps' (real)")
+    ax.plot(w[keep], np.asarray(imag, float)[keep], color=_COLORS[1], label="eps'' (imaginary)")
+    ax.set_xlim(0, max_wavenumber_cm)
+    ax.set_xlabel("wavenumber (cm$^{-1}$)")
+    ax.set_ylabel(r"$\varepsilon(\omega)$")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
 def finetune_png(metrics: Mapping[str, Mapping[str, float]]) -> bytes:
     """Bar chart of error metrics before/after fine-tuning: ``metrics[stage][metric]``."""
     stages = list(metrics)

@@ -7,6 +7,8 @@
     write_ir_outputs(spectrum, out_prefix, system="water") -> {"csv", "peaks", "png": Path}
     ir_summary(spectrum, system="water") -> dict (JSON: settings, sum rule, band table)
     bec_summary(numbers, bec) -> BECSummary ; subtract_mean_bec(bec) (acoustic sum rule)
+    paper_view(spectrum, system) -> PaperSpectrum (the view of arXiv 2606.15001)
+    static_dielectric(trajectories) -> StaticDielectric ; dielectric_function(...) -> eps(omega)
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ _EXPORTS = {
     "BECSummary": "bec", "bec_summary": "bec", "compute_bec": "bec",
     "bec_of_trajectory": "bec", "subtract_mean_bec": "bec", "write_bec_extxyz": "bec",
     "read_bec_extxyz": "bec", "bec_of_frames": "bec", "ir_summary": "outputs",
-    "write_ir_outputs": "outputs",
+    "write_ir_outputs": "outputs", "paper_view": "paper", "PaperSpectrum": "paper",
+    "nqe_shift_cm": "paper", "static_dielectric": "dielectric",
+    "dielectric_function": "dielectric", "StaticDielectric": "dielectric",
+    "DielectricFunction": "dielectric",
 }
 __all__ = sorted(_EXPORTS)
 

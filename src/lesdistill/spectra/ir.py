@@ -126,6 +126,18 @@ class IRSpectrum:
     groups: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     group_mode: str = "cross"
     sum_rule: SumRule | None = None
+    #: "self" mode: total - sum of group self spectra = the cross terms between groups (value,
+    #: error), if the groups partition the atoms (``partition_residual`` ~ 0)
+    cross_terms: tuple[np.ndarray, np.ndarray] | None = None
+    #: max_t |Mdot - sum_G Mdot_G| / rms(Mdot): 0 when the groups partition the atoms
+    partition_residual: float | None = None
+
+    def cross_fraction(self) -> float | None:
+        """Integral of the cross terms over the integral of the total (self mode), or None."""
+        if self.cross_terms is None:
+            return None
+        total = _integral(self.wavenumber_cm, self.n_alpha_per_cm)
+        return _integral(self.wavenumber_cm, self.cross_terms[0]) / total if total else None
 
     def write_csv(self, path: str | Path) -> Path:
         """CSV (atomic): '#' comment lines with the settings, then wavenumber_cm-1,
@@ -137,6 +149,9 @@ class IRSpectrum:
         for name, (value, error) in self.groups.items():
             columns += [value, error]
             names += [f"n_alpha_{name}_cm-1", f"error_{name}_cm-1"]
+        if self.cross_terms is not None:
+            columns += list(self.cross_terms)
+            names += ["n_alpha_cross_terms_cm-1", "error_cross_terms_cm-1"]
         lines = [f"# lesdistill IR: T = {self.temperature_K:g} K, V = {self.volume_A3:.6g} A^3, "
                  f"correction = {self.correction}, window = {self.window} {self.window_ps:g} ps, "
                  f"blocks = {self.n_blocks}, eps_inf = {self.eps_inf:g}, "
@@ -150,6 +165,11 @@ class IRSpectrum:
         with atomic_open(target, "w", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n")
         return target
+
+
+def _integral(x: np.ndarray, y: np.ndarray) -> float:
+    """Trapezoid rule (numpy < 2 has no np.trapezoid)."""
+    return float(np.sum(0.5 * (y[1:] + y[:-1]) * np.diff(x)))
 
 
 def _as_trajectories(source: Any) -> list[Any]:
@@ -189,7 +209,8 @@ def ir_spectrum(source: Any, settings: IRSettings | None = None, *,
     correction: see module docstring. n_blocks: each trajectory is split into this many blocks;
     the spectrum is their mean, ``error`` the standard error (NaN for one block in total).
     groups: stored group currents to decompose into (True: all); group_mode "cross" (FT of the
-    even part of <Mdot_G(0).Mdot(t)>, additive over a partition) or "self" (<Mdot_G.Mdot_G>).
+    even part of <Mdot_G(0).Mdot(t)>, additive over a partition) or "self" (<Mdot_G.Mdot_G>;
+    the remainder total - sum of self spectra, the cross terms, is returned as ``cross_terms``).
     max_wavenumber_cm: output cut (None: Nyquist). sum_z2_over_m: sum_i <|Z_i|^2/m_i> (e^2/amu)
     for the sum-rule check if the trajectories hold no Born effective charges.
     """
@@ -240,7 +261,14 @@ def ir_spectrum(source: Any, settings: IRSettings | None = None, *,
     names = _group_names(trajs, groups)
     scale = ir_prefactor() * eps_inf / (volume_A3 * temperature_K)
     blocks: dict[str | None, list[np.ndarray]] = {name: [] for name in [None, *names]}
+    cross: list[np.ndarray] = []
+    residual = 0.0
     for traj in trajs:
+        if names:
+            total = traj.dipole_current
+            summed = sum(traj.group_currents[name] for name in names)
+            rms = float(np.sqrt(np.mean(total ** 2))) or 1.0
+            residual = max(residual, float(np.max(np.abs(total - summed))) / rms)
         for piece in _blocks(traj.n_frames, n_blocks):
             total = traj.dipole_current[piece]
             c = corr.correlation(total, max_lag=len(w) - 1)
@@ -250,11 +278,17 @@ def ir_spectrum(source: Any, settings: IRSettings | None = None, *,
                 c = corr.correlation(part, None if group_mode == "self" else total,
                                      max_lag=len(w) - 1)
                 blocks[name].append(scale * corr.spectrum(c, w, dt, size))
+            if names and group_mode == "self":
+                cross.append(blocks[None][-1] - sum(blocks[name][-1] for name in names))
     classical = np.mean(blocks[None], axis=0)
     rule = _sum_rule(trajs, nu, classical, volume_A3, eps_inf, sum_z2_over_m)
     factor = correction_factor(correction, nu, temperature_K)
     keep = slice(None) if max_wavenumber_cm is None else nu <= max_wavenumber_cm + 1e-9
     stats = {name: _mean_error(np.asarray(values) * factor) for name, values in blocks.items()}
+    cross_terms = None
+    if cross:
+        mean, error = _mean_error(np.asarray(cross) * factor)
+        cross_terms = (mean[keep], error[keep])
     return IRSpectrum(
         wavenumber_cm=nu[keep], n_alpha_per_cm=stats[None][0][keep],
         error_per_cm=stats[None][1][keep], temperature_K=float(temperature_K),
@@ -262,7 +296,8 @@ def ir_spectrum(source: Any, settings: IRSettings | None = None, *,
         window_ps=float(window_ps), n_blocks=len(blocks[None]), frame_dt_fs=dt,
         eps_inf=float(eps_inf), groups={name: (stats[name][0][keep], stats[name][1][keep])
                                         for name in names},
-        group_mode=group_mode, sum_rule=rule)
+        group_mode=group_mode, sum_rule=rule, cross_terms=cross_terms,
+        partition_residual=residual if names else None)
 
 
 def _kinetic_temperature_K(trajs: Sequence[Any]) -> float:

@@ -1,4 +1,10 @@
-"""One call for the pipeline and the CLI: IR spectrum -> CSV, PNG, peak table, JSON-able summary."""
+"""One call for the pipeline and the CLI: IR spectrum -> CSV, PNG, peak tables, JSON-able summary.
+
+``style="absolute"`` (default) writes n*alpha in cm^-1; ``style="paper"`` writes the view of the
+LES-distillation paper (:mod:`lesdistill.spectra.paper`: classical intensities, NQE red shift,
+peak-normalised), labelled as such in every file. Group spectra get their own band table,
+compared with the matching reference (:func:`lesdistill.spectra.peaks.reference_for_group`).
+"""
 
 from __future__ import annotations
 
@@ -7,46 +13,88 @@ from pathlib import Path
 from typing import Any
 
 
-def ir_summary(spectrum: Any, system: str = "water") -> dict[str, Any]:
-    """JSON-serializable summary: settings, sum rule (cm^-2) and band table (cm^-1)."""
+def _num(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _bands(table: list[Any], height_key: str) -> list[dict[str, Any]]:
+    return [{"band": p.band, "position_cm-1": _num(p.position_cm) if p.resolved else None,
+             height_key: _num(p.height), "fwhm_cm-1": _num(p.fwhm_cm),
+             "reference_cm-1": _num(p.reference_cm), "shift_cm-1": _num(p.shift_cm),
+             "resolved": p.resolved} for p in table]
+
+
+def view(spectrum: Any, system: str, style: str) -> Any:
+    """The spectrum in the requested style (``absolute``: unchanged; ``paper``: PaperSpectrum)."""
+    from lesdistill.errors import UserInputError
+    from lesdistill.spectra.paper import STYLES, paper_view
+
+    if style not in STYLES:
+        raise UserInputError(f"unknown IR style {style!r}; choose one of {STYLES}")
+    return paper_view(spectrum, system) if style == "paper" else spectrum
+
+
+def group_tables(shown: Any, system: str) -> dict[str, tuple[str, list[Any]]]:
+    """Per group: (matching band table, peak table) of its spectrum."""
+    from lesdistill.spectra.peaks import compare_with_reference, reference_for_group
+
+    out = {}
+    for name in shown.groups:
+        table = reference_for_group(system, name)
+        out[name] = (table, compare_with_reference(shown, table, group=name))
+    return out
+
+
+def ir_summary(spectrum: Any, system: str = "water", *, style: str = "absolute"
+               ) -> dict[str, Any]:
+    """JSON-serializable summary: settings, sum rule (cm^-2), band tables (cm^-1) of the total
+    and of every group (heights: ``height_cm-1``, or ``height_au`` in paper style)."""
     from lesdistill.spectra.peaks import compare_with_reference, normalize_system
 
     key = normalize_system(system)
-
-    def num(value: float | None) -> float | None:
-        return None if value is None or not math.isfinite(value) else float(value)
-
+    shown = view(spectrum, key, style)
     rule = spectrum.sum_rule
-    return {
-        "system": key, "temperature_K": spectrum.temperature_K, "volume_A3": spectrum.volume_A3,
+    height = "height_au" if style == "paper" else "height_cm-1"
+    out = {
+        "system": key, "style": style, "temperature_K": spectrum.temperature_K,
+        "volume_A3": spectrum.volume_A3,
         "correction": spectrum.correction, "window": spectrum.window,
         "window_ps": spectrum.window_ps, "n_blocks": spectrum.n_blocks,
         "frame_dt_fs": spectrum.frame_dt_fs, "eps_inf": spectrum.eps_inf,
         "groups": sorted(spectrum.groups), "group_mode": spectrum.group_mode,
         "sum_rule": None if rule is None else {
-            "integral_cm-2": num(rule.integral_cm2), "expected_cm-2": num(rule.expected_cm2),
-            "relative_mismatch": num(rule.relative_mismatch)},
-        "bands": [{"band": p.band, "position_cm-1": num(p.position_cm) if p.resolved else None,
-                   "height_cm-1": num(p.height), "fwhm_cm-1": num(p.fwhm_cm),
-                   "reference_cm-1": num(p.reference_cm), "shift_cm-1": num(p.shift_cm),
-                   "resolved": p.resolved}
-                  for p in compare_with_reference(spectrum, key)],
+            "integral_cm-2": _num(rule.integral_cm2), "expected_cm-2": _num(rule.expected_cm2),
+            "relative_mismatch": _num(rule.relative_mismatch)},
+        "bands": _bands(compare_with_reference(shown, key), height),
+        "group_bands": {name: {"reference": table, "bands": _bands(rows, height)}
+                        for name, (table, rows) in group_tables(shown, key).items()},
     }
+    if style == "paper":
+        out["paper"] = {"label": shown.label(), "scale_cm-1": shown.scale_per_cm,
+                        "baseline_cm-1": shown.baseline_per_cm,
+                        "group_peak_au": shown.group_peak}
+    return out
 
 
 def write_ir_outputs(spectrum: Any, out_prefix: str | Path, *, system: str = "water",
-                     title: str | None = None) -> dict[str, Path]:
-    """Write PREFIX.csv (spectrum), PREFIX_peaks.csv (band table) and PREFIX.png (plot, with the
-    experimental water curve for water), each atomically. Returns the paths by kind."""
+                     title: str | None = None, style: str = "absolute") -> dict[str, Path]:
+    """Write PREFIX.csv (spectrum), PREFIX_peaks.csv (band table), PREFIX_peaks_<group>.csv per
+    group (matching reference) and PREFIX.png (plot, with the experimental water curve for
+    water), each atomically. Returns the paths by kind."""
     from lesdistill.spectra.peaks import compare_with_reference, normalize_system, write_peak_csv
     from lesdistill.spectra.plot import plot_ir
 
     key = normalize_system(system)
-    table = compare_with_reference(spectrum, key)
+    shown = view(spectrum, key, style)
     stem = str(out_prefix)
     paths = {"csv": Path(stem + ".csv"), "peaks": Path(stem + "_peaks.csv"),
              "png": Path(stem + ".png")}
-    spectrum.write_csv(paths["csv"])
-    write_peak_csv(table, paths["peaks"])
-    plot_ir(spectrum, paths["png"], reference="water" if key == "water" else None, title=title)
+    unit = "au" if style == "paper" else "cm-1"
+    shown.write_csv(paths["csv"])
+    write_peak_csv(compare_with_reference(shown, key), paths["peaks"], height_unit=unit)
+    for name, (_, rows) in group_tables(shown, key).items():
+        paths[f"peaks_{name}"] = write_peak_csv(rows, Path(f"{stem}_peaks_{name}.csv"),
+                                                height_unit=unit)
+    plot_ir(shown, paths["png"], reference="water" if key == "water" else None, title=title,
+            bands=key)
     return paths

@@ -2,9 +2,21 @@
 
 Bands of the benchmark systems (cm^-1). Water positions are the n*alpha maxima of the shipped
 experimental curve (Segelstein 1981 / Hale & Querry 1973, ``spectra/reference/``), found with the
-same search windows as the simulated spectrum. HCl(aq): hydrated-proton bands (Falk & Giguere,
-Can. J. Chem. 35, 1195 (1957)); water on TiO2: Finnie, Cassidy, Bradley & Brown, PCCP 3, 1975
-(2001) (surface water bend 1625, bridging OH ~3670, terminal Ti-OH ~3730; lattice below 900).
+same search windows as the simulated spectrum. The other two are the experimental references of
+the LES-distillation benchmark (arXiv 2606.15001, whose scripts ChengUCB/les_distill plot them):
+
+- ``hcl``: the aqueous proton in 2 M HCl, maxima near 1196 (Zundel proton transfer), 1760
+  (protonated-water bend) and 2997 cm^-1 (Zundel-like OH stretch) on a continuum spanning
+  1000-3200 cm^-1; the paper's curve comes from the broadband (2D) IR study of HCl solutions by
+  Thamer, De Marco, Ramasesha, Mandal & Tokmakoff, Science 350, 78 (2015). It describes the
+  proton, i.e. the H3O+ core group of a decomposed spectrum; bulk water in the same solution
+  compares with the ``water`` table.
+- ``tio2-water``: water at the TiO2 interface, OH stretch near 3262 and bend near 1636 cm^-1 (the
+  experimental interfacial-water spectrum the paper takes from the DPLR study of the TiO2-water
+  interface, Zhang et al., J. Chem. Phys. (2025), Fig. 2). It describes the first water layer;
+  the layers beyond compare with the ``water`` table.
+
+:data:`GROUP_REFERENCE` maps the groups of :mod:`lesdistill.analysis.groups` to these tables.
 A band is "resolved" when the maximum inside its window is a local maximum away from the edges.
 """
 
@@ -21,7 +33,11 @@ import numpy as np
 from lesdistill.errors import UserInputError
 
 REFERENCE_FILES = {"water": "water_ir_h2o_25C_segelstein1981.csv"}
-REFERENCE_CITATION = {"water": "Segelstein 1981 / Hale & Querry 1973 (liquid H2O, 25 C)"}
+REFERENCE_CITATION = {
+    "water": "Segelstein 1981 / Hale & Querry 1973 (liquid H2O, 25 C)",
+    "hcl": "aqueous proton in 2 M HCl (Thamer et al., Science 2015), maxima per arXiv 2606.15001",
+    "tio2-water": "water at the TiO2 interface (Zhang et al., JCP 2025), maxima per arXiv "
+                  "2606.15001"}
 
 
 @dataclass(frozen=True)
@@ -41,21 +57,29 @@ _WATER = (
 BANDS: dict[str, tuple[Band, ...]] = {
     "water": _WATER,
     "hcl": (
-        Band("libration", (350.0, 1000.0), 617.0),
-        Band("H3O+ umbrella / proton transfer", (1050.0, 1350.0), 1205.0),
-        Band("water bend", (1500.0, 1700.0), 1641.0),
-        Band("H3O+ bend", (1700.0, 1850.0), 1750.0),
-        Band("H3O+ stretch (continuum 2000-3000)", (2500.0, 3100.0), 2900.0),
-        Band("OH stretch", (3100.0, 3800.0), 3381.0),
+        Band("Zundel proton transfer", (1000.0, 1400.0), 1196.0),
+        Band("protonated-water bend", (1700.0, 1900.0), 1760.0),
+        Band("Zundel-like OH stretch", (2850.0, 3150.0), 2997.0),
     ),
     "tio2-water": (
         Band("TiO2 lattice", (200.0, 900.0), None),
-        Band("surface water bend", (1500.0, 1750.0), 1625.0),
-        Band("OH stretch (liquid)", (2800.0, 3600.0), 3381.0),
-        Band("bridging OH", (3600.0, 3700.0), 3670.0),
-        Band("terminal Ti-OH", (3700.0, 3800.0), 3730.0),
+        Band("interfacial water bend", (1500.0, 1750.0), 1636.0),
+        Band("interfacial OH stretch", (2800.0, 3700.0), 3262.0),
     ),
 }
+#: which band table a group spectrum is compared with: system -> group name -> table
+GROUP_REFERENCE: dict[str, dict[str, str]] = {
+    "hcl": {"core": "hcl", "shell": "hcl", "bulk": "water"},
+    "tio2-water": {"layer1": "tio2-water"},
+}
+
+
+def reference_for_group(system: str, group: str) -> str:
+    """Band table for a group spectrum of ``system``: HCl core and shell -> the aqueous proton
+    (``hcl``), the first TiO2 water layer -> interfacial water (``tio2-water``), any other
+    group -> bulk ``water``."""
+    key = normalize_system(system)
+    return GROUP_REFERENCE.get(key, {}).get(group, "water")
 
 
 @dataclass(frozen=True)
@@ -144,12 +168,19 @@ def reference_bands(system: str) -> tuple[Peak, ...]:
     return tuple(peaks)
 
 
-def compare_with_reference(spectrum: object, system: str = "water") -> list[Peak]:
-    """Peak table of ``spectrum`` (an IRSpectrum) for the bands of ``system`` with shifts (cm^-1)
-    from the experimental positions: position, height (cm^-1), FWHM, reference, shift."""
+def compare_with_reference(spectrum: object, system: str = "water", *,
+                           group: str | None = None) -> list[Peak]:
+    """Peak table of ``spectrum`` (an IRSpectrum or PaperSpectrum) for the bands of ``system``
+    with shifts (cm^-1) from the experimental positions: position, height (unit of the
+    spectrum), FWHM, reference, shift. ``group``: use that group's spectrum instead of the total
+    (pass the matching table, :func:`reference_for_group`, as ``system``)."""
     key = normalize_system(system)
     x = np.asarray(spectrum.wavenumber_cm)  # type: ignore[attr-defined]
-    y = np.asarray(spectrum.n_alpha_per_cm)  # type: ignore[attr-defined]
+    if group is None:
+        y = np.asarray(spectrum.n_alpha_per_cm)  # type: ignore[attr-defined]
+    else:
+        value = spectrum.groups[group]  # type: ignore[attr-defined]
+        y = np.asarray(value[0] if isinstance(value, tuple) else value)
     rows = []
     for band, ref in zip(BANDS[key], reference_bands(key), strict=True):
         reference_cm = ref.position_cm if ref.resolved else band.reference_cm
@@ -170,7 +201,8 @@ def find_peaks(wavenumber_cm: np.ndarray, values: np.ndarray, *,
             for k, (i, w) in enumerate(zip(index, widths, strict=True))]
 
 
-def format_peak_table(peaks: list[Peak], system: str | None = None) -> str:
+def format_peak_table(peaks: list[Peak], system: str | None = None, *,
+                      height_unit: str = "cm^-1") -> str:
     """Plain-text table (cm^-1) for the terminal."""
     title = f"IR bands ({system}; reference: {REFERENCE_CITATION.get(system or '', 'literature')})"
     lines = [title, f"{'band':36s} {'pos':>8s} {'height':>10s} {'FWHM':>8s} {'ref':>8s} "
@@ -180,20 +212,21 @@ def format_peak_table(peaks: list[Peak], system: str | None = None) -> str:
         ref = f"{p.reference_cm:8.1f}" if p.reference_cm is not None else f"{'-':>8s}"
         shift = f"{p.shift_cm:+8.1f}" if p.shift_cm is not None else f"{'-':>8s}"
         lines.append(f"{p.band:36s} {pos} {p.height:10.4g} {p.fwhm_cm:8.1f} {ref} {shift}")
-    lines.append("(pos/FWHM/ref/shift in cm^-1, height in cm^-1; n.r. = not resolved)")
+    lines.append(f"(pos/FWHM/ref/shift in cm^-1, height in {height_unit}; n.r. = not resolved)")
     return "\n".join(lines)
 
 
-def write_peak_csv(peaks: list[Peak], path: str | Path) -> Path:
-    """Peak table as CSV (atomic): band, position_cm-1, height_cm-1, fwhm_cm-1, reference_cm-1,
-    shift_cm-1, resolved."""
+def write_peak_csv(peaks: list[Peak], path: str | Path, *, height_unit: str = "cm-1") -> Path:
+    """Peak table as CSV (atomic): band, position_cm-1, height_<unit> (cm-1; "au" for paper-style
+    spectra), fwhm_cm-1, reference_cm-1, shift_cm-1, resolved."""
     from lesdistill.fileio import write_text_atomic
 
     def fmt(value: float | None) -> str:
         return "" if value is None or (isinstance(value, float) and math.isnan(value)) \
             else f"{value:.6g}"
 
-    lines = ["band,position_cm-1,height_cm-1,fwhm_cm-1,reference_cm-1,shift_cm-1,resolved"]
+    lines = [f"band,position_cm-1,height_{height_unit},fwhm_cm-1,reference_cm-1,shift_cm-1,"
+             "resolved"]
     for p in peaks:
         lines.append(",".join([f'"{p.band}"', fmt(p.position_cm), fmt(p.height), fmt(p.fwhm_cm),
                                fmt(p.reference_cm), fmt(p.shift_cm), str(p.resolved).lower()]))

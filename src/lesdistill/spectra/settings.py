@@ -12,11 +12,13 @@ from dataclasses import dataclass
 
 from lesdistill.settings import Settings, coerce, one_of, positive, setting
 
-__all__ = ["CORRECTIONS", "GROUP_MODES", "IRSettings", "WINDOWS"]
+__all__ = ["CORRECTIONS", "GROUP_MODES", "IRSettings", "STYLES", "WINDOWS"]
 
 CORRECTIONS = ("harmonic", "standard", "none", "schofield")
 GROUP_MODES = ("cross", "self")
 WINDOWS = ("hann", "gaussian", "none")
+#: "absolute": n*alpha in cm^-1; "paper": the view of arXiv 2606.15001 (lesdistill.spectra.paper)
+STYLES = ("absolute", "paper")
 
 
 @dataclass(frozen=True)
@@ -33,12 +35,16 @@ class IRSettings(Settings):
     max_wavenumber_cm: float | None = setting(4500.0, "output cut, cm^-1 (null: Nyquist)",
                                               cli="--max-wavenumber")
     resolution_cm: float = setting(1.0, "wavenumber grid spacing, cm^-1")
+    style: str = setting("absolute", "absolute: n*alpha in cm^-1 | paper: the view of arXiv "
+                         "2606.15001 (classical intensities, empirical NQE red shift, "
+                         "peak-normalised)")
 
     def __post_init__(self) -> None:
         coerce(self)
         one_of(self, "window", WINDOWS, "window")
         one_of(self, "correction", CORRECTIONS, "quantum correction")
         one_of(self, "group_mode", GROUP_MODES, "group mode")
+        one_of(self, "style", STYLES, "IR style")
         positive(self, "n_blocks", "resolution_cm")
         if self.window_ps is not None:
             positive(self, "window_ps")
