@@ -49,8 +49,8 @@ def test_ir_group_hcl_writes_group_spectra_with_the_matching_references(hcl_traj
     assert "cross terms between groups" in out.out and "group core:" in out.out
     assert "Zundel proton transfer" in out.out
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["ir.csv", "ir.png", "ir_peaks.csv", "ir_peaks_bulk.csv",
-                     "ir_peaks_core.csv", "ir_peaks_shell.csv"]
+    assert names == ["ir.csv", "ir.png", "ir_dielectric.csv", "ir_peaks.csv",
+                     "ir_peaks_bulk.csv", "ir_peaks_core.csv", "ir_peaks_shell.csv"]
     header = (tmp_path / "ir.csv").read_text().splitlines()[2].split(",")
     assert "n_alpha_core_cm-1" in header and "n_alpha_cross_terms_cm-1" in header
     data = np.loadtxt(tmp_path / "ir.csv", delimiter=",", comments="#", skiprows=3)
