@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Teacher-family test groups: each family's tests against its real package, in its own venv.
 #
-#   .ci/teacher-tests.sh [family ...]     (default: fairchem mace; also: orb pet mattersim)
+#   .ci/teacher-tests.sh [family ...]     (default: fairchem mace orb pet mattersim)
 #
 # Creates or reuses the family's venv (.ci/teacher-envs.sh), then runs
 # tests/teachers/families/test_<family>.py (marker `teachers`) there with this checkout's src/
@@ -16,7 +16,7 @@ export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
 VENVS=${LESDISTILL_TEACHER_VENVS:-${XDG_CACHE_HOME:-$HOME/.cache}/lesdistill/teacher-envs}
 BUDGET=${LESDISTILL_TEACHER_CI_BUDGET_S:-2700}
 families=("$@")
-[ ${#families[@]} -gt 0 ] || families=(fairchem mace)  # orb pet mattersim: run by name
+[ ${#families[@]} -gt 0 ] || families=(fairchem mace orb pet mattersim)
 begin=$(date +%s)
 status=0
 for fam in "${families[@]}"; do
