@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from ase.build import bulk
 from ase.calculators.singlepoint import SinglePointCalculator
-from ase.io import write
+from ase.io import read, write
 
 from lesdistill.data.dataset import (
     LabelKeys,
@@ -15,6 +15,7 @@ from lesdistill.data.dataset import (
     load_datasets,
     read_frames,
     split_frames,
+    write_frames,
 )
 from lesdistill.errors import UserInputError
 
@@ -125,7 +126,28 @@ def test_split_is_seeded_disjoint_and_complete(tmp_path):
 def test_explicit_validation_file_and_digest(tmp_path):
     write(tmp_path / "t.xyz", [_frame(k) for k in range(3)])
     write(tmp_path / "v.xyz", [_frame(k) for k in range(5, 7)])
-    train, valid = load_datasets(tmp_path / "t.xyz", tmp_path / "v.xyz", valid_fraction=0.5)
-    assert len(train) == 3 and len(valid) == 2
+    train, valid, test = load_datasets(tmp_path / "t.xyz", tmp_path / "v.xyz", valid_fraction=0.5,
+                                       test_fraction=0.5)
+    assert len(train) == 3 and len(valid) == 2 and test == []
     digest = file_digest([tmp_path / "t.xyz"])
     assert digest == file_digest(tmp_path / "t.xyz") != file_digest(tmp_path / "v.xyz")
+
+
+def test_test_split_is_held_out_first_and_written_back_unchanged(tmp_path):
+    frames_in = [_frame(k) for k in range(20)]
+    for k, atoms in enumerate(frames_in):
+        atoms.info["temperature_K"] = 300.0 + k
+    write(tmp_path / "d.xyz", frames_in)
+    train, valid, test = load_datasets(tmp_path / "d.xyz", valid_fraction=0.2, test_fraction=0.1, seed=1)
+    assert (len(train), len(valid), len(test)) == (14, 4, 2)
+    sources = [{f.source for f in part} for part in (train, valid, test)]
+    assert not (sources[0] & sources[1] or sources[0] & sources[2] or sources[1] & sources[2])
+    assert set.union(*sources) == {f.source for f in read_frames(tmp_path / "d.xyz")}
+    again = load_datasets(tmp_path / "d.xyz", valid_fraction=0.2, test_fraction=0.1, seed=1)[2]
+    assert [f.source for f in again] == [f.source for f in test]
+    out = write_frames(tmp_path / "held" / "test.extxyz", test)
+    back = read_frames(out)
+    assert [f.energy for f in back] == [f.energy for f in test]
+    np.testing.assert_array_equal(back[0].forces, test[0].forces)
+    index = int(test[0].source.rpartition(":")[2])
+    assert read(out, index=0).info["temperature_K"] == 300.0 + index

@@ -16,7 +16,8 @@ from lesdistill.training.state import load_state
 
 from .conftest import tiny_config
 
-CONFIG = dict(epochs=2, batch_size=4, valid_fraction=1 / 3, stage_two_start=0.5)
+# 8 training frames: divisible by the 2 ranks, so DistributedSampler pads nothing
+CONFIG = dict(epochs=2, batch_size=4, valid_fraction=1 / 3, test_fraction=0.0, stage_two_start=0.5)
 
 
 def _worker(rank: int, world: int, init_file: str, data: str, out: str) -> None:
@@ -61,4 +62,4 @@ def test_two_gloo_ranks_match_one_process(ionic_xyz, tmp_path):
         np.testing.assert_allclose(a.forces_pred, b.forces_pred, rtol=0, atol=1e-4)
     # only rank 0 wrote files: no stray temporary files from a second writer
     assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == ["best.pt", "last.pt", "learning_curve.csv",
-                                                                     "state.pt"]
+                                                                     "state.pt", "valid.extxyz"]

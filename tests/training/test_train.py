@@ -41,6 +41,23 @@ def test_outputs_curve_and_loadable_students(trained, ionic_xyz):
     assert not any(p.name.endswith(".tmp") or p.name.startswith(".") for p in r.out_dir.iterdir())
 
 
+def test_held_out_frames_are_written_and_recorded(trained, ionic_xyz, tmp_path):
+    from lesdistill.data.dataset import read_frames
+    from lesdistill.training.evaluate import evaluate
+
+    meta = load_student(trained.best_path).metadata["training"]
+    assert meta["n_test_frames"] == 1 and meta["n_train_frames"] == 8
+    test = read_frames(trained.out_dir / "test.extxyz")
+    valid = read_frames(trained.out_dir / "valid.extxyz")
+    assert len(test) == 1 and len(valid) == 3
+    every = {f.source: f.energy for f in read_frames(ionic_xyz)}
+    assert [every[s] for s in meta["test_frame_ids"]] == [f.energy for f in test]
+    assert [every[s] for s in meta["valid_frame_ids"]] == [f.energy for f in valid]
+    assert not set(meta["test_frame_ids"]) & set(meta["valid_frame_ids"])
+    metrics = evaluate(trained.best_path, [trained.out_dir / "test.extxyz"], out_dir=tmp_path)
+    assert metrics["n_frames"] == 1
+
+
 def test_rerun_of_finished_run_returns_without_training(trained, ionic_xyz):
     before = trained.state_path.stat().st_mtime_ns
     again = train(tiny_config(epochs=3, stage_two_start=0.67), ionic_xyz, out_dir=trained.out_dir, progress=False)

@@ -69,9 +69,9 @@ def finite_difference_bec(atoms, calculator, *, displacement_A: float = 0.01,
     z = np.zeros((n, 3, 3))
     steps = range(n)
     if progress:
-        from tqdm.auto import tqdm
+        from lesdistill.progress import progress_bar
 
-        steps = tqdm(steps, desc="reference BEC (finite differences)", unit="atom", leave=False)
+        steps = progress_bar(steps, desc="reference BEC (finite differences)", unit="atom", leave=False)
     for i in steps:
         for b in range(3):
             dip = []

@@ -196,13 +196,46 @@ def split_frames(frames: Sequence[LabelledFrame], valid_fraction: float,
 
 
 def load_datasets(train_files: PathLike | Iterable[PathLike], valid_files: PathLike | Iterable[PathLike] | None = None,
-                  *, valid_fraction: float = 0.1, seed: int = 0,
-                  label_keys: LabelKeys = LabelKeys()) -> tuple[list[LabelledFrame], list[LabelledFrame]]:
-    """Train and validation frames: an explicit validation file, or a seeded random split."""
+                  *, valid_fraction: float = 0.1, test_fraction: float = 0.0, seed: int = 0,
+                  label_keys: LabelKeys = LabelKeys()
+                  ) -> tuple[list[LabelledFrame], list[LabelledFrame], list[LabelledFrame]]:
+    """Train, validation and test frames.
+
+    With explicit ``valid_files`` the caller owns the split: every frame of ``train_files``
+    trains and the test set is empty. Otherwise a seeded random ``test_fraction`` of the frames
+    is held out first (never trained on, never used for model selection), then a seeded
+    ``valid_fraction`` of the rest (see :func:`split_frames`).
+    """
     frames = read_frames(train_files, label_keys)
     if valid_files is not None:
-        return frames, read_frames(valid_files, label_keys)
-    return split_frames(frames, valid_fraction, seed)
+        return frames, read_frames(valid_files, label_keys), []
+    rest, test = split_frames(frames, test_fraction, seed + 7919) if test_fraction > 0 and len(frames) >= 3 \
+        else (frames, [])
+    train, valid = split_frames(rest, valid_fraction, seed)
+    return train, valid, test
+
+
+def write_frames(path: PathLike, frames: Sequence[LabelledFrame]) -> Path:
+    """Write labelled frames to extxyz atomically, as they were read (every label, ``info`` and
+    per-atom array of the source file kept), in the order given; returns ``path``.
+
+    The frames are taken again from their source files (``frame.source`` is ``file:index``), so
+    a written file holds exactly what the reader saw and reads back with the same label keys.
+    """
+    from ase.io import read, write
+
+    from lesdistill.fileio import atomic_path
+
+    cache: dict[str, list[Any]] = {}
+    images = []
+    for frame in frames:
+        name, _, index = frame.source.rpartition(":")
+        if name not in cache:
+            cache[name] = read(name, index=":")
+        images.append(cache[name][int(index)])
+    with atomic_path(path) as tmp:
+        write(tmp, images, format="extxyz")
+    return Path(path)
 
 
 def elements_of(frames: Iterable[LabelledFrame]) -> list[str]:

@@ -246,7 +246,8 @@ def run_md(atoms: Any, out_path: str | Path, settings: MDSettings | None = None,
     """
     from ase.md import velocitydistribution as vdist
     from ase.md.velocitydistribution import Stationary
-    from tqdm.auto import tqdm
+
+    from lesdistill.progress import progress_bar
 
     base = MDSettings() if settings is None else MDSettings.from_settings(settings)
     s = base.replace(**overrides) if overrides else base
@@ -284,8 +285,8 @@ def run_md(atoms: Any, out_path: str | Path, settings: MDSettings | None = None,
         atoms.set_momenta(state["momenta"], apply_constraint=False)
         rng.bit_generator.state = state["rng_state"]
     done = step if phase == "equil" else n_equil + step
-    bar = tqdm(total=n_equil + n_steps, initial=done, disable=not progress, unit="step",
-               desc="MD equilibration" if phase == "equil" else "MD production", file=sys.stderr)
+    bar = progress_bar(total=n_equil + n_steps, initial=done, enabled=progress, unit="step",
+                       desc="MD equilibration" if phase == "equil" else "MD production")
     forces = None
     plan = getattr(atoms.calc, "plan_md_steps", None)
     if callable(plan):  # lets the calculator prepare for a long run (e.g. compile its model)

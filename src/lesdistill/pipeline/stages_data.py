@@ -147,7 +147,9 @@ def run_train(ctx: StageContext) -> None:
     cfg: RunConfig = ctx.config
     valid = ctx.input(VALID)
     has_valid = valid.is_file() and len(read_frames(valid)) > 0
-    result = train(train_config(cfg), [ctx.input(TRAIN)], valid_files=[valid] if has_valid else None,
+    # the sample stage already held out the test frames (sampling.test_fraction)
+    result = train(train_config(cfg, {"test_fraction": 0.0}), [ctx.input(TRAIN)],
+                   valid_files=[valid] if has_valid else None,
                    out_dir=ctx.stage_dir, device=cfg.device, progress=ctx.progress)
     final = result.final
     ctx.log(f"  {result.epochs_completed} epochs, best epoch {result.best_epoch}; valid MAE "

@@ -207,12 +207,13 @@ def _labelled_frame(atoms: Atoms, teacher: Teacher, frame_id: int, temperature: 
 def _run_segments(start: Atoms, teacher: Teacher, out: Path, sidecar: Path, run: _Run,
                   state: dict[str, Any] | None, done: int, progress: bool) -> None:
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
-    from tqdm.auto import tqdm
+
+    from lesdistill.progress import progress_bar
 
     settings = run.settings
     segments = settings.segments()
-    bar = tqdm(total=settings.n_frames, initial=done, unit="frame", disable=not progress,
-               desc=f"sampling {teacher.name}", dynamic_ncols=True)
+    bar = progress_bar(total=settings.n_frames, initial=done, unit="frame", enabled=progress,
+                       desc=f"sampling {teacher.name}")
     t0 = time.perf_counter()
     n_new = 0
     try:

@@ -116,8 +116,7 @@ def label(
         workers: processes on this machine (each loads the teacher once, one torch thread each).
         shard: ``"i/n"`` or ``(i, n)``: label only frames with index % n == i.
     """
-    from tqdm.auto import tqdm
-
+    from lesdistill.progress import progress_bar
     from lesdistill.systems.io import load_frames
     from lesdistill.teachers import get_teacher
 
@@ -140,8 +139,8 @@ def label(
     repair(out)
     done = {int(f.info[keys.FRAME_ID]) for f in read_frames(out)} if out.exists() else set()
     todo = [f for f in frames if int(f.info[keys.FRAME_ID]) not in done]
-    bar = tqdm(total=len(frames), initial=len(frames) - len(todo), unit="frame",
-               disable=not progress, desc=f"labelling {spec}", dynamic_ncols=True)
+    bar = progress_bar(total=len(frames), initial=len(frames) - len(todo), unit="frame",
+                       enabled=progress, desc=f"labelling {spec}")
     try:
         for text in _labelled_texts(todo, teacher_obj, spec, keep_prefix, workers, device):
             append_frames(out, [text])

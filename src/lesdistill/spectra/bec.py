@@ -39,10 +39,10 @@ def compute_bec(atoms: Any, calc: Any = None) -> np.ndarray:
 
 def bec_of_frames(frames: Sequence[Any], calc: Any, *, progress: bool = False) -> np.ndarray:
     """(B, N, 3, 3) BEC of each structure in ``frames`` (e)."""
-    from tqdm.auto import tqdm
+    from lesdistill.progress import progress_bar
 
     return np.stack([compute_bec(atoms, calc)
-                     for atoms in tqdm(frames, disable=not progress, desc="BEC", unit="frame")])
+                     for atoms in progress_bar(frames, enabled=progress, desc="BEC", unit="frame")])
 
 
 def bec_of_trajectory(traj: Any, calc: Any, *, every: int = 1,

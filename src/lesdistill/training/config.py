@@ -56,6 +56,9 @@ class TrainConfig:
     stage_two_bec_weight: float = 1.0
     stage_two_lr_factor: float = 0.2  # the learning rate is multiplied by this at the stage switch
     valid_fraction: float = 0.1
+    # held out of the training files before the validation split, never trained on or used for
+    # model selection, written to out_dir/test.extxyz (ignored when validation files are given)
+    test_fraction: float = 0.1
     seed: int = 0
     dtype: str = "float32"
     energy_key: str = "energy"
@@ -97,8 +100,13 @@ class TrainConfig:
             raise UserInputError(f"TrainConfig.stage_two_start={self.stage_two_start}; expected in [0, 1] or null")
         if not 0.0 < self.stage_two_lr_factor <= 1.0:
             raise UserInputError(f"TrainConfig.stage_two_lr_factor={self.stage_two_lr_factor}; expected in (0, 1]")
-        if not 0.0 <= self.valid_fraction < 1.0:
-            raise UserInputError(f"TrainConfig.valid_fraction={self.valid_fraction}; expected in [0, 1)")
+        for name in ("valid_fraction", "test_fraction"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise UserInputError(f"TrainConfig.{name}={getattr(self, name)}; expected in [0, 1)")
+        if self.valid_fraction + self.test_fraction >= 0.9:
+            raise UserInputError(f"TrainConfig.valid_fraction + test_fraction = "
+                                 f"{self.valid_fraction + self.test_fraction:g}; keep it below 0.9 so "
+                                 "frames are left for training")
         if not isinstance(self.model, dict):
             raise UserInputError("TrainConfig.model must be a mapping of StudentConfig overrides")
 

@@ -27,8 +27,16 @@ from typing import Any
 import torch
 
 from lesdistill import keys
-from lesdistill.data.dataset import LabelKeys, LabelledFrame, elements_of, file_digest, load_datasets
+from lesdistill.data.dataset import (
+    LabelKeys,
+    LabelledFrame,
+    elements_of,
+    file_digest,
+    load_datasets,
+    write_frames,
+)
 from lesdistill.errors import UserInputError
+from lesdistill.progress import progress_bar
 from lesdistill.training import losses, modelio, outputs
 from lesdistill.training.config import TrainConfig
 from lesdistill.training.distributed import DistContext, setup
@@ -78,8 +86,9 @@ class _Run:
         self.paths = outputs.OutputPaths(out_dir)
 
     # ---------------------------------------------------------------- data
-    def prepare(self, train_frames: list[LabelledFrame], valid_frames: list[LabelledFrame]) -> None:
-        self.train_frames, self.valid_frames = train_frames, valid_frames
+    def prepare(self, train_frames: list[LabelledFrame], valid_frames: list[LabelledFrame],
+                test_frames: list[LabelledFrame]) -> None:
+        self.train_frames, self.valid_frames, self.test_frames = train_frames, valid_frames, test_frames
         cutoff = modelio.cutoff(self.model)
         self.train_parts = modelio.batch_parts([f.atoms for f in train_frames], cutoff)
         self.valid_parts = modelio.batch_parts([f.atoms for f in valid_frames], cutoff)
@@ -163,10 +172,8 @@ class _Run:
         self.model.train()
         bar = None
         if self.progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=n_steps, initial=st["step"], desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                       leave=False, dynamic_ncols=True)
+            bar = progress_bar(total=n_steps, initial=st["step"], desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                               leave=False, unit="step")
         for step in range(st["step"], n_steps):
             batch, targets = self._batch(self.train_parts, self.train_frames,
                                          order[step * local_bs:(step + 1) * local_bs])
@@ -232,7 +239,11 @@ class _Run:
         return {"training": {"epoch": st["epoch"], "stage": st["stage"], "best_epoch": st["best_epoch"],
                              "best_valid_loss": st["best_loss"], "data_sha256": self.fingerprint["data"],
                              "n_train_frames": len(self.train_frames),
-                             "n_valid_frames": len(self.valid_frames), "config": self.config.to_dict(),
+                             "n_valid_frames": len(self.valid_frames),
+                             "n_test_frames": len(self.test_frames),
+                             "valid_frame_ids": [f.source for f in self.valid_frames],
+                             "test_frame_ids": [f.source for f in self.test_frames],
+                             "config": self.config.to_dict(),
                              "teachers": sorted({str(f.atoms.info[keys.TEACHER]) for f in self.train_frames
                                                  if keys.TEACHER in f.atoms.info})}}
 
@@ -290,8 +301,9 @@ def _train(config: TrainConfig, train_list: list[Path], valid_list: list[Path] |
         from lesdistill.model.backbone import trust_backbone as _trust
 
         _trust(custom)  # the caller chose this backbone: its own state.pt may rebuild it
-    train_frames, valid_frames = load_datasets(train_list, valid_list, valid_fraction=config.valid_fraction,
-                                               seed=config.seed, label_keys=label_keys)
+    train_frames, valid_frames, test_frames = load_datasets(
+        train_list, valid_list, valid_fraction=config.valid_fraction, test_fraction=config.test_fraction,
+        seed=config.seed, label_keys=label_keys)
     if not train_frames:
         raise UserInputError("no training frames left after the validation split; add data")
     run = _Run(config, ctx, device, out_dir, progress)
@@ -321,7 +333,11 @@ def _train(config: TrainConfig, train_list: list[Path], valid_list: list[Path] |
     run.loop_state = run.initial_state()
     if saved is not None:
         run.restore(saved)
-    run.prepare(train_frames, valid_frames)
+    run.prepare(train_frames, valid_frames, test_frames)
+    if ctx.is_main and valid_list is None:  # the frames this run holds out, for `lesdistill evaluate`
+        for path, held in ((run.paths.valid_frames, valid_frames), (run.paths.test_frames, test_frames)):
+            if held:
+                write_frames(path, held)
     run.last_save = time.monotonic()
     st = run.loop_state
     if st["finished"] and (st["stopped_early"] or st["epoch"] >= config.epochs):
@@ -330,9 +346,7 @@ def _train(config: TrainConfig, train_list: list[Path], valid_list: list[Path] |
     stage_two = config.stage_two_epoch
     outer = None
     if run.progress:
-        from tqdm.auto import tqdm
-
-        outer = tqdm(total=config.epochs, initial=st["epoch"], desc="training", dynamic_ncols=True)
+        outer = progress_bar(total=config.epochs, initial=st["epoch"], desc="training", unit="epoch")
     t_start = time.monotonic()
     while st["epoch"] < config.epochs:
         epoch = st["epoch"]

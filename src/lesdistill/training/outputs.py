@@ -2,7 +2,8 @@
 
 ``out_dir/best.pt`` (best validation loss of the final stage), ``last.pt`` (latest epoch; both
 students with EMA weights, loadable with ``lesdistill.model.load_student``), ``state.pt`` (resume
-state), ``learning_curve.csv`` (one row per epoch: epoch, stage, lr, train/valid loss, energy MAE
+state), ``valid.extxyz`` / ``test.extxyz`` (the validation and held-out test frames of the
+seeded split, as read; only when no validation files are given), ``learning_curve.csv`` (one row per epoch: epoch, stage, lr, train/valid loss, energy MAE
 meV/atom, force MAE meV/Å, stress MAE meV/Å^3 and BEC MAE me when the data have them, wall time s).
 """
 
@@ -40,6 +41,14 @@ class OutputPaths:
     @property
     def curve(self) -> Path:
         return self.out_dir / "learning_curve.csv"
+
+    @property
+    def valid_frames(self) -> Path:
+        return self.out_dir / "valid.extxyz"
+
+    @property
+    def test_frames(self) -> Path:
+        return self.out_dir / "test.extxyz"
 
 
 _METRIC_COLUMNS = (("energy_mae", "energy_mae_meV_per_atom"), ("forces_mae", "forces_mae_meV_per_A"),
