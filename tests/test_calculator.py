@@ -117,6 +117,27 @@ def test_periodic_bec_and_dipole_current(model, periodic_water):
     assert np.allclose(calc.get_dipole_current(periodic_water), np.einsum("iab,ib->a", bec, velocities), atol=1e-10)
 
 
+def test_dipole_and_polarization_follow_the_boundary_conditions(model, open_water, periodic_water):
+    calc = StudentCalculator(model)
+    periodic_water.calc = calc
+    with pytest.raises(PropertyNotImplementedError, match="not defined for a periodic cell.*polarization"):
+        periodic_water.get_dipole_moment()
+    assert calc.get_property(keys.POLARIZATION, periodic_water).shape == (3,)
+    open_water.calc = calc
+    with pytest.raises(PropertyNotImplementedError, match="get_dipole_moment"):
+        calc.get_property(keys.POLARIZATION, open_water)
+    assert open_water.get_dipole_moment().shape == (3,)
+
+
+def test_dipole_current_needs_momenta(model, open_water):
+    calc = StudentCalculator(model)
+    open_water.calc = calc
+    with pytest.raises(ValueError, match="no momenta"):
+        calc.get_dipole_current(open_water)
+    open_water.set_velocities(np.zeros((len(open_water), 3)))  # explicitly at rest: a true zero
+    assert np.all(calc.get_dipole_current(open_water) == 0.0)
+
+
 def test_nve_energy_conservation(model, open_water):
     open_water.calc = StudentCalculator(model)
     MaxwellBoltzmannDistribution(open_water, temperature_K=100.0, rng=np.random.default_rng(4))

@@ -7,8 +7,7 @@
 
 Results (ASE names and units): ``energy``/``free_energy`` eV, ``forces`` eV/Å, ``stress`` eV/Å^3
 (Voigt, only for structures periodic in all three directions), ``charges`` e (physical: latent *
-sqrt(eps_inf)), ``polarization`` e Å (any periodic direction; LES periodic form) or ``dipole`` e Å
-(open boundary), ``energy_short_range`` / ``energy_long_range`` eV, and on request
+sqrt(eps_inf)), ``energy_short_range`` / ``energy_long_range`` eV, and on request
 ``born_effective_charges`` (N, 3, 3) e, Z[i, a, b] = dP_a/dr_ib. Born effective charges need one
 backward pass per Cartesian component, so they are computed only when asked for.
 
@@ -20,6 +19,15 @@ the Born effective charges of one geometry share one set of backward passes
 (:func:`lesdistill.les.response.response_terms`); with ``retain_response_graph = True`` (set by
 spectra MD before a step that stores a frame) they also reuse the forward pass of the
 energy+forces call. Elements the model was not trained on raise ``ValueError`` naming them.
+
+Dipole vs polarization (ASE semantics): ``dipole`` (``atoms.get_dipole_moment()``, e Å,
+sum_i q_i r_i) is defined only for an open structure (``atoms.pbc`` all False). In a cell
+periodic in any direction sum_i q_i r_i depends on which periodic image of each atom is used,
+so it is not a property of the structure: asking for it raises ASE's
+``PropertyNotImplementedError`` naming ``polarization``, the LES phase form of the cell's dipole
+(e Å, well defined modulo the polarization quantum e R for lattice vectors R), which is what
+BECs and the dipole current differentiate. ``polarization`` of an open structure raises the
+same error naming ``dipole``.
 """
 
 from __future__ import annotations
@@ -280,6 +288,17 @@ class StudentCalculator(Calculator):
             raise PropertyNotImplementedError(
                 "stress needs a structure periodic in all three directions (atoms.pbc = True)"
             )
+        if keys.DIPOLE in properties and atoms.pbc.any():
+            raise PropertyNotImplementedError(
+                "a dipole moment is not defined for a periodic cell (it depends on the periodic "
+                "images chosen); use calc.get_property('polarization', atoms): the cell's dipole "
+                "in the LES phase form, e Å, defined modulo e times a lattice vector"
+            )
+        if keys.POLARIZATION in properties and not atoms.pbc.any():
+            raise PropertyNotImplementedError(
+                "polarization is defined for periodic cells; this structure is open (pbc all "
+                "False): use atoms.get_dipole_moment() (e Å)"
+            )
         if any(k not in self.results for k in _BASE) or (want_stress and keys.STRESS not in self.results):
             self._calculate_base(atoms, want_stress)
         moment_key = keys.POLARIZATION if atoms.pbc.any() else keys.DIPOLE
@@ -363,7 +382,16 @@ class StudentCalculator(Calculator):
         return bec.detach().cpu().numpy().astype(np.float64)
 
     def get_dipole_current(self, atoms: Atoms) -> np.ndarray:
-        """Dipole current dM/dt = sum_i Z*_i v_i (3,), e Å/fs, from ``atoms.get_velocities()``."""
+        """Dipole current dM/dt = sum_i Z*_i v_i (3,), e Å/fs, from ``atoms.get_velocities()``.
+
+        ``atoms`` must carry momenta (``atoms.set_velocities``, ``MaxwellBoltzmannDistribution``
+        or an MD integrator); without them ASE reports zero velocities and the current would be
+        a meaningless zero, so a ``ValueError`` is raised instead.
+        """
+        if not atoms.has("momenta"):
+            raise ValueError("the dipole current needs velocities, and these atoms have no momenta; "
+                             "set them first (atoms.set_velocities(v) or "
+                             "ase.md.velocitydistribution.MaxwellBoltzmannDistribution)")
         velocities = np.asarray(atoms.get_velocities(), dtype=np.float64) * units.fs  # Å/fs
         terms = self._response_terms(atoms)
         v = torch.tensor(velocities, dtype=self.model.dtype, device=self.model.device)
