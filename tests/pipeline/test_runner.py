@@ -145,3 +145,41 @@ def test_disabled_stage_and_only(tmp_path: Path) -> None:
     calls.clear()
     res = run_stages(stages, Cfg(a=3), tmp_path, only=["first"], log=_quiet)
     assert calls == ["first"] and len(res) == 1
+
+
+def _sleep_then_die(out: str) -> None:
+    """Child process: a stage that works 0.6 s, then is SIGKILLed (no exception handler runs)."""
+    import os
+    import signal
+    import time
+
+    from lesdistill.pipeline import runner
+
+    runner.HEARTBEAT_S = 0.05
+
+    def slow(ctx):
+        time.sleep(0.6)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    runner.run_stages([Stage("slow", slow, outputs=lambda c: ["done.txt"])], Cfg(), out, log=_quiet)
+
+
+def test_time_of_a_killed_attempt_is_kept(tmp_path: Path) -> None:
+    import multiprocessing as mp
+
+    child = mp.get_context("fork").Process(target=_sleep_then_die, args=(str(tmp_path),))
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == -9
+    killed = read_state(tmp_path / "slow")
+    assert killed["status"] == "running" and killed["seconds"] >= 0.45
+
+    def quick(ctx):
+        (ctx.stage_dir / "done.txt").write_text("ok")
+
+    run_stages([Stage("slow", quick, outputs=lambda c: ["done.txt"])], Cfg(), tmp_path, log=_quiet)
+    state = read_state(tmp_path / "slow")
+    assert [a["outcome"] for a in state["attempts"]] == ["killed", "done"]
+    assert state["seconds"] == pytest.approx(sum(a["seconds"] for a in state["attempts"]))
+    assert stage_timings([Stage("slow", quick)], tmp_path)["slow"] >= 0.45
+    assert state["attempts"][-1]["seconds"] < 0.45

@@ -159,7 +159,8 @@ def _timing_table(summary: Mapping[str, Any]):
             + [sum(t["stage_seconds"].values())] for t in ok]
     seconds = summary.get("seconds") or {}
     shared = ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items() if k != "this_invocation")
-    caption = (f"Seconds each stage took when it ran (cached stages keep their time). Shared "
+    caption = (f"Seconds each stage took when it ran, over all its attempts (a killed and resumed "
+               f"stage counts every attempt; cached stages keep their time). Shared "
                f"stages: {shared or 'none'}; this invocation: "
                f"{seconds.get('this_invocation', float('nan')):.0f} s.")
     return Table(["teacher"] + [f"{s} (s)" for s in stages] + ["total (s)"], rows, caption)

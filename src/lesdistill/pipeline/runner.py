@@ -5,7 +5,15 @@ its *input hash*: SHA-256 over the canonical JSON of the config sections the sta
 the contents of the files it reads (outputs of earlier stages). The stage's state lives in
 ``OUT/<stage>/.stage.json``::
 
-    {"hash": "...", "status": "running" | "done", "seconds": 12.3, "outputs": [...]}
+    {"hash": "...", "status": "running" | "done", "seconds": 12.3, "outputs": [...],
+     "attempts": [{"started": "...", "seconds": 8.1, "outcome": "killed"},
+                  {"started": "...", "seconds": 4.2, "outcome": "done"}]}
+
+``seconds`` is the wall time of every attempt on the current inputs, accumulated: a killed
+attempt counts too, because a heartbeat thread writes its elapsed time every
+``HEARTBEAT_S`` seconds while the stage runs (SIGKILL cannot be caught; at most one heartbeat
+of a killed attempt is lost). ``attempts`` lists each attempt (``killed``, ``failed`` or
+``done``); the last one is what an uninterrupted run would have cost.
 
 Rules:
 - ``done`` with the same hash and all outputs present: skipped.
@@ -20,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +39,7 @@ from lesdistill.errors import UserInputError
 from lesdistill.fileio import write_text_atomic
 
 STATE_FILE = ".stage.json"
+HEARTBEAT_S = 10.0  # seconds between writes of a running stage's elapsed time
 
 
 @dataclass(frozen=True)
@@ -172,35 +182,121 @@ def run_stages(stages: Sequence[Stage], config: Any, out_dir: str | Path, *,
         if forced or state.get("hash") != h:
             reason = "forced" if forced else ("new" if not state else "inputs changed")
             _clear(stage_dir)
-            prior = 0.0
+            attempts: list[dict[str, Any]] = []
         else:
             reason = "resuming" if state.get("status") == "running" else "outputs missing"
             stage_dir.mkdir(parents=True, exist_ok=True)
-            prior = float(state.get("seconds", 0.0)) if state.get("status") == "running" else 0.0
+            attempts = _previous_attempts(state) if state.get("status") == "running" else []
         log(f"{tag}: {stage.description or stage.name} ({reason})")
-        start = time.perf_counter()
-        _write_state(stage_dir, {"hash": h, "status": "running", "seconds": prior})
         ctx = StageContext(config=config, out_dir=out, stage_dir=stage_dir, index=pos,
                            total=len(active), log=log, progress=progress, extra=dict(extra or {}))
+        clock = _AttemptClock(stage_dir, h, attempts)
         try:
-            stage.run(ctx)
+            with clock:
+                stage.run(ctx)
         except BaseException:
-            _write_state(stage_dir, {"hash": h, "status": "running",
-                                     "seconds": prior + time.perf_counter() - start})
+            clock.finish("failed")
             raise
-        seconds = time.perf_counter() - start
         missing = [o for o in outputs if not (stage_dir / o).exists()]
         if missing:
+            clock.finish("failed")
             raise RuntimeError(f"stage '{stage.name}' finished without writing {missing}")
-        _write_state(stage_dir, {"hash": h, "status": "done", "seconds": seconds + prior,
-                                 "outputs": outputs, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
-        log(f"{tag}: done in {seconds:.1f} s")
+        seconds = clock.finish("done", outputs=outputs)
+        total = _total(clock.attempts)
+        earlier = f", {total:.1f} s over {len(clock.attempts)} attempts" if len(clock.attempts) > 1 else ""
+        log(f"{tag}: done in {seconds:.1f} s{earlier}")
         results.append(StageResult(stage.name, "ran", seconds, reason))
     return results
 
 
+def _previous_attempts(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """Attempts of a stage that did not finish; an attempt still marked running was killed."""
+    attempts = [dict(a) for a in state.get("attempts", [])]
+    if not attempts and float(state.get("seconds", 0.0)) > 0:  # state written before attempts
+        attempts = [{"started": "", "seconds": float(state["seconds"]), "outcome": "killed"}]
+    for attempt in attempts:
+        if attempt.get("outcome") == "running":
+            attempt["outcome"] = "killed"
+    return attempts
+
+
+def _total(attempts: Sequence[dict[str, Any]]) -> float:
+    return float(sum(float(a.get("seconds", 0.0)) for a in attempts))
+
+
+class _AttemptClock:
+    """Times one attempt of a stage and keeps ``.stage.json`` up to date while it runs."""
+
+    def __init__(self, stage_dir: Path, stage_hash_: str, earlier: list[dict[str, Any]],
+                 heartbeat_s: float | None = None) -> None:
+        self.stage_dir, self.hash = stage_dir, stage_hash_
+        self.heartbeat_s = HEARTBEAT_S if heartbeat_s is None else heartbeat_s
+        self.current = {"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "seconds": 0.0,
+                        "outcome": "running"}
+        self.attempts = [*earlier, self.current]
+        self._start = time.perf_counter()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._finished = False
+
+    def _write(self, status: str, **extra: Any) -> None:
+        with self._lock:
+            if self._finished and status == "running":
+                return
+            self.current["seconds"] = round(time.perf_counter() - self._start, 3)
+            _write_state(self.stage_dir, {"hash": self.hash, "status": status,
+                                          "seconds": _total(self.attempts),
+                                          "attempts": self.attempts, **extra})
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.heartbeat_s):
+            try:
+                self._write("running")
+            except OSError:  # a full disk must not kill the stage; the final write will tell
+                pass
+
+    def __enter__(self) -> _AttemptClock:
+        self._write("running")
+        self._thread = threading.Thread(target=self._beat, name="stage-heartbeat", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def finish(self, outcome: str, **extra: Any) -> float:
+        """Record the attempt's end; returns its seconds."""
+        self._stop.set()
+        if self._finished:
+            return float(self.current["seconds"])
+        self.current["outcome"] = outcome
+        if outcome == "done":
+            self._write("done", finished=time.strftime("%Y-%m-%dT%H:%M:%S"), **extra)
+        else:
+            self._write("running")
+        self._finished = True
+        return float(self.current["seconds"])
+
+
+def stage_attempts(stages: Sequence[Stage], out_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
+    """The attempts (``started``, ``seconds``, ``outcome``) of each finished stage, in stage order."""
+    out = Path(out_dir)
+    found = {}
+    for stage in stages:
+        state = read_state(out / stage.name)
+        if state.get("status") == "done":
+            found[stage.name] = list(state.get("attempts") or [
+                {"started": state.get("finished", ""), "seconds": float(state.get("seconds", 0.0)),
+                 "outcome": "done"}])
+    return found
+
+
 def stage_timings(stages: Sequence[Stage], out_dir: str | Path) -> dict[str, float]:
-    """Seconds each finished stage took (from the state files), in stage order."""
+    """Seconds each finished stage took over all its attempts (killed ones included), in stage
+    order; :func:`stage_attempts` has each attempt."""
     out = Path(out_dir)
     timings = {}
     for stage in stages:

@@ -201,8 +201,13 @@ def gather(cfg: RunConfig, out: Path, stage_names: list[str]) -> tuple[dict, dic
     data["ir"] = _json(out / IR_JSON)
     data["finetune"] = _json(out / FT_METRICS)
     data["rdf"] = compute_rdfs(cfg, out)
-    data["timings_s"] = {name: float(read_state(out / name).get("seconds", 0.0))
-                         for name in stage_names if read_state(out / name).get("status") == "done"}
+    states = {name: read_state(out / name) for name in stage_names}
+    done = {name: st for name, st in states.items() if st.get("status") == "done"}
+    data["timings_s"] = {name: float(st.get("seconds", 0.0)) for name, st in done.items()}
+    data["timings_last_attempt_s"] = {
+        name: float(st["attempts"][-1]["seconds"]) if st.get("attempts") else float(st.get("seconds", 0.0))
+        for name, st in done.items()}
+    data["timings_attempts"] = {name: len(st.get("attempts") or [1]) for name, st in done.items()}
     data["config"] = config_to_dict(cfg)
     data["warnings"] = quality_warnings(cfg, data)
     return {k: v for k, v in data.items() if v is not None}, samples

@@ -16,7 +16,8 @@ section is optional; a missing section is left out of the page. Keys of ``data``
   {...}, "omega": {"wavenumber_cm", "real", "imag", ...}} or {"skipped": reason}}
 - ``warnings``: [text] shown first; ``md``: student MD summary (drift, mean temperature)
 - ``speed``: [{"model", "n_atoms", "ms_per_step", ...}]; ``finetune``: {"before": {...},
-  "after": {...}, ...}; ``timings_s``: {stage: seconds}; ``config``: the run config
+  "after": {...}, ...}; ``timings_s``: {stage: seconds over all attempts};
+  ``timings_last_attempt_s``: {stage: seconds of the last attempt}; ``timings_attempts``: {stage: n}; ``config``: the run config
 """
 
 from __future__ import annotations
@@ -69,8 +70,15 @@ def _section_overview(data: Mapping[str, Any]) -> Section | None:
               if data.get(key)]
     if data.get("timings_s"):
         t = data["timings_s"]
-        rows = [[k, v] for k, v in t.items()] + [["total", sum(t.values())]]
-        tables.append(Table(["stage", "wall time (s)"], rows, "stage wall times"))
+        last = data.get("timings_last_attempt_s") or t
+        n = data.get("timings_attempts") or {}
+        rows = [[k, v, last.get(k, v), n.get(k, 1)] for k, v in t.items()]
+        rows.append(["total", sum(t.values()), sum(last.get(k, v) for k, v in t.items()),
+                     sum(n.get(k, 1) for k in t)])
+        tables.append(Table(["stage", "wall time, all attempts (s)", "last attempt (s)", "attempts"],
+                            rows, "stage wall times: every attempt on the same inputs counts, "
+                                  "killed ones included; the last attempt is the uninterrupted cost "
+                                  "only when there was one attempt"))
     return Section("Teacher, student and data", tables=tables) if tables else None
 
 
