@@ -25,11 +25,16 @@ def _synthetic() -> tuple[dict, dict]:
         "title": "synthetic <report> & co",
         "warnings": ["student NVE energy drift +18 meV/atom/ps"],
         "teacher": {"name": "chgnet", "level_of_theory": "PBE/PBE+U (MPtrj)"},
-        "student": {"preset": "tiny", "elements": ["H", "O"], "n_parameters": 12345},
+        "student": {"preset": "tiny", "elements": ["H", "O"], "n_parameters": 12345, "eps_inf": 1.69},
         "dataset": {"n_train": 60, "n_valid": 8, "n_test": 8},
         "timings_s": {"build": 0.1, "sample": 120.0},
-        "learning_curve": {"epoch": epochs, "train_energy_mae_meV_atom": list(10.0 / np.arange(1, 11)),
-                           "valid_force_mae_meV_A": list(200.0 / np.arange(1, 11)),
+        "timings_last_attempt_s": {"build": 0.1, "sample": 45.0},
+        "timings_attempts": {"build": 1, "sample": 3},
+        "learning_curve_final": {"epoch": 10, "weights": "ema",
+                                 "train": {"energy_mae_meV_per_atom": 0.8, "forces_mae_meV_per_A": 15.0},
+                                 "valid": {"energy_mae_meV_per_atom": 1.1, "forces_mae_meV_per_A": 21.0}},
+        "learning_curve": {"epoch": epochs, "train_energy_mae_meV_per_atom": list(10.0 / np.arange(1, 11)),
+                           "valid_forces_mae_meV_per_A": list(200.0 / np.arange(1, 11)),
                            "lr": [1e-3] * 10},
         "parity": {"n_frames": 8, "energy": {"mae": 1.2, "rmse": 1.5, "unit": "meV/atom"},
                    "forces": {"mae": 60.0, "rmse": 80.0, "unit": "meV/Å"}},
@@ -134,3 +139,45 @@ def test_dielectric_section_appears_when_the_md_produced_it(tmp_path: Path) -> N
     skipped = build_report({"title": "x", "ir": {**data["ir"], "dielectric": {"skipped": "open"}}},
                            tmp_path / "b").read_text()
     assert "Dielectric response" not in skipped
+
+
+def test_labels_units_and_explanations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Charges say which scale they are on, every plot axis has a label (with a unit where the
+    quantity has one), MAE titles carry their unit, the learning curve explains its gap, and
+    stage times show every attempt."""
+    from lesdistill.report import figures
+
+    drawn = []
+    real_png = figures._png
+
+    def keep(fig):
+        drawn.append(fig)
+        return real_png(fig)
+
+    monkeypatch.setattr(figures, "_png", keep)
+    data, samples = _synthetic()
+    text = build_report(data, tmp_path, samples=samples).read_text(encoding="utf-8")
+    assert "latent q mean (e)" in text and "sqrt(eps_inf) q mean (e)" in text and "eps_inf = 1.69" in text
+    # 0.8 / sqrt(1.69) = 0.6154 (latent) next to the stored scaled mean -0.8
+    assert "-0.61538" in text or "-0.6154" in text
+    assert "live weights" in text and "Markers: the saved (EMA) student" in text
+    assert "all attempts (s)" in text and "last attempt (s)" in text
+    titles = {}
+    for fig in drawn:
+        for ax in fig.axes:
+            if not ax.get_visible() or not ax.has_data():
+                continue
+            assert ax.get_xlabel(), "an axis without a label"
+            titles[ax.get_title()] = ax.get_ylabel()
+            assert ax.get_ylabel(), f"y axis without a label: {ax.get_title()!r}"
+    assert any(t.startswith("energy: MAE 1.2 meV/atom") for t in titles)
+    assert any(t.startswith("forces: MAE 60 meV/Å") for t in titles)
+    assert titles.get("energy MAE") == "meV/atom" and titles.get("force MAE") == "meV/Å"
+
+
+def test_metric_label() -> None:
+    from lesdistill.report.figures import metric_label
+
+    assert metric_label("force_mae_meV_A") == ("force MAE", "meV/Å")
+    assert metric_label("stress_rmse_meV_A3") == ("stress RMSE", "meV/Å³")
+    assert metric_label("energy_mae_meV_atom") == ("energy MAE", "meV/atom")

@@ -58,6 +58,28 @@ def test_held_out_frames_are_written_and_recorded(trained, ionic_xyz, tmp_path):
     assert metrics["n_frames"] == 1
 
 
+def test_final_metrics_compare_train_and_valid_with_the_same_weights(trained, ionic_xyz, tmp_path):
+    """The curve's train errors are running means with live weights; final_metrics.json
+    evaluates the saved (EMA) student on both sets alike."""
+    import json
+
+    from lesdistill.data.dataset import read_frames, write_frames
+    from lesdistill.training.evaluate import evaluate
+
+    final = json.loads((trained.out_dir / "final_metrics.json").read_text())
+    assert final["epoch"] == 3 and final["weights"] == "ema"
+    valid = evaluate(trained.last_path, [trained.out_dir / "valid.extxyz"])
+    assert final["valid"]["forces_mae_meV_per_A"] == pytest.approx(valid["forces_mae_meV_per_A"], rel=1e-4)
+    assert final["valid"]["forces_mae_meV_per_A"] == pytest.approx(
+        trained.final["valid_forces_mae_meV_per_A"], rel=1e-4)
+    meta = load_student(trained.last_path).metadata["training"]
+    held = set(meta["valid_frame_ids"]) | set(meta["test_frame_ids"])
+    train_frames = [f for f in read_frames(ionic_xyz) if f.source not in held]
+    write_frames(tmp_path / "train.extxyz", train_frames)
+    on_train = evaluate(trained.last_path, [tmp_path / "train.extxyz"])
+    assert final["train"]["forces_mae_meV_per_A"] == pytest.approx(on_train["forces_mae_meV_per_A"], rel=1e-4)
+
+
 def test_rerun_of_finished_run_returns_without_training(trained, ionic_xyz):
     before = trained.state_path.stat().st_mtime_ns
     again = train(tiny_config(epochs=3, stage_two_start=0.67), ionic_xyz, out_dir=trained.out_dir, progress=False)

@@ -173,6 +173,9 @@ def gather(cfg: RunConfig, out: Path, stage_names: list[str]) -> tuple[dict, dic
                        "teacher_md_fs": cfg.sampling.n_frames * cfg.sampling.stride
                        * cfg.sampling.timestep_fs * len(cfg.sampling.temperatures_K)}
     data["learning_curve"] = _learning_curve(out / CURVE)
+    final = _json((out / CURVE).parent / "final_metrics.json")
+    if final:
+        data["learning_curve_final"] = final
     if metrics:
         data["parity"] = _parity(metrics)
         if metrics.get("held_out_finetuned"):

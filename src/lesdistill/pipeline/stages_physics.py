@@ -62,6 +62,7 @@ def run_evaluate(ctx: StageContext) -> None:
                           "repulsion": getattr(mcfg, "repulsion", None),
                           "repulsion_range_A": {k: round(v, 3) for k, v
                                                 in getattr(mcfg, "repulsion_range", {}).items()},
+                          "eps_inf": getattr(mcfg, "eps_inf", None),
                           "n_parameters": int(n_params)}
     # speed: teacher vs student energy+forces, interleaved in this process
     atoms = read_frames(ctx.input(STRUCTURE))[0]

@@ -82,6 +82,26 @@ def _section_overview(data: Mapping[str, Any]) -> Section | None:
     return Section("Teacher, student and data", tables=tables) if tables else None
 
 
+_CURVE_NOTE = ("Train errors are running means over each epoch's optimizer steps with the live "
+               "weights, before each update; validation errors use the exponential moving average "
+               "(EMA) of the weights after the epoch, which is what best.pt and last.pt hold. "
+               "The EMA student is smoother and the running mean lags behind, so early in "
+               "training the train curve can lie above the validation one without any "
+               "difference between the two sets.")
+
+
+def _final_markers(final: Mapping[str, Any], part: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
+    """Markers for the learning curve: the final EMA student's error on each set."""
+    out = {}
+    for which in ("train", "valid"):
+        values = final.get(which) or {}
+        for column in part:
+            key = column.removeprefix(f"{which}_")
+            if column.startswith(f"{which}_") and key in values:
+                out[f"{which}, final EMA student"] = (float(final.get("epoch", 0)), float(values[key]))
+    return out
+
+
 def _section_training(data, samples) -> Section | None:
     lc, par = data.get("learning_curve"), data.get("parity")
     if not lc and not par:
@@ -91,11 +111,17 @@ def _section_training(data, samples) -> Section | None:
         curves = {k: v for k, v in lc.items() if "mae" in k.lower() or "rmse" in k.lower()}
         energy = {k: v for k, v in curves.items() if "energy" in k.lower()}
         force = {k: v for k, v in curves.items() if "force" in k.lower()}
+        final = data.get("learning_curve_final") or {}
         for name, part, unit in (("learning_curve_energy", energy, "meV/atom"),
                                  ("learning_curve_forces", force, "meV/Å")):
             if part:
-                figs.append(Figure(name, F.learning_curve_png(lc["epoch"], part, f"MAE ({unit})"),
-                                   f"Learning curve: {', '.join(part)}"))
+                markers = _final_markers(final, part)
+                figs.append(Figure(name, F.learning_curve_png(lc["epoch"], part, f"MAE ({unit})",
+                                                              final=markers),
+                                   f"Learning curve: {', '.join(part)}. {_CURVE_NOTE}"
+                                   + (" Markers: the saved (EMA) student at the end, evaluated "
+                                      "alike on the training and validation frames; their gap "
+                                      "is the real one." if markers else "")))
     if par:
         tables.append(_nested_table({k: v for k, v in par.items() if isinstance(v, dict)},
                                     "quantity", "student vs teacher on held-out frames"))
@@ -107,8 +133,9 @@ def _section_training(data, samples) -> Section | None:
         pts = (samples or {}).get(f"parity_{key}")
         if pts is not None:
             mae = (par or {}).get(key, {}).get("mae")
+            mae_unit = (par or {}).get(key, {}).get("unit")
             figs.append(Figure(f"parity_{key}", F.parity_png(pts[0], pts[1], quantity=key,
-                                                             unit=unit, mae=mae),
+                                                             unit=unit, mae=mae, mae_unit=mae_unit),
                                f"Parity of {key}: student vs teacher, held-out frames"))
     return Section("Training and accuracy", paras, tables, figs)
 
@@ -122,10 +149,13 @@ def _section_charges(data, samples) -> Section | None:
                  "to partial charges); their global sign is arbitrary: flipping all of them leaves "
                  "energies, forces and the IR spectrum unchanged, and flips every BEC.")
     if ch:
-        tables.append(_nested_table(ch, "element", "latent charges per element (e)"))
+        eps_inf = (data.get("student") or {}).get("eps_inf")
+        tables.append(_charges_table(ch, eps_inf))
         if (samples or {}).get("charges"):
             figs.append(Figure("charges", F.charges_png(samples["charges"]),
-                               "Latent charge distribution per element (held-out teacher frames)"))
+                               "Distribution of sqrt(eps_inf) × latent charge per element "
+                               "(held-out teacher frames)"
+                               + (f"; eps_inf = {eps_inf:g}" if eps_inf is not None else "")))
     if bec:
         if bec.get("elements"):
             tables.append(_nested_table(bec["elements"], "element",
@@ -138,6 +168,23 @@ def _section_charges(data, samples) -> Section | None:
         if bec.get("n_frames"):
             paras.append(f"BEC from {bec['n_frames']} student MD frames.")
     return Section("Latent charges and Born effective charges", paras, tables, figs)
+
+
+def _charges_table(ch: Mapping[str, Mapping[str, Any]], eps_inf: float | None) -> Table:
+    """Per-element charge statistics: the scaled charge sqrt(eps_inf) q (what the calculator's
+    ``charges`` and the BECs use) and, when eps_inf is known, the latent q of the LES energy."""
+    stats = ("mean", "std", "min", "max")
+    if eps_inf is None:
+        rows = [[el] + [v.get(k) for k in stats] + [v.get("n")] for el, v in ch.items()]
+        return Table(["element"] + [f"sqrt(eps_inf) q {k} (e)" for k in stats] + ["n"], rows,
+                     "charges per element: sqrt(eps_inf) × latent charge q (eps_inf not recorded)")
+    scale = math.sqrt(float(eps_inf))
+    rows = [[el, v.get("mean") / scale, v.get("std") / scale]
+            + [v.get(k) for k in stats] + [v.get("n")] for el, v in ch.items()]
+    return Table(["element", "latent q mean (e)", "latent q std (e)"]
+                 + [f"sqrt(eps_inf) q {k} (e)" for k in stats] + ["n"], rows,
+                 f"charges per element: latent q (in the LES energy) and sqrt(eps_inf) q (the "
+                 f"calculator's charges, the scale of BECs), eps_inf = {float(eps_inf):g}")
 
 
 def _section_rdf(data) -> Section | None:

@@ -30,8 +30,10 @@ def _png(fig) -> bytes:
 
 
 def learning_curve_png(epochs: Sequence[float], curves: Mapping[str, Sequence[float]],
-                       ylabel: str = "MAE") -> bytes:
-    """Learning curves (one line per named series, log y axis) against epoch."""
+                       ylabel: str = "MAE", final: Mapping[str, tuple[float, float]] | None = None
+                       ) -> bytes:
+    """Learning curves (one line per named series, log y axis) against epoch; ``final[label] =
+    (epoch, value)`` adds one marker per series (e.g. the final weights evaluated on both sets)."""
     fig = _figure()
     ax = fig.add_subplot()
     for k, (label, values) in enumerate(curves.items()):
@@ -39,6 +41,10 @@ def learning_curve_png(epochs: Sequence[float], curves: Mapping[str, Sequence[fl
         if np.all(~np.isfinite(vals)):
             continue
         ax.plot(epochs, vals, label=label, color=_COLORS[k % len(_COLORS)])
+    for k, (label, (epoch, value)) in enumerate((final or {}).items()):
+        if np.isfinite(value):
+            ax.plot([epoch], [value], ls="none", marker="o" if k == 0 else "s", mfc="none",
+                    color="k", label=label)
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     ax.set_yscale("log")
@@ -48,8 +54,9 @@ def learning_curve_png(epochs: Sequence[float], curves: Mapping[str, Sequence[fl
 
 
 def parity_png(reference: Sequence[float], predicted: Sequence[float], *, quantity: str,
-               unit: str, mae: float | None = None) -> bytes:
-    """Student vs teacher parity plot with the y = x line."""
+               unit: str, mae: float | None = None, mae_unit: str | None = None) -> bytes:
+    """Student vs teacher parity plot with the y = x line; axes in ``unit``, the MAE in the
+    title in ``mae_unit`` (default ``unit``)."""
     ref, pred = np.asarray(reference, float).ravel(), np.asarray(predicted, float).ravel()
     fig = _figure(4.0, 3.8)
     ax = fig.add_subplot()
@@ -60,7 +67,7 @@ def parity_png(reference: Sequence[float], predicted: Sequence[float], *, quanti
     ax.set_xlabel(f"teacher {quantity} ({unit})")
     ax.set_ylabel(f"student {quantity} ({unit})")
     if mae is not None:
-        ax.set_title(f"{quantity}: MAE {mae:.3g}", fontsize=9)
+        ax.set_title(f"{quantity}: MAE {mae:.3g} {mae_unit or unit}", fontsize=9)
     ax.grid(alpha=0.3)
     return _png(fig)
 
@@ -81,9 +88,10 @@ def _per_element_histogram_png(values: Mapping[str, Sequence[float]], xlabel: st
     return _png(fig)
 
 
-def charges_png(charges: Mapping[str, Sequence[float]]) -> bytes:
-    """Histogram of latent (physical-scaled) charges per element (e)."""
-    return _per_element_histogram_png(charges, "latent charge (e)", 3)
+def charges_png(charges: Mapping[str, Sequence[float]],
+                xlabel: str = r"charge $\sqrt{\epsilon_\infty}\,q$ (e)") -> bytes:
+    """Histogram of charges per element (e); label them with ``xlabel`` (latent or scaled)."""
+    return _per_element_histogram_png(charges, xlabel, 3)
 
 
 def bec_png(diagonals: Mapping[str, Sequence[float]]) -> bytes:
@@ -160,6 +168,26 @@ def finetune_png(metrics: Mapping[str, Mapping[str, float]]) -> bytes:
     for ax, name in zip(axes, names, strict=False):
         vals = [metrics[s].get(name, np.nan) for s in stages]
         ax.bar(stages, vals, color=[_COLORS[k % len(_COLORS)] for k in range(len(stages))])
-        ax.set_title(name, fontsize=8)
+        what, unit = metric_label(name)
+        ax.set_title(what, fontsize=8)
+        ax.set_ylabel(unit, fontsize=8)
+        ax.set_xlabel("student", fontsize=8)
         ax.tick_params(labelsize=7)
     return _png(fig)
+
+
+_UNIT_SUFFIXES = (("_meV_atom", "meV/atom"), ("_meV_per_atom", "meV/atom"), ("_meV_A3", "meV/Å³"),
+                  ("_meV_per_A3", "meV/Å³"), ("_meV_A", "meV/Å"), ("_meV_per_A", "meV/Å"),
+                  ("_me", "me"), ("_e", "e"), ("_cm", "cm⁻¹"), ("_s", "s"))
+
+
+def metric_label(name: str) -> tuple[str, str]:
+    """``"force_mae_meV_A"`` -> ``("force MAE", "meV/Å")``: a metric key as title and unit."""
+    for suffix, unit in _UNIT_SUFFIXES:
+        if name.endswith(suffix):
+            stem = name[: -len(suffix)]
+            break
+    else:
+        stem, unit = name, "value"
+    words = [w.upper() if w in ("mae", "rmse", "r2") else w for w in stem.split("_")]
+    return " ".join(words), unit

@@ -203,15 +203,19 @@ class _Run:
     def validate(self) -> dict[str, float] | None:
         if not self.valid_frames:
             return None
+        return self.evaluate_frames(self.valid_parts, self.valid_frames)
+
+    def evaluate_frames(self, parts: Sequence[Any], frames: Sequence[LabelledFrame]) -> dict[str, float]:
+        """Errors of the EMA weights (what best.pt / last.pt hold) on ``frames``, eval mode."""
         ctx = self.ctx
         sums: dict[str, float] = {}
         self.model.eval()
-        idx_all = list(range(ctx.rank, len(self.valid_frames), ctx.world_size))
+        idx_all = list(range(ctx.rank, len(frames), ctx.world_size))
         bs = max(1, self.config.batch_size)
         ema_ctx = self.ema.average_parameters(self.model) if self.ema is not None else _null()
         with ema_ctx:
             for start in range(0, len(idx_all), bs):
-                batch, targets = self._batch(self.valid_parts, self.valid_frames, idx_all[start:start + bs])
+                batch, targets = self._batch(parts, frames, idx_all[start:start + bs])
                 pred = self._predict(self.model, batch, training=False)
                 losses.accumulate(sums, losses.error_sums(pred, targets))
         flat = torch.tensor([sums.get(k, 0.0) for k in losses.SUM_KEYS], dtype=torch.float64)
@@ -341,6 +345,8 @@ def _train(config: TrainConfig, train_list: list[Path], valid_list: list[Path] |
     run.last_save = time.monotonic()
     st = run.loop_state
     if st["finished"] and (st["stopped_early"] or st["epoch"] >= config.epochs):
+        if not run.paths.final_metrics.is_file():  # killed right after the last epoch
+            _write_final_metrics(run)
         return outputs.result(run)
     st["finished"] = False
     stage_two = config.stage_two_epoch
@@ -384,8 +390,26 @@ def _train(config: TrainConfig, train_list: list[Path], valid_list: list[Path] |
             break
     if outer is not None:
         outer.close()
+    if st["finished"]:
+        _write_final_metrics(run)
     ctx.barrier()
     return outputs.result(run)
+
+
+def _write_final_metrics(run: _Run) -> None:
+    """Training and validation errors of the final EMA weights (``last.pt``), measured alike.
+
+    The learning curve's train columns are running means over each epoch's optimizer steps, with
+    the live weights before each update; its valid columns use the EMA weights after the epoch.
+    Early in training the running mean lags the end-of-epoch weights and EMA averaging smooths
+    the noise of the last steps, so the curve's train errors can sit above the validation ones
+    without any difference between the two sets. These numbers compare like with like.
+    """
+    train_m = run.evaluate_frames(run.train_parts, run.train_frames)
+    valid_m = run.validate()
+    if run.ctx.is_main:
+        outputs.write_final_metrics(run.paths.final_metrics, int(run.loop_state["epoch"]), train_m,
+                                    valid_m, has_stress=run.has_stress, has_bec=run.has_bec)
 
 
 def _enter_stage_two(run: _Run) -> None:

@@ -4,7 +4,11 @@
 students with EMA weights, loadable with ``lesdistill.model.load_student``), ``state.pt`` (resume
 state), ``valid.extxyz`` / ``test.extxyz`` (the validation and held-out test frames of the
 seeded split, as read; only when no validation files are given), ``learning_curve.csv`` (one row per epoch: epoch, stage, lr, train/valid loss, energy MAE
-meV/atom, force MAE meV/Å, stress MAE meV/Å^3 and BEC MAE me when the data have them, wall time s).
+meV/atom, force MAE meV/Å, stress MAE meV/Å^3 and BEC MAE me when the data have them, wall time s;
+train columns: running mean over the epoch's optimizer steps with the live weights; valid
+columns: the EMA weights after the epoch), ``final_metrics.json`` (when training finished: train
+and valid errors of the final EMA weights, measured the same way, see
+:func:`write_final_metrics`).
 """
 
 from __future__ import annotations
@@ -43,6 +47,10 @@ class OutputPaths:
         return self.out_dir / "learning_curve.csv"
 
     @property
+    def final_metrics(self) -> Path:
+        return self.out_dir / "final_metrics.json"
+
+    @property
     def valid_frames(self) -> Path:
         return self.out_dir / "valid.extxyz"
 
@@ -79,6 +87,23 @@ def write_curve(path: Path, history: list[dict[str, float]]) -> None:
     for row in history:
         writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
     write_text_atomic(path, buf.getvalue())
+
+
+def write_final_metrics(path: Path, epoch: int, train: dict[str, float], valid: dict[str, float] | None,
+                        *, has_stress: bool, has_bec: bool) -> None:
+    """``{"epoch", "weights": "ema", "train": {column: value}, "valid": {...}}`` (learning-curve
+    column names, meV units), atomically."""
+    import json
+
+    def columns(m: dict[str, float] | None) -> dict[str, float] | None:
+        if m is None:
+            return None
+        return {column: float(m[key]) for key, column in _METRIC_COLUMNS
+                if key in m and math.isfinite(m[key]) and not ((key == "stress_mae" and not has_stress)
+                                                               or (key == "bec_mae" and not has_bec))}
+
+    data = {"epoch": epoch, "weights": "ema", "train": columns(train), "valid": columns(valid)}
+    write_text_atomic(path, json.dumps(data, indent=1, allow_nan=False, default=str) + "\n")
 
 
 def read_curve(path: Path) -> list[dict[str, float]]:
