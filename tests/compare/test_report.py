@@ -82,3 +82,42 @@ def test_report_files_and_html(summary, tmp_path):
 def test_helpers():
     assert band_shifts({"bend": 1600.0}, {"bend": 1641.0, "stretch": 3381.0}) == {"bend": -41.0}
     assert jsonable({"x": np.float32(np.nan), 1: (np.arange(2),)}) == {"x": None, "1": [[0, 1]]}
+
+
+def test_sections_stay_with_an_explanation_when_every_md_is_unstable(tmp_path):
+    results = [_result("a", "PBE", 1600.0, -0.7, 1), _result("b", "PBE", 1650.0, -0.8, 2)]
+    for r in results:
+        r.md_stable, r.md_issues = False, ["atoms closer than 0.5 Å at step 812"]
+    summary = build_summary(name="toy", system={"builder": "water"}, n_frames={"train": 8, "test": 2},
+                            results=results, elements=["H", "O"], agreement=None, reference=None,
+                            experiment_cm={"bend": 1641.0}, seconds={})
+    text = write_report(summary, tmp_path).read_text()
+    for title in ("IR spectra", "Radial distribution functions"):
+        section = text[text.index(f"<h2>{title}</h2>"):]
+        section = section[:section.index("</section>")]
+        assert "the MD of every student was unstable" in section
+        assert "a (atoms closer than 0.5 Å at step 812)" in section
+    assert 'id="fig-ir_overlay"' not in text
+
+
+def _estimated_width_px(table_html: str) -> int:
+    """Width of a table at the report's font (~7.5 px per character at 0.92 em, 1.2 em padding
+    per cell): the longest text in each column, header cells wrapped at spaces."""
+    rows = re.findall(r"<tr>(.*?)</tr>", table_html, flags=re.S)
+    widths: list[int] = []
+    for k, row in enumerate(rows):
+        cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<t[hd]>(.*?)</t[hd]>", row, re.S)]
+        for j, cell in enumerate(cells):
+            n = max((len(w) for w in cell.split()), default=0) if k == 0 else len(cell)
+            if j >= len(widths):
+                widths.append(0)
+            widths[j] = max(widths[j], n)
+    return int(sum(7.5 * w + 18 for w in widths))
+
+
+def test_every_table_fits_a_1400_px_page(summary, tmp_path):
+    text = write_report(summary, tmp_path).read_text()
+    tables = re.findall(r"<table>.*?</table>", text, flags=re.S)
+    assert len(tables) >= 3
+    for table in tables:
+        assert _estimated_width_px(table) <= 1100, table[:300]  # the page body is 1100 px wide

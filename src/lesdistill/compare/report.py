@@ -29,29 +29,56 @@ def _levels(summary: Mapping[str, Any]) -> dict[str, str]:
     return {t["name"]: t["level_of_theory"] for t in summary["teachers"]}
 
 
-def _main_table(summary: Mapping[str, Any]):
+def _ordered(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The students that ran, grouped by level of theory."""
+    by_name = {t["name"]: t for t in _ok(summary)}
+    return [by_name[n] for names in summary["levels_of_theory"].values() for n in names
+            if n in by_name]
+
+
+def _main_tables(summary: Mapping[str, Any]) -> list:
+    """Two narrow tables (one per question) instead of one that overflows a 1400 px page:
+    who the teachers are and how close and fast each student is; and what each student says
+    about charges, BECs and MD."""
     from lesdistill.report.html import Table
 
     elements = summary["elements"]
-    header = ["teacher", "level of theory", "architecture", "training data", "E MAE (meV/atom)",
-              "F MAE (meV/Å)", "teacher ms/step", "student ms/step", "speed-up"]
-    header += [f"<q> {e} (e)" for e in elements] + [f"Tr Z*/3 {e} (e)" for e in elements]
-    header += ["max |Σ Z*| (e)", "MD <T> (K)", "MD stable"]
-    order = [n for names in summary["levels_of_theory"].values() for n in names]
-    by_name = {t["name"]: t for t in _ok(summary)}
-    rows = []
-    for name in order:
-        t = by_name[name]
-        rows.append([name, t["level_of_theory"], t["info"].get("architecture", ""),
-                     t["info"].get("training_data", ""), t["energy_mae_meV_atom"],
-                     t["force_mae_meV_A"], t["teacher_ms_per_step"], t["student_ms_per_step"],
-                     t["speedup"]]
-                    + [t["mean_charge_e"].get(e) for e in elements]
-                    + [t["bec_trace_e"].get(e) for e in elements]
-                    + [t["asr_residual_e"], t.get("md_temperature_K"), t.get("md_stable")])
-    caption = ("Student errors are against its own teacher on the held-out shared frames; "
-               "ms/step = one energy+forces call on the same structure, measured in this run.")
-    return Table(header, rows, caption)
+    students = _ordered(summary)
+    accuracy = Table(
+        ["teacher", "level of theory", "architecture", "training data", "E MAE (meV/atom)",
+         "F MAE (meV/Å)", "teacher ms/step", "student ms/step", "speed-up"],
+        [[t["name"], t["level_of_theory"], t["info"].get("architecture", ""),
+          t["info"].get("training_data", ""), t["energy_mae_meV_atom"], t["force_mae_meV_A"],
+          t["teacher_ms_per_step"], t["student_ms_per_step"], t["speedup"]] for t in students],
+        "Student errors are against its own teacher on the held-out shared frames; ms/step = "
+        "one energy+forces call on the same structure, measured in this run.")
+    response = Table(
+        ["teacher"] + [f"<q> {e} (e)" for e in elements] + [f"Tr Z*/3 {e} (e)" for e in elements]
+        + ["max |Σ Z*| (e)", "MD <T> (K)", "MD stable"],
+        [[t["name"]] + [t["mean_charge_e"].get(e) for e in elements]
+         + [t["bec_trace_e"].get(e) for e in elements]
+         + [t["asr_residual_e"], t.get("md_temperature_K"), t.get("md_stable")] for t in students],
+        "<q>: mean charge sqrt(eps_inf) q per element on the held-out frames (after fixing the "
+        "global sign); Tr Z*/3: mean BEC trace / 3; max |Σ Z*|: acoustic-sum-rule residual; "
+        "MD: each student's spectrum run.")
+    return [accuracy, response]
+
+
+def _unstable_note(unstable: list[dict[str, Any]], what: str) -> str:
+    issues = "; ".join(f"{t['name']} ({', '.join(t.get('md_issues') or ['unstable'])})"
+                       for t in unstable)
+    return f"Not shown, student MD unstable: {issues}." if issues else ""
+
+
+def _missing_note(ok: list[dict[str, Any]], unstable: list[dict[str, Any]], what: str) -> str:
+    """Why a section has no curve at all (it is still shown, so nothing disappears silently)."""
+    if not ok:
+        return f"No {what}: no student finished."
+    if len(unstable) == len(ok):
+        return (f"No {what}: the MD of every student was unstable, so none gives a trustworthy "
+                f"{what}. Train the students longer or on more (and hotter) frames, or shorten "
+                "the MD time step.")
+    return f"No {what}: no student that ran stably produced one."
 
 
 def _sections(summary: Mapping[str, Any], experiment_curve: tuple | None):
@@ -64,7 +91,7 @@ def _sections(summary: Mapping[str, Any], experiment_curve: tuple | None):
              "All students were trained on the same shared frames, each relabelled by its own "
              f"teacher ({', '.join(f'{k}: {v}' for k, v in frames.items())}).",
              f"{len(ok)} of {len(summary['teachers'])} teachers ran."]
-    sections = [Section("Teachers and students", intro, [_main_table(summary)])]
+    sections = [Section("Teachers and students", intro, _main_tables(summary))]
     if summary["skipped"]:
         rows = [[s["name"], s["spec"], s["status"], s["reason"]] for s in summary["skipped"]]
         sections.append(Section("Skipped teachers", (),
@@ -100,10 +127,9 @@ def _sections(summary: Mapping[str, Any], experiment_curve: tuple | None):
         sections.append(Section("Born effective charges", paras, tables, figures))
     unstable = [t for t in ok if t.get("md_stable") is False]
     shown = [t for t in ok if t.get("md_stable") is not False]
-    note = ("Not shown, student MD unstable: " + "; ".join(
-        f"{t['name']} ({', '.join(t['md_issues'])})" for t in unstable) + ".") if unstable else ""
     curves = {t["name"]: (t["ir_curve"]["wavenumber_cm"], t["ir_curve"]["n_alpha_per_cm"])
               for t in shown if t.get("ir_curve")}
+    note = _unstable_note(unstable, "IR")
     if curves:
         png = plots.ir_overlay_png(curves, levels, experiment=experiment_curve,
                                    experiment_label=summary.get("experiment_label", "experiment"))
@@ -122,6 +148,9 @@ def _sections(summary: Mapping[str, Any], experiment_curve: tuple | None):
                                                   "shifts from experiment." if bands else "")]
                                 + ([note] if note else []),
                                 tables, [Figure("ir_overlay", png, "IR spectra of all students")]))
+    else:
+        sections.append(Section("IR spectra", [_missing_note(ok, unstable, "IR spectrum")]
+                                + ([note] if note else [])))
     rdfs: dict[str, dict[str, tuple]] = {}
     for t in shown:
         for pair, d in (t.get("rdf") or {}).items():
@@ -133,6 +162,10 @@ def _sections(summary: Mapping[str, Any], experiment_curve: tuple | None):
         sections.append(Section("Radial distribution functions", [note] if note else (), (),
                                 [Figure("rdf_overlay", png, "RDFs from each student's MD; black: "
                                         + label)]))
+    else:
+        sections.append(Section("Radial distribution functions",
+                                [_missing_note(ok, unstable, "radial distribution function")]
+                                + ([note] if note else [])))
     sections.append(_level_section(summary, levels))
     runs = [[t["name"], f"../{t['name']}/report/report.html"] for t in ok]
     if runs:
