@@ -61,5 +61,5 @@ def test_two_gloo_ranks_match_one_process(ionic_xyz, tmp_path):
         np.testing.assert_allclose(a.energy_pred, b.energy_pred, rtol=0, atol=1e-5)
         np.testing.assert_allclose(a.forces_pred, b.forces_pred, rtol=0, atol=1e-4)
     # only rank 0 wrote files: no stray temporary files from a second writer
-    assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == ["best.pt", "last.pt", "learning_curve.csv",
+    assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == ["best.pt", "final_metrics.json", "last.pt", "learning_curve.csv",
                                                                      "state.pt", "valid.extxyz"]
