@@ -98,3 +98,24 @@ def test_cli_names_the_flag(tmp_path, capsys) -> None:
 def test_setting_rejects_mutable_defaults() -> None:
     with pytest.raises(TypeError, match="immutable"):
         setting([300.0], "temperatures")
+
+
+def test_cli_bool_flag_has_both_spellings(tmp_path, monkeypatch) -> None:
+    """--relax sets relax, --no-relax clears it (one flag, not two aliases)."""
+    from lesdistill.cli import data as cli_data
+
+    seen = {}
+
+    def fake_sample(atoms, teacher, out, settings, **kwargs):
+        seen["relax"] = settings.relax
+        return out
+
+    monkeypatch.setattr("lesdistill.sampling.sample", fake_sample)
+    base = ["sample", "--teacher", "analytic-ionic", "--system", "ionic", "--out",
+            str(tmp_path / "x.xyz"), "--no-progress", "--quick"]
+    for flag, expected in (("--relax", True), ("--no-relax", False)):
+        with pytest.raises(SystemExit) as info:
+            main(base + [flag])
+        assert info.value.code in (0, None)
+        assert seen["relax"] is expected, flag
+    assert cli_data.QUICK.relax is False

@@ -49,8 +49,7 @@ def _option(f: dataclasses.Field[Any], tp: Any) -> tuple[Any, Any]:
     help_text = f"{help_text} {default}"
     if tp not in (bool, int, float, str):
         raise TypeError(f"internal: no CLI option for settings type {tp!r} ({f.name})")
-    return Optional[tp], typer.Option(None, *flag.split("/", 1) if tp is bool else (flag,),
-                                      help=help_text)
+    return Optional[tp], typer.Option(None, flag, help=help_text)  # bool: "--x/--no-x"
 
 
 def _parse_tuple(text: str, flag: str, item: Any) -> tuple[Any, ...]:
