@@ -24,7 +24,7 @@ from lesdistill.teachers import Teacher, get_teacher
 from lesdistill.teachers.analytic import AnalyticIonicCalculator
 
 SETTINGS = dict(temperatures_K=(300.0, 500.0), n_frames=6, stride=4, timestep_fs=2.0,
-                equilibration_steps=4, seed=7, progress=False)
+                equilibration_steps=4, seed=7, progress=False, settle_window=0)  # the settle check: test_equilibration.py
 
 
 def _run(atoms: Atoms, out: Path, **overrides) -> Path:

@@ -119,9 +119,67 @@ def _parity(metrics: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def teacher_md_summary(frames: list[Any]) -> dict[str, Any] | None:
+    """Mean kinetic temperature of the teacher MD per (target temperature, strain) segment, K,
+    and whether its equilibration was checked and passed (``info`` of the sampled frames)."""
+    from lesdistill import keys
+
+    temps = [f.info.get(keys.MD_TEMPERATURE_K) for f in frames]
+    if not frames or any(t is None for t in temps):
+        return None
+    segments: dict[str, dict[str, Any]] = {}
+    for f, t in zip(frames, temps):
+        key = f"{float(f.info.get(keys.TEMPERATURE_K, 0.0)):.0f} K, strain {float(f.info.get('strain', 0.0)):+.3f}"
+        seg = segments.setdefault(key, {"target_K": float(f.info.get(keys.TEMPERATURE_K, 0.0)), "md_K": [],
+                                        "equilibrated": True})
+        seg["md_K"].append(float(t))
+        seg["equilibrated"] = seg["equilibrated"] and bool(f.info.get(keys.EQUILIBRATED, False))
+    rows = {k: {"target_K": v["target_K"], "mean_K": float(np.mean(v["md_K"])),
+                "min_K": float(np.min(v["md_K"])), "max_K": float(np.max(v["md_K"])),
+                "n_frames": len(v["md_K"]), "equilibration_checked": v["equilibrated"]}
+            for k, v in segments.items()}
+    return {"mean_temperature_K": float(np.mean([float(t) for t in temps])), "segments": rows}
+
+
+def caveats(cfg: RunConfig, data: dict[str, Any]) -> list[str]:
+    """What the numbers of this run can and cannot say, from its own sizes (shown in the report)."""
+    notes = []
+    ds = data.get("dataset") or {}
+    tmd = data.get("teacher_md") or {}
+    teacher = data.get("teacher") or {}
+    if ds:
+        temps = ", ".join(f"{t:.0f}" for t in ds.get("temperatures_K", []))
+        mean_t = f", mean kinetic temperature {tmd['mean_temperature_K']:.0f} K" if tmd else ""
+        notes.append(f"The student saw {ds.get('n_train', '?')} training frames of {ds.get('n_atoms', '?')} "
+                     f"atoms from {ds.get('teacher_md_fs', 0):.0f} fs of teacher MD at {temps} K{mean_t}; "
+                     "configurations far from these are extrapolation.")
+    if teacher:
+        level = teacher.get("level_of_theory") or teacher.get("training_data") or "its training data"
+        notes.append(f"A student can only be as faithful as its teacher: {teacher.get('name', 'the teacher')} "
+                     f"({level}) sets the ceiling for charges, BECs and spectra; differences from experiment "
+                     "are the teacher's plus the distillation's.")
+    md, ir = data.get("md") or {}, data.get("ir") or {}
+    if md and ir:
+        ps = cfg.md.n_steps * cfg.md.timestep_fs / 1000.0
+        notes.append(f"The spectrum comes from {ps:.1f} ps of classical student MD in {cfg.ir.n_blocks} "
+                     "block(s) (the band shows their spread): band positions are meaningful to a few "
+                     "tens of cm^-1, line shapes and intensities are not converged; nuclear quantum "
+                     "effects are only approximated by the quantum correction factor.")
+    return notes
+
+
 def quality_warnings(cfg: RunConfig, data: dict[str, Any]) -> list[str]:
     """Plain-language warnings when a number says the student or its MD is not trustworthy."""
     notes = []
+    tmd = data.get("teacher_md") or {}
+    for name, seg in (tmd.get("segments") or {}).items():
+        hot = abs(seg["mean_K"] - seg["target_K"]) > 0.1 * seg["target_K"]
+        if hot or not seg["equilibration_checked"]:
+            why = (f"mean {seg['mean_K']:.0f} K vs target {seg['target_K']:.0f} K" if hot
+                   else "frames recorded without a passed equilibration check")
+            notes.append(f"teacher MD segment {name}: {why}; the student learnt from configurations "
+                         "that may not be equilibrated (use sampling.pre_equilibration and the "
+                         "equilibration check)")
     md = data.get("md") or {}
     drift = md.get("nve_drift_meV_per_atom_ps")
     if drift is not None and abs(drift) > 1.0:
@@ -170,8 +228,9 @@ def gather(cfg: RunConfig, out: Path, stage_names: list[str]) -> tuple[dict, dic
                        "n_valid": _count(out / VALID), "n_test": _count(out / TEST),
                        "n_atoms": len(frames[0]), "formula": frames[0].get_chemical_formula(),
                        "temperatures_K": list(cfg.sampling.temperatures_K),
-                       "teacher_md_fs": cfg.sampling.n_frames * cfg.sampling.stride
-                       * cfg.sampling.timestep_fs * len(cfg.sampling.temperatures_K)}
+                       # recorded teacher MD (all segments; equilibration not counted)
+                       "teacher_md_fs": len(frames) * cfg.sampling.stride * cfg.sampling.timestep_fs}
+    data["teacher_md"] = teacher_md_summary(frames)
     data["learning_curve"] = _learning_curve(out / CURVE)
     final = _json((out / CURVE).parent / "final_metrics.json")
     if final:
@@ -213,6 +272,7 @@ def gather(cfg: RunConfig, out: Path, stage_names: list[str]) -> tuple[dict, dic
     data["timings_attempts"] = {name: len(st.get("attempts") or [1]) for name, st in done.items()}
     data["config"] = config_to_dict(cfg)
     data["warnings"] = quality_warnings(cfg, data)
+    data["caveats"] = caveats(cfg, data)
     return {k: v for k, v in data.items() if v is not None}, samples
 
 

@@ -120,13 +120,16 @@ def _run_mirror(ctx: StageContext, calc: Any) -> None:
     seg = teacher_segment(cfg, frames)
     temperature = float(frames[seg[0]].info.get(keys.TEMPERATURE_K, cfg.md.temperature_K))
     strain = float(frames[seg[0]].info.get("strain", 0.0))
-    atoms = read_frames(ctx.input(STRUCTURE))[0]
-    if strain:
-        atoms.set_cell(atoms.cell.array * (1.0 + strain), scale_atoms=True)
+    from lesdistill.sampling.md import segment_start
+
+    pairs = [(t, st) for t, st, _ in s.segments()]
+    index = min(range(len(pairs)), key=lambda k: abs(pairs[k][0] - temperature) + abs(pairs[k][1] - strain))
+    atoms = segment_start(read_frames(ctx.input(STRUCTURE))[0], s, cfg.seed, index, temperature, strain)
     atoms.calc = calc
     thermostat = s.thermostat if s.thermostat in ("langevin", "bussi") else "langevin"
     mirror = MDSettings(temperature_K=temperature, timestep_fs=s.timestep_fs,
-                        n_equil=s.equilibration_steps, n_steps=len(seg) * s.stride,
+                        n_equil=int(frames[seg[0]].info.get("equilibration_steps", s.equilibration_steps)),
+                        n_steps=len(seg) * s.stride,
                         stride=s.stride, thermostat=thermostat, production=thermostat,
                         coupling_fs=1.0 / s.friction_per_fs,
                         production_coupling_fs=1.0 / s.friction_per_fs)

@@ -65,6 +65,11 @@ def _section_warnings(data: Mapping[str, Any]) -> Section | None:
     return Section("Warnings", list(notes)) if notes else None
 
 
+def _section_caveats(data: Mapping[str, Any]) -> Section | None:
+    notes = data.get("caveats")
+    return Section("Caveats", list(notes)) if notes else None
+
+
 def _section_overview(data: Mapping[str, Any]) -> Section | None:
     tables = [_kv_table(data[key], key) for key in ("teacher", "student", "dataset")
               if data.get(key)]
@@ -208,6 +213,17 @@ def _section_rdf(data) -> Section | None:
     return Section("Structure: radial distribution functions", paras, tables, [fig])
 
 
+def _section_teacher_md(data) -> Section | None:
+    tmd = data.get("teacher_md")
+    if not tmd:
+        return None
+    paras = [f"Mean kinetic temperature of the recorded teacher MD frames: {tmd['mean_temperature_K']:.0f} K. "
+             "Frames are recorded only after the teacher MD passed the equilibration check (mean "
+             "temperature near the target, no potential-energy drift); 'equilibration_checked' says "
+             "whether every frame of a segment was recorded that way."]
+    return Section("Teacher MD", paras, [_nested_table(tmd["segments"], "segment", "teacher MD per segment (K)")])
+
+
 def _section_ir(data) -> Section | None:
     ir = data.get("ir")
     if not ir:
@@ -289,9 +305,10 @@ def _section_finetune(data) -> Section | None:
 def build_sections(data: Mapping[str, Any], samples: Mapping[str, Any] | None = None
                    ) -> list[Section]:
     """All report sections present in ``data`` (in reading order)."""
-    parts = [_section_warnings(data), _section_overview(data), _section_training(data, samples),
-             _section_finetune(data), _section_charges(data, samples), _section_rdf(data),
-             _section_ir(data), _section_dielectric(data), _section_speed(data)]
+    parts = [_section_warnings(data), _section_caveats(data), _section_overview(data),
+             _section_training(data, samples), _section_finetune(data), _section_charges(data, samples),
+             _section_teacher_md(data), _section_rdf(data), _section_ir(data), _section_dielectric(data),
+             _section_speed(data)]
     return [p for p in parts if p is not None]
 
 

@@ -64,8 +64,12 @@ def sample(
     (eV/Å^3, Voigt) as ASE SinglePointCalculator results, plus ``info``: ``teacher``,
     ``frame_id`` (0..n_frames-1), ``temperature_K``, ``strain``, ``md_step``. Frames are split
     evenly over the (temperature, strain) segments; each segment starts from the (optionally
-    relaxed, strained) input with Maxwell-Boltzmann velocities and ``equilibration_steps`` of
-    unrecorded MD. Re-running with the same arguments resumes (see the module docstring).
+    relaxed, strained) input -- or, with ``pre_equilibration="tip3p"``, its own TIP3P liquid
+    snapshot -- with Maxwell-Boltzmann velocities and at least ``equilibration_steps`` of
+    unrecorded MD, continued until the settle check passes (``settle_window``; a segment that
+    does not settle within ``max_equilibration_steps`` raises :class:`SamplingAborted` and
+    records nothing). Frames also carry ``md_temperature_K`` (kinetic), ``equilibration_steps``
+    and ``equilibrated``. Re-running with the same arguments resumes (see the module docstring).
 
     Raises :class:`SamplingAborted` if the MD explodes (NaN, runaway temperature, overlapping
     atoms); frames written before are kept.
@@ -187,8 +191,24 @@ def _restore_thermostat(dyn: Any, settings: SampleSettings, saved: dict[str, Any
         dyn.transferred_energy = float(saved["transferred_energy"])
 
 
+def segment_start(start: Atoms, settings: SampleSettings, seed: int, segment: int,
+                  temperature: float, strain: float) -> Atoms:
+    """Start structure of one sampling segment: ``start`` strained by ``strain`` (cell and
+    positions scaled by 1 + strain), then, with ``pre_equilibration="tip3p"``, its own TIP3P
+    liquid snapshot at ``temperature`` (seeded by ``seed`` and the segment index)."""
+    from lesdistill.sampling.equilibration import tip3p_start
+
+    work = Atoms(start.numbers, positions=start.positions, cell=start.cell, pbc=start.pbc)
+    if strain:
+        work.set_cell(start.cell.array * (1.0 + strain), scale_atoms=True)
+    if settings.pre_equilibration == "tip3p":
+        work = tip3p_start(work, ps=settings.pre_equilibration_ps, temperature_K=temperature,
+                           seed=seed * 1000 + segment)
+    return work
+
+
 def _labelled_frame(atoms: Atoms, teacher: Teacher, frame_id: int, temperature: float,
-                    strain: float, step: int) -> Atoms:
+                    strain: float, step: int, equil: tuple[int, bool]) -> Atoms:
     from ase.calculators.singlepoint import SinglePointCalculator
 
     results: dict[str, Any] = {"energy": float(atoms.get_potential_energy()),
@@ -198,8 +218,10 @@ def _labelled_frame(atoms: Atoms, teacher: Teacher, frame_id: int, temperature: 
     frame = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
     frame.wrap()
     frame.info.update({keys.TEACHER: teacher.name, keys.FRAME_ID: int(frame_id),
-                       keys.TEMPERATURE_K: float(temperature), "strain": float(strain),
-                       "md_step": int(step)})
+                       keys.TEMPERATURE_K: float(temperature),
+                       keys.MD_TEMPERATURE_K: float(atoms.get_temperature()), "strain": float(strain),
+                       "md_step": int(step), "equilibration_steps": int(equil[0]),
+                       keys.EQUILIBRATED: bool(equil[1])})
     frame.calc = SinglePointCalculator(frame, **results)
     return frame
 
@@ -223,11 +245,14 @@ def _run_segments(start: Atoms, teacher: Teacher, out: Path, sidecar: Path, run:
             if done >= seg_end or n_seg == 0:
                 first_id = seg_end
                 continue
-            work = start.copy()
-            if strain:
-                work.set_cell(start.cell.array * (1.0 + strain), scale_atoms=True)
-            work.calc = teacher.calculator
             resume = state is not None and int(state["segment"]) == seg and done > first_id
+            if resume:  # positions and momenta come from the state
+                work = start.copy()
+                if strain:
+                    work.set_cell(start.cell.array * (1.0 + strain), scale_atoms=True)
+            else:
+                work = segment_start(start, settings, run.seed, seg, temperature, strain)
+            work.calc = teacher.calculator
             rng = np.random.default_rng([run.seed, seg])
             if resume:
                 assert state is not None
@@ -235,6 +260,7 @@ def _run_segments(start: Atoms, teacher: Teacher, out: Path, sidecar: Path, run:
                 work.set_momenta(np.array(state["momenta"], dtype=float))
                 rng.bit_generator.state = state["rng"]
                 step = int(state["step"])
+                equil = (int(state.get("equilibration_steps", 0)), bool(state.get("equilibrated", False)))
             else:
                 MaxwellBoltzmannDistribution(work, temperature_K=temperature, rng=rng)
                 Stationary(work)
@@ -244,18 +270,15 @@ def _run_segments(start: Atoms, teacher: Teacher, out: Path, sidecar: Path, run:
                 assert state is not None
                 _restore_thermostat(dyn, settings, state["thermostat"])
             else:
-                for _ in range(settings.equilibration_steps):
-                    dyn.run(1)
-                    step += 1
-                    # an unrelaxed start heats up first: only catch a real explosion here
-                    _guard(work, temperature, step, settings, check_overlap=False, looser=4.0)
+                equil = _equilibrate(dyn, work, temperature, settings, seg, strain)
+                step += equil[0]
             for frame_id in range(max(done, first_id), seg_end):
                 for _ in range(settings.stride):
                     dyn.run(1)
                     step += 1
                     _guard(work, temperature, step, settings, check_overlap=False)
                 _guard(work, temperature, step, settings, check_overlap=True)
-                frame = _labelled_frame(work, teacher, frame_id, temperature, strain, step)
+                frame = _labelled_frame(work, teacher, frame_id, temperature, strain, step, equil)
                 text = frame_text(frame)
                 new_state = {
                     "settings": run.jsonable(), "n_done": frame_id + 1, "segment": seg,
@@ -263,6 +286,7 @@ def _run_segments(start: Atoms, teacher: Teacher, out: Path, sidecar: Path, run:
                     "momenta": work.get_momenta().tolist(), "rng": rng.bit_generator.state,
                     "thermostat": _thermostat_state(dyn, settings),
                     "start_positions": start.positions.tolist(), "last_frame": text,
+                    "equilibration_steps": equil[0], "equilibrated": equil[1],
                 }
                 write_state(sidecar, new_state)
                 append_frames(out, [text])
@@ -279,6 +303,30 @@ def _run_segments(start: Atoms, teacher: Teacher, out: Path, sidecar: Path, run:
         ) from None
     finally:
         bar.close()
+
+
+def _equilibrate(dyn: Any, work: Atoms, temperature: float, settings: SampleSettings, seg: int,
+                 strain: float) -> tuple[int, bool]:
+    """Unrecorded teacher MD until the segment has settled; (steps, passed the check)."""
+    from lesdistill.sampling.equilibration import equilibrate
+
+    def hook(step: int) -> None:
+        # an unrelaxed start heats up first: only catch a real explosion here
+        _guard(work, temperature, step, settings, check_overlap=False, looser=4.0)
+
+    steps, verdict = equilibrate(dyn, work, temperature, min_steps=settings.equilibration_steps,
+                                 window=settings.settle_window,
+                                 max_steps=settings.max_equilibration_steps,
+                                 temperature_tolerance=settings.settle_temperature_tolerance,
+                                 energy_tolerance=settings.settle_energy_tolerance, step_hook=hook)
+    if verdict is not None and not verdict.ok:
+        raise SamplingAborted(
+            f"teacher MD segment {seg + 1} ({temperature:.0f} K, strain {strain:+.3f}) did not settle "
+            f"within {steps} steps ({verdict.reason}); its frames were not recorded. Raise "
+            "max_equilibration_steps, relax the start (relax / pre_equilibration: tip3p for water) "
+            "or check the teacher"
+        )
+    return steps, verdict is not None
 
 
 def _guard(atoms: Atoms, temperature: float, step: int, settings: SampleSettings,

@@ -13,6 +13,7 @@ from lesdistill.settings import Settings, SettingsError, at_most, coerce, one_of
 __all__ = ["QUICK", "THERMOSTATS", "SampleSettings"]
 
 THERMOSTATS = ("langevin", "bussi", "nose-hoover")
+PRE_EQUILIBRATIONS = ("none", "tip3p")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,16 @@ class SampleSettings(Settings):
     relax_steps: int = setting(200, "at most this many pre-relaxation steps")
     max_temperature_factor: float = setting(3.0, "abort when T exceeds this x the target")
     min_distance_A: float = setting(0.5, "abort when two atoms come closer (Å)")
+    pre_equilibration: str = setting("none", "none | tip3p: every segment starts from its own rigid-TIP3P "
+                                     "liquid (water boxes only; no teacher calls)")
+    pre_equilibration_ps: float = setting(1.0, "TIP3P MD per segment start (ps)")
+    settle_window: int = setting(0, "equilibration check over the last N MD steps: <T> near the "
+                                 "target, no energy drift (0: no check; the demo and water configs use 20-40)")
+    max_equilibration_steps: int = setting(400, "record nothing if the MD has not settled after "
+                                           "this many steps")
+    settle_temperature_tolerance: float = setting(0.1, "allowed |<T> - target| / target")
+    settle_energy_tolerance: float = setting(0.3, "allowed potential-energy drift over the window "
+                                             "(k_B T per atom)")
 
     def __post_init__(self) -> None:
         coerce(self)
@@ -57,6 +68,16 @@ class SampleSettings(Settings):
             raise SettingsError("strains", f"strains must be a list of numbers > -0.5, got "
                                 f"{self.strains!r}")
         one_of(self, "thermostat", THERMOSTATS)
+        one_of(self, "pre_equilibration", PRE_EQUILIBRATIONS)
+        positive(self, "pre_equilibration_ps", "settle_temperature_tolerance", "settle_energy_tolerance")
+        positive(self, "settle_window", "max_equilibration_steps", strict=False)
+        if 0 < self.settle_window < 4:
+            raise SettingsError("settle_window", f"settle_window must be 0 (no check) or >= 4 steps, "
+                                f"got {self.settle_window}")
+        if self.max_equilibration_steps < self.equilibration_steps:
+            raise SettingsError("max_equilibration_steps", f"max_equilibration_steps "
+                                f"({self.max_equilibration_steps}) must be >= equilibration_steps "
+                                f"({self.equilibration_steps})")
 
     def segments(self) -> list[tuple[float, float, int]]:
         """(temperature K, strain, frames) per segment; frames sum to ``n_frames``."""
