@@ -56,8 +56,9 @@ def main() -> None:
           f"teacher {t['model']} {t['ms_per_step']:.1f} ms/step, {s['model']} "
           f"{s['ms_per_step']:.1f} ms/step -> {t['ms_per_step'] / s['ms_per_step']:.1f}x faster")
     h = metrics["held_out"]
-    print(f"held-out accuracy ({h['n_frames']} frames): energy MAE {h['energy_mae_meV_atom']:.2f} "
-          f"meV/atom, force MAE {h['force_mae_meV_A']:.1f} meV/Å")
+    print(f"held-out accuracy ({h['n_frames']} frames): energy MAE "
+          f"{h['energy_mae_meV_per_atom']:.2f} "
+          f"meV/atom, force MAE {h['forces_mae_meV_per_A']:.1f} meV/Å")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ def test_two_teachers_and_a_skipped_one(tmp_path, make_config):
     for name in ("analytic-ionic", "xtb-gfn1"):
         t = rows[name]
         assert t["status"] == "ok", t["reason"]
-        assert np.isfinite(t["force_mae_meV_A"]) and t["force_mae_meV_A"] > 0
+        assert np.isfinite(t["forces_mae_meV_per_A"]) and t["forces_mae_meV_per_A"] > 0
         assert t["teacher_ms_per_step"] > 0 and t["student_ms_per_step"] > 0
         assert set(t["mean_charge_e"]) == {"Na", "Cl"}
         assert set(t["bec_trace_e"]) == {"Na", "Cl"}

@@ -21,7 +21,7 @@ def _result(name, level, bend, q_o, seed):
     return TeacherResult(
         name=name, spec=name, info={"level_of_theory": level, "architecture": "arch-" + name,
                                     "training_data": "data"},
-        energy_mae_meV_atom=float(rng.uniform(0.5, 2)), force_mae_meV_A=float(rng.uniform(20, 60)),
+        energy_mae_meV_per_atom=float(rng.uniform(0.5, 2)), forces_mae_meV_per_A=float(rng.uniform(20, 60)),
         teacher_ms_per_step=50.0, student_ms_per_step=5.0,
         mean_charge_e={"H": -q_o / 2, "O": q_o}, bec_trace_e={"H": 0.4, "O": -0.8 + seed / 10},
         asr_residual_e=1e-6, bec_vs_reference={"mae_e": 0.1, "rmse_e": 0.2, "r2": 0.8,

@@ -94,9 +94,9 @@ def test_tiny_run_end_to_end(tmp_path: Path, restore_threads: None) -> None:
     assert {row["model"].split()[0] for row in data["speed"]} >= {"xtb-gfn1", "student"}
     ft = data["finetune"]
     assert ft["source"] == "xtb-gfn2" and ft["n_test"] == 3 and ft["n_train"] == 2
-    assert set(ft["before"]) == set(ft["after"]) and ft["before"]["force_mae_meV_A"] > 0
+    assert set(ft["before"]) == set(ft["after"]) and ft["before"]["forces_mae_meV_per_A"] > 0
     # GFN2 and GFN1 total energies differ by eV/atom: fine-tuning must move the student there
-    assert ft["after"]["energy_mae_meV_atom"] < 0.2 * ft["before"]["energy_mae_meV_atom"]
+    assert ft["after"]["energy_mae_meV_per_atom"] < 0.2 * ft["before"]["energy_mae_meV_per_atom"]
     # IR: spectrum, peak table vs water, sum rule (BECs were stored during MD)
     ir = data["ir"]
     assert len(ir["wavenumber_cm"]) == len(ir["n_alpha_per_cm"]) > 10

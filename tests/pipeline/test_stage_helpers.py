@@ -8,7 +8,8 @@ from ase import Atoms
 from ase.calculators.lj import LennardJones
 
 from lesdistill.config import RunConfig, config_from_dict
-from lesdistill.pipeline.timing import error_metrics, time_calculators
+from lesdistill.pipeline.timing import time_calculators
+from lesdistill.training.evaluate import Predictions, charge_stats, metrics_of, parity_arrays
 from lesdistill.pipeline.stage_ir import bec_summary_dict, diagonals_by_element
 from lesdistill.pipeline.stage_report import rdf_pairs
 from lesdistill.pipeline.stages_data import split_indices
@@ -41,12 +42,20 @@ def test_teacher_segment_picks_md_temperature_and_zero_strain() -> None:
 
 
 def test_error_metrics_units() -> None:
-    pred = {"energy_ref": np.array([1.0, 2.0]), "energy_pred": np.array([1.001, 1.998]),
-            "forces_ref": np.zeros((3, 3)), "forces_pred": np.full((3, 3), 0.05),
-            "stress_ref": np.zeros((0, 6)), "stress_pred": np.zeros((0, 6))}
-    m = error_metrics(pred)
-    assert m["energy_mae_meV_atom"] == pytest.approx(1.5)
-    assert m["force_mae_meV_A"] == pytest.approx(50.0) and "stress_mae_meV_A3" not in m
+    """The one metric schema (training/evaluate.py): meV/atom, meV/Å, units in the names."""
+    z = np.zeros
+    pred = Predictions(energy_ref=np.array([1.0, 2.0]), energy_pred=np.array([1.001, 1.998]),
+                       forces_ref=z((3, 3)), forces_pred=np.full((3, 3), 0.05),
+                       numbers=np.array([8, 1, 1]), stress_ref=z((0, 6)), stress_pred=z((0, 6)),
+                       bec_ref=z((0, 3, 3)), bec_pred=z((0, 3, 3)),
+                       charges=np.array([-0.8, 0.4, 0.4]), n_atoms=np.array([1, 2]))
+    m = metrics_of(pred)
+    assert m["energy_mae_meV_per_atom"] == pytest.approx(1.5)
+    assert m["forces_mae_meV_per_A"] == pytest.approx(50.0) and "stress_mae_meV_per_A3" not in m
+    assert m["forces_per_element"]["H"]["n_atoms"] == 2
+    assert charge_stats(pred)["H"] == {"mean": 0.4, "std": 0.0, "min": 0.4, "max": 0.4, "n": 2}
+    arrays = parity_arrays(pred)
+    assert arrays["charges_O"].tolist() == [-0.8] and arrays["n_atoms"].tolist() == [1, 2]
 
 
 def test_time_calculators_interleaves_and_reports() -> None:

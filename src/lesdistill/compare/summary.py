@@ -31,10 +31,10 @@ class TeacherResult:
     status: str = "ok"
     reason: str = ""
     info: dict[str, str] = field(default_factory=dict)
-    energy_mae_meV_atom: float | None = None
-    force_mae_meV_A: float | None = None
-    energy_rmse_meV_atom: float | None = None
-    force_rmse_meV_A: float | None = None
+    energy_mae_meV_per_atom: float | None = None
+    forces_mae_meV_per_A: float | None = None
+    energy_rmse_meV_per_atom: float | None = None
+    forces_rmse_meV_per_A: float | None = None
     teacher_ms_per_step: float | None = None
     student_ms_per_step: float | None = None
     mean_charge_e: dict[str, float] = field(default_factory=dict)

@@ -109,12 +109,12 @@ def _learning_curve(path: Path) -> dict[str, list[float]] | None:
 def _parity(metrics: dict[str, Any]) -> dict[str, Any]:
     h = metrics["held_out"]
     out: dict[str, Any] = {"n_frames": h["n_frames"],
-                           "energy": {"mae": h["energy_mae_meV_atom"],
-                                      "rmse": h["energy_rmse_meV_atom"], "unit": "meV/atom"},
-                           "forces": {"mae": h["force_mae_meV_A"], "rmse": h["force_rmse_meV_A"],
-                                      "unit": "meV/Å"}}
-    if "stress_mae_meV_A3" in h:
-        out["stress"] = {"mae": h["stress_mae_meV_A3"], "rmse": h["stress_rmse_meV_A3"],
+                           "energy": {"mae": h["energy_mae_meV_per_atom"],
+                                      "rmse": h["energy_rmse_meV_per_atom"], "unit": "meV/atom"},
+                           "forces": {"mae": h["forces_mae_meV_per_A"],
+                                      "rmse": h["forces_rmse_meV_per_A"], "unit": "meV/Å"}}
+    if "stress_mae_meV_per_A3" in h:
+        out["stress"] = {"mae": h["stress_mae_meV_per_A3"], "rmse": h["stress_rmse_meV_per_A3"],
                          "unit": "meV/Å³"}
     return out
 

@@ -185,8 +185,8 @@ def _finetune_frames(ctx: StageContext) -> list[Any]:
 
 
 def run_finetune(ctx: StageContext) -> None:
-    from lesdistill.pipeline.timing import predict_metrics
     from lesdistill.training import train
+    from lesdistill.training.evaluate import evaluate
 
     cfg: RunConfig = ctx.config
     ft = cfg.finetune
@@ -202,15 +202,16 @@ def run_finetune(ctx: StageContext) -> None:
     for name, idx in (("train", trn), ("valid", valid), ("test", test)):
         write_frames(ctx.stage_dir / f"{name}.extxyz", [frames[i] for i in sorted(idx)])
     base = ctx.input(STUDENT)
-    before = predict_metrics(base, ctx.stage_dir / "test.extxyz", device=cfg.device)
+    before = evaluate(base, ctx.stage_dir / "test.extxyz", device=cfg.device)
     result = train(train_config(cfg, ft.training), [ctx.stage_dir / "train.extxyz"],
                    valid_files=[ctx.stage_dir / "valid.extxyz"], out_dir=ctx.stage_dir,
                    init=base, device=cfg.device, progress=ctx.progress)
-    after = predict_metrics(result.best_path, ctx.stage_dir / "test.extxyz", device=cfg.device)
+    after = evaluate(result.best_path, ctx.stage_dir / "test.extxyz", device=cfg.device)
     source = ft.data if ft.data is not None else ft.teacher
     metrics = {"source": source, "n_frames": n, "n_train": len(trn), "n_valid": len(valid),
                "n_test": len(test), "before": before, "after": after}
     write_text_atomic(ctx.stage_dir / "metrics.json", json.dumps(metrics, indent=1) + "\n")
     ctx.log(f"  fine-tuning set ({source}), {len(test)} held-out frames: force MAE "
-            f"{before['force_mae_meV_A']:.1f} -> {after['force_mae_meV_A']:.1f} meV/Å, energy MAE "
-            f"{before['energy_mae_meV_atom']:.2f} -> {after['energy_mae_meV_atom']:.2f} meV/atom")
+            f"{before['forces_mae_meV_per_A']:.1f} -> {after['forces_mae_meV_per_A']:.1f} meV/Å, "
+            f"energy MAE {before['energy_mae_meV_per_atom']:.2f} -> "
+            f"{after['energy_mae_meV_per_atom']:.2f} meV/atom")

@@ -28,29 +28,26 @@ EVAL_METRICS, PARITY = "evaluate/metrics.json", "evaluate/parity.npz"
 MD_START, TRAJ = "md/start.extxyz", "md/traj"
 
 
-def _stats(values: np.ndarray) -> dict[str, float]:
-    v = np.asarray(values, float)
-    return {"mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()),
-            "max": float(v.max()), "n": int(v.size)}
-
-
 # --- evaluate -----------------------------------------------------------------------------------
 
 def run_evaluate(ctx: StageContext) -> None:
     from lesdistill.calculator import StudentCalculator
+    from lesdistill.data.dataset import read_frames as read_labelled
     from lesdistill.model import load_student
-    from lesdistill.pipeline.timing import error_metrics, predict, time_calculators
+    from lesdistill.pipeline.timing import time_calculators
     from lesdistill.teachers import get_teacher
+    from lesdistill.training.evaluate import charge_stats, metrics_of, parity_arrays, predict
 
     cfg: RunConfig = ctx.config
     model_path = ctx.input(final_student(cfg))
     distilled = ctx.input("train/best.pt")
-    pred = predict(distilled, ctx.input(TEST), device=cfg.device)
-    metrics: dict[str, Any] = {"held_out": error_metrics(pred)}
+    test = read_labelled(ctx.input(TEST))
+    pred = predict(load_student(distilled, device=cfg.device), test)
+    metrics: dict[str, Any] = {"held_out": metrics_of(pred)}
     if model_path != distilled:  # the fine-tuned student on the teacher's held-out frames
-        metrics["held_out_finetuned"] = error_metrics(
-            predict(model_path, ctx.input(TEST), device=cfg.device, charges=False))
-    metrics["charges"] = {el: _stats(q) for el, q in sorted(pred["charges"].items())}
+        metrics["held_out_finetuned"] = metrics_of(
+            predict(load_student(model_path, device=cfg.device), test))
+    metrics["charges"] = charge_stats(pred)
     model = load_student(model_path, device=cfg.device)
     mcfg = getattr(model, "config", None)
     n_params = sum(p.numel() for p in model.parameters())
@@ -77,12 +74,12 @@ def run_evaluate(ctx: StageContext) -> None:
     metrics["speed"] = speed
     metrics["speedup"] = speed["teacher"]["ms_per_step"] / speed["student"]["ms_per_step"]
     with atomic_path(ctx.stage_dir / "parity.npz") as tmp:
-        np.savez(tmp, **{k: v for k, v in pred.items() if k != "charges"},
-                 **{f"charges_{el}": q for el, q in pred["charges"].items()})
+        np.savez(tmp, **parity_arrays(pred))
     write_text_atomic(ctx.stage_dir / "metrics.json", json.dumps(metrics, indent=1) + "\n")
     h = metrics["held_out"]
-    ctx.log(f"  held-out ({h['n_frames']} frames): energy MAE {h['energy_mae_meV_atom']:.2f} "
-            f"meV/atom, force MAE {h['force_mae_meV_A']:.1f} meV/Å; teacher "
+    ctx.log(f"  held-out ({h['n_frames']} frames): energy MAE "
+            f"{h['energy_mae_meV_per_atom']:.2f} meV/atom, force MAE "
+            f"{h['forces_mae_meV_per_A']:.1f} meV/Å; teacher "
             f"{speed['teacher']['ms_per_step']:.1f} ms/step, student "
             f"{speed['student']['ms_per_step']:.1f} ms/step ({metrics['speedup']:.0f}x)")
 

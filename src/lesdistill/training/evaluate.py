@@ -1,6 +1,9 @@
-"""Accuracy of a student on labelled frames: MAE/RMSE tables and parity plots.
+"""Accuracy of a student on labelled frames: the one evaluation path and its metric schema.
 
-:func:`evaluate` returns a JSON-ready dict (units in the key names):
+Every consumer (``lesdistill train``'s validation, ``lesdistill evaluate``, the pipeline's
+evaluate and fine-tune stages, ``lesdistill compare``) uses :func:`predict` + :func:`metrics_of`
+(or :func:`evaluate` on files), so one set of names holds everywhere. :func:`evaluate` returns a
+JSON-ready dict (units in the key names):
 
 * ``energy_mae_meV_per_atom``, ``energy_rmse_meV_per_atom`` (per-atom energy error),
 * ``forces_mae_meV_per_A``, ``forces_rmse_meV_per_A`` (all Cartesian components),
@@ -9,6 +12,9 @@
 * ``bec_mae_e``, ``bec_rmse_e`` when frames carry BEC labels,
 * ``n_frames``, ``n_atoms``, ``model``, ``data``; with ``out_dir``: ``metrics.json`` and
   ``parity_energy.png``, ``parity_forces.png`` (and ``parity_stress.png``), listed in ``plots``.
+
+:func:`charge_stats` summarises the student's (physical) charges per element and
+:func:`parity_arrays` gives the per-frame/per-atom arrays behind the parity plots (for an npz).
 """
 
 from __future__ import annotations
@@ -32,7 +38,8 @@ PathLike = str | os.PathLike[str]
 @dataclass
 class Predictions:
     """Reference vs student values. energy per atom [F] eV/atom; forces [N, 3] eV/Å with the
-    atomic numbers [N]; stress [M, 6] eV/Å^3 (frames with a stress label); bec [K, 3, 3] e."""
+    atomic numbers [N]; stress [M, 6] eV/Å^3 (frames with a stress label); bec [K, 3, 3] e;
+    the student's physical charges [N] e (latent * sqrt(eps_inf)); atoms per frame [F]."""
 
     energy_ref: np.ndarray
     energy_pred: np.ndarray
@@ -43,6 +50,8 @@ class Predictions:
     stress_pred: np.ndarray
     bec_ref: np.ndarray
     bec_pred: np.ndarray
+    charges: np.ndarray
+    n_atoms: np.ndarray
 
 
 def predict(model: Any, frames: Sequence[Any], *, batch_size: int = 8) -> Predictions:
@@ -53,7 +62,7 @@ def predict(model: Any, frames: Sequence[Any], *, batch_size: int = 8) -> Predic
     has_stress = any(f.stress is not None for f in frames)
     has_bec = any(f.bec is not None for f in frames)
     parts = modelio.batch_parts([f.atoms for f in frames], modelio.cutoff(model))
-    e_ref, e_pred, f_ref, f_pred, zs, s_ref, s_pred, b_ref, b_pred = ([] for _ in range(9))
+    e_ref, e_pred, f_ref, f_pred, zs, s_ref, s_pred, b_ref, b_pred, q = ([] for _ in range(10))
     for start in range(0, len(frames), batch_size):
         chunk = frames[start:start + batch_size]
         batch = modelio.collate(parts[start:start + batch_size]).to(model.device, model.dtype)
@@ -64,6 +73,7 @@ def predict(model: Any, frames: Sequence[Any], *, batch_size: int = 8) -> Predic
         f_ref.append(np.concatenate([f.forces for f in chunk]))
         f_pred.append(out[keys.FORCES].cpu().double().numpy())
         zs.append(np.concatenate([f.atoms.numbers for f in chunk]))
+        q.append(out[keys.CHARGES].cpu().double().numpy())
         if has_stress:
             stress = losses.voigt(out[keys.STRESS]).cpu().double().numpy()
             for k, f in enumerate(chunk):
@@ -84,7 +94,8 @@ def predict(model: Any, frames: Sequence[Any], *, batch_size: int = 8) -> Predic
 
     return Predictions(cat(e_ref, ()), cat(e_pred, ()), cat(f_ref, (3,)), cat(f_pred, (3,)),
                        cat(zs, ()).astype(int), cat(s_ref, (6,)), cat(s_pred, (6,)),
-                       cat(b_ref, (3, 3)), cat(b_pred, (3, 3)))
+                       cat(b_ref, (3, 3)), cat(b_pred, (3, 3)), cat(q, ()),
+                       np.array([f.n_atoms for f in frames], dtype=int))
 
 
 def _mae_rmse(ref: np.ndarray, pred: np.ndarray, scale: float = 1000.0) -> tuple[float, float]:
@@ -115,9 +126,38 @@ def metrics_of(p: Predictions) -> dict[str, Any]:
     return out
 
 
-def evaluate(model_path: PathLike, data_files: PathLike | Iterable[PathLike], *, device: str = "cpu",
-             out_dir: PathLike | None = None, batch_size: int = 8, label_keys: Any = None) -> dict[str, Any]:
-    """Errors of the student at ``model_path`` on labelled frames; plots + JSON with ``out_dir``.
+def charge_stats(p: Predictions) -> dict[str, dict[str, float]]:
+    """The student's physical charges per element: {symbol: {mean, std, min, max, n}} in e."""
+    from ase.data import chemical_symbols
+
+    out = {}
+    for z in np.unique(p.numbers):
+        q = p.charges[p.numbers == z]
+        out[chemical_symbols[int(z)]] = {"mean": float(q.mean()), "std": float(q.std()),
+                                         "min": float(q.min()), "max": float(q.max()),
+                                         "n": int(q.size)}
+    return dict(sorted(out.items()))
+
+
+def parity_arrays(p: Predictions) -> dict[str, np.ndarray]:
+    """Arrays behind the parity plots and charge histograms (for ``np.savez``): energy_ref/pred
+    (F,) eV/atom, forces_ref/pred (N, 3) eV/Å, stress_ref/pred (M, 6) eV/Å^3, n_atoms (F,),
+    charges_<symbol> (n,) e."""
+    from ase.data import chemical_symbols
+
+    out = {"energy_ref": p.energy_ref, "energy_pred": p.energy_pred, "forces_ref": p.forces_ref,
+           "forces_pred": p.forces_pred, "stress_ref": p.stress_ref, "stress_pred": p.stress_pred,
+           "n_atoms": p.n_atoms}
+    for z in np.unique(p.numbers):
+        out[f"charges_{chemical_symbols[int(z)]}"] = p.charges[p.numbers == z]
+    return out
+
+
+def evaluate(model_path: PathLike | Any, data_files: PathLike | Iterable[PathLike], *,
+             device: str = "cpu", out_dir: PathLike | None = None, batch_size: int = 8,
+             label_keys: Any = None) -> dict[str, Any]:
+    """Errors of a student (checkpoint path or StudentModel) on labelled frames; plots + JSON
+    with ``out_dir``.
 
     ``label_keys``: a :class:`~lesdistill.data.dataset.LabelKeys` for datasets that store the
     reference under other names (default: ASE calculator results energy/forces/stress).
@@ -125,7 +165,11 @@ def evaluate(model_path: PathLike, data_files: PathLike | Iterable[PathLike], *,
     from lesdistill.data.dataset import LabelKeys, read_frames
     from lesdistill.training import modelio
 
-    model = modelio.load(model_path, device=device)
+    if isinstance(model_path, (str, os.PathLike)):
+        model = modelio.load(model_path, device=device)
+    else:
+        model = model_path.to(device)
+        model_path = "<in-memory StudentModel>"
     frames = read_frames(data_files, label_keys or LabelKeys())
     preds = predict(model, frames, batch_size=batch_size)
     result = metrics_of(preds)
