@@ -20,10 +20,13 @@ Layout (units in the field names)::
     md:       {temperature_K: 300, timestep_fs: 0.5, n_equil: 200, n_steps: 4000, stride: 2,
                production: nve}
     ir:       {correction: harmonic, window: hann, bec_every: 50, reference: water}
+    evaluate: {bec_reference: dft_bec.extxyz, bec_array: BEC, bec_compare: [...]}   # optional
+    vdos:     {n_steps: 0, timestep_fs: 0.5, stride: 2}   # teacher vs student VDOS (0: off)
     report:   {speed_repeats: 5, title: ...}
 
-Relative input file paths (``system.file``, ``finetune.data``) are resolved against the folder
-of the YAML file that names them.
+Relative input file paths (``system.file``, ``finetune.data``, ``evaluate.bec_reference``,
+the files of ``evaluate.bec_compare``) are resolved against the folder of the YAML file that
+names them.
 """
 
 from __future__ import annotations
@@ -37,13 +40,15 @@ from typing import Any
 
 from lesdistill.config_types import from_dict, to_dict
 from lesdistill.errors import UserInputError
+from lesdistill.md.same_start import SameStartSettings
 from lesdistill.md.settings import MDSettings
 from lesdistill.sampling.settings import SampleSettings
 from lesdistill.settings import SettingsError, one_of, positive, setting
 from lesdistill.spectra.settings import IRSettings
 
 __all__ = [
-    "FinetuneConfig", "IRConfig", "MDConfig", "ReportConfig", "RunConfig", "SamplingConfig",
+    "EvaluateConfig", "FinetuneConfig", "IRConfig",
+    "MDConfig", "ReportConfig", "RunConfig", "SamplingConfig",
     "StudentSection", "SystemConfig", "TeacherConfig", "available_presets", "load_config",
     "load_preset", "config_from_dict", "config_to_dict", "dump_config",
 ]
@@ -137,6 +142,19 @@ class IRConfig(IRSettings):
 
 
 @dataclass(frozen=True)
+class EvaluateConfig:
+    """Reference-based evaluation of the final student (reference frames: evaluation only).
+
+    ``bec_reference``: extxyz frames with per-atom reference BECs in the array ``bec_array``
+    (9 columns, row-major Z_ab = dP_a/dr_b, e), scored by ``lesdistill bec-benchmark``;
+    ``bec_compare``: other models' BECs on the same frames, ``[NAME=]FILE:ARRAY[:SCALE]``."""
+
+    bec_reference: str | None = None
+    bec_array: str = "BEC"
+    bec_compare: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ReportConfig:
     """The HTML/JSON report."""
 
@@ -162,6 +180,8 @@ class RunConfig:
     finetune: FinetuneConfig | None = None
     md: MDSettings = field(default_factory=MDSettings)
     ir: IRConfig = field(default_factory=IRConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    vdos: SameStartSettings = field(default_factory=SameStartSettings)  # teacher vs student VDOS
     report: ReportConfig = field(default_factory=ReportConfig)
 
     def __post_init__(self) -> None:
@@ -202,6 +222,7 @@ def _validate(cfg: RunConfig) -> None:
         _positive(ft.n_frames, "finetune.n_frames")
         if not 0.0 < ft.test_fraction < 1.0:
             raise UserInputError(f"finetune.test_fraction must be in (0, 1), got {ft.test_fraction}")
+    _check_evaluate(cfg.evaluate)
     _positive(cfg.report.speed_repeats, "report.speed_repeats")
     _positive(cfg.report.rdf_rmax_A, "report.rdf_rmax_A")
     _positive(cfg.report.rdf_bins, "report.rdf_bins")
@@ -216,6 +237,22 @@ def _validate(cfg: RunConfig) -> None:
     if cfg.threads is not None:
         _positive(cfg.threads, "threads")
     _check_component_keys(cfg)
+
+
+def _check_evaluate(ev: EvaluateConfig) -> None:
+    """Read the BEC reference and comparison files now, before any expensive stage runs."""
+    if ev.bec_reference is None:
+        if ev.bec_compare:
+            raise UserInputError("evaluate.bec_compare needs evaluate.bec_reference")
+        return
+    from lesdistill.analysis.bec_files import read_predictions, read_reference
+
+    ref = read_reference(ev.bec_reference, ev.bec_array)
+    from lesdistill.analysis.bec_files import parse_compare_spec
+
+    for spec in ev.bec_compare:
+        _, path, array, scale = parse_compare_spec(spec)
+        read_predictions(path, array, ref, scale=scale)
 
 
 def _field_names(module: str, cls: str) -> set[str] | None:
@@ -336,12 +373,18 @@ def load_preset(name: str, **overrides: Any) -> RunConfig:
 
 def _resolve_inputs(data: dict[str, Any], folder: Path) -> None:
     """Make relative input paths absolute against the YAML file's folder (in place)."""
-    for section, key in (("system", "file"), ("finetune", "data")):
+    for section, key in (("system", "file"), ("finetune", "data"), ("evaluate", "bec_reference")):
         block = data.get(section)
         if isinstance(block, dict) and isinstance(block.get(key), str):
             p = Path(block[key]).expanduser()
             if not p.is_absolute():
                 block[key] = str((folder / p).resolve())
+    block = data.get("evaluate")
+    if isinstance(block, dict) and isinstance(block.get("bec_compare"), list):
+        from lesdistill.analysis.bec_files import resolve_compare_spec
+
+        block["bec_compare"] = [resolve_compare_spec(s, folder) if isinstance(s, str) else s
+                                for s in block["bec_compare"]]
 
 
 def load_config(path: str | Path, *, output: str | Path | None = None,

@@ -33,8 +33,10 @@ def test_sign_and_scale_are_fixed_and_reported() -> None:
     s = bb.score(-1.3 * ref, ref, sym)
     assert s["sign"] == -1 and s["r2"] < 0.99
     assert s["best_scale"] == pytest.approx(1 / 1.3)
-    assert s["scaled"]["r2"] == pytest.approx(1.0) and s["scaled"]["rmse_e"] == pytest.approx(0.0, abs=1e-12)
-    assert s["per_element"]["H"]["trace_pred_e"] == pytest.approx(1.3 * s["per_element"]["H"]["trace_ref_e"])
+    assert s["scaled"]["r2"] == pytest.approx(1.0)
+    assert s["scaled"]["rmse_e"] == pytest.approx(0.0, abs=1e-12)
+    h = s["per_element"]["H"]
+    assert h["trace_pred_e"] == pytest.approx(1.3 * h["trace_ref_e"])
     # without the fix the inverted student is far off
     assert bb.score(-ref, ref, sym, fix_sign=False)["r2"] < -2
 
@@ -58,7 +60,8 @@ def test_isotropic_constant_and_yardstick() -> None:
     const, values = bb.isotropic_constant(ref, sym)
     tr = np.trace(ref, axis1=1, axis2=2) / 3
     h = np.array(sym) == "H"
-    assert values["H"] == pytest.approx(tr[h].mean()) and values["O"] == pytest.approx(tr[~h].mean())
+    assert values["H"] == pytest.approx(tr[h].mean())
+    assert values["O"] == pytest.approx(tr[~h].mean())
     # the constant is the least-squares optimum among isotropic per-element models
     for dc in (-0.01, 0.01):
         worse = const.copy()
@@ -76,13 +79,17 @@ def test_isotropic_constant_and_yardstick() -> None:
 
 
 @pytest.mark.skipif(not (REFERENCE / "water_dft_bec_3frames.extxyz").is_file(),
-                    reason=f"paper benchmark data not found at {REFERENCE} (shared/ beside the repo)")
+                    reason=f"paper benchmark data not found at {REFERENCE} (shared/ beside "
+                           "the repository)")
 def test_paper_students_reproduce_published_numbers() -> None:
-    """The paper's students on its DFT frames (README of shared/reference): same code, same numbers."""
+    """The paper's students on its DFT frames (README of shared/reference): same code, same
+    numbers."""
     result = run_bec_benchmark(
         REFERENCE / "water_dft_bec_3frames.extxyz",
-        compare=[f"UMA-M={REFERENCE / 'water_bec_student_UMA-M_3frames.extxyz'}:MACE_BEC:sqrt(1.78)",
-                 f"MP0L={REFERENCE / 'water_bec_student_MACE-MP0L_3frames.extxyz'}:MACE_BEC:sqrt(1.78)"])
+        compare=[f"UMA-M={REFERENCE / 'water_bec_student_UMA-M_3frames.extxyz'}:MACE_BEC:"
+                 "sqrt(1.78)",
+                 f"MP0L={REFERENCE / 'water_bec_student_MACE-MP0L_3frames.extxyz'}:MACE_BEC:"
+                 "sqrt(1.78)"])
     got = {k: (round(s["r2"], 3), round(s["rmse_e"], 3), round(s["mae_e"], 3))
            for k, s in result["students"].items()}
     assert got == {"UMA-M": (0.983, 0.052, 0.038), "MP0L": (0.932, 0.103, 0.072)}
@@ -96,7 +103,8 @@ def test_paper_students_reproduce_published_numbers() -> None:
 
 
 def test_compare_spec_parsing() -> None:
-    assert parse_compare_spec("a/b.extxyz:MACE_BEC:sqrt(4)") == ("b", Path("a/b.extxyz"), "MACE_BEC", 2.0)
+    assert parse_compare_spec("a/b.extxyz:MACE_BEC:sqrt(4)") == ("b", Path("a/b.extxyz"),
+                                                                 "MACE_BEC", 2.0)
     assert parse_compare_spec("X=b.xyz:Z") == ("X", Path("b.xyz"), "Z", 1.0)
     for bad in ("b.xyz", "b.xyz:Z:zero", "b.xyz:Z:0", ":Z"):
         with pytest.raises(ValueError):
@@ -194,3 +202,29 @@ def test_bad_input_one_line_exit_2_nothing_written(student, tmp_path, capsys, ki
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and phrase in err, err
     assert not out.exists()
+
+
+def test_finite_difference_reference_of_xtb(student, tmp_path, capsys) -> None:
+    """Reference = finite differences of the GFN1-xTB dipole on frames without a BEC array."""
+    pytest.importorskip("tblite")
+    from ase.build import molecule
+
+    water = molecule("H2O")
+    write(tmp_path / "frames.extxyz", [water], format="extxyz")
+    code, out, err = _run(["bec-benchmark", "--model", student, "--reference",
+                           tmp_path / "frames.extxyz", "--fd-teacher", "xtb-gfn1",
+                           "--out", tmp_path / "out"], capsys)
+    assert code == 0, err
+    import json
+
+    result = json.loads((tmp_path / "out" / "bec_benchmark.json").read_text())
+    assert "xtb-gfn1" in result["reference"]["array"]
+    ref = result["reference_trace_e"]
+    assert ref["H"] > 0 > ref["O"] and ref["H"] == pytest.approx(-ref["O"] / 2, abs=0.02)  # neutral
+    # the written reference scores itself perfectly through the file path
+    code, _, err = _run(["bec-benchmark", "--reference", tmp_path / "out" / "reference_fd.extxyz",
+                         "--compare-file", f"self={tmp_path / 'out' / 'reference_fd.extxyz'}:BEC",
+                         "--out", tmp_path / "out2"], capsys)
+    assert code == 0, err
+    again = json.loads((tmp_path / "out2" / "bec_benchmark.json").read_text())
+    assert again["students"]["self"]["r2"] == pytest.approx(1.0)

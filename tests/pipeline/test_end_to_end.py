@@ -59,13 +59,32 @@ def restore_threads():
             os.environ[key] = value
 
 
+def _bec_reference(path: Path) -> Path:
+    """One open water cluster with made-up reference BECs (evaluation only, never trained on)."""
+    from ase.io import write
+
+    from lesdistill.systems import water
+
+    atoms = water.water_box(n_molecules=4, seed=7)
+    atoms.pbc, atoms.cell = False, np.zeros((3, 3))
+    base = np.where(atoms.numbers == 8, -0.9, 0.45)
+    noise = np.random.default_rng(0).normal(scale=0.1, size=(len(atoms), 3, 3))
+    atoms.arrays["BEC"] = (base[:, None, None] * np.eye(3) + noise).reshape(-1, 9)
+    write(path, [atoms], format="extxyz")
+    return path
+
+
 def test_tiny_run_end_to_end(tmp_path: Path, restore_threads: None) -> None:
     from lesdistill.pipeline import run_pipeline
 
     logs: list[str] = []
-    cfg = load_config(_write(tmp_path, TINY))
+    ref = _bec_reference(tmp_path / "bec_ref.extxyz")
+    tiny = {**TINY, "evaluate": {"bec_reference": ref.name,  # relative to the YAML's folder
+                                 "bec_compare": ["same=bec_ref.extxyz:BEC:1.0"]},
+            "vdos": {"n_steps": 40, "timestep_fs": 0.5, "stride": 2}}
+    cfg = load_config(_write(tmp_path, tiny))
     results = run_pipeline(cfg, progress=False, log=logs.append)
-    assert [r.status for r in results] == ["ran"] * 8, logs
+    assert [r.status for r in results] == ["ran"] * 9, logs
     out = Path(cfg.output)
 
     # report: valid HTML, every image an inline PNG, all sections present
@@ -73,11 +92,18 @@ def test_tiny_run_end_to_end(tmp_path: Path, restore_threads: None) -> None:
     images = check_report_html(html)
     figures = {p.stem for p in (out / "report" / "figures").glob("*.png")}
     assert {"parity_energy", "parity_forces", "charges", "bec", "rdf", "ir",
-            "finetune"} <= figures
+            "finetune", "bec_benchmark_parity", "vdos"} <= figures
     assert len(images) == len(figures)
     data = json.loads((out / "report" / "report.json").read_text())
     assert data["dataset"]["n_frames"] == 16 and data["dataset"]["n_atoms"] == 24
     assert data["teacher"]["name"] == "xtb-gfn1"
+    bench = data["bec_benchmark"]  # evaluate.bec_reference: the student and the compared file
+    assert set(bench["students"]) == {"student", "same"}
+    assert bench["students"]["same"]["r2"] == pytest.approx(1.0)
+    assert bench["reference"]["n_atoms"] == 12 and "BEC benchmark" in html
+    vd = data["vdos"]  # teacher and student NVE from the same start, 21 velocity frames each
+    assert vd["teacher"]["n_frames"] == vd["student"]["n_frames"] == 21
+    assert {r["band"] for r in vd["bands"]} >= {"bend", "OH stretch"}
     # RDFs: teacher vs student over the same number of frames and the same time span
     rdf = data["rdf"]
     assert set(rdf["pairs"]) == {"O-O", "O-H"}
@@ -108,13 +134,13 @@ def test_tiny_run_end_to_end(tmp_path: Path, restore_threads: None) -> None:
     # a second run with the same config skips every stage
     logs.clear()
     again = run_pipeline(cfg, progress=False, log=logs.append)
-    assert [r.status for r in again] == ["skipped"] * 8
+    assert [r.status for r in again] == ["skipped"] * 9
 
     # a changed MD length re-runs md, ir and report only
-    longer = load_config(_write(tmp_path, {**TINY, "md": {**TINY["md"], "n_steps": 440}}))
+    longer = load_config(_write(tmp_path, {**tiny, "md": {**TINY["md"], "n_steps": 440}}))
     res = run_pipeline(longer, progress=False, log=logs.append)
     assert [r.name for r in res if r.status == "ran"] == ["md", "ir", "report"]
 
     # --from evaluate forces evaluate and everything after it
     res = run_pipeline(longer, from_stage="evaluate", progress=False, log=logs.append)
-    assert [r.name for r in res if r.status == "ran"] == ["evaluate", "md", "ir", "report"]
+    assert [r.name for r in res if r.status == "ran"] == ["evaluate", "md", "ir", "vdos", "report"]

@@ -131,7 +131,8 @@ def format_benchmark(result: Mapping[str, Any]) -> str:
         return text + f"  {passed}"
 
     for name, s in result["students"].items():
-        lines.append(row(name, s, f"{s['sign']:+d}", "PASS" if s["yardstick"]["passed"] else "FAIL"))
+        verdict = "PASS" if s["yardstick"]["passed"] else "FAIL"
+        lines.append(row(name, s, f"{s['sign']:+d}", verdict))
     c = result["constant"]
     lines.append(row("isotropic constant (oracle)", c, "", f"threshold {c['mae_e'] / 2:.3f}"))
     lines.append(f"{'reference':<34}{'':>36}"

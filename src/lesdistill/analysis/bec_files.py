@@ -36,7 +36,9 @@ DEFAULT_ARRAY = "BEC"
 #: Positions of a prediction file must match the reference frames to this tolerance (Å).
 POSITION_TOLERANCE_A = 1e-4
 
-__all__ = ["ReferenceSet", "read_reference", "read_predictions", "parse_compare_spec",
+__all__ = ["ReferenceSet", "read_reference", "finite_difference_reference", "read_predictions",
+           "parse_compare_spec",
+           "resolve_compare_spec",
            "student_becs", "check_elements", "write_parity_plot", "run_bec_benchmark"]
 
 
@@ -78,7 +80,8 @@ def _per_atom_array(atoms: Any, array: str, where: str) -> np.ndarray:
     if array not in atoms.arrays:
         have = sorted(k for k in atoms.arrays if k not in ("numbers", "positions"))
         raise UserInputError(f"{where} has no per-atom array '{array}' (it has: "
-                             f"{', '.join(have) or 'none'}); pass the right name with --array")
+                             f"{', '.join(have) or 'none'}); pass its name with --array "
+                             "(config: evaluate.bec_array)")
     arr = np.asarray(atoms.arrays[array], dtype=float)
     if arr.shape != (len(atoms), 9):
         raise UserInputError(f"{where}: array '{array}' has shape {arr.shape}, expected "
@@ -103,6 +106,31 @@ def read_reference(path: PathLike, array: str = DEFAULT_ARRAY) -> ReferenceSet:
         becs.append(_per_atom_array(atoms, array, where))
         symbols += atoms.get_chemical_symbols()
     return ReferenceSet(frames, np.concatenate(becs), symbols, str(path), array)
+
+
+def finite_difference_reference(path: PathLike, teacher: str, *, displacement_A: float = 0.01,
+                                device: str = "cpu", progress: bool = False) -> ReferenceSet:
+    """Reference BECs of a dipole-giving teacher (xTB) on the frames of ``path``: central finite
+    differences of its dipole (:func:`lesdistill.compare.reference.finite_difference_bec`,
+    6 N teacher calls per frame). The frames need no BEC array."""
+    from lesdistill.compare.reference import calculator_gives_dipole, finite_difference_bec
+    from lesdistill.systems.io import validate_structure
+    from lesdistill.teachers import get_teacher
+
+    frames = _read_frames(path, "reference")
+    for k, atoms in enumerate(frames):
+        validate_structure(atoms, source=f"reference {path} frame {k}")
+    if not displacement_A > 0:
+        raise UserInputError(f"displacement must be > 0 Å, got {displacement_A}")
+    calc = get_teacher(teacher, device=device).calculator
+    if not calculator_gives_dipole(calc):
+        raise UserInputError(f"teacher {teacher!r} gives no dipole; a finite-difference "
+                             "reference needs one (xtb-gfn1, xtb-gfn2)")
+    becs = [finite_difference_bec(a, calc, displacement_A=displacement_A, progress=progress)
+            for a in frames]
+    symbols = [s for a in frames for s in a.get_chemical_symbols()]
+    return ReferenceSet(frames, np.concatenate(becs), symbols, str(path),
+                        f"finite differences of the {teacher} dipole ({displacement_A} Å)")
 
 
 def read_predictions(path: PathLike, array: str, reference: ReferenceSet, *,
@@ -165,6 +193,14 @@ def parse_compare_spec(spec: str) -> tuple[str, Path, str, float]:
     return (name or path.name.split(".")[0]), path, array, scale
 
 
+def resolve_compare_spec(spec: str, folder: Path) -> str:
+    """``spec`` with a relative FILE made absolute against ``folder`` (for YAML configs)."""
+    name, path, array, scale = parse_compare_spec(spec)
+    if not path.expanduser().is_absolute():
+        path = (folder / path.expanduser()).resolve()
+    return f"{name}={path}:{array}:{scale!r}"
+
+
 def check_elements(model_elements: Sequence[str], reference: ReferenceSet) -> None:
     """UserInputError if the reference holds elements the student was not trained on."""
     unseen = sorted(set(reference.elements) - set(model_elements))
@@ -225,35 +261,45 @@ def write_parity_plot(preds: Mapping[str, np.ndarray], result: Mapping[str, Any]
 def run_bec_benchmark(reference: PathLike, *, model: PathLike | None = None,
                       array: str = DEFAULT_ARRAY, compare: Sequence[str] = (),
                       out_dir: PathLike | None = None, device: str = "cpu",
-                      name: str = "student") -> dict[str, Any]:
+                      name: str = "student", fd_teacher: str | None = None,
+                      displacement_A: float = 0.01, progress: bool = False) -> dict[str, Any]:
     """Score a student (``model``, a checkpoint) and/or other models' prediction files
     (``compare``: ``[NAME=]FILE:ARRAY[:SCALE]`` specs) against reference BECs, with one code.
+    The reference is the per-atom ``array`` of the ``reference`` frames or, with ``fd_teacher``
+    (e.g. ``xtb-gfn1``), finite differences of that teacher's dipole on them (then also written
+    to ``out_dir/reference_fd.extxyz`` with an array ``BEC``, to reuse).
 
     Returns the JSON-ready result (see :func:`lesdistill.analysis.bec_benchmark.benchmark`, plus
     ``reference``, ``model``, ``compare`` and, with ``out_dir``, ``files``)."""
     if model is None and not compare:
         raise UserInputError("nothing to benchmark: give --model and/or --compare-file")
-    ref = read_reference(reference, array)
+    if model is not None and not Path(model).expanduser().is_file():
+        raise FileNotFoundError(f"student checkpoint not found: {model}")
+    if fd_teacher is not None:  # frames only: validated (with placeholder tensors) first
+        frames = _read_frames(reference, "reference")
+        ref = ReferenceSet(frames, np.zeros((sum(len(a) for a in frames), 3, 3)),
+                           [s for a in frames for s in a.get_chemical_symbols()],
+                           str(reference), "")
+    else:
+        ref = read_reference(reference, array)
     specs = [parse_compare_spec(s) for s in compare]
-    preds: dict[str, np.ndarray] = {}
-    model_info: dict[str, Any] | None = None
     names = ([name] if model is not None else []) + [s[0] for s in specs]
     if len(set(names)) != len(names):
         raise UserInputError(f"model names must be unique, got {names}; use NAME=FILE:ARRAY")
-    for label, path, arr, scale in specs:
-        preds[label] = read_predictions(path, arr, ref, scale=scale)
+    compared = {label: read_predictions(path, arr, ref, scale=scale)
+                for label, path, arr, scale in specs}
     calc = None
+    model_info: dict[str, Any] | None = None
     if model is not None:
         from lesdistill.calculator import StudentCalculator
 
-        mpath = Path(model).expanduser()
-        if not mpath.is_file():
-            raise FileNotFoundError(f"student checkpoint not found: {mpath}")
-        calc = StudentCalculator(mpath, device=device)
+        calc = StudentCalculator(Path(model).expanduser(), device=device)
         check_elements(list(calc.model.elements), ref)
-        model_info = {"path": str(mpath), "name": name, "eps_inf": float(calc.eps_inf)}
-    if calc is not None:
-        preds = {name: student_becs(calc, ref.frames), **preds}
+        model_info = {"path": str(model), "name": name, "eps_inf": float(calc.eps_inf)}
+    if fd_teacher is not None:
+        ref = finite_difference_reference(reference, fd_teacher, displacement_A=displacement_A,
+                                          device=device, progress=progress)
+    preds = ({name: student_becs(calc, ref.frames)} if calc is not None else {}) | compared
     result = bec_benchmark.benchmark(preds, ref.becs, ref.symbols)
     result["reference"] = {"path": ref.path, "array": ref.array, "n_frames": len(ref.frames),
                            "n_atoms": len(ref.symbols),
@@ -265,6 +311,18 @@ def run_bec_benchmark(reference: PathLike, *, model: PathLike | None = None,
         out = Path(out_dir)
         files = {"json": str(out / "bec_benchmark.json"), "table": str(out / "bec_benchmark.txt"),
                  "parity": str(write_parity_plot(preds, result, ref, out / "bec_parity.png"))}
+        if fd_teacher is not None:
+            from ase.io import write
+
+            frames, offset = [], 0
+            for atoms in ref.frames:
+                work = atoms.copy()
+                work.arrays["BEC"] = ref.becs[offset:offset + len(atoms)].reshape(-1, 9)
+                offset += len(atoms)
+                frames.append(work)
+            with atomic_path(out / "reference_fd.extxyz") as tmp:
+                write(tmp, frames, format="extxyz")
+            files["reference"] = str(out / "reference_fd.extxyz")
         result["files"] = files
         write_text_atomic(out / "bec_benchmark.txt", bec_benchmark.format_benchmark(result) + "\n")
         write_text_atomic(out / "bec_benchmark.json",

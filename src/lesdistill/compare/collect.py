@@ -130,6 +130,29 @@ def frames_rdfs(cfg: CompareConfig, pairs: Sequence[str]) -> dict[str, dict[str,
     return out
 
 
+def merged_bec_benchmark(results: Sequence[TeacherResult]) -> dict[str, Any] | None:
+    """Every student's row of its run's BEC benchmark (``evaluate.bec_reference``: the same
+    reference file for all), labelled by teacher, then the compared files' rows (scored once,
+    identical in every run), with the reference and the isotropic-constant yardstick."""
+    merged: dict[str, Any] | None = None
+    compared: dict[str, Any] = {}
+    for r in results:
+        if r.status != "ok":
+            continue
+        bench = (_json(Path(r.run_dir) / "evaluate" / "metrics.json") or {}).get("bec_benchmark")
+        if not bench:
+            continue
+        if merged is None:
+            merged = {k: bench[k] for k in ("constant", "reference", "reference_trace_e",
+                                            "yardstick_fraction", "compare")}
+            merged["students"] = {}
+            compared = {k: v for k, v in bench["students"].items() if k != "student"}
+        merged["students"][f"{r.name} student"] = bench["students"]["student"]
+    if merged is not None:
+        merged["students"].update(compared)
+    return merged
+
+
 def collect_and_report(cfg: CompareConfig, results: list[TeacherResult], plan: Mapping[str, Any],
                        *, seconds: Mapping[str, float] | None = None) -> Path:
     """Fill the results from the teachers' folders, build the summary, write the report."""
@@ -181,4 +204,7 @@ def collect_and_report(cfg: CompareConfig, results: list[TeacherResult], plan: M
                                        "n_alpha_per_cm": list(exp_curve[1])}
     if ref_info and not ref_info.get("available"):
         summary["bec_reference_missing"] = ref_info.get("reason", "")
+    bench = merged_bec_benchmark(results)
+    if bench is not None:
+        summary["bec_benchmark"] = bench
     return write_report(summary, out / "report", experiment_curve=exp_curve)

@@ -41,6 +41,11 @@ YAML schema (units in the key names; defaults in brackets)::
     md: {temperature_K: 300, timestep_fs: 0.5, n_equil: 200, n_steps: 2000, stride: 2}
     ir: {reference: water}                # as in `lesdistill run`
     report: {speed_repeats: 5}            # as in `lesdistill run` (title defaults to the name)
+    evaluate:                             # as in `lesdistill run`: every student is scored on it
+      bec_reference: dft_bec.extxyz       # reference BECs (per-atom array, evaluation only)
+      bec_array: BEC
+      bec_compare: ["UMA-M=uma_student.extxyz:MACE_BEC:sqrt(1.78)"]   # shown beside them
+    vdos: {n_steps: 400}                  # as in `lesdistill run`: teacher vs student VDOS
     bec:
       n_frames: 4                         # [4] shared test frames where all BECs are compared
       reference: auto                     # [auto] auto | none | file | teacher:<spec or name>
@@ -67,7 +72,7 @@ from lesdistill.errors import UserInputError
 INFO_OVERRIDES = ("family", "architecture", "training_data", "level_of_theory")
 
 _TOP_KEYS = {"name", "output", "device", "seed", "system", "sampling", "teachers", "student",
-             "training", "md", "ir", "report", "bec"}
+             "training", "md", "ir", "report", "bec", "evaluate", "vdos"}
 _RUN_SAMPLING_KEYS = {f.name for f in fields(SamplingConfig)}
 _SAMPLING_KEYS = {"source", "teacher", "file"} | _RUN_SAMPLING_KEYS
 _BEC_KEYS = {"n_frames", "reference", "displacement_A", "max_atoms"}
@@ -140,7 +145,7 @@ class CompareConfig:
             "teacher": {"spec": entry.spec}, "sampling": dict(self.sampling.run),
             "report": report,
         }
-        for key in ("student", "training", "md", "ir"):
+        for key in ("student", "training", "md", "ir", "evaluate", "vdos"):
             if self.sections.get(key):
                 data[key] = self.sections[key]
         return data
@@ -204,6 +209,18 @@ def _resolve(path: Any, base: Path, where: str) -> Path:
     _need(isinstance(path, str | Path) and str(path) != "", f"{where} must be a path, got {path!r}")
     p = Path(str(path)).expanduser()
     return p if p.is_absolute() else (base / p)
+
+
+def _resolve_evaluate(section: dict[str, Any], base: Path) -> dict[str, Any]:
+    """``evaluate`` (as in ``lesdistill run``) with its reference files relative to ``base``."""
+    from lesdistill.analysis.bec_files import resolve_compare_spec
+
+    out = dict(section)
+    if out.get("bec_reference") is not None:
+        out["bec_reference"] = str(_resolve(out["bec_reference"], base, "evaluate.bec_reference"))
+    if isinstance(out.get("bec_compare"), list):
+        out["bec_compare"] = [resolve_compare_spec(str(s), base) for s in out["bec_compare"]]
+    return out
 
 
 def parse_device(value: Any) -> str:
@@ -306,7 +323,8 @@ def parse(data: Any, *, base_dir: str | Path = ".", default_name: str = "compare
     _need(isinstance(seed, int) and not isinstance(seed, bool),
           f"seed must be an integer, got {seed!r}")
     sections = {key: _mapping(data.get(key), key)
-                for key in ("student", "training", "md", "ir", "report")}
+                for key in ("student", "training", "md", "ir", "report", "evaluate", "vdos")}
+    sections["evaluate"] = _resolve_evaluate(sections["evaluate"], base)
     cfg = CompareConfig(
         name=name,
         output=_resolve(data.get("output", f"out/compare-{name}"), Path("."), "output"),

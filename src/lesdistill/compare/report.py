@@ -125,6 +125,10 @@ def _sections(summary: Mapping[str, Any], experiment_curve: tuple | None):
         paras.append(f"No reference BEC: {summary['bec_reference_missing']}.")
     if figures or tables or paras:
         sections.append(Section("Born effective charges", paras, tables, figures))
+    if summary.get("bec_benchmark"):
+        from lesdistill.report.benchmark_sections import section_bec_benchmark
+
+        sections.append(section_bec_benchmark(summary))
     unstable = [t for t in ok if t.get("md_stable") is False]
     shown = [t for t in ok if t.get("md_stable") is not False]
     curves = {t["name"]: (t["ir_curve"]["wavenumber_cm"], t["ir_curve"]["n_alpha_per_cm"])

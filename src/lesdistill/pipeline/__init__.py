@@ -6,9 +6,11 @@ Stages, in order (each writes into ``OUTPUT/<stage>/``)::
     sample    teacher MD + labels, train/valid/test split      -> sample/*.extxyz
     train     the LES student                                   -> train/best.pt
     finetune  (optional) on a small higher-level set            -> finetune/best.pt
-    evaluate  held-out errors, latent charges, speed table      -> evaluate/metrics.json
+    evaluate  held-out errors, latent charges, speed table,    -> evaluate/metrics.json
+              BEC benchmark (evaluate.bec_reference)            -> evaluate/bec_benchmark/
     md        student MD with dipole current (and BECs)         -> md/traj/
     ir        BEC summary, IR spectrum vs experiment            -> ir/ir.json, ir/spectrum.csv
+    vdos      (vdos.n_steps > 0) teacher vs student VDOS          -> vdos/vdos.json
     report    HTML + PNG + JSON report (with RDFs)              -> report/report.html
 
 A stage is skipped when the content hash of its config sections and input files is unchanged;
@@ -27,7 +29,7 @@ from lesdistill.pipeline.runner import Stage, StageResult, run_stages, stage_tim
 
 __all__ = ["STAGE_NAMES", "make_stages", "run_pipeline", "report_path", "stage_timings"]
 
-STAGE_NAMES = ("build", "sample", "train", "finetune", "evaluate", "md", "ir", "report")
+STAGE_NAMES = ("build", "sample", "train", "finetune", "evaluate", "md", "ir", "vdos", "report")
 
 
 def _file_digest(path: str | None) -> str | None:
@@ -36,9 +38,21 @@ def _file_digest(path: str | None) -> str | None:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def evaluate_payload(cfg: RunConfig) -> Any:
+    """The evaluate section with the content of the reference files it names."""
+    ev = cfg.evaluate
+    if ev.bec_reference is None:
+        return None
+    from lesdistill.analysis.bec_files import parse_compare_spec
+
+    files = [ev.bec_reference] + [str(parse_compare_spec(s)[1]) for s in ev.bec_compare]
+    return {"section": config_to_dict(ev), "sha256": [_file_digest(f) for f in files]}
+
+
 def make_stages() -> list[Stage]:
     """The pipeline's stages (functions are imported lazily when a stage runs)."""
-    from lesdistill.pipeline import stage_ir, stage_report, stages_data as D, stages_physics as P
+    from lesdistill.pipeline import stage_ir, stage_report, stage_vdos
+    from lesdistill.pipeline import stages_data as D, stages_physics as P
 
     def c(x: Any) -> Any:
         return config_to_dict(x)
@@ -71,7 +85,7 @@ def make_stages() -> list[Stage]:
         Stage("evaluate", P.run_evaluate, description="held-out errors, charges, speed",
               hash_payload=lambda cfg: {"teacher": c(cfg.teacher),
                                         "speed_repeats": cfg.report.speed_repeats,
-                                        "seed": cfg.seed},
+                                        "seed": cfg.seed, "evaluate": evaluate_payload(cfg)},
               inputs=lambda cfg: sorted({D.STUDENT, D.final_student(cfg), D.TEST, D.STRUCTURE}),
               outputs=lambda cfg: ["metrics.json", "parity.npz"]),
         Stage("md", P.run_md_stage, description="student MD (dipole current, BECs)",
@@ -82,12 +96,21 @@ def make_stages() -> list[Stage]:
         Stage("ir", stage_ir.run_ir, description="BEC summary and IR spectrum",
               hash_payload=lambda cfg: {"ir": c(cfg.ir)},  # bec_every also re-runs md
               inputs=lambda cfg: [P.TRAJ], outputs=lambda cfg: ["ir.json", "spectrum.csv"]),
+        Stage("vdos", stage_vdos.run_vdos, description="teacher vs student VDOS, same start",
+              hash_payload=lambda cfg: {"vdos": c(cfg.vdos), "teacher": c(cfg.teacher),
+                                        "md_temperature_K": cfg.md.temperature_K,
+                                        "bands": cfg.ir.reference, "seed": cfg.seed},
+              inputs=lambda cfg: [D.final_student(cfg), D.FRAMES],
+              outputs=lambda cfg: ["vdos.json", "vdos.png"],
+              enabled=lambda cfg: cfg.vdos.n_steps > 0),
         Stage("report", stage_report.run_report, description="HTML/JSON report with RDFs",
               hash_payload=lambda cfg: {"config": c(cfg)},
               inputs=lambda cfg: [p for p in (D.TEACHER_JSON, D.CURVE, P.EVAL_METRICS,
                                               P.PARITY, "md/traj/summary.json", "ir/ir.json",
-                                              "ir/bec.json", D.FT_METRICS, D.FRAMES)
-                                  if p != D.FT_METRICS or cfg.finetune is not None],
+                                              "ir/bec.json", D.FT_METRICS, D.FRAMES,
+                                              stage_vdos.VDOS_JSON)
+                                  if (p != D.FT_METRICS or cfg.finetune is not None)
+                                  and (p != stage_vdos.VDOS_JSON or cfg.vdos.n_steps > 0)],
               outputs=lambda cfg: ["report.html", "report.json"]),
     ]
 

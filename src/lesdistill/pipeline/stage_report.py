@@ -20,8 +20,10 @@ from lesdistill.config import RunConfig, config_to_dict
 from lesdistill.pipeline.runner import StageContext, read_state
 from lesdistill.pipeline.stages_data import (CURVE, FRAMES, FT_METRICS, TEACHER_JSON, TEST, TRAIN,
                                              VALID, read_frames)
-from lesdistill.pipeline.stages_physics import EVAL_METRICS, PARITY, TRAJ, teacher_segment
+from lesdistill.pipeline.stages_physics import (BEC_PARITY, EVAL_METRICS, PARITY, TRAJ,
+                                                teacher_segment)
 from lesdistill.pipeline.stage_ir import BEC_JSON, IR_JSON, diagonals_by_element
+from lesdistill.pipeline.stage_vdos import VDOS_JSON, VDOS_PNG
 
 
 def _json(path: Path) -> dict[str, Any] | None:
@@ -240,6 +242,10 @@ def gather(cfg: RunConfig, out: Path, stage_names: list[str]) -> tuple[dict, dic
         if metrics.get("held_out_finetuned"):
             data["parity_finetuned"] = metrics["held_out_finetuned"]
         data["charges"] = metrics.get("charges")
+        if metrics.get("bec_benchmark"):
+            data["bec_benchmark"] = metrics["bec_benchmark"]
+            if (out / BEC_PARITY).is_file():
+                samples["bec_parity_png"] = (out / BEC_PARITY).read_bytes()
         speed = metrics.get("speed", {})
         data["speed"] = [{"model": v.get("model", k), "n_atoms": v["n_atoms"],
                           "ms_per_step": v["ms_per_step"], "ms_fastest": v["ms_min"],
@@ -261,6 +267,10 @@ def gather(cfg: RunConfig, out: Path, stage_names: list[str]) -> tuple[dict, dic
     if md_summary:
         data["md"] = md_summary
     data["ir"] = _json(out / IR_JSON)
+    if cfg.vdos.n_steps > 0 and (out / VDOS_JSON).is_file():
+        data["vdos"] = _json(out / VDOS_JSON)
+        if (out / VDOS_PNG).is_file():
+            samples["vdos_png"] = (out / VDOS_PNG).read_bytes()
     data["finetune"] = _json(out / FT_METRICS)
     data["rdf"] = compute_rdfs(cfg, out)
     states = {name: read_state(out / name) for name in stage_names}

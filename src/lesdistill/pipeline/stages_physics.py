@@ -4,6 +4,7 @@ Files (relative to the output folder)::
 
     evaluate/metrics.json      held-out errors vs the teacher, latent-charge stats, speed table
     evaluate/parity.npz        parity points (energy per atom, forces, stress) and charges
+    evaluate/bec_benchmark/    BEC benchmark against evaluate.bec_reference (when given)
     md/start.extxyz, md/traj/  student MD (lesdistill.md trajectory directory, resumable)
     md/mirror/                 student MD with the teacher's sampling protocol (RDF comparison)
     ir/spectrum.csv, ir/ir.json, ir/bec.json   IR spectrum, peak table, sum rule, BEC summary
@@ -12,6 +13,7 @@ Files (relative to the output folder)::
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +27,8 @@ from lesdistill.pipeline.stages_data import (FRAMES, STRUCTURE, TEST, final_stud
                                              write_frames)
 
 EVAL_METRICS, PARITY = "evaluate/metrics.json", "evaluate/parity.npz"
+BEC_BENCH = "bec_benchmark"  # folder inside evaluate/: bec_benchmark.json/.txt, bec_parity.png
+BEC_PARITY = f"evaluate/{BEC_BENCH}/bec_parity.png"
 MD_START, TRAJ = "md/start.extxyz", "md/traj"
 
 
@@ -48,6 +52,8 @@ def run_evaluate(ctx: StageContext) -> None:
         metrics["held_out_finetuned"] = metrics_of(
             predict(load_student(model_path, device=cfg.device), test))
     metrics["charges"] = charge_stats(pred)
+    if cfg.evaluate.bec_reference is not None:
+        metrics["bec_benchmark"] = bec_benchmark_of(ctx, model_path)
     model = load_student(model_path, device=cfg.device)
     mcfg = getattr(model, "config", None)
     n_params = sum(p.numel() for p in model.parameters())
@@ -82,6 +88,22 @@ def run_evaluate(ctx: StageContext) -> None:
             f"{h['forces_mae_meV_per_A']:.1f} meV/Å; teacher "
             f"{speed['teacher']['ms_per_step']:.1f} ms/step, student "
             f"{speed['student']['ms_per_step']:.1f} ms/step ({metrics['speedup']:.0f}x)")
+
+
+def bec_benchmark_of(ctx: StageContext, model_path: Path) -> dict[str, Any]:
+    """The final student's BECs against ``evaluate.bec_reference`` (and the other models of
+    ``evaluate.bec_compare``), written to ``evaluate/bec_benchmark/``; the JSON-ready result."""
+    from lesdistill.analysis.bec_benchmark import format_benchmark
+    from lesdistill.analysis.bec_files import run_bec_benchmark
+
+    ev = ctx.config.evaluate
+    ctx.log(f"  BEC benchmark against {ev.bec_reference} ...")
+    result = run_bec_benchmark(ev.bec_reference, model=model_path, array=ev.bec_array,
+                               compare=list(ev.bec_compare), out_dir=ctx.stage_dir / BEC_BENCH,
+                               device=ctx.config.device, name="student")
+    for line in format_benchmark(result).splitlines():
+        ctx.log(f"    {line}")
+    return result
 
 
 # --- MD -----------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ section is optional; a missing section is left out of the page. Keys of ``data``
 - ``ir``: {"wavenumber_cm", "n_alpha_per_cm", "error", "reference": {"wavenumber_cm",
   "n_alpha_per_cm", "label"}, "peaks": [rows], "sum_rule": {...}, "dielectric": {"static":
   {...}, "omega": {"wavenumber_cm", "real", "imag", ...}} or {"skipped": reason}}
+- ``bec_benchmark``, ``vdos``: see :mod:`lesdistill.report.benchmark_sections`
 - ``warnings``: [text] shown first; ``md``: student MD summary (drift, mean temperature)
 - ``speed``: [{"model", "n_atoms", "ms_per_step", ...}]; ``finetune``: {"before": {...},
   "after": {...}, ...}; ``timings_s``: {stage: seconds over all attempts};
@@ -32,6 +33,7 @@ import numpy as np
 
 from lesdistill.fileio import atomic_open, write_text_atomic
 from lesdistill.report import figures as F
+from lesdistill.report.benchmark_sections import section_bec_benchmark, section_vdos
 from lesdistill.report.html import Figure, Section, Table, render_html
 
 __all__ = ["build_report", "build_sections"]
@@ -307,7 +309,8 @@ def build_sections(data: Mapping[str, Any], samples: Mapping[str, Any] | None = 
     """All report sections present in ``data`` (in reading order)."""
     parts = [_section_warnings(data), _section_caveats(data), _section_overview(data),
              _section_training(data, samples), _section_finetune(data), _section_charges(data, samples),
-             _section_teacher_md(data), _section_rdf(data), _section_ir(data), _section_dielectric(data),
+             section_bec_benchmark(data, samples), _section_teacher_md(data), _section_rdf(data),
+             section_vdos(data, samples), _section_ir(data), _section_dielectric(data),
              _section_speed(data)]
     return [p for p in parts if p is not None]
 
