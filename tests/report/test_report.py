@@ -51,8 +51,8 @@ def _synthetic() -> tuple[dict, dict]:
                "sum_rule": {"relative_mismatch": 0.01, "nan_value": float("nan")}},
         "speed": [{"model": "teacher", "ms_per_step": 450.0}, {"model": "student", "ms_per_step": 9.0}],
         "finetune": {"teacher": "xtb-gfn2", "n_train": 6,
-                     "before": {"energy_mae_meV_per_atom": 50.0, "forces_mae_meV_per_A": 300.0},
-                     "after": {"energy_mae_meV_per_atom": 5.0, "forces_mae_meV_per_A": 120.0}},
+                     "before": {"energy_mae_meV_atom": 50.0, "force_mae_meV_A": 300.0},
+                     "after": {"energy_mae_meV_atom": 5.0, "force_mae_meV_A": 120.0}},
     }
     samples = {"parity_energy": (rng.normal(size=8), rng.normal(size=8)),
                "parity_forces": (rng.normal(size=300), rng.normal(size=300)),
@@ -178,6 +178,6 @@ def test_labels_units_and_explanations(tmp_path: Path, monkeypatch: pytest.Monke
 def test_metric_label() -> None:
     from lesdistill.report.figures import metric_label
 
-    assert metric_label("forces_mae_meV_per_A") == ("force MAE", "meV/Å")
+    assert metric_label("force_mae_meV_A") == ("force MAE", "meV/Å")
     assert metric_label("stress_rmse_meV_A3") == ("stress RMSE", "meV/Å³")
-    assert metric_label("energy_mae_meV_per_atom") == ("energy MAE", "meV/atom")
+    assert metric_label("energy_mae_meV_atom") == ("energy MAE", "meV/atom")
