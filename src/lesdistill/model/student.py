@@ -79,7 +79,9 @@ def _segment_sum(values: torch.Tensor, index: torch.Tensor, n: int) -> torch.Ten
 def _keep_backward_buffers() -> None:
     """Compile without donated backward buffers (process-wide torch setting), so the compiled
     graph supports ``retain_graph=True``: several backward passes through one forward, as the
-    dipole current of spectra MD does with the graph of the forces."""
+    response functions of ``les.response`` run. StudentCalculator does not reuse a compiled
+    forward for the dipole current (it gave wrong vector-Jacobian products there, cause unknown):
+    with a compiled backbone it runs its own eager forward for the response."""
     try:
         import torch._functorch.config as functorch_config
     except ImportError:  # pragma: no cover - other torch layouts
