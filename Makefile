@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= chgnet,sevennet,xtb,d3,test
+EXTRAS ?= chgnet,sevennet,xtb,d3,torchsim,test
 
 .PHONY: demo test test-all test-teachers install clean
 

@@ -62,6 +62,9 @@ def md(
              "| atoms: store per-atom currents Z*_i v_i for per-frame groups in `ir`.")] = None,
     bec_every: Annotated[int, typer.Option(help="Store BEC every n-th frame (0: never).")] = 50,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    replicas: Annotated[int, typer.Option(
+        help="Independent replicas run in one torch-sim batch (needs lesdistill[torchsim]), "
+             "one trajectory each in OUT/replica-NNN (1: ASE).")] = 1,
     device: Annotated[str, typer.Option(help="cpu | cuda.")] = "cpu",
     quick: Annotated[bool, typer.Option(help="Laptop-sized run: 0.2 ps NVT + 2 ps.")] = False,
     progress: Annotated[bool, typer.Option(help="Progress bar.")] = True,
@@ -103,6 +106,13 @@ def md(
     check_output_dir(out, "--out")
     atoms = load_structure(structure)
     groups = _parse_groups(group or [], atoms.get_chemical_symbols())
+    if replicas != 1:
+        from lesdistill.engines.cli import md_replicas
+
+        md_replicas(atoms, structure, model, out, settings, replicas=replicas, group=group,
+                    bec_every=bec_every, seed=seed, device=device, progress=progress,
+                    trust_backbone=trust_backbone)
+        return
     from lesdistill.calculator import StudentCalculator
 
     with trusted(trust_backbone):
@@ -185,7 +195,8 @@ def bec(
 
 @settings_options(IRSettings)
 def ir(
-    trajectories: Annotated[list[Path], typer.Argument(help="MD trajectory directories or "
+    trajectories: Annotated[list[Path], typer.Argument(help="MD trajectory directories (of a "
+                                                            "--replicas run: all replicas) or "
                                                             "extxyz files (averaged).")],
     out: Annotated[Path, typer.Option(help="Output prefix: PREFIX.csv, PREFIX.png, "
                                            "PREFIX_peaks.csv.")] = Path("ir"),
@@ -241,8 +252,10 @@ def ir(
         raise UserInputError(f"--eps-electronic must be >= 1, got {eps_electronic}")
     key = peaks.normalize_system(system)
     options = _selector_options(group, layers, cuts, n_excess)
+    from lesdistill.engines.replicas import expand_replica_dirs
+
     trajs = [load_trajectory(path, positions=group is not None, frame_dt_fs=frame_dt_fs)
-             for path in trajectories]
+             for path in expand_replica_dirs(trajectories)]
     decomposition = None
     if group is not None:
         from lesdistill.analysis import groups as groupmod
@@ -254,6 +267,9 @@ def ir(
                                  eps_inf=eps_inf)
     shown = view(spectrum, key, style)
     paths = write_ir_outputs(spectrum, out, system=key, style=style)
+    if len(trajs) > 1:
+        typer.echo(f"averaged {len(trajs)} trajectories x {settings.n_blocks} block(s); error "
+                   "bars: standard error over them")
     typer.echo(spectrum.sum_rule.text() if spectrum.sum_rule else "sum rule: not checked")
     if style == "paper":
         typer.echo(shown.label() + f" (1 a.u. = {shown.scale_per_cm:.4g} cm^-1 of n*alpha)")

@@ -1,0 +1,43 @@
+"""CLI glue of the MD engines (kept out of :mod:`lesdistill.cli.response`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from lesdistill.errors import UserInputError
+from lesdistill.md.settings import MDSettings
+
+
+def md_replicas(atoms: Any, structure: Path, model: Path, out: Path, settings: MDSettings, *,
+                replicas: int, group: list[str] | None, bec_every: int, seed: int, device: str,
+                progress: bool, trust_backbone: bool) -> None:
+    """``lesdistill md --replicas N``: N replicas in one torch-sim batch, one trajectory each."""
+    from lesdistill.cli.common import trusted
+    from lesdistill.engines.replicas import _check, run_replicas
+    from lesdistill.engines.torchsim import StudentTorchSimModel, require_torch_sim
+    from lesdistill.md.trajectory import SUMMARY
+    from lesdistill.systems.io import check_start_structure
+
+    if replicas < 1:
+        raise UserInputError(f"--replicas must be >= 1, got {replicas}")
+    if group:
+        raise UserInputError("--group is not available with --replicas yet; run the replicas "
+                             "one by one (--replicas 1, different --seed) for group currents")
+    _check(settings, replicas, bec_every, 1)
+    require_torch_sim()
+    with trusted(trust_backbone):
+        engine = StudentTorchSimModel(model, device=device, trust_backbone=trust_backbone)
+    check_start_structure(atoms, elements=engine.student.elements, source=str(structure))
+    paths = run_replicas(atoms, engine, out, settings, n_replicas=replicas, seed=seed,
+                         bec_every=bec_every, progress=progress)
+    from lesdistill.md import format_summary
+
+    for path in paths:
+        summary = json.loads((path / SUMMARY).read_text(encoding="utf-8"))
+        typer.echo(f"{path.name}: {format_summary(summary)}")
+    typer.echo(f"trajectories: {out}/replica-000 .. replica-{replicas - 1:03d} "
+               f"(`lesdistill ir {out}` averages them)")
