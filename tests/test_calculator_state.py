@@ -97,3 +97,64 @@ def test_stress_only_when_asked(model):
     frame = atoms.copy()
     frame.calc = reference
     assert np.allclose(frame.get_stress(), stress, atol=1e-12)
+
+
+def _kept_graph_current(calc, atoms) -> np.ndarray:
+    """Dipole current of ``atoms`` from the forward graph kept by the energy+forces call."""
+    calc.retain_response_graph = True
+    atoms.positions = atoms.positions + 1e-3  # a new geometry: a new energy+forces call
+    atoms.get_forces()
+    assert calc._graph is not None
+    return calc.get_dipole_current(atoms)
+
+
+def test_compiled_graph_mismatch_falls_back_to_eager(model, monkeypatch, capsys):
+    """The once-per-calculator check of a reused compiled graph: a compiled graph whose charge
+    gradients differ from the eager ones (simulated) is not used, the eager result is, and the
+    following steps no longer keep the graph."""
+    atoms = water_box(n_molecules=4, seed=3)
+    atoms.set_velocities(np.random.default_rng(0).normal(scale=0.01, size=atoms.positions.shape) / units.fs)
+    compiled = StudentModel(model.config).eval()
+    compiled.load_state_dict(model.state_dict())
+    monkeypatch.setattr(StudentModel, "backbone_compiled", property(lambda self: self is compiled))
+    eager_charges = StudentModel.latent_charges
+
+    def skewed(self, batch):  # the eager pass of the check differs from the "compiled" graph
+        q = eager_charges(self, batch)
+        return q * (1.0 + 0.1 * torch.sin(batch.positions[:, 0]))
+
+    monkeypatch.setattr(StudentModel, "latent_charges", skewed)
+    calc = StudentCalculator(compiled)
+    atoms.calc = calc
+    current = _kept_graph_current(calc, atoms)
+    assert calc._compiled_reuse is False
+    assert "eager" in capsys.readouterr().err
+    reference = StudentCalculator(compiled)  # eager response terms of the same geometry
+    frame = atoms.copy()
+    frame.calc = reference
+    assert np.allclose(current, reference.get_dipole_current(frame), atol=1e-12)
+    calc.retain_response_graph = True
+    atoms.positions = atoms.positions + 1e-3
+    atoms.get_forces()
+    assert calc._graph is None  # no longer kept
+
+
+@pytest.mark.slow
+def test_compiled_graph_reused_for_the_dipole_current():
+    """A compiled backbone's forward graph gives the dipole current of an eager pass (float32
+    round-off) and passes the check, so spectra MD reuses it (about a minute of compilation)."""
+    config = StudentConfig.from_preset("tiny", elements=["H", "O"], dtype="float32", seed=3)
+    eager_model = StudentModel(config).eval()
+    compiled = StudentModel(config).eval()
+    atoms = water_box(n_molecules=8, seed=1)
+    atoms.set_velocities(np.random.default_rng(1).normal(scale=0.01, size=atoms.positions.shape) / units.fs)
+    calc = StudentCalculator(compiled, compile=True)
+    frame = atoms.copy()
+    frame.calc = calc
+    eager_frame = atoms.copy()
+    eager_frame.calc = eager = StudentCalculator(eager_model, compile=False)
+    for _ in range(3):
+        current = _kept_graph_current(calc, frame)
+        want = _kept_graph_current(eager, eager_frame)
+        assert compiled.backbone_compiled and calc._compiled_reuse is True
+        assert np.allclose(current, want, atol=1e-6 * max(1.0, np.abs(want).max()))

@@ -18,7 +18,9 @@ than skin/2, and always giving exactly the pairs within the cutoff). ``get_dipol
 the Born effective charges of one geometry share one set of backward passes
 (:func:`lesdistill.les.response.response_terms`); with ``retain_response_graph = True`` (set by
 spectra MD before a step that stores a frame) they also reuse the forward pass of the
-energy+forces call. Elements the model was not trained on raise ``ValueError`` naming them.
+energy+forces call, also with a compiled backbone (the first reuse is checked once against an
+eager pass; on a mismatch the calculator says so and falls back to its own eager pass). Elements
+the model was not trained on raise ``ValueError`` naming them.
 
 Dipole vs polarization (ASE semantics): ``dipole`` (``atoms.get_dipole_moment()``, e Å,
 sum_i q_i r_i) is defined only for an open structure (``atoms.pbc`` all False). In a cell
@@ -108,7 +110,9 @@ class StudentCalculator(Calculator):
     ) -> None:
         from lesdistill.device import check_device
 
-        self._graph: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None = None
+        self._graph: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, bool] | None = None
+        #: None until the first reuse of a compiled forward graph was checked against eager
+        self._compiled_reuse: bool | None = None
         self._terms: ResponseTerms | None = None
         #: keep the graph of the next energy+forces call for the dipole current / BECs of the
         #: same geometry (spectra MD sets it before the steps that store a frame)
@@ -314,9 +318,8 @@ class StudentCalculator(Calculator):
     def _calculate_base(self, atoms: Atoms, stress: bool) -> None:
         if self._compile_pending:
             self._try_compile(atoms)
-        # a compiled backbone's backward gave wrong vector-Jacobian products when run several
-        # times on one graph: the dipole current then takes its own (eager) forward pass
-        keep = bool(self.retain_response_graph) and not self.model.backbone_compiled
+        compiled = self.model.backbone_compiled
+        keep = bool(self.retain_response_graph) and not (compiled and self._compiled_reuse is False)
         self._graph = self._terms = None
         batch = self._batch(atoms, requires_grad=True)
         out = self.model(batch, compute_forces=True, compute_stress=stress, create_graph=False, retain_graph=keep)
@@ -334,7 +337,7 @@ class StudentCalculator(Calculator):
             results[keys.STRESS] = _full_to_voigt(full)
         if keep:
             cell = right_handed(batch.cell[0]) if atoms.pbc.any() else None
-            self._graph = (batch.positions, out[keys.LATENT_CHARGES], cell)
+            self._graph = (batch.positions, out[keys.LATENT_CHARGES], cell, compiled)
         self.results.update(results)
 
     # ------------------------------------------------------------------ response
@@ -365,16 +368,42 @@ class StudentCalculator(Calculator):
             self.atoms = atoms.copy()
         if self._terms is None:
             with torch.enable_grad():
-                if self._graph is not None:
-                    positions, charges, cell = self._graph
-                    self._graph = None
+                graph, self._graph = self._graph, None
+                if graph is not None:
+                    positions, charges, cell, compiled = graph
+                    terms = response_terms(charges, positions, cell, eps_inf=self.eps_inf)
+                    if compiled and self._compiled_reuse is None:
+                        terms = self._check_compiled_reuse(atoms, terms)
                 else:
-                    batch = self._batch(atoms, requires_grad=True)
-                    positions = batch.positions
-                    charges = self.model.latent_charges(batch)
-                    cell = right_handed(batch.cell[0]) if atoms.pbc.any() else None
-                self._terms = response_terms(charges, positions, cell, eps_inf=self.eps_inf)
+                    terms = self._eager_response_terms(atoms)
+                self._terms = terms
         return self._terms
+
+    def _eager_response_terms(self, atoms: Atoms) -> ResponseTerms:
+        batch = self._batch(atoms, requires_grad=True)
+        charges = self.model.latent_charges(batch)  # eager backbone
+        cell = right_handed(batch.cell[0]) if atoms.pbc.any() else None
+        return response_terms(charges, batch.positions, cell, eps_inf=self.eps_inf)
+
+    def _check_compiled_reuse(self, atoms: Atoms, terms: ResponseTerms) -> ResponseTerms:
+        """Once per calculator: the response terms from a compiled forward graph (several
+        backward passes through it) against an eager forward pass; on a mismatch (beyond float
+        round-off) the compiled graph is not reused again, and this says so once on stderr."""
+        import sys
+
+        eager = self._eager_response_terms(atoms)
+        error = 0.0 if eager.grads is None else float((terms.grads - eager.grads).abs().max())
+        scale = 0.0 if eager.grads is None else float(eager.grads.abs().max())
+        tolerance = 1e-6 + (1e-4 if self.model.dtype == torch.float32 else 1e-9) * scale
+        self._compiled_reuse = error <= tolerance
+        if self.compile_report is not None:
+            self.compile_report["response_reuse_difference"] = error
+        if not self._compiled_reuse:
+            print(f"lesdistill: the compiled student graph gave charge gradients {error:.2e} away "
+                  "from eager ones; the dipole current and BECs use their own eager pass",
+                  file=sys.stderr)
+            return eager
+        return terms
 
     def born_effective_charges(self, atoms: Atoms) -> np.ndarray:
         """Born effective charges (N, 3, 3) in e, Z[i, a, b] = dP_a / dr_ib (incl. sqrt(eps_inf))."""

@@ -79,9 +79,8 @@ def _segment_sum(values: torch.Tensor, index: torch.Tensor, n: int) -> torch.Ten
 def _keep_backward_buffers() -> None:
     """Compile without donated backward buffers (process-wide torch setting), so the compiled
     graph supports ``retain_graph=True``: several backward passes through one forward, as the
-    response functions of ``les.response`` run. StudentCalculator does not reuse a compiled
-    forward for the dipole current (it gave wrong vector-Jacobian products there, cause unknown):
-    with a compiled backbone it runs its own eager forward for the response."""
+    response functions of ``les.response`` run (StudentCalculator reuses the compiled forward
+    of the forces for the dipole current; it checks the first reuse against an eager pass)."""
     try:
         import torch._functorch.config as functorch_config
     except ImportError:  # pragma: no cover - other torch layouts
