@@ -38,7 +38,9 @@ def _root() -> None:
     """Distil foundation MLIPs into fast LES students; latent charges, BEC and IR spectra."""
 
 
-for _module in (data, train, response, pipeline, compare, analysis):
+from lesdistill.engines import cli as _engines  # noqa: E402
+
+for _module in (data, train, response, pipeline, compare, analysis, _engines):
     _module.register(app)
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
+from lesdistill.cli.common import TRUST_BACKBONE_HELP, trusted
 from lesdistill.errors import UserInputError
 from lesdistill.md.settings import MDSettings
 
@@ -16,7 +17,6 @@ def md_replicas(atoms: Any, structure: Path, model: Path, out: Path, settings: M
                 replicas: int, group: list[str] | None, bec_every: int, seed: int, device: str,
                 progress: bool, trust_backbone: bool) -> None:
     """``lesdistill md --replicas N``: N replicas in one torch-sim batch, one trajectory each."""
-    from lesdistill.cli.common import trusted
     from lesdistill.engines.replicas import _check, run_replicas
     from lesdistill.engines.torchsim import StudentTorchSimModel, require_torch_sim
     from lesdistill.md.trajectory import SUMMARY
@@ -41,3 +41,35 @@ def md_replicas(atoms: Any, structure: Path, model: Path, out: Path, settings: M
         typer.echo(f"{path.name}: {format_summary(summary)}")
     typer.echo(f"trajectories: {out}/replica-000 .. replica-{replicas - 1:03d} "
                f"(`lesdistill ir {out}` averages them)")
+
+
+def export(
+    structure: Annotated[Path, typer.Argument(help="Structure whose cell and periodicity the "
+                                                   "exported program is for (any N).")],
+    model: Annotated[Path, typer.Option(help="Student checkpoint (.pt).")] = Path("student.pt"),
+    out: Annotated[Path, typer.Option(help="Exported program (.pt2).")] = Path("student.pt2"),
+    trust_backbone: Annotated[bool, typer.Option("--trust-backbone",
+                                                 help=TRUST_BACKBONE_HELP)] = False,
+) -> None:
+    """Export the student (with LES) as a torch.export program that loads without lesdistill."""
+    from lesdistill.engines.export import export_student
+    from lesdistill.errors import not_found
+    from lesdistill.paths import check_output_file
+    from lesdistill.systems.io import load_structure
+
+    if not structure.is_file():
+        raise not_found("structure file", structure, "pass an extxyz/cif/POSCAR file")
+    if not model.is_file():
+        raise not_found("student checkpoint", model, "train one with `lesdistill train` or "
+                        "pass --model")
+    check_output_file(out, "--out")
+    atoms = load_structure(structure)
+    with trusted(trust_backbone):
+        path = export_student(model, atoms, out, trust_backbone=trust_backbone)
+    typer.echo(f"exported program: {path} (load with torch.export.load; see "
+               "lesdistill.engines.export)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app``."""
+    app.command("export")(export)
