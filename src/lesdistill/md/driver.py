@@ -33,7 +33,7 @@ __all__ = ["MDSettings", "PRODUCTIONS", "THERMOSTATS", "format_summary", "run_md
 #: settings that must match when a run is resumed (n_steps may grow: the run is extended)
 RESUME_KEYS = ("timestep_fs", "stride", "temperature_K", "thermostat", "production", "seed",
                "n_equil", "coupling_fs", "production_coupling_fs", "groups", "bec_every",
-               "numbers", "atom_currents")
+               "numbers", "atom_currents", "field_V_per_A", "field_asr")
 
 GroupSpec = Sequence[int] | Callable[[Any], np.ndarray]
 
@@ -164,7 +164,9 @@ def _record(atoms: Any, groups: Mapping[str, GroupSpec], frame: int, step: int,
 
 def _checkpoint(out: Path, atoms: Any, phase: str, step: int, rng: np.random.Generator,
                 n_parts: int, complete: bool = False) -> None:
-    tj.write_npz_atomic(out / tj.STATE, phase=np.array(phase), step=np.array(step),
+    extra = getattr(atoms.calc, "md_state", None)  # e.g. the itinerant dipole under a field
+    tj.write_npz_atomic(out / tj.STATE, **(extra() if callable(extra) else {}),
+                        phase=np.array(phase), step=np.array(step),
                         positions=atoms.get_positions(), momenta=atoms.get_momenta(),
                         cell=np.array(atoms.cell),
                         rng_state=np.array(json.dumps(rng.bit_generator.state)),
@@ -243,24 +245,50 @@ def run_md(atoms: Any, out_path: str | Path, settings: MDSettings | None = None,
     the run turns unphysical: NaN, a temperature above max(3 T, T + 1000 K), or two atoms closer
     than ``guard_min_distance_A`` (Å; None = no overlap check, for non-interacting toy models),
     checked every ``stride`` steps.
+
+    A nonzero ``field_V_per_A`` runs the whole MD under a homogeneous electric field
+    (:class:`lesdistill.md.field.FieldCalculator` around ``atoms.calc``; stored energies
+    include the field energy -E.P).
     """
-    from ase.md import velocitydistribution as vdist
-    from ase.md.velocitydistribution import Stationary
-
-    from lesdistill.progress import progress_bar
-
     base = MDSettings() if settings is None else MDSettings.from_settings(settings)
     s = base.replace(**overrides) if overrides else base
     _validate(atoms, s, chunk_frames)
     out = Path(out_path)
     groups = dict(groups or {})
-    meta = _settings(atoms, **dataclasses.asdict(s), groups=sorted(groups),
+    fields = dataclasses.asdict(s)
+    if s.has_field:  # absent keys = no field: runs stored before the field option still resume
+        fields["field_V_per_A"] = list(s.field_V_per_A)
+    else:
+        del fields["field_V_per_A"], fields["field_asr"]
+    meta = _settings(atoms, **fields, groups=sorted(groups),
                      bec_every=int(bec_every), seed=int(seed),
                      **({"atom_currents": True} if atom_currents else {}))
     if atom_currents and "born_effective_charges" not in getattr(
             atoms.calc, "implemented_properties", ()):
         raise UserInputError(f"per-atom currents need Born effective charges; calculator "
                              f"{type(atoms.calc).__name__} does not provide them")
+    calc = atoms.calc
+    if s.has_field:
+        from lesdistill.md.field import FieldCalculator
+
+        atoms.calc = FieldCalculator(calc, s.field_V_per_A, asr=s.field_asr)
+    try:
+        return _run(atoms, out, s, meta, groups, bec_every, seed, chunk_frames,
+                    guard_min_distance_A, progress, atom_currents)
+    finally:
+        atoms.calc = calc
+        if s.has_field and hasattr(calc, "retain_response_graph"):
+            calc.retain_response_graph = False
+
+
+def _run(atoms: Any, out: Path, s: MDSettings, meta: dict[str, Any],
+         groups: Mapping[str, GroupSpec], bec_every: int, seed: int, chunk_frames: int,
+         guard_min_distance_A: float | None, progress: bool, atom_currents: bool) -> Path:
+    from ase.md import velocitydistribution as vdist
+    from ase.md.velocitydistribution import Stationary
+
+    from lesdistill.progress import progress_bar
+
     # Fail before anything is written when the calculator cannot handle this system (a student
     # trained on other elements, a periodic-only model on an open structure, ...).
     atoms.get_potential_energy()
@@ -284,6 +312,9 @@ def run_md(atoms: Any, out_path: str | Path, settings: MDSettings | None = None,
         atoms.set_positions(state["positions"], apply_constraint=False)
         atoms.set_momenta(state["momenta"], apply_constraint=False)
         rng.bit_generator.state = state["rng_state"]
+        restore = getattr(atoms.calc, "restore_md_state", None)
+        if callable(restore):
+            restore(state)
     done = step if phase == "equil" else n_equil + step
     bar = progress_bar(total=n_equil + n_steps, initial=done, enabled=progress, unit="step",
                        desc="MD equilibration" if phase == "equil" else "MD production")

@@ -6,6 +6,7 @@ its fields (see :mod:`lesdistill.settings`); it imports neither numpy nor ASE.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from lesdistill.settings import Settings, SettingsError, at_most, coerce, one_of, positive, setting
@@ -37,6 +38,12 @@ class MDSettings(Settings):
     production: str = setting("nve", "production: nve | langevin | bussi (weak thermostat)")
     coupling_fs: float = setting(100.0, "equilibration 1/friction (Langevin) or tau_T (Bussi), fs")
     production_coupling_fs: float = setting(2000.0, "weak production thermostat time, fs")
+    field_V_per_A: tuple[float, ...] = setting(
+        (0.0, 0.0, 0.0), "external electric field Ex,Ey,Ez (V/Å) in equilibration and production: "
+        "F_i += Z*_i^T E, energy -E.P (needs a student with BECs; lesdistill.md.field)",
+        cli="--field")
+    field_asr: bool = setting(False, "acoustic sum rule for the field forces: subtract the mean "
+                              "BEC (zero net force)", cli="--field-asr/--no-field-asr")
 
     def __post_init__(self) -> None:
         coerce(self)
@@ -49,3 +56,12 @@ class MDSettings(Settings):
                                 f"({self.n_steps}); lower stride or raise n_steps")
         one_of(self, "thermostat", THERMOSTATS)
         one_of(self, "production", PRODUCTIONS)
+        field = self.field_V_per_A
+        if len(field) != 3 or not all(math.isfinite(x) for x in field):
+            raise SettingsError("field_V_per_A", f"{{field}} must be three finite numbers "
+                                f"Ex,Ey,Ez (V/Å), got {field!r}")
+
+    @property
+    def has_field(self) -> bool:
+        """True if an external electric field is applied."""
+        return any(x != 0.0 for x in self.field_V_per_A)
