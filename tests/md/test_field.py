@@ -218,3 +218,16 @@ def test_resumed_field_run_continues_the_itinerant_dipole(tmp_path):
     run_md(start(), tmp_path / "part", n_steps=24, **kw)
     a, b = load_trajectory(whole), load_trajectory(tmp_path / "part")
     np.testing.assert_allclose(b.energy, a.energy, rtol=0, atol=1e-9)
+
+
+def test_cli_field_with_replicas_exits_2(tmp_path, capsys):
+    from lesdistill.cli import main
+    from lesdistill.model.checkpoint import save_student
+
+    save_student(_make_model(), tmp_path / "s.pt")
+    _open_atoms().write(tmp_path / "start.xyz")
+    with pytest.raises(SystemExit) as exc:
+        main(["md", str(tmp_path / "start.xyz"), "--model", str(tmp_path / "s.pt"), "--out",
+              str(tmp_path / "md"), "--field", "0,0,0.1", "--replicas", "2", "--no-progress"])
+    assert exc.value.code == 2
+    assert "--replicas" in capsys.readouterr().err

@@ -106,6 +106,9 @@ def md(
     check_output_dir(out, "--out")
     atoms = load_structure(structure)
     groups = _parse_groups(group or [], atoms.get_chemical_symbols())
+    if replicas != 1 and settings.has_field:
+        raise UserInputError("--field runs with the ASE engine only; drop --replicas (or run "
+                             "the replicas one by one)")
     if replicas != 1:
         from lesdistill.engines.cli import md_replicas
 
