@@ -12,8 +12,11 @@ interleaved and the median over repeats is reported. Both wall time and process 
 recorded; with --threads 1 the CPU time is the robust number on a busy shared machine (it does
 not count time the process waits for a core), and the ratios use the chosen --clock.
 
-With --compile a "small+compile" row adds the small preset with its backbone compiled by
-torch.compile (StudentCalculator(compile=True); the one-off compilation is not timed).
+With --compile "tiny+compile" and "small+compile" rows add those presets with the backbone
+compiled by torch.compile (the one-off compilation is not timed). The dipole-current column is a
+call at a new geometry (its own forward pass); "kept" is the dipole current from the forward
+graph kept by the energy+forces call (what spectra MD does in the steps that store a frame),
+relative to one energy+forces call.
 
     python benchmarks/student_speed.py [--repeats 7] [--calls 3] [--threads N] [--clock cpu|wall]
                                        [--compile] [--no-chgnet]
@@ -58,6 +61,23 @@ def _current_timer(calc, atoms, rng: np.random.Generator) -> Callable[[], None]:
 
     def step() -> None:
         atoms.positions = reference + rng.normal(scale=1e-3, size=reference.shape)
+        calc.get_dipole_current(atoms)
+
+    return step
+
+
+def _kept_timer(calc, atoms, rng: np.random.Generator) -> Callable[[], None]:
+    """Energy+forces keeping the forward graph, then the dipole current from it (a spectra-MD
+    step that stores a frame)."""
+    atoms = atoms.copy()
+    atoms.calc = calc
+    atoms.set_velocities(rng.normal(scale=0.01, size=atoms.positions.shape))
+    reference = atoms.positions.copy()
+
+    def step() -> None:
+        calc.retain_response_graph = True
+        atoms.positions = reference + rng.normal(scale=1e-3, size=reference.shape)
+        atoms.get_forces()
         calc.get_dipole_current(atoms)
 
     return step
@@ -120,15 +140,16 @@ def main() -> None:
         config = StudentConfig.from_preset(name, elements=["H", "O"], dtype="float32")
         models[name] = StudentModel(config).eval()
     if args.compile:
-        models["small+compile"] = StudentModel(StudentConfig.from_preset("small", elements=["H", "O"])).eval()
-        models["small+compile"].compile_backbone()
+        for name in ("tiny", "small"):
+            models[f"{name}+compile"] = StudentModel(StudentConfig.from_preset(name, elements=["H", "O"])).eval()
+            models[f"{name}+compile"].compile_backbone()
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.clock} clock; "
         f"median of {args.repeats} x {args.calls} calls; load average {os.getloadavg()[0]:.1f}"
     )
     header = (f"{'atoms':>5} {'model':>13} {'params':>8} {'ms E+F':>8} {'LES ms':>7} {'LES %':>6} {'x CHGNet':>9} "
-              f"{'dM/dt ms':>9} {'/ E+F':>6}")
+              f"{'dM/dt ms':>9} {'/ E+F':>6} {'kept / E+F':>10}")
     print(header)
     print("-" * len(header))
     for n_atoms, n_molecules in SIZES.items():
@@ -140,6 +161,7 @@ def main() -> None:
             timers[name] = _timer(StudentCalculator(model), atoms, rng)
             timers[f"{name}/les"] = _les_timer(model, atoms)
             timers[f"{name}/current"] = _current_timer(StudentCalculator(model), atoms, rng)
+            timers[f"{name}/kept"] = _kept_timer(StudentCalculator(model), atoms, rng)
         ms = _measure(timers, args.repeats, args.calls, clock)
         if chgnet_calc is not None:
             params = sum(p.numel() for p in chgnet_calc.model.parameters())
@@ -151,7 +173,7 @@ def main() -> None:
             params = sum(p.numel() for p in model.parameters())
             current = ms[f"{name}/current"]
             print(f"{n_atoms:5d} {name:>13} {params:8d} {ms[name]:8.1f} {les_ms:7.1f} {share:6.1f} {ratio:9.1f} "
-                  f"{current:9.1f} {current / ms[name]:6.2f}")
+                  f"{current:9.1f} {current / ms[name]:6.2f} {(ms[f'{name}/kept'] - ms[name]) / ms[name]:10.2f}")
 
 
 if __name__ == "__main__":
