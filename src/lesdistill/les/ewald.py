@@ -56,6 +56,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from lesdistill.device import host_values
 from lesdistill.units import COULOMB_EV_A, HALF_INV_EPSILON0_EV_A
 
 #: Default relative half-width of the smooth k-space switch around k_c = 2 pi / dl.
@@ -197,7 +198,7 @@ def kspace_terms(
     Cached per cell values, sigma, k_cut and width (the cell dependence of the energy is put back
     analytically in the backward of the direct sum).
     """
-    key = tuple(cell.detach().reshape(-1).tolist())
+    key = tuple(v for row in host_values(cell) for v in row)  # no device sync for a kept cell
     return _cached_kspace(key, cell.dtype, str(cell.device), sigma, k_cut, width)
 
 

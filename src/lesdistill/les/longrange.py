@@ -24,6 +24,7 @@ def energy(
     method: str = "auto",
     subtract_self: bool = True,
     switch_width: float = DEFAULT_SWITCH_WIDTH,
+    validate: bool = True,
 ) -> torch.Tensor:
     r"""Long-range LES energy of Gaussian-smeared latent charges (eV).
 
@@ -54,13 +55,17 @@ def energy(
         at the defaults). Open systems always use the exact pair sum.
     :param subtract_self: remove the Gaussian self-energy (default True).
     :param switch_width: relative half-width of the k-space switch (0 = hard cut, not NPT-safe).
+    :param validate: check the tensors' values (finite, cell not singular or left-handed), which
+        reads them on the host; ``False`` for callers that validated their inputs at their own
+        boundary (the student model inside an MD step: no device sync). Shapes and the other
+        arguments are checked either way.
     :return: 0-d tensor (eV), differentiable w.r.t. charges, positions and cell
         (forces = -dE/dr; stress = (1/V) dE/dε from the cell gradient).
     :raises TypeError, ValueError: bad shapes, dtypes, non-finite values, singular or left-handed
         cell, non-positive ``sigma``/``dl``, unknown ``method``.
     """
-    positions = check_positions(positions)
-    charges = check_charges(charges, positions)
+    positions = check_positions(positions, finite=validate)
+    charges = check_charges(charges, positions, finite=validate)
     cell = check_cell(cell, positions)
     sigma = check_positive(sigma, "sigma")
     dl = check_positive(dl, "dl")

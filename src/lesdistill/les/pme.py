@@ -42,9 +42,11 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import Any
 
 import torch
 
+from lesdistill.device import host_values
 from lesdistill.les.ewald import DEFAULT_SWITCH_WIDTH, kspace_switch, reciprocal_cell, self_energy_per_charge2
 from lesdistill.units import HALF_INV_EPSILON0_EV_A
 
@@ -68,7 +70,7 @@ def choose_method(n_atoms: int, cell: torch.Tensor, dl: float, switch_width: flo
     the threshold depends on the dtype of ``cell`` (float32 direct sums are relatively cheaper).
     """
     k_max = 2.0 * math.pi / dl * (1.0 + max(switch_width, 0.0))
-    c = cell.detach().tolist()
+    c = host_values(cell)
     volume = abs(
         c[0][0] * (c[1][1] * c[2][2] - c[1][2] * c[2][1])
         - c[0][1] * (c[1][0] * c[2][2] - c[1][2] * c[2][0])
@@ -94,7 +96,7 @@ def fft_size(n: float) -> int:
 
 def mesh_size(cell: torch.Tensor, k_max: float, oversampling: float = DEFAULT_OVERSAMPLING) -> list[int]:
     r"""Mesh points per lattice vector: fft_size(f k_max |a_i| / pi) (Nyquist = f k_max)."""
-    lengths = torch.linalg.norm(cell.detach(), dim=1).tolist()
+    lengths = [math.sqrt(sum(x * x for x in row)) for row in host_values(cell)]
     return [fft_size(oversampling * k_max * a / math.pi) for a in lengths]
 
 
@@ -134,17 +136,29 @@ def pme_energy(
         kernel = _mesh_kernel(cell, ns, sigma, k_cut, switch_width, order)
         volume = torch.linalg.det(cell)
     else:
-        key = tuple(cell.reshape(-1).tolist())
+        key = tuple(v for row in host_values(cell) for v in row)
         interp, kernel, volume = _cached_mesh(key, cell.dtype, str(cell.device), tuple(ns), float(sigma),
                                               k_cut, float(switch_width), int(order))
     interp.compute_weights(positions)
-    rho = interp.points_to_mesh(charges.unsqueeze(1))[0]  # [n1, n2, n3]
+    rho = _points_to_mesh(interp, charges.unsqueeze(1), tuple(ns))[0]  # [n1, n2, n3]
     rho_hat = torch.fft.rfftn(rho)  # [n1, n2, n3 // 2 + 1]
     power = rho_hat.real**2 + rho_hat.imag**2
     energy = HALF_INV_EPSILON0_EV_A / volume * (kernel * power).sum()
     if subtract_self:
         energy = energy - self_energy_per_charge2(sigma, k_cut, switch_width) * (charges * charges).sum()
     return energy
+
+
+def _points_to_mesh(interp: Any, weights: torch.Tensor, ns: tuple[int, int, int]) -> torch.Tensor:
+    """``interp.points_to_mesh(weights)`` with the mesh size given from the host: torch-pme
+    (0.5) reads ``int(ns_mesh[k])`` there, a device sync when ``ns_mesh`` is a GPU tensor, and
+    uses ``ns_mesh`` for nothing else in that call."""
+    on_device = interp.ns_mesh
+    interp.ns_mesh = ns
+    try:
+        return interp.points_to_mesh(weights)
+    finally:
+        interp.ns_mesh = on_device
 
 
 @lru_cache(maxsize=8)

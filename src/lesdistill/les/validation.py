@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
+
+from lesdistill.device import host_values
 
 _FLOAT_DTYPES = (torch.float32, torch.float64)
 
@@ -18,15 +21,16 @@ def _describe(t: torch.Tensor) -> str:
     return f"tensor of shape {tuple(t.shape)} and dtype {t.dtype}"
 
 
-def check_positions(positions: object, name: str = "positions") -> torch.Tensor:
-    """Check a ``[N, 3]`` floating tensor of finite positions (Å)."""
+def check_positions(positions: object, name: str = "positions", *, finite: bool = True) -> torch.Tensor:
+    """Check a ``[N, 3]`` floating tensor of finite positions (Å) (``finite=False``: shape and
+    dtype only, without reading the values, i.e. without a device sync)."""
     if not isinstance(positions, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape [N, 3], got {type(positions).__name__}")
     if positions.dtype not in _FLOAT_DTYPES:
         raise TypeError(f"{name} must be float32 or float64, got {_describe(positions)}")
     if positions.ndim != 2 or positions.shape[1] != 3:
         raise ValueError(f"{name} must have shape [N, 3], got {_describe(positions)}")
-    if not bool(torch.isfinite(positions).all()):
+    if finite and not bool(torch.isfinite(positions).all()):
         bad = torch.nonzero(~torch.isfinite(positions))[0].tolist()
         raise ValueError(
             f"{name} contains non-finite values (first at index {bad}: "
@@ -35,8 +39,10 @@ def check_positions(positions: object, name: str = "positions") -> torch.Tensor:
     return positions
 
 
-def check_charges(charges: object, positions: torch.Tensor, name: str = "charges") -> torch.Tensor:
-    """Check a ``[N]`` floating tensor of finite charges (e) matching ``positions``."""
+def check_charges(charges: object, positions: torch.Tensor, name: str = "charges", *,
+                  finite: bool = True) -> torch.Tensor:
+    """Check a ``[N]`` floating tensor of finite charges (e) matching ``positions``
+    (``finite=False``: without reading the values)."""
     if not isinstance(charges, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape [N], got {type(charges).__name__}")
     if charges.dtype not in _FLOAT_DTYPES:
@@ -50,7 +56,7 @@ def check_charges(charges: object, positions: torch.Tensor, name: str = "charges
         raise TypeError(f"{name} dtype {charges.dtype} differs from positions dtype {positions.dtype}")
     if charges.device != positions.device:
         raise ValueError(f"{name} is on {charges.device} but positions are on {positions.device}")
-    if not bool(torch.isfinite(charges).all()):
+    if finite and not bool(torch.isfinite(charges).all()):
         bad = int(torch.nonzero(~torch.isfinite(charges))[0, 0])
         raise ValueError(f"{name} contains non-finite values (index {bad}: {charges[bad].item()})")
     return charges
@@ -59,7 +65,8 @@ def check_charges(charges: object, positions: torch.Tensor, name: str = "charges
 def check_cell(cell: object, positions: torch.Tensor, name: str = "cell") -> torch.Tensor | None:
     """Check a periodic cell: ``None`` (open boundary) or a ``[3, 3]`` tensor, rows = lattice vectors (Å).
 
-    The cell must be finite, non-singular and right-handed (``det(cell) > 0``).
+    The cell must be finite, non-singular and right-handed (``det(cell) > 0``). Its values are
+    read through :func:`lesdistill.device.host_values` (one device-to-host copy per cell tensor).
     """
     if cell is None:
         return None
@@ -71,13 +78,14 @@ def check_cell(cell: object, positions: torch.Tensor, name: str = "cell") -> tor
         raise ValueError(f"{name} must have shape [3, 3] (rows are lattice vectors), got {_describe(cell)}")
     if cell.device != positions.device:
         raise ValueError(f"{name} is on {cell.device} but positions are on {positions.device}")
-    if not bool(torch.isfinite(cell).all()):
-        raise ValueError(f"{name} contains non-finite values: {cell.detach().cpu().tolist()}")
-    det = float(torch.linalg.det(cell.detach().double()))
-    scale = float(torch.linalg.norm(cell.detach().double(), dim=1).prod())
+    values = np.array(host_values(cell), dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise ValueError(f"{name} contains non-finite values: {values.tolist()}")
+    det = float(np.linalg.det(values))
+    scale = float(np.linalg.norm(values, axis=1).prod())
     if scale == 0.0 or abs(det) <= 1e-10 * scale:
         raise ValueError(
-            f"{name} is singular (det = {det:.3g} Å^3): {cell.detach().cpu().tolist()}; "
+            f"{name} is singular (det = {det:.3g} Å^3): {values.tolist()}; "
             "pass three linearly independent lattice vectors, or cell=None for an open system"
         )
     if det < 0.0:

@@ -130,9 +130,9 @@ class ZBLRepulsion(nn.Module):
         r_out = self.r_out.to(vectors.dtype)[s_i, s_j]
         r2 = (vectors * vectors).sum(dim=1)
         close = r2 < r_out * r_out
-        if not bool(close.any()):
-            return out
-        r = r2[close].clamp_min(1e-12).sqrt()
+        # every pair, masked: no data-dependent selection, so no device sync in an MD step
+        r = torch.where(close, r2, r_out * r_out).clamp_min(1e-12).sqrt()
         z = self.z.to(vectors.dtype)
-        pair = zbl_energy(r, z[s_i[close]], z[s_j[close]]) * smoothstep_off(r, r_out[close])
-        return out.index_add(0, i[close], 0.5 * pair)
+        pair = zbl_energy(r, z[s_i], z[s_j]) * smoothstep_off(r, r_out)
+        pair = torch.where(close, pair, torch.zeros_like(pair))
+        return out.index_add(0, i, 0.5 * pair)

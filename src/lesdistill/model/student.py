@@ -56,6 +56,7 @@ import torch
 from torch import nn
 
 from lesdistill import keys
+from lesdistill.device import host_values, memory_key
 from lesdistill.model.backbone import build_backbone
 from lesdistill.model.config import StudentConfig
 from lesdistill.model.repulsion import ZBLRepulsion
@@ -69,7 +70,10 @@ if TYPE_CHECKING:
 def right_handed(cell: torch.Tensor) -> torch.Tensor:
     """The same lattice with right-handed vectors: -cell if det(cell) < 0 (a_i -> -a_i spans
     the same lattice, so Ewald sums and phase-form polarizations are unchanged)."""
-    return -cell if bool(torch.linalg.det(cell.detach()) < 0) else cell
+    (a, b, c) = host_values(cell)  # no device sync for a cell tensor the caller keeps
+    det = (a[0] * (b[1] * c[2] - b[2] * c[1]) - a[1] * (b[0] * c[2] - b[2] * c[0])
+           + a[2] * (b[0] * c[1] - b[1] * c[0]))
+    return -cell if det < 0 else cell
 
 
 def _segment_sum(values: torch.Tensor, index: torch.Tensor, n: int) -> torch.Tensor:
@@ -209,7 +213,21 @@ class StudentModel(nn.Module):
 
     # ------------------------------------------------------------------ helpers
     def species(self, numbers: torch.Tensor) -> torch.Tensor:
-        """Atomic numbers [N] -> element indices [N]; unknown elements raise ValueError."""
+        """Atomic numbers [N] -> element indices [N]; unknown elements raise ValueError.
+
+        Checked once per numbers tensor (:func:`~lesdistill.device.memory_key`): the check reads
+        the values on the host, so a caller that keeps its batch between MD steps (the ASE
+        calculator, torch-sim) pays that device sync only for the first step."""
+        key = memory_key(numbers)
+        memo = getattr(self, "_species_memo", None)
+        if key is not None and memo is not None and memo[0] == key and memo[2].device == self.device:
+            return memo[2]
+        species = self._checked_species(numbers)
+        if key is not None:
+            self._species_memo = (key, numbers.detach(), species)
+        return species
+
+    def _checked_species(self, numbers: torch.Tensor) -> torch.Tensor:
         if numbers.numel() and (numbers.min() < 1 or numbers.max() > 118):
             raise ValueError(f"atomic numbers must be in 1..118, got {sorted(set(numbers.tolist()))}")
         species = self.z_to_index[numbers]
@@ -249,8 +267,10 @@ class StudentModel(nn.Module):
     ) -> torch.Tensor:
         from lesdistill.les import energy as les_energy
 
-        sizes = batch.split_sizes()
-        periodic = batch.pbc.any(dim=1).tolist()
+        # structure sizes and pbc from host copies kept per tensor: no device sync per step;
+        # the values were validated where the batch was built
+        sizes = [positions.shape[0]] if batch.num_structures == 1 else list(host_values(batch.n_atoms))
+        periodic = [any(row) for row in host_values(batch.pbc)]
         out = []
         for b, (q_b, r_b) in enumerate(zip(q.split(sizes), positions.split(sizes))):
             out.append(
@@ -261,6 +281,7 @@ class StudentModel(nn.Module):
                     sigma=self.config.les_sigma,
                     dl=self.config.les_dl,
                     method=self.config.les_method,
+                    validate=False,
                 )
             )
         return torch.stack(out)
