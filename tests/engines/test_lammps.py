@@ -172,6 +172,10 @@ def test_bad_input_is_one_line(student, tmp_path, monkeypatch):
         run_lammps_md(slab, calc, tmp_path / "slab", progress=False, **MD)
     assert not (tmp_path / "slab").exists()
 
+    with pytest.raises(UserInputError, match="no electric field"):
+        run_lammps_md(water_box(4), calc, tmp_path / "field", progress=False,
+                      field_V_per_A=(0.0, 0.0, 0.1), **MD)
+
     def no_mpi(*args, **kwargs):
         raise OSError("libmpi.so.12: cannot open shared object file: No such file or directory")
 

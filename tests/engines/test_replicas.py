@@ -87,6 +87,9 @@ def test_replica_run_refuses_bussi_and_a_foreign_folder(tmp_path):
     model = StudentTorchSimModel(_student())
     with pytest.raises(UserInputError, match="Langevin and NVE"):
         run_replicas(water_box(4), model, tmp_path / "a", thermostat="bussi", n_steps=4)
+    with pytest.raises(UserInputError, match="no electric field"):
+        run_replicas(water_box(4), model, tmp_path / "a", field_V_per_A=(0.1, 0.0, 0.0),
+                     n_steps=4)
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "x.txt").write_text("x")
     with pytest.raises(UserInputError, match="not a replica MD run"):

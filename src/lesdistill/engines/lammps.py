@@ -257,6 +257,9 @@ def run_lammps_md(atoms: Any, calc: Any, out_path: str | os.PathLike[str], setti
     base = MDSettings() if settings is None else MDSettings.from_settings(settings)
     s = base.replace(**overrides) if overrides else base
     out = Path(out_path)
+    if getattr(s, "has_field", False):
+        raise UserInputError("the LAMMPS engine has no electric field; run --field with "
+                             "`lesdistill md` (ASE)")
     lmp = new_lammps(cmdargs)
     rank = _rank(lmp)
     elements = list(calc.model.elements)

@@ -73,7 +73,7 @@ def _starts(atoms: Any, n_replicas: int, temperature_K: float, seed: int) -> lis
 
 def _meta(start: Any, model: Any, settings: MDSettings, k: int, n: int, seed: int,
           bec_every: int) -> dict[str, Any]:
-    return {
+    meta = {
         "format": tj.FORMAT, "numbers": start.numbers.tolist(),
         "masses": start.get_masses().tolist(), "pbc": start.pbc.tolist(),
         "calculator": "StudentTorchSimModel", "eps_inf": float(model.student.config.eps_inf),
@@ -81,6 +81,7 @@ def _meta(start: Any, model: Any, settings: MDSettings, k: int, n: int, seed: in
                   "energy": "eV", "mass": "amu", "bec": "e"},
         **dataclasses.asdict(settings), "groups": [], "bec_every": int(bec_every),
         "seed": int(seed), "engine": "torch-sim", "replica": k, "n_replicas": n}
+    return json.loads(json.dumps(meta))  # as read back from meta.json (tuples -> lists)
 
 
 class _Batch:
@@ -130,6 +131,9 @@ def _check(settings: MDSettings, n_replicas: int, bec_every: int, chunk_frames: 
     if settings.thermostat != "langevin" or settings.production == "bussi":
         raise UserInputError("replica MD (torch-sim) has Langevin and NVE only: use "
                              "--thermostat langevin and --production nve or langevin")
+    if getattr(settings, "has_field", False):
+        raise UserInputError("replica MD (torch-sim) has no electric field; run --field with "
+                             "the ASE engine (--replicas 1)")
     if bec_every < 0 or chunk_frames < 1:
         raise UserInputError(f"bec_every must be >= 0 and chunk_frames >= 1, got {bec_every}, "
                              f"{chunk_frames}")
