@@ -34,6 +34,8 @@ NEUTRALITY = ("none", "mean")
 DTYPES = ("float32", "float64")
 LES_METHODS = ("auto", "ewald", "pme")
 REPULSIONS = ("zbl", "none")
+CHARGE_MODELS = ("latent", "qeq")
+QEQ_SOLVERS = ("auto", "dense", "cg")
 
 
 def _chemical_symbols() -> list[str]:
@@ -71,6 +73,13 @@ class StudentConfig:
         les_sigma: Gaussian smearing of the latent charges, Å.
         les_dl: k-space resolution of the LES sum, Å (smaller = more k-vectors).
         les_method: "auto" | "ewald" | "pme" (see lesdistill.les.energy).
+        charge_model: "latent" (default: the head gives q_i, neutrality above) or "qeq": the head
+            gives an electronegativity chi_i (eV/e) and a hardness J_i (eV/e^2) and the charges
+            minimise sum_i (chi_i q_i + J_i q_i^2 / 2) + E_LES(q) at fixed total charge
+            (:mod:`lesdistill.model.qeq_head`; needs long_range).
+        qeq_hardness_min: J_i = qeq_hardness_min + softplus(head), eV/e^2, > 0.
+        qeq_solver: "auto" (dense up to 2000 atoms per structure, conjugate gradients above),
+            "dense" or "cg" (:mod:`lesdistill.les.qeq`); force training always solves densely.
         dtype: "float32" (default) or "float64".
         seed: seed for the weight initialisation.
     """
@@ -93,6 +102,9 @@ class StudentConfig:
     les_sigma: float = 1.0
     les_dl: float = 2.0
     les_method: str = "auto"
+    charge_model: str = "latent"
+    qeq_hardness_min: float = 1.0
+    qeq_solver: str = "auto"
     dtype: str = "float32"
     seed: int = 0
 
@@ -132,6 +144,18 @@ class StudentConfig:
         if not isinstance(self.backbone_options, dict):
             raise UserInputError(f"backbone_options must be a mapping, got {self.backbone_options!r}")
         self.long_range = bool(self.long_range)
+        if self.charge_model not in CHARGE_MODELS:
+            raise UserInputError(f"charge_model must be one of {CHARGE_MODELS}, got {self.charge_model!r}")
+        hardness = self.qeq_hardness_min
+        if isinstance(hardness, bool) or not isinstance(hardness, (int, float)) or not hardness > 0:
+            raise UserInputError(f"qeq_hardness_min must be > 0 eV/e^2 (the Qeq hardness must stay "
+                                 f"positive for a unique minimum), got {hardness!r}")
+        self.qeq_hardness_min = float(hardness)
+        if self.qeq_solver not in QEQ_SOLVERS:
+            raise UserInputError(f"qeq_solver must be one of {QEQ_SOLVERS}, got {self.qeq_solver!r}")
+        if self.charge_model == "qeq" and not self.long_range:
+            raise UserInputError("charge_model 'qeq' needs the long-range part; set long_range: true "
+                                 "or charge_model: latent")
 
     def _checked_ranges(self, ranges: Any) -> dict[str, float]:
         from lesdistill.model.repulsion import pair_key, parse_pair_key

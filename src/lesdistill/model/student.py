@@ -132,7 +132,8 @@ class StudentModel(nn.Module):
             self.backbone = build_backbone(config)
             hidden = max(self.backbone.feature_dim // 2, 1)
             self.charge_head = nn.Sequential(
-                nn.Linear(self.backbone.feature_dim, hidden), nn.SiLU(), nn.Linear(hidden, 1)
+                nn.Linear(self.backbone.feature_dim, hidden), nn.SiLU(),
+                nn.Linear(hidden, 2 if config.charge_model == "qeq" else 1),
             )
         z_to_index = torch.full((119,), -1, dtype=torch.long)
         for index, z in enumerate(config.atomic_numbers):
@@ -253,7 +254,29 @@ class StudentModel(nn.Module):
         shift = torch.einsum("ek,ekl->el", batch.shifts, edge_cell)
         return positions.index_select(0, j) - positions.index_select(0, i) + shift
 
+    def _cells(self, cell: torch.Tensor, batch: AtomicBatch) -> list[torch.Tensor | None]:
+        return [right_handed(cell[b]) if p else None for b, p in enumerate(batch.pbc.any(dim=1).tolist())]
+
+    def _qeq(self, features: torch.Tensor, batch: AtomicBatch, positions: torch.Tensor,
+             cell: torch.Tensor, create_graph: bool) -> Any:
+        """(q, chi, J) of the charge-equilibration head (:mod:`lesdistill.model.qeq_head`)."""
+        from lesdistill.model.qeq_head import equilibrate
+
+        head = self.charge_head(features)
+        return equilibrate(head, batch, positions, self._cells(cell, batch), self.config, create_graph)
+
+    def _qeq_long_range(self, features: torch.Tensor, batch: AtomicBatch, positions: torch.Tensor,
+                        cell: torch.Tensor, create_graph: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """(Qeq charges [N], E_Qeq per structure [B]) at these (possibly strained) coordinates."""
+        from lesdistill.model.qeq_head import qeq_long_range
+
+        terms = self._qeq(features, batch, positions, cell, create_graph)
+        energy = qeq_long_range(terms, batch, positions, self._cells(cell, batch), self.config, create_graph)
+        return terms[0], energy
+
     def _charges(self, features: torch.Tensor, batch: AtomicBatch) -> torch.Tensor:
+        if self.config.charge_model == "qeq":
+            raise NotImplementedError("internal: Qeq charges need positions; use StudentModel._qeq")
         q = self.charge_head(features).squeeze(-1)
         if self.config.neutrality == "mean":
             n_struct = batch.num_structures
@@ -321,6 +344,8 @@ class StudentModel(nn.Module):
         species = self.species(batch.numbers)
         vectors = self._edge_vectors(batch, batch.positions, batch.cell)
         features, _ = self._backbone(eager=True)(species, batch.edge_index, vectors, batch)
+        if self.config.charge_model == "qeq":
+            return self._qeq(features, batch, batch.positions, batch.cell, False)[0]
         return self._charges(features, batch)
 
     def forward(
@@ -360,11 +385,15 @@ class StudentModel(nn.Module):
         if self.repulsion is not None:
             atomic = atomic + self.repulsion(species, batch.edge_index, vectors)
         e_short = _segment_sum(atomic, batch.batch, n_struct)
-        q = self._charges(features, batch)
-        if include_long_range and self.config.long_range:
-            e_long = self._long_range(q, positions, cell, batch)
+        if self.config.charge_model == "qeq":
+            q, e_long = self._qeq_long_range(features, batch, positions, cell, create_graph)
+            e_long = e_long if include_long_range else torch.zeros_like(e_short)
         else:
-            e_long = torch.zeros_like(e_short)
+            q = self._charges(features, batch)
+            if include_long_range and self.config.long_range:
+                e_long = self._long_range(q, positions, cell, batch)
+            else:
+                e_long = torch.zeros_like(e_short)
         energy = e_short + e_long
         out = {
             keys.ENERGY: energy,
