@@ -94,18 +94,33 @@ def _keep_backward_buffers() -> None:
 
 
 class _CompiledForward:
-    """``torch.compile``-d callable that falls back to the eager one if compilation fails."""
+    """``torch.compile``-d callable that falls back to the eager one if compilation fails.
 
-    def __init__(self, eager: Callable[..., Any]) -> None:
+    The weights of ``module`` are constants inside the compiled call (``requires_grad`` off
+    for its duration): the compiled backward then computes gradients w.r.t. the inputs
+    (positions) only, not the weight gradients that inference never uses."""
+
+    def __init__(self, eager: Callable[..., Any], module: nn.Module | None = None) -> None:
         self.eager = eager
+        self.module = module
         _keep_backward_buffers()
         self.compiled = torch.compile(eager, dynamic=True)
         self.failed = False
 
+    def _run_compiled(self, *args: Any, **kwargs: Any) -> Any:
+        weights = [] if self.module is None else [p for p in self.module.parameters() if p.requires_grad]
+        for p in weights:
+            p.requires_grad_(False)
+        try:
+            return self.compiled(*args, **kwargs)
+        finally:
+            for p in weights:
+                p.requires_grad_(True)
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not self.failed:
             try:
-                return self.compiled(*args, **kwargs)
+                return self._run_compiled(*args, **kwargs)
             except Exception as err:  # compiler missing / unsupported op: keep working, eagerly
                 import warnings
 
@@ -318,7 +333,7 @@ class StudentModel(nn.Module):
         eager mode with a warning.
         """
         if not isinstance(self.backbone.forward, _CompiledForward):
-            self.backbone.forward = _CompiledForward(self.backbone.forward)
+            self.backbone.forward = _CompiledForward(self.backbone.forward, self.backbone)
 
     def uncompile_backbone(self) -> None:
         """Undo :meth:`compile_backbone` (the eager backbone is used again)."""
