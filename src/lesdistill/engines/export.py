@@ -21,8 +21,11 @@ Outputs: energy [] eV, forces [N, 3] eV/Å, charges [N] e (physical: latent * sq
 
 What is fixed at export: the cell ``meta["cell_A"]`` (rows, Å) of a periodic structure, with its
 reciprocal-space k-set baked into the program (NVT/NVE at that cell; a new cell needs a new
-export), or an open structure (``cell_A`` None: the exact erf pair sum, any N); the long-range
-method of the student (``auto`` resolved for the example's size). Stress is not exported.
+export), or an open structure (``cell_A`` None: the exact erf pair sum, any N). The periodic
+long range is always the direct Ewald sum (O(N K)): the PME path has data-dependent control
+flow that does not trace into a program, so a student that runs PME (``les_method`` pme, or auto in a large cell)
+gives the same filtered energy up to PME's error (~1e-5 relative) in the exported program.
+Stress is not exported.
 The ZBL repulsion prior, if the student has one, is evaluated on all pairs with a mask instead
 of selecting the close ones (same values).
 """
@@ -108,10 +111,6 @@ class _Forward(torch.nn.Module):
         config = self.model.config
         if self.cell is None:
             return open_energy(q, positions, sigma=config.les_sigma)
-        if self.method == "pme":
-            from lesdistill.les.pme import pme_energy
-
-            return pme_energy(q, positions, self.cell, sigma=config.les_sigma, dl=config.les_dl)
         return ewald_energy(q, positions, self.cell, sigma=config.les_sigma, dl=config.les_dl)
 
     def forward(self, positions: torch.Tensor, numbers: torch.Tensor, edge_index: torch.Tensor,
@@ -190,14 +189,10 @@ def export_student(model: StudentModel | str | os.PathLike[str], atoms: Any,
                              f"{list(model.elements)})")
     model = model.eval()
     cell = None
-    method = model.config.les_method
+    method = "open"
     if pbc.all():
         cell = right_handed(torch.tensor(atoms.cell.array, dtype=model.dtype, device=model.device))
-        if method == "auto":
-            from lesdistill.les.ewald import DEFAULT_SWITCH_WIDTH
-            from lesdistill.les.pme import choose_method
-
-            method = choose_method(len(atoms), cell, model.config.les_dl, DEFAULT_SWITCH_WIDTH)
+        method = "ewald"  # the direct sum: PME does not trace (module docstring)
     forward = _Forward(model, cell, method)
     names, tensors = [], []
     for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
