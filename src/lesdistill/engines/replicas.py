@@ -81,6 +81,8 @@ def _meta(start: Any, model: Any, settings: MDSettings, k: int, n: int, seed: in
                   "energy": "eV", "mass": "amu", "bec": "e"},
         **dataclasses.asdict(settings), "groups": [], "bec_every": int(bec_every),
         "seed": int(seed), "engine": "torch-sim", "replica": k, "n_replicas": n}
+    meta.pop("field_V_per_A", None)  # no field keys: runs without a field (as run_md)
+    meta.pop("field_asr", None)
     return json.loads(json.dumps(meta))  # as read back from meta.json (tuples -> lists)
 
 
