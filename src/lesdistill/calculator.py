@@ -47,6 +47,7 @@ from ase.calculators.calculator import Calculator, PropertyNotImplementedError, 
 
 from lesdistill import keys
 from lesdistill.data.batch import AtomicBatch
+from lesdistill.data.charge_state import charge_and_spin, check_charge_spin
 from lesdistill.data.neighbors import VerletNeighborList, within_cutoff
 from lesdistill.les.response import ResponseTerms, response_terms
 from lesdistill.model.checkpoint import load_student
@@ -200,6 +201,16 @@ class StudentCalculator(Calculator):
                   f"{eager_ms:.1f} -> {report['compiled_ms']:.1f} ms per energy+forces", file=sys.stderr)
         self.compile_report = report
 
+    def check_state(self, atoms: Atoms, tol: float = 1e-15) -> list[str]:
+        """ASE's changes, plus ``initial_charges`` when the total charge or spin in
+        ``atoms.info`` changed (ASE does not compare ``info``)."""
+        changes = super().check_state(atoms, tol)
+        if self.atoms is not None and not changes:
+            old, new = (charge_and_spin(a.info) for a in (self.atoms, atoms))
+            if old != new:
+                changes = [*changes, "initial_charges"]
+        return changes
+
     def reset(self) -> None:
         super().reset()
         self._graph = None
@@ -225,14 +236,13 @@ class StudentCalculator(Calculator):
         numbers = np.asarray(atoms.numbers, dtype=np.int64)
         cell = np.asarray(atoms.cell.array, dtype=np.float64)
         pbc = np.asarray(atoms.pbc, dtype=bool)
-        charge = float(atoms.info.get(keys.TOTAL_CHARGE, 0.0))
-        key = (numbers.tobytes(), cell.tobytes(), pbc.tobytes(), charge)
+        charge, spin = charge_and_spin(atoms.info)
+        key = (numbers.tobytes(), cell.tobytes(), pbc.tobytes(), charge, spin)
         if self._static is not None and self._static[0] == key:
             return self._static[1]
         if self._static is None or self._static[0][0] != key[0]:
             self._check_atoms(atoms)
-        if not np.isfinite(charge):
-            raise ValueError(f"info['{keys.TOTAL_CHARGE}'] is not finite")
+        check_charge_spin(numbers, charge, spin, "atoms")
         dev, dt = self.model.device, self.model.dtype
         n = len(numbers)
         tensors = {
@@ -243,6 +253,7 @@ class StudentCalculator(Calculator):
             "batch": torch.zeros(n, dtype=torch.long, device=dev),
             "n_atoms": torch.tensor([n], dtype=torch.long, device=dev),
             "total_charge": torch.tensor([charge], dtype=dt, device=dev),
+            "spin_multiplicity": torch.tensor([1.0 if spin is None else spin], dtype=dt, device=dev),
         }
         self._static = (key, tensors)
         return tensors
@@ -268,6 +279,7 @@ class StudentCalculator(Calculator):
             positions=pos, cell=static["cell"], pbc=static["pbc"], numbers=static["numbers"],
             edge_index=pair_index[:, keep], shifts=shifts_dt[keep], batch=static["batch"],
             n_atoms=static["n_atoms"], total_charge=static["total_charge"],
+            spin_multiplicity=static["spin_multiplicity"],
         )
 
     def _tensors(self, atoms: Atoms) -> tuple[torch.Tensor, torch.Tensor | None]:

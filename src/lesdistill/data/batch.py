@@ -15,6 +15,7 @@ shifts             [E, 3] float       integer lattice shifts S: r_ij = r_j - r_i
 batch              [N] int64          structure index of every atom (0..B-1), sorted
 n_atoms            [B] int64          atoms per structure
 total_charge       [B] float          total (physical) charge per structure, e
+spin_multiplicity  [B] float or None  spin multiplicity 2S+1 per structure (None: all 1)
 targets            dict[str, Tensor]  optional labels (keys from lesdistill.keys), see below
 =================  =================  =====================================================
 
@@ -24,7 +25,8 @@ build per-structure batches once (``from_atoms([atoms], cutoff)``) and join mini
 ``batch.to(device, dtype)`` moves everything and casts floating tensors to ``dtype``.
 
 ``total_charge`` is read from ``atoms.info["total_charge"]`` (lesdistill.keys.TOTAL_CHARGE),
-default 0. With ``read_targets=True`` the ASE calculator results of each Atoms become targets:
+default 0, ``spin_multiplicity`` from ``info["spin_multiplicity"]``, default 1; both are checked
+against the element count (:mod:`lesdistill.data.charge_state`). With ``read_targets=True`` the ASE calculator results of each Atoms become targets:
 ``energy`` [B] eV, ``forces`` [N, 3] eV/Å, ``stress`` [B, 3, 3] eV/Å^3 (full tensor, ASE sign;
 zeros where missing) with ``has_stress`` [B] bool, and ``bec`` [N, 3, 3] e with ``has_bec`` [B]
 bool when frames carry the per-atom ``bec`` (N, 9) array.
@@ -100,6 +102,7 @@ class AtomicBatch:
     n_atoms: torch.Tensor
     total_charge: torch.Tensor
     targets: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
+    spin_multiplicity: torch.Tensor | None = None
 
     @property
     def num_structures(self) -> int:
@@ -154,9 +157,9 @@ class AtomicBatch:
             i, j, shifts = neighbor_list(positions, cell, pbc, cutoff)
         except ValueError as err:
             raise ValueError(f"structure {index}: {err}") from None
-        charge = float(atoms.info.get(keys.TOTAL_CHARGE, 0.0))
-        if not np.isfinite(charge):
-            raise ValueError(f"structure {index}: info['{keys.TOTAL_CHARGE}'] is not finite")
+        from lesdistill.data.charge_state import charge_and_spin
+
+        charge, spin = charge_and_spin(atoms.info, atoms.numbers, f"structure {index}")
         return cls(
             positions=torch.from_numpy(np.array(positions, dtype=np.float64)),
             cell=torch.from_numpy(cell.copy()).unsqueeze(0),
@@ -168,6 +171,7 @@ class AtomicBatch:
             n_atoms=torch.tensor([n], dtype=torch.long),
             total_charge=torch.tensor([charge], dtype=torch.float64),
             targets=_read_targets(atoms, index) if read_targets else {},
+            spin_multiplicity=torch.tensor([1.0 if spin is None else spin], dtype=torch.float64),
         )
 
     @classmethod
@@ -194,13 +198,18 @@ class AtomicBatch:
             n_atoms=torch.cat([p.n_atoms for p in parts]),
             total_charge=torch.cat([p.total_charge for p in parts]),
             targets=targets,
+            spin_multiplicity=None if all(p.spin_multiplicity is None for p in parts) else torch.cat([
+                torch.ones_like(p.total_charge) if p.spin_multiplicity is None else p.spin_multiplicity
+                for p in parts]),
         )
 
     # ---------------------------------------------------------------- conversion
     def to(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> AtomicBatch:
         """Move to ``device``; cast floating-point tensors (not integer/bool ones) to ``dtype``."""
 
-        def conv(t: torch.Tensor) -> torch.Tensor:
+        def conv(t: torch.Tensor | None) -> torch.Tensor | None:
+            if t is None:
+                return None
             if dtype is not None and t.is_floating_point():
                 return t.to(device=device, dtype=dtype)
             return t.to(device=device)

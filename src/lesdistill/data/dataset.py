@@ -145,6 +145,11 @@ def frame_from_atoms(atoms: Any, source: str, label_keys: LabelKeys = LabelKeys(
         raise UserInputError(f"{source}: total charge is NaN or infinite")
     clean = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
     clean.info[keys.TOTAL_CHARGE] = total_charge
+    if atoms.info.get(keys.SPIN_MULTIPLICITY) is not None:
+        clean.info[keys.SPIN_MULTIPLICITY] = atoms.info[keys.SPIN_MULTIPLICITY]
+    from lesdistill.data.charge_state import charge_and_spin
+
+    charge_and_spin(clean.info, clean.numbers, source)
     if keys.TEACHER in atoms.info:
         clean.info[keys.TEACHER] = str(atoms.info[keys.TEACHER])
     return LabelledFrame(clean, energy_f, forces_a, stress_a, bec_a, source)

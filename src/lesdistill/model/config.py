@@ -80,6 +80,10 @@ class StudentConfig:
         qeq_hardness_min: J_i = qeq_hardness_min + softplus(head), eV/e^2, > 0.
         qeq_solver: "auto" (dense up to 2000 atoms per structure, conjugate gradients above),
             "dense" or "cg" (:mod:`lesdistill.les.qeq`); force training always solves densely.
+        charge_spin_embedding: embed each structure's total charge Q (e, ``info["total_charge"]``)
+            and spin multiplicity 2S+1 (``info["spin_multiplicity"]``, default 1) into the
+            features of its atoms, so one student tells H3O+, OH- and water, or a radical from
+            its closed-shell parent, apart (:mod:`lesdistill.model.state`).
         dtype: "float32" (default) or "float64".
         seed: seed for the weight initialisation.
     """
@@ -105,6 +109,7 @@ class StudentConfig:
     charge_model: str = "latent"
     qeq_hardness_min: float = 1.0
     qeq_solver: str = "auto"
+    charge_spin_embedding: bool = False
     dtype: str = "float32"
     seed: int = 0
 
@@ -144,6 +149,7 @@ class StudentConfig:
         if not isinstance(self.backbone_options, dict):
             raise UserInputError(f"backbone_options must be a mapping, got {self.backbone_options!r}")
         self.long_range = bool(self.long_range)
+        self.charge_spin_embedding = bool(self.charge_spin_embedding)
         if self.charge_model not in CHARGE_MODELS:
             raise UserInputError(f"charge_model must be one of {CHARGE_MODELS}, got {self.charge_model!r}")
         hardness = self.qeq_hardness_min

@@ -150,6 +150,11 @@ class StudentModel(nn.Module):
                 nn.Linear(self.backbone.feature_dim, hidden), nn.SiLU(),
                 nn.Linear(hidden, 2 if config.charge_model == "qeq" else 1),
             )
+            self.state: nn.Module | None = None
+            if config.charge_spin_embedding:
+                from lesdistill.model.state import StateEmbedding
+
+                self.state = StateEmbedding(self.backbone.feature_dim)
         z_to_index = torch.full((119,), -1, dtype=torch.long)
         for index, z in enumerate(config.atomic_numbers):
             z_to_index[z] = index
@@ -359,6 +364,8 @@ class StudentModel(nn.Module):
         species = self.species(batch.numbers)
         vectors = self._edge_vectors(batch, batch.positions, batch.cell)
         features, _ = self._backbone(eager=True)(species, batch.edge_index, vectors, batch)
+        if self.state is not None:
+            features = self.state(features, batch)[0]
         if self.config.charge_model == "qeq":
             return self._qeq(features, batch, batch.positions, batch.cell, False)[0]
         return self._charges(features, batch)
@@ -397,6 +404,9 @@ class StudentModel(nn.Module):
         vectors = self._edge_vectors(batch, positions, cell)
         features, atomic = self._backbone(eager=create_graph)(species, batch.edge_index, vectors, strained)
         atomic = atomic + self.reference_energies[species]
+        if self.state is not None:  # total charge / spin embedding
+            features, state_energy = self.state(features, batch)
+            atomic = atomic + state_energy
         if self.repulsion is not None:
             atomic = atomic + self.repulsion(species, batch.edge_index, vectors)
         e_short = _segment_sum(atomic, batch.batch, n_struct)

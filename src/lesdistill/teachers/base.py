@@ -58,8 +58,15 @@ class Teacher:
     device: str = "cpu"
 
     def check(self, atoms: Atoms) -> None:
-        """Raise ``ValueError`` if this teacher cannot label ``atoms`` (elements, periodicity)."""
+        """Raise ``ValueError`` if this teacher cannot label ``atoms`` (elements, periodicity,
+        a spin multiplicity other than 1 for a teacher that does not read it)."""
         check_atoms(atoms, self.info, self.name)
+        spin = atoms.info.get(SPIN_MULTIPLICITY)
+        if spin is not None and float(spin) != 1.0 and not isinstance(self.calculator, ChargeSpinState):
+            raise UserInputError(
+                f"teacher {self.name!r} ignores the spin multiplicity, but the structure has "
+                f"info['{SPIN_MULTIPLICITY}'] = {spin}; label it with a spin-aware teacher (xtb, "
+                "fairchem omol) or drop the multiplicity")
 
     def label(self, atoms: Atoms) -> dict[str, object]:
         """Energy (eV), forces (eV/Å) and, for a periodic cell, stress (eV/Å^3 Voigt) of ``atoms``.

@@ -3,7 +3,9 @@
 Extra: ``pip install 'lesdistill[xtb]'``. Both methods handle open molecules and 3D-periodic
 cells (tblite supports periodic boundary conditions for GFN1/GFN2; stress is analytic). The
 calculator also returns Mulliken charges (``charges``) and, for open structures, the ``dipole``.
-GFN1-xTB includes D3(BJ) dispersion and GFN2-xTB includes D4: do not add ``+d3``.
+GFN1-xTB includes D3(BJ) dispersion and GFN2-xTB includes D4: do not add ``+d3``. The
+structure's total charge and spin multiplicity (``info["total_charge"]``,
+``info["spin_multiplicity"]``, defaults 0 and 1) are passed to tblite.
 """
 
 from __future__ import annotations
@@ -48,7 +50,23 @@ class XTBAdapter(TeacherAdapter):
         """tblite GFN-xTB calculator (CPU only; ``device`` is recorded but not used)."""
         from tblite.ase import TBLite
 
-        return TBLite(method=_METHODS[spec.key], verbosity=0, electronic_temperature=300.0)
+        from lesdistill.teachers.base import ChargeSpinState, charge_and_spin
+
+        class _ChargeSpinTBLite(ChargeSpinState, TBLite):  # type: ignore[misc]
+            """TBLite with the structure's total charge and multiplicity (``atoms.info``)."""
+
+            def calculate(self, atoms=None, properties=None, system_changes=None):  # type: ignore[no-untyped-def]
+                from ase.calculators.calculator import all_changes
+
+                if atoms is not None:
+                    charge, multiplicity = charge_and_spin(atoms)
+                    wanted = {"charge": int(round(charge)), "multiplicity": int(multiplicity)}
+                    if any(self.parameters.get(k) != v for k, v in wanted.items()):
+                        self.set(**wanted)
+                super().calculate(atoms, properties or ["energy"],
+                                  all_changes if system_changes is None else system_changes)
+
+        return _ChargeSpinTBLite(method=_METHODS[spec.key], verbosity=0, electronic_temperature=300.0)
 
 
 ADAPTER = XTBAdapter()
