@@ -9,7 +9,9 @@ weights of ``--preset``: timing does not depend on the weights) and prints
   with the device before each clock read);
 - the LES share: time of the long-range energy + gradients (lesdistill.les.energy with the
   model's sigma/dl/method, random charges) over the MD step time;
-- the dipole current per call relative to a step (a spectra-MD frame at a new geometry);
+- the dipole current per call relative to a step: at a new geometry (its own forward pass),
+  and "kept", from the forward graph of that step's forces (what spectra MD does in the steps
+  that store a frame; the extra time over a step);
 - peak memory: torch.cuda.max_memory_allocated on CUDA, the process's peak RSS on CPU.
 
 ``--compile`` compiles the backbone (StudentCalculator(compile=True)); the one-off compilation
@@ -85,7 +87,7 @@ def main() -> None:
           + f"; preset {args.preset}, float32, LES method {config.les_method}, {args.steps} steps of "
           f"{args.timestep} fs after {args.warmup}")
     header = (f"{'atoms':>7} {'ms/step':>9} {'steps/s':>8} {'ns/day':>7} {'LES %':>6} "
-              f"{'dM/dt / step':>12} {'peak MB':>8}")
+              f"{'dM/dt / step':>12} {'kept':>5} {'peak MB':>8}")
     print(header)
     print("-" * len(header))
     for n_target in args.sizes:
@@ -104,12 +106,23 @@ def main() -> None:
         step_s = (time.perf_counter() - start) / args.steps
         # the dipole current at a new geometry (as stored per spectra-MD frame without reuse)
         calls = max(1, min(5, args.steps // 4))
+        calc.get_dipole_current(atoms)  # warm-up (first backward passes of this size)
         start = time.perf_counter()
         for _ in range(calls):
             atoms.positions = atoms.positions + 1e-4
             calc.get_dipole_current(atoms)
         _sync(device)
         current_s = (time.perf_counter() - start) / calls
+        # a spectra-MD step that stores a frame: forces keeping the graph, dM/dt from it
+        start = time.perf_counter()
+        for _ in range(calls):
+            calc.retain_response_graph = True
+            atoms.positions = atoms.positions + 1e-4
+            atoms.get_forces()
+            calc.get_dipole_current(atoms)
+        _sync(device)
+        calc.retain_response_graph = False
+        kept_s = (time.perf_counter() - start) / calls - step_s
         # the LES part: energy + gradients w.r.t. charges, positions and cell
         kw = {"dtype": model.dtype, "device": device}
         rng = np.random.default_rng(1)
@@ -129,7 +142,8 @@ def main() -> None:
         steps_per_s = 1.0 / step_s
         ns_per_day = steps_per_s * args.timestep * 86400 * 1e-6
         print(f"{len(atoms):7d} {step_s * 1e3:9.1f} {steps_per_s:8.2f} {ns_per_day:7.3f} "
-              f"{100 * les_s / step_s:6.1f} {current_s / step_s:12.2f} {_peak_memory_mb(device):8.0f}")
+              f"{100 * les_s / step_s:6.1f} {current_s / step_s:12.2f} {kept_s / step_s:5.2f} "
+              f"{_peak_memory_mb(device):8.0f}")
 
 
 if __name__ == "__main__":
