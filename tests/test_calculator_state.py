@@ -142,7 +142,8 @@ def test_compiled_graph_mismatch_falls_back_to_eager(model, monkeypatch, capsys)
 @pytest.mark.slow
 def test_compiled_graph_reused_for_the_dipole_current():
     """A compiled backbone's forward graph gives the dipole current of an eager pass (float32
-    round-off) and passes the check, so spectra MD reuses it (about a minute of compilation)."""
+    round-off) and passes the check, so spectra MD reuses it; a dipole current at a new
+    geometry runs the compiled forward too (about a minute of compilation)."""
     config = StudentConfig.from_preset("tiny", elements=["H", "O"], dtype="float32", seed=3)
     eager_model = StudentModel(config).eval()
     compiled = StudentModel(config).eval()
@@ -158,3 +159,8 @@ def test_compiled_graph_reused_for_the_dipole_current():
         want = _kept_graph_current(eager, eager_frame)
         assert compiled.backbone_compiled and calc._compiled_reuse is True
         assert np.allclose(current, want, atol=1e-6 * max(1.0, np.abs(want).max()))
+    # a new geometry without an energy+forces call: a compiled forward pass of its own
+    frame.positions = eager_frame.positions = frame.positions + 2e-3
+    want = eager.get_dipole_current(eager_frame)
+    assert calc._graph is None
+    assert np.allclose(calc.get_dipole_current(frame), want, atol=1e-6 * max(1.0, np.abs(want).max()))

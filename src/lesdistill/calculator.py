@@ -388,16 +388,21 @@ class StudentCalculator(Calculator):
                 if graph is not None:
                     positions, charges, cell, compiled = graph
                     terms = response_terms(charges, positions, cell, eps_inf=self.eps_inf)
-                    if compiled and self._compiled_reuse is None:
-                        terms = self._check_compiled_reuse(atoms, terms)
-                else:
-                    terms = self._eager_response_terms(atoms)
+                else:  # a forward pass of its own, compiled when the compiled graphs are usable
+                    compiled = self.model.backbone_compiled and self._compiled_reuse is not False
+                    terms = self._fresh_response_terms(atoms, eager=not compiled)
+                if compiled and self._compiled_reuse is None:
+                    terms = self._check_compiled_reuse(atoms, terms)
                 self._terms = terms
         return self._terms
 
-    def _eager_response_terms(self, atoms: Atoms) -> ResponseTerms:
+    def _fresh_response_terms(self, atoms: Atoms, eager: bool = True) -> ResponseTerms:
         batch = self._batch(atoms, requires_grad=True)
-        charges = self.model.latent_charges(batch)  # eager backbone
+        if eager:
+            charges = self.model.latent_charges(batch)  # eager backbone
+        else:  # the compiled backbone (first-order backward passes only)
+            out = self.model(batch, compute_forces=False, create_graph=False, include_long_range=False)
+            charges = out[keys.LATENT_CHARGES]
         cell = right_handed(batch.cell[0]) if atoms.pbc.any() else None
         return response_terms(charges, batch.positions, cell, eps_inf=self.eps_inf)
 
@@ -407,7 +412,7 @@ class StudentCalculator(Calculator):
         round-off) the compiled graph is not reused again, and this says so once on stderr."""
         import sys
 
-        eager = self._eager_response_terms(atoms)
+        eager = self._fresh_response_terms(atoms)
         error = 0.0 if eager.grads is None else float((terms.grads - eager.grads).abs().max())
         scale = 0.0 if eager.grads is None else float(eager.grads.abs().max())
         tolerance = 1e-6 + (1e-4 if self.model.dtype == torch.float32 else 1e-9) * scale
