@@ -5,7 +5,8 @@
   batched steps/s, replica-steps/s (replicas x steps/s) and its ratio to ASE's steps/s (by
   wall time, and by CPU time where both run in this process).
 * LAMMPS (fix external, lesdistill.engines.lammps) on 1 MPI rank in this process and on 2
-  ranks (mpiexec, a subprocess), against ASE's VelocityVerlet, at 192 and 3000 atoms.
+  ranks (mpiexec, a subprocess; the student replicated on both ranks, or divided with ghost
+  atoms: lesdistill.engines.lammps_domain), against ASE's VelocityVerlet, at 192 and 3000 atoms.
 
 Untrained weights of a size preset (timing does not depend on the weights), float32 by
 default; --steps timed steps after --warmup steps. Wall time per step is reported for every
@@ -15,6 +16,7 @@ has only wall time). Load average is printed before and after.
 
     python benchmarks/engines.py [--preset small] [--dtype float32] [--steps 5] [--warmup 2]
                                  [--threads 1] [--replicas 1,8,32] [--lammps-sizes 192,3000]
+                                 [--lammps-modes replicated,domain]
 """
 
 from __future__ import annotations
@@ -50,7 +52,11 @@ TWO_RANKS = textwrap.dedent("""
     warmup, steps = int(sys.argv[3]), int(sys.argv[4])
     lmp = new_lammps()
     _create_system(lmp, atoms, list(student.elements), %r)
-    StudentFix(lmp, StudentCalculator(student), list(student.elements))
+    if sys.argv[5] == "domain":
+        from lesdistill.engines.lammps_domain import DomainStudentFix
+        DomainStudentFix(lmp, StudentCalculator(student), list(student.elements))
+    else:
+        StudentFix(lmp, StudentCalculator(student), list(student.elements))
     lmp.command("fix integrate all nve")
     lmp.command(f"run {warmup}")
     start = time.perf_counter()
@@ -136,7 +142,8 @@ def lammps_step(student: StudentModel, atoms, warmup: int, steps: int) -> tuple[
         lmp.close()
 
 
-def lammps_two_ranks(model_path: Path, atoms, warmup: int, steps: int, folder: Path) -> float | None:
+def lammps_two_ranks(model_path: Path, atoms, warmup: int, steps: int, folder: Path,
+                     mode: str) -> float | None:
     from ase.io import write
 
     if shutil.which("mpiexec") is None:
@@ -144,7 +151,7 @@ def lammps_two_ranks(model_path: Path, atoms, warmup: int, steps: int, folder: P
     structure = folder / f"start-{len(atoms)}.extxyz"
     write(structure, atoms)
     run = subprocess.run(["mpiexec", "-n", "2", sys.executable, "-c", TWO_RANKS, str(model_path),
-                          str(structure), str(warmup), str(steps)], capture_output=True,
+                          str(structure), str(warmup), str(steps), mode], capture_output=True,
                          text=True, check=False)
     if run.returncode != 0:
         print(run.stderr[-2000:], file=sys.stderr)
@@ -162,7 +169,7 @@ def _row(name: str, wall: float, cpu: float | None, per_step: int,
     else:
         by_cpu = f"{per_step * reference[1] / cpu:8.2f}x" if cpu else f"{'-':>9}"
         ratios = f"{per_step * reference[0] / wall:8.2f}x {by_cpu}"
-    return f"{name:<28} {wall * 1e3:10.1f} {cpu_text} {1.0 / wall:9.2f} {rate:15.2f} {ratios}"
+    return f"{name:<30} {wall * 1e3:10.1f} {cpu_text} {1.0 / wall:9.2f} {rate:15.2f} {ratios}"
 
 
 def main() -> None:
@@ -174,6 +181,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--replicas", default="1,8,32")
     parser.add_argument("--lammps-sizes", default="192,3000")
+    parser.add_argument("--lammps-modes", default="replicated,domain",
+                        help="2-rank runs: replicated (StudentFix) and/or domain (DomainStudentFix)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)  # for the mpiexec ranks
@@ -181,7 +190,7 @@ def main() -> None:
     print(f"student preset {args.preset} ({args.dtype}), torch {torch.__version__}, "
           f"{args.threads} thread(s), {args.steps} timed steps after {args.warmup}; "
           f"load average {os.getloadavg()[0]:.1f}")
-    header = (f"{'engine':<28} {'wall ms':>10} {'CPU ms':>9} {'steps/s':>9} "
+    header = (f"{'engine':<30} {'wall ms':>10} {'CPU ms':>9} {'steps/s':>9} "
               f"{'replica-steps/s':>15} {'vs ASE':>9} {'(CPU)':>9}")
     print("\n# torch-sim: replicas of 192 atoms (64 H2O), batched velocity Verlet")
     print(header)
@@ -204,11 +213,13 @@ def main() -> None:
             print(_row("ASE", wall, cpu, 1, None))
             wall, cpu = lammps_step(student, atoms, args.warmup, args.steps)
             print(_row("LAMMPS, 1 rank", wall, cpu, 1, reference))
-            two = lammps_two_ranks(model_path, atoms, args.warmup, args.steps, folder)
-            if two is None:
-                print("LAMMPS, 2 ranks: not run (no mpiexec or it failed)")
-            else:
-                print(_row("LAMMPS, 2 ranks (mpiexec)", two, None, 1, reference))
+            for mode in [m for m in args.lammps_modes.split(",") if m]:
+                two = lammps_two_ranks(model_path, atoms, args.warmup, args.steps, folder, mode)
+                name = f"LAMMPS, 2 ranks, {mode}"
+                if two is None:
+                    print(f"{name}: not run (no mpiexec or it failed)")
+                else:
+                    print(_row(name, two, None, 1, reference))
     print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
 
 

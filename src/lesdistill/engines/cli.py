@@ -80,6 +80,9 @@ def lammps(
     bec_every: Annotated[int, typer.Option(help="Store BEC every n-th frame (0: never).")] = 50,
     seed: Annotated[int, typer.Option(help="Random seed (velocities, LAMMPS thermostat).")] = 0,
     device: Annotated[str, typer.Option(help="cpu | cuda.")] = "cpu",
+    domain: Annotated[bool, typer.Option(
+        help="Divide the student over the MPI ranks (ghost atoms; gathered charges for the "
+             "long range) instead of evaluating it whole on every rank.")] = False,
     progress: Annotated[bool, typer.Option(help="Progress bar.")] = True,
     trust_backbone: Annotated[bool, typer.Option("--trust-backbone",
                                                  help=TRUST_BACKBONE_HELP)] = False,
@@ -89,7 +92,7 @@ def lammps(
     """Spectra MD in LAMMPS (fix external drives the student); `lesdistill ir` reads the output.
 
     Several MPI ranks: mpiexec -n 2 lesdistill lammps ... (the student is evaluated on every
-    rank for all atoms). The MD options are the fields of lesdistill.md.MDSettings."""
+    rank for all atoms, or divided with --domain). The MD options are the fields of lesdistill.md.MDSettings."""
     from lesdistill.calculator import StudentCalculator
     from lesdistill.cli.common import device as check_device
     from lesdistill.cli.options import build as build_settings
@@ -114,7 +117,7 @@ def lammps(
         calc = StudentCalculator(model=model, device=device)
     check_start_structure(atoms, elements=calc.model.elements, source=str(structure))
     path = run_lammps_md(atoms, calc, out, settings, bec_every=bec_every, seed=seed,
-                         progress=progress)
+                         progress=progress, domain=domain)
     summary = path / SUMMARY
     if summary.is_file():  # rank 0
         typer.echo(format_summary(json.loads(summary.read_text(encoding="utf-8"))))

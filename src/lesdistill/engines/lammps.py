@@ -21,12 +21,13 @@ A user with an own LAMMPS input attaches the student to it::
 the same trajectory format (so ``lesdistill ir`` reads it).
 
 Several MPI ranks (``mpiexec -n 2 lesdistill lammps ...``): LAMMPS decomposes the box, every
-rank's callback receives its own atoms; the student needs all positions for the long-range part
-(and for the message passing across domain borders), so the callback gathers the positions of
-all atoms on every rank (``gather_atoms``), evaluates the whole system there (the same numbers on
-every rank) and returns the forces of its own atoms. The student's work is therefore replicated,
-not divided, across ranks: ranks make LAMMPS's own work (integration, fixes, computes)
-parallel, not the student.
+rank's callback receives its own atoms; :class:`StudentFix` gathers the positions of all atoms on
+every rank (``gather_atoms``), evaluates the whole system there (the same numbers on every rank)
+and returns the forces of its own atoms: the student's work is replicated, not divided.
+:class:`~lesdistill.engines.lammps_domain.DomainStudentFix` (``domain=True``, ``--domain``)
+divides it: each rank evaluates the short range of its own atoms with LAMMPS's ghost atoms,
+the charges and positions are gathered for the long range, dE/dq goes back through each rank's
+charge graph, and ghost forces are summed over ranks.
 
 Units: LAMMPS ``metal`` (Å, eV, ps, amu; velocities Å/ps). Frames are stored in LAMMPS's
 frame of reference (lower-triangular cell; for an orthorhombic cell it is the input frame).
@@ -254,7 +255,7 @@ def _create_system(lmp: Any, atoms: Any, elements: list[str], timestep_fs: float
 def run_lammps_md(atoms: Any, calc: Any, out_path: str | os.PathLike[str], settings: Any = None, *,
                   bec_every: int = 0, seed: int = 0, chunk_frames: int = 200,
                   progress: bool = True, virial: bool = False, cmdargs: list[str] | None = None,
-                  **overrides: Any) -> Path:
+                  domain: bool = False, **overrides: Any) -> Path:
     """Spectra MD of :func:`lesdistill.md.run_md` with LAMMPS integrating and the student's
     forces from :class:`StudentFix`; the same trajectory files (written by rank 0).
 
@@ -263,7 +264,9 @@ def run_lammps_md(atoms: Any, calc: Any, out_path: str | os.PathLike[str], setti
     zeroing the total momentum) or the weak thermostat with production_coupling_fs. Velocities
     are drawn as in run_md (Maxwell-Boltzmann at temperature_K with ``numpy`` seed ``seed``), so
     an NVE run starts from the same state as the ASE one. LAMMPS draws its own thermostat noise
-    (seeded from ``seed`` and the step a run starts at). Calling again with the same arguments
+    (seeded from ``seed`` and the step a run starts at). ``domain=True`` divides the student
+    over the MPI ranks (:class:`~lesdistill.engines.lammps_domain.DomainStudentFix`) instead of
+    evaluating it whole on every rank. Calling again with the same arguments
     resumes a killed run from its last stored chunk (NVE production continues exactly; a
     thermostat draws new noise) and a larger ``n_steps`` extends a finished one.
     """
@@ -315,7 +318,12 @@ def run_lammps_md(atoms: Any, calc: Any, out_path: str | os.PathLike[str], setti
             vdist.MaxwellBoltzmannDistribution(start, temperature_K=s.temperature_K, rng=rng)
         vdist.Stationary(start)
     _create_system(lmp, start, elements, s.timestep_fs)
-    fix = StudentFix(lmp, calc, elements, virial=virial)
+    if domain:
+        from lesdistill.engines.lammps_domain import DomainStudentFix
+
+        fix: Any = DomainStudentFix(lmp, calc, elements)
+    else:
+        fix = StudentFix(lmp, calc, elements, virial=virial)
     frame_atoms = fix.atoms  # positions/velocities from LAMMPS, same calculator
     frame_atoms.set_masses(start.get_masses())
     phase, step, n_parts = ("equil", 0, 0) if state is None else (
