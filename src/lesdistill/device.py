@@ -48,9 +48,10 @@ _HOST_COPIES_MAX = 64
 _host_copies: dict[tuple[Any, ...], tuple[Any, tuple[Any, ...]]] = {}
 
 
-def _reads_are_free(tensor: Any) -> bool:
-    """Reading a CPU tensor's values is no device sync; CPU tensors may also share memory with
-    numpy arrays, whose writes the version counter does not see: no memo for them."""
+def host_reads_are_free(tensor: Any) -> bool:
+    """Reading a CPU tensor's values is no device sync (code may branch on them); CPU tensors
+    may also share memory with numpy arrays, whose writes the version counter does not see:
+    no memo for them."""
     return tensor.device.type == "cpu"
 
 
@@ -60,7 +61,7 @@ def memory_key(tensor: Any) -> tuple[Any, ...] | None:
     every in-place write bumps (writes through ``tensor.data`` do not). Valid while the tensor
     is alive (hold a reference with the key). None for CPU tensors (reading them costs no
     sync) and inference-mode tensors (no version counter): do not memoise those."""
-    if _reads_are_free(tensor):
+    if host_reads_are_free(tensor):
         return None
     try:
         return (tensor.data_ptr(), tuple(tensor.shape), tuple(tensor.stride()), tensor.dtype,

@@ -2,7 +2,7 @@
 
 On CUDA, ``.item()``, ``.tolist()``, ``.cpu()``, ``bool(tensor)``, ``nonzero`` and boolean-mask
 indexing wait for the device. Here on the CPU the test spies on those entry points and treats
-the CPU as a device (``lesdistill.device._reads_are_free`` patched), then runs what an MD step
+the CPU as a device (``host_reads_are_free`` patched), then runs what an MD step
 runs on a batch kept between steps (same numbers, cell, pbc and count tensors; new positions):
 energy + forces, and the dipole current from the kept forward graph. After one warm-up step
 (checks and host copies of the fixed tensors happen once) no host read may remain.
@@ -91,7 +91,8 @@ def test_md_step_reads_nothing_on_the_host(monkeypatch, method, periodic, n_stru
     batch = _batch_of(frames, model.cutoff)
     rng = np.random.default_rng(0)
     velocities = torch.tensor(rng.normal(scale=0.01, size=tuple(batch.positions.shape)))
-    monkeypatch.setattr("lesdistill.device._reads_are_free", lambda tensor: False)
+    for module in ("lesdistill.device", "lesdistill.model.repulsion"):
+        monkeypatch.setattr(f"{module}.host_reads_are_free", lambda tensor: False)
     first = _step(model, batch, batch.positions, velocities, periodic)  # checks, host copies
     moved = batch.positions + 1e-3
     with host_reads(monkeypatch) as reads:

@@ -185,3 +185,28 @@ def test_bad_repulsion_ranges_are_named():
     with pytest.raises(ValueError, match=r"repulsion_range\['O-H'\] must be in \(0, cutoff"):
         StudentConfig(elements=("H", "O"), repulsion_range={"O-H": 7.0})
     assert StudentConfig(elements=("H", "O"), repulsion_range={"O-H": 0.5}).repulsion_range == {"H-O": 0.5}
+
+
+def test_masked_device_path_equals_the_selected_pairs(monkeypatch):
+    """On a GPU the prior runs on every pair, masked (no data-dependent selection); it gives the
+    energies and gradients of the CPU path, which selects the close pairs."""
+    rep = ZBLRepulsion([1, 8], {"H-O": 1.2, "H-H": 1.0, "O-O": 1.5}).double()
+    rng = np.random.default_rng(3)
+    n = 12
+    positions = torch.tensor(rng.uniform(0.0, 3.0, (n, 3)))
+    i, j = torch.triu_indices(n, n, 1)
+    edge_index = torch.cat([torch.stack([i, j]), torch.stack([j, i])], dim=1)
+    species = torch.tensor(rng.integers(0, 2, n))
+
+    def energy_and_grad():
+        vectors = (positions[edge_index[1]] - positions[edge_index[0]]).requires_grad_(True)
+        energies = rep(species, edge_index, vectors)
+        (grad,) = torch.autograd.grad(energies.sum(), vectors)
+        return energies.detach(), grad
+
+    selected = energy_and_grad()
+    monkeypatch.setattr("lesdistill.model.repulsion.host_reads_are_free", lambda tensor: False)
+    masked = energy_and_grad()
+    assert selected[0].abs().max() > 0.1  # some pairs are inside the prior's range
+    for a, b in zip(selected, masked):
+        assert torch.allclose(a, b, rtol=1e-12, atol=1e-12)

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from lesdistill.device import host_reads_are_free
 from lesdistill.units import BOHR_RADIUS_A, COULOMB_EV_A
 from lesdistill.errors import UserInputError
 
@@ -130,9 +131,15 @@ class ZBLRepulsion(nn.Module):
         r_out = self.r_out.to(vectors.dtype)[s_i, s_j]
         r2 = (vectors * vectors).sum(dim=1)
         close = r2 < r_out * r_out
-        # every pair, masked: no data-dependent selection, so no device sync in an MD step
-        r = torch.where(close, r2, r_out * r_out).clamp_min(1e-12).sqrt()
         z = self.z.to(vectors.dtype)
+        if host_reads_are_free(vectors):  # CPU: only the close pairs (usually none)
+            if not bool(close.any()):
+                return out
+            r = r2[close].clamp_min(1e-12).sqrt()
+            pair = zbl_energy(r, z[s_i[close]], z[s_j[close]]) * smoothstep_off(r, r_out[close])
+            return out.index_add(0, i[close], 0.5 * pair)
+        # on a device: every pair, masked (no data-dependent selection: no sync in an MD step)
+        r = torch.where(close, r2, r_out * r_out).clamp_min(1e-12).sqrt()
         pair = zbl_energy(r, z[s_i], z[s_j]) * smoothstep_off(r, r_out)
         pair = torch.where(close, pair, torch.zeros_like(pair))
         return out.index_add(0, i, 0.5 * pair)
