@@ -80,6 +80,10 @@ class StudentConfig:
         qeq_hardness_min: J_i = qeq_hardness_min + softplus(head), eV/e^2, > 0.
         qeq_solver: "auto" (dense up to 2000 atoms per structure, conjugate gradients above),
             "dense" or "cg" (:mod:`lesdistill.les.qeq`); force training always solves densely.
+        les_channels: number n_q of latent charge channels of the plain head (default 1): each
+            channel c has its own charges q_ic and its own LES energy, E_long = sum_c E_LES(q_c)
+            (as the reference LES library's n_q); the charges that define P, the BECs and the
+            dipole current are their sum q_i = sum_c q_ic (neutrality: each channel carries Q/n_q).
         charge_spin_embedding: embed each structure's total charge Q (e, ``info["total_charge"]``)
             and spin multiplicity 2S+1 (``info["spin_multiplicity"]``, default 1) into the
             features of its atoms, so one student tells H3O+, OH- and water, or a radical from
@@ -109,6 +113,7 @@ class StudentConfig:
     charge_model: str = "latent"
     qeq_hardness_min: float = 1.0
     qeq_solver: str = "auto"
+    les_channels: int = 1
     charge_spin_embedding: bool = False
     dtype: str = "float32"
     seed: int = 0
@@ -127,7 +132,7 @@ class StudentConfig:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise UserInputError(f"{name} must be a positive number, got {value!r}")
             setattr(self, name, float(value))
-        for name in ("channels", "layers", "n_rbf", "envelope_exponent"):
+        for name in ("channels", "layers", "n_rbf", "envelope_exponent", "les_channels"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise UserInputError(f"{name} must be a positive integer, got {value!r}")
@@ -159,6 +164,9 @@ class StudentConfig:
         self.qeq_hardness_min = float(hardness)
         if self.qeq_solver not in QEQ_SOLVERS:
             raise UserInputError(f"qeq_solver must be one of {QEQ_SOLVERS}, got {self.qeq_solver!r}")
+        if self.charge_model == "qeq" and self.les_channels != 1:
+            raise UserInputError(f"charge_model 'qeq' has one charge channel; set les_channels: 1, "
+                                 f"got {self.les_channels}")
         if self.charge_model == "qeq" and not self.long_range:
             raise UserInputError("charge_model 'qeq' needs the long-range part; set long_range: true "
                                  "or charge_model: latent")

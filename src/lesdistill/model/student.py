@@ -148,7 +148,7 @@ class StudentModel(nn.Module):
             hidden = max(self.backbone.feature_dim // 2, 1)
             self.charge_head = nn.Sequential(
                 nn.Linear(self.backbone.feature_dim, hidden), nn.SiLU(),
-                nn.Linear(hidden, 2 if config.charge_model == "qeq" else 1),
+                nn.Linear(hidden, 2 if config.charge_model == "qeq" else config.les_channels),
             )
             self.state: nn.Module | None = None
             if config.charge_spin_embedding:
@@ -297,12 +297,16 @@ class StudentModel(nn.Module):
     def _charges(self, features: torch.Tensor, batch: AtomicBatch) -> torch.Tensor:
         if self.config.charge_model == "qeq":
             raise NotImplementedError("internal: Qeq charges need positions; use StudentModel._qeq")
-        q = self.charge_head(features).squeeze(-1)
+        q = self.charge_head(features)
+        q = q.squeeze(-1) if q.shape[-1] == 1 else q  # [N], or [N, n_q] for several channels
         if self.config.neutrality == "mean":
             n_struct = batch.num_structures
             target = batch.total_charge.to(q.dtype) / self.config.eps_inf**0.5
+            n_atoms = batch.n_atoms.to(q.dtype)
+            if q.dim() == 2:  # each channel carries Q / n_q
+                target, n_atoms = target[:, None] / q.shape[1], n_atoms[:, None]
             excess = _segment_sum(q, batch.batch, n_struct) - target
-            q = q - (excess / batch.n_atoms.to(q.dtype))[batch.batch]
+            q = q - (excess / n_atoms)[batch.batch]
         return q
 
     def _long_range(
@@ -315,10 +319,11 @@ class StudentModel(nn.Module):
         sizes = [positions.shape[0]] if batch.num_structures == 1 else list(host_values(batch.n_atoms))
         periodic = [any(row) for row in host_values(batch.pbc)]
         out = []
-        for b, (q_b, r_b) in enumerate(zip(q.split(sizes), positions.split(sizes))):
-            out.append(
+        channels = q.unsqueeze(-1) if q.dim() == 1 else q  # [N, n_q]: one LES energy each
+        for b, (q_b, r_b) in enumerate(zip(channels.split(sizes), positions.split(sizes))):
+            out.append(sum(
                 les_energy(
-                    q_b,
+                    q_b[:, c],
                     r_b,
                     right_handed(cell[b]) if periodic[b] else None,
                     sigma=self.config.les_sigma,
@@ -326,7 +331,8 @@ class StudentModel(nn.Module):
                     method=self.config.les_method,
                     validate=False,
                 )
-            )
+                for c in range(q_b.shape[1])
+            ))
         return torch.stack(out)
 
     def compile_backbone(self) -> None:
@@ -368,7 +374,8 @@ class StudentModel(nn.Module):
             features = self.state(features, batch)[0]
         if self.config.charge_model == "qeq":
             return self._qeq(features, batch, batch.positions, batch.cell, False)[0]
-        return self._charges(features, batch)
+        q = self._charges(features, batch)
+        return q if q.dim() == 1 else q.sum(dim=1)
 
     def forward(
         self,
@@ -419,6 +426,8 @@ class StudentModel(nn.Module):
                 e_long = self._long_range(q, positions, cell, batch)
             else:
                 e_long = torch.zeros_like(e_short)
+            if q.dim() == 2:  # several channels: P, BECs and currents use their sum
+                q = q.sum(dim=1)
         energy = e_short + e_long
         out = {
             keys.ENERGY: energy,
