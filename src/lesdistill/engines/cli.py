@@ -118,9 +118,8 @@ def lammps(
     check_start_structure(atoms, elements=calc.model.elements, source=str(structure))
     path = run_lammps_md(atoms, calc, out, settings, bec_every=bec_every, seed=seed,
                          progress=progress, domain=domain)
-    summary = path / SUMMARY
-    if summary.is_file():  # rank 0
-        typer.echo(format_summary(json.loads(summary.read_text(encoding="utf-8"))))
+    if path is not None:  # rank 0
+        typer.echo(format_summary(json.loads((path / SUMMARY).read_text(encoding="utf-8"))))
         typer.echo(f"trajectory: {path}")
 
 

@@ -255,7 +255,7 @@ def _create_system(lmp: Any, atoms: Any, elements: list[str], timestep_fs: float
 def run_lammps_md(atoms: Any, calc: Any, out_path: str | os.PathLike[str], settings: Any = None, *,
                   bec_every: int = 0, seed: int = 0, chunk_frames: int = 200,
                   progress: bool = True, virial: bool = False, cmdargs: list[str] | None = None,
-                  domain: bool = False, **overrides: Any) -> Path:
+                  domain: bool = False, **overrides: Any) -> Path | None:
     """Spectra MD of :func:`lesdistill.md.run_md` with LAMMPS integrating and the student's
     forces from :class:`StudentFix`; the same trajectory files (written by rank 0).
 
@@ -266,7 +266,8 @@ def run_lammps_md(atoms: Any, calc: Any, out_path: str | os.PathLike[str], setti
     an NVE run starts from the same state as the ASE one. LAMMPS draws its own thermostat noise
     (seeded from ``seed`` and the step a run starts at). ``domain=True`` divides the student
     over the MPI ranks (:class:`~lesdistill.engines.lammps_domain.DomainStudentFix`) instead of
-    evaluating it whole on every rank. Calling again with the same arguments
+    evaluating it whole on every rank. Returns ``out_path`` on rank 0 (the rank that writes the
+    files), None on the other ranks. Calling again with the same arguments
     resumes a killed run from its last stored chunk (NVE production continues exactly; a
     thermostat draws new noise) and a larger ``n_steps`` extends a finished one.
     """
@@ -306,7 +307,7 @@ def run_lammps_md(atoms: Any, calc: Any, out_path: str | os.PathLike[str], setti
     if state is not None:  # resume: the checkpoint is in LAMMPS's frame, with its cell
         if state["complete"] and s.n_steps <= state["step"]:
             lmp.close()
-            return out
+            return out if rank == 0 else None
         start.set_cell(state["cell"], scale_atoms=False)
         start.positions = state["positions"]
         start.set_momenta(state["momenta"], apply_constraint=False)
@@ -414,8 +415,9 @@ def run_lammps_md(atoms: Any, calc: Any, out_path: str | os.PathLike[str], setti
     bar.close()
     checkpoint("prod", step, n_parts, True)
     lmp.close()
-    if rank == 0:
-        driver.summarize(out)
+    if rank != 0:
+        return None
+    driver.summarize(out)
     return out
 
 
