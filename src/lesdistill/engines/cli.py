@@ -96,7 +96,8 @@ def lammps(
     from lesdistill.calculator import StudentCalculator
     from lesdistill.cli.common import device as check_device
     from lesdistill.cli.options import build as build_settings
-    from lesdistill.engines.lammps import new_lammps, run_lammps_md
+    from lesdistill.engines.lammps import new_lammps
+    from lesdistill.engines.lammps_md import run_lammps_md
     from lesdistill.errors import not_found
     from lesdistill.md import format_summary
     from lesdistill.md.trajectory import SUMMARY
