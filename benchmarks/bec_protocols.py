@@ -62,7 +62,10 @@ PROTOCOLS: dict[str, tuple[dict[str, Any], str]] = {
     "tip3p-3T": ({"temperatures_K": (300.0, 330.0, 360.0), "n_frames": 72, "stride": 4,
                   "equilibration_steps": 20, "friction_per_fs": 0.02, "pre_equilibration": "tip3p",
                   "pre_equilibration_ps": 0.5, "settle_window": 20, "max_equilibration_steps": 200},
-                 "the new demo: a TIP3P liquid start per temperature, settle check"),
+                 "the demo before snapshots: a TIP3P liquid start per temperature (teacher geometry), settle check"),
+    "snap-3T": ({"temperatures_K": (300.0, 330.0, 360.0), "n_frames": 240, "pre_equilibration": "tip3p",
+                 "pre_equilibration_ps": 0.5, "snapshot_fraction": 1.0, "snapshot_interval_ps": 0.05},
+                "independent TIP3P snapshots in the teacher's thermal monomer geometry, one call each"),
 }
 
 
@@ -88,9 +91,13 @@ def run_sample(name: str, work: Path) -> Path:
     for f in frames:  # teacher calls = MD steps: per segment, the md_step of its last frame
         seg = (f.info[keys.TEMPERATURE_K], f.info.get("strain", 0.0))
         steps[seg] = max(steps.get(seg, 0), int(f.info["md_step"]))
-    temps = [float(f.info[keys.MD_TEMPERATURE_K]) for f in frames]
-    meta = {"teacher_calls": int(sum(steps.values())), "frames": len(frames), "cpu_s": time.process_time() - t0,
-            "mean_T_K": float(np.mean(temps))}
+    n_snap = sum(f.info.get(keys.ORIGIN) == "snapshot" for f in frames)
+    md = [f for f in frames if f.info.get(keys.ORIGIN, "md") == "md"]
+    temps = [float(f.info[keys.MD_TEMPERATURE_K]) for f in md]
+    # + about 40 calls on a 3-atom molecule for the teacher's monomer (TIP3P-started protocols)
+    meta = {"teacher_calls": int(sum(steps.values())) + n_snap, "frames": len(frames),
+            "snapshots": n_snap, "cpu_s": time.process_time() - t0,
+            "mean_T_K": float(np.mean(temps)) if temps else float("nan")}
     meta_path.write_text(json.dumps(meta, indent=1))
     return frames_path
 

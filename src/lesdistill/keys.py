@@ -26,6 +26,7 @@ FRAME_ID = "frame_id"  # info: stable integer id of a sampled frame (resume, mer
 TEMPERATURE_K = "temperature_K"  # info: target temperature of the MD that produced a frame
 MD_TEMPERATURE_K = "md_temperature_K"  # info: instantaneous kinetic temperature of that MD at the frame, K
 EQUILIBRATED = "equilibrated"  # info: the teacher MD passed the equilibration check before this frame
+ORIGIN = "origin"  # info: how a teacher frame was made: "md" or "snapshot" (lesdistill.sampling.snapshots)
 TOTAL_CHARGE = "total_charge"  # info: total charge of the structure, e (default 0)
 SPIN_MULTIPLICITY = "spin_multiplicity"  # info: spin multiplicity 2S+1 of the structure (default 1)
 PREVIOUS_PREFIX = "previous_"  # prefix for labels kept when a frame is relabelled

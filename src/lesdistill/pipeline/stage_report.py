@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from lesdistill import __version__
+from lesdistill import __version__, keys
 from lesdistill.config import RunConfig, config_to_dict
 from lesdistill.pipeline.runner import StageContext, read_state
 from lesdistill.pipeline.stages_data import (CURVE, FRAMES, FT_METRICS, TEACHER_JSON, TEST, TRAIN,
@@ -123,9 +123,9 @@ def _parity(metrics: dict[str, Any]) -> dict[str, Any]:
 
 def teacher_md_summary(frames: list[Any]) -> dict[str, Any] | None:
     """Mean kinetic temperature of the teacher MD per (target temperature, strain) segment, K,
-    and whether its equilibration was checked and passed (``info`` of the sampled frames)."""
-    from lesdistill import keys
-
+    and whether its equilibration was checked and passed (``info`` of the sampled frames; snapshot
+    frames, which have no MD temperature of their own, are left out)."""
+    frames = [f for f in frames if f.info.get(keys.ORIGIN, "md") == "md"]
     temps = [f.info.get(keys.MD_TEMPERATURE_K) for f in frames]
     if not frames or any(t is None for t in temps):
         return None
@@ -152,8 +152,10 @@ def caveats(cfg: RunConfig, data: dict[str, Any]) -> list[str]:
     if ds:
         temps = ", ".join(f"{t:.0f}" for t in ds.get("temperatures_K", []))
         mean_t = f", mean kinetic temperature {tmd['mean_temperature_K']:.0f} K" if tmd else ""
+        snaps = (f" and {ds['n_snapshots']} independent TIP3P liquid snapshots in the teacher's thermal "
+                 "molecular geometry" if ds.get("n_snapshots") else "")
         notes.append(f"The student saw {ds.get('n_train', '?')} training frames of {ds.get('n_atoms', '?')} "
-                     f"atoms from {ds.get('teacher_md_fs', 0):.0f} fs of teacher MD at {temps} K{mean_t}; "
+                     f"atoms from {ds.get('teacher_md_fs', 0):.0f} fs of teacher MD{snaps} at {temps} K{mean_t}; "
                      "configurations far from these are extrapolation.")
     if teacher:
         level = teacher.get("level_of_theory") or teacher.get("training_data") or "its training data"
@@ -226,12 +228,13 @@ def gather(cfg: RunConfig, out: Path, stage_names: list[str]) -> tuple[dict, dic
     if metrics.get("student"):
         data["student"] = metrics["student"]
     frames = read_frames(out / FRAMES)
-    data["dataset"] = {"n_frames": len(frames), "n_train": _count(out / TRAIN),
+    n_snap = sum(f.info.get(keys.ORIGIN) == "snapshot" for f in frames)
+    data["dataset"] = {"n_frames": len(frames), "n_snapshots": n_snap, "n_train": _count(out / TRAIN),
                        "n_valid": _count(out / VALID), "n_test": _count(out / TEST),
                        "n_atoms": len(frames[0]), "formula": frames[0].get_chemical_formula(),
                        "temperatures_K": list(cfg.sampling.temperatures_K),
                        # recorded teacher MD (all segments; equilibration not counted)
-                       "teacher_md_fs": len(frames) * cfg.sampling.stride * cfg.sampling.timestep_fs}
+                       "teacher_md_fs": (len(frames) - n_snap) * cfg.sampling.stride * cfg.sampling.timestep_fs}
     data["teacher_md"] = teacher_md_summary(frames)
     data["learning_curve"] = _learning_curve(out / CURVE)
     final = _json((out / CURVE).parent / "final_metrics.json")

@@ -110,13 +110,17 @@ def bec_benchmark_of(ctx: StageContext, model_path: Path) -> dict[str, Any]:
 
 def teacher_segment(cfg: RunConfig, frames: list[Any]) -> list[int]:
     """Indices of the teacher MD frames at the MD temperature (the closest sampled one) and
-    zero strain (or the smallest |strain|), in time order."""
+    zero strain (or the smallest |strain|), in time order; snapshot frames
+    (:mod:`lesdistill.sampling.snapshots`) only if that segment has no MD frames."""
     temps = np.array([float(f.info.get(keys.TEMPERATURE_K, cfg.md.temperature_K))
                       for f in frames])
     strains = np.array([abs(float(f.info.get("strain", 0.0))) for f in frames])
     dt = np.abs(temps - cfg.md.temperature_K)
     ok = (dt == dt.min())
     ok &= strains == strains[ok].min()
+    md = np.array([f.info.get(keys.ORIGIN, "md") == "md" for f in frames])
+    if (ok & md).any():
+        ok &= md
     return np.flatnonzero(ok).tolist()
 
 
@@ -140,10 +144,14 @@ def _run_mirror(ctx: StageContext, calc: Any) -> None:
     temperature = float(frames[seg[0]].info.get(keys.TEMPERATURE_K, cfg.md.temperature_K))
     strain = float(frames[seg[0]].info.get("strain", 0.0))
     from lesdistill.sampling.md import segment_start
+    from lesdistill.sampling.snapshots import monomer_modes
 
     pairs = [(t, st) for t, st, _ in s.segments()]
     index = min(range(len(pairs)), key=lambda k: abs(pairs[k][0] - temperature) + abs(pairs[k][1] - strain))
-    atoms = segment_start(read_frames(ctx.input(STRUCTURE))[0], s, cfg.seed, index, temperature, strain)
+    # the teacher's segment started in the teacher's own water geometry: the student's starts in its own
+    monomer = monomer_modes(calc) if s.pre_equilibration == "tip3p" else None
+    atoms = segment_start(read_frames(ctx.input(STRUCTURE))[0], s, cfg.seed, index, temperature, strain,
+                          monomer)
     atoms.calc = calc
     thermostat = s.thermostat if s.thermostat in ("langevin", "bussi") else "langevin"
     mirror = MDSettings(temperature_K=temperature, timestep_fs=s.timestep_fs,

@@ -83,53 +83,57 @@ def is_water(atoms: Atoms) -> bool:
 class RigidWater:
     """RATTLE bond constraints (O-H, O-H, H-H) for whole water molecules ordered O, H, H,
     vectorised over all molecules (ASE's generic ``FixBondLengths`` computes a minimum-image
-    vector per bond per iteration: ~2.6 s per step for 32 molecules). Bond vectors are taken
-    as plain differences, so molecules must be whole (as ASE MD keeps them: it never wraps).
+    vector per bond per iteration: ~2.6 s per step for 32 molecules). The three Lagrange
+    multipliers of each molecule are solved together: by Newton iterations on the bond lengths
+    (converged in a few iterations) and by one exact 3x3 solve for the velocities. Bond vectors
+    are taken as plain differences, so molecules must be whole (as ASE MD keeps them: it never
+    wraps).
     """
 
+    #: bond h of a molecule joins its atoms i with S[h, i] = +1 and -1 (O-H1, O-H2, H1-H2)
+    S = np.array([[1.0, -1.0, 0.0], [1.0, 0.0, -1.0], [0.0, 1.0, -1.0]])
+
     def __init__(self, n_molecules: int, bond_lengths_A: Sequence[float], tolerance_A2: float = 1e-12,
-                 max_iterations: int = 1000) -> None:
-        m = np.arange(n_molecules) * 3
-        self.a = np.concatenate([m, m, m + 1])
-        self.b = np.concatenate([m + 1, m + 2, m + 2])
-        self.d2 = np.repeat(np.asarray(bond_lengths_A, dtype=float) ** 2, n_molecules)
+                 max_iterations: int = 100) -> None:
+        self.n = int(n_molecules)
+        self.d2 = np.asarray(bond_lengths_A, dtype=float) ** 2  # (3,) per bond of a molecule
         self.tolerance = tolerance_A2
         self.max_iterations = max_iterations
 
     def get_removed_dof(self, atoms: Atoms) -> int:
-        return len(self.a)
+        return 3 * self.n
+
+    def _coupling(self, atoms: Atoms) -> tuple[np.ndarray, np.ndarray]:
+        inv_m = (1.0 / atoms.get_masses()[: 3 * self.n]).reshape(self.n, 3)
+        # K[m, g, h] = sum_i S[g, i] S[h, i] / m_i: how multiplier h moves bond vector g
+        return inv_m, np.einsum("gi,hi,mi->mgh", self.S, self.S, inv_m)
+
+    def _bonds(self, x: np.ndarray) -> np.ndarray:
+        return np.einsum("gi,mic->mgc", self.S, x.reshape(self.n, 3, 3))
 
     def adjust_positions(self, atoms: Atoms, new: np.ndarray) -> None:
-        inv_m = 1.0 / atoms.get_masses()
-        a, b = self.a, self.b
-        old = atoms.positions[a] - atoms.positions[b]
-        red = inv_m[a] + inv_m[b]
+        inv_m, k = self._coupling(atoms)
+        old = self._bonds(atoms.positions[: 3 * self.n])  # SHAKE directions, (n, 3 bonds, 3)
+        x = new[: 3 * self.n].reshape(self.n, 3, 3)
         for _ in range(self.max_iterations):
-            r = new[a] - new[b]
-            diff = self.d2 - np.einsum("ij,ij->i", r, r)
-            if np.all(np.abs(diff) < self.tolerance):
+            r = self._bonds(x)
+            f = np.einsum("mgc,mgc->mg", r, r) - self.d2
+            if np.all(np.abs(f) < self.tolerance):
+                new[: 3 * self.n] = x.reshape(-1, 3)
                 return
-            g = diff / (2.0 * red * np.einsum("ij,ij->i", old, r))
-            # Jacobi update of all bonds at once, damped: each atom sits in two bonds
-            step = 0.5 * g[:, None] * old
-            np.add.at(new, a, step * inv_m[a, None])
-            np.add.at(new, b, -step * inv_m[b, None])
+            jac = 2.0 * k * np.einsum("mgc,mhc->mgh", r, old)
+            lam = np.linalg.solve(jac, -f[..., None])[..., 0]
+            x = x + np.einsum("hi,mi,mh,mhc->mic", self.S, inv_m, lam, old)
         raise RuntimeError("RigidWater: bond constraints did not converge")
 
     def adjust_momenta(self, atoms: Atoms, momenta: np.ndarray) -> None:
-        inv_m = 1.0 / atoms.get_masses()
-        a, b = self.a, self.b
-        r = atoms.positions[a] - atoms.positions[b]
-        red = inv_m[a] + inv_m[b]
-        for _ in range(self.max_iterations):
-            dv = momenta[a] * inv_m[a, None] - momenta[b] * inv_m[b, None]
-            k = np.einsum("ij,ij->i", dv, r) / (self.d2 * red)
-            if np.all(np.abs(k) < 1e-13):
-                return
-            step = 0.5 * k[:, None] * r
-            np.add.at(momenta, a, -step)
-            np.add.at(momenta, b, step)
-        raise RuntimeError("RigidWater: velocity constraints did not converge")
+        inv_m, k = self._coupling(atoms)
+        r = self._bonds(atoms.positions[: 3 * self.n])
+        p = momenta[: 3 * self.n].reshape(self.n, 3, 3)
+        w = self._bonds(p * inv_m[..., None])  # relative velocities along the bonds
+        a = k * np.einsum("mgc,mhc->mgh", r, r)
+        mu = np.linalg.solve(a, -np.einsum("mgc,mgc->mg", r, w)[..., None])[..., 0]
+        momenta[: 3 * self.n] = (p + np.einsum("hi,mh,mhc->mic", self.S, mu, r)).reshape(-1, 3)
 
     def adjust_forces(self, atoms: Atoms, forces: np.ndarray) -> None:
         pass  # RATTLE: positions and momenta are corrected after each step

@@ -32,6 +32,7 @@ from lesdistill.sampling.settings import QUICK, THERMOSTATS, SampleSettings
 __all__ = ["QUICK", "THERMOSTATS", "SampleSettings", "sample", "structure_hash"]
 
 if TYPE_CHECKING:
+    from lesdistill.sampling.snapshots import MonomerModes
     from lesdistill.teachers.base import Teacher
 
 
@@ -192,11 +193,14 @@ def _restore_thermostat(dyn: Any, settings: SampleSettings, saved: dict[str, Any
 
 
 def segment_start(start: Atoms, settings: SampleSettings, seed: int, segment: int,
-                  temperature: float, strain: float) -> Atoms:
+                  temperature: float, strain: float, monomer: MonomerModes | None = None) -> Atoms:
     """Start structure of one sampling segment: ``start`` strained by ``strain`` (cell and
     positions scaled by 1 + strain), then, with ``pre_equilibration="tip3p"``, its own TIP3P
-    liquid snapshot at ``temperature`` (seeded by ``seed`` and the segment index)."""
+    liquid snapshot at ``temperature`` (seeded by ``seed`` and the segment index), with the
+    molecules in the thermal geometry of ``monomer`` when given (the model's own water molecule,
+    :mod:`lesdistill.sampling.snapshots`: the MD then starts without bond-relaxation heat)."""
     from lesdistill.sampling.equilibration import tip3p_start
+    from lesdistill.sampling.snapshots import thermal_water
 
     work = Atoms(start.numbers, positions=start.positions, cell=start.cell, pbc=start.pbc)
     if strain:
@@ -204,11 +208,36 @@ def segment_start(start: Atoms, settings: SampleSettings, seed: int, segment: in
     if settings.pre_equilibration == "tip3p":
         work = tip3p_start(work, ps=settings.pre_equilibration_ps, temperature_K=temperature,
                            seed=seed * 1000 + segment)
+        if monomer is not None:
+            work = thermal_water(work, monomer, temperature, np.random.default_rng([seed, segment, 5]))
     return work
 
 
+def segment_snapshots(start: Atoms, settings: SampleSettings, seed: int, segment: int,
+                      temperature: float, strain: float, monomer: MonomerModes, n: int) -> list[Atoms]:
+    """The ``n`` snapshot frames of a segment (:func:`lesdistill.sampling.snapshots.water_snapshots`
+    from the strained ``start``; deterministic for the seed and segment)."""
+    from lesdistill.sampling.snapshots import water_snapshots
+
+    work = Atoms(start.numbers, positions=start.positions, cell=start.cell, pbc=start.pbc)
+    if strain:
+        work.set_cell(start.cell.array * (1.0 + strain), scale_atoms=True)
+    return water_snapshots(work, monomer, n, temperature_K=temperature,
+                           interval_ps=settings.snapshot_interval_ps,
+                           first_ps=settings.pre_equilibration_ps, seed=seed * 1000 + segment + 500)
+
+
+def teacher_monomer(teacher: Teacher, settings: SampleSettings) -> MonomerModes | None:
+    """The teacher's water molecule for TIP3P-started water segments (None otherwise)."""
+    from lesdistill.sampling.snapshots import monomer_modes
+
+    if settings.pre_equilibration != "tip3p":
+        return None
+    return monomer_modes(teacher.calculator, periodic=teacher.info.periodic)
+
+
 def _labelled_frame(atoms: Atoms, teacher: Teacher, frame_id: int, temperature: float,
-                    strain: float, step: int, equil: tuple[int, bool]) -> Atoms:
+                    strain: float, step: int, equil: tuple[int, bool], snapshot: bool = False) -> Atoms:
     from ase.calculators.singlepoint import SinglePointCalculator
 
     results: dict[str, Any] = {"energy": float(atoms.get_potential_energy()),
@@ -219,9 +248,9 @@ def _labelled_frame(atoms: Atoms, teacher: Teacher, frame_id: int, temperature: 
     frame.wrap()
     frame.info.update({keys.TEACHER: teacher.name, keys.FRAME_ID: int(frame_id),
                        keys.TEMPERATURE_K: float(temperature),
-                       keys.MD_TEMPERATURE_K: float(atoms.get_temperature()), "strain": float(strain),
-                       "md_step": int(step), "equilibration_steps": int(equil[0]),
-                       keys.EQUILIBRATED: bool(equil[1])})
+                       keys.MD_TEMPERATURE_K: float(temperature if snapshot else atoms.get_temperature()),
+                       "strain": float(strain), "md_step": int(step), "equilibration_steps": int(equil[0]),
+                       keys.EQUILIBRATED: bool(equil[1]), keys.ORIGIN: "snapshot" if snapshot else "md"})
     frame.calc = SinglePointCalculator(frame, **results)
     return frame
 
@@ -240,18 +269,48 @@ def _run_segments(start: Atoms, teacher: Teacher, out: Path, sidecar: Path, run:
     n_new = 0
     try:
         first_id = 0
+        monomer: MonomerModes | None = None
         for seg, (temperature, strain, n_seg) in enumerate(segments):
             seg_end = first_id + n_seg
             if done >= seg_end or n_seg == 0:
                 first_id = seg_end
                 continue
-            resume = state is not None and int(state["segment"]) == seg and done > first_id
+            if monomer is None:
+                monomer = teacher_monomer(teacher, settings)
+            snap_end = first_id + settings.n_snapshots(n_seg)
+            if done < snap_end:
+                assert monomer is not None  # snapshots need the TIP3P start (checked by the settings)
+                snaps = segment_snapshots(start, settings, run.seed, seg, temperature, strain, monomer,
+                                          snap_end - first_id)
+                for frame_id in range(done, snap_end):
+                    work = snaps[frame_id - first_id]
+                    work.calc = teacher.calculator
+                    _guard(work, temperature, 0, settings, check_overlap=True)
+                    frame = _labelled_frame(work, teacher, frame_id, temperature, strain, 0, (0, True),
+                                            snapshot=True)
+                    text = frame_text(frame)
+                    write_state(sidecar, {"settings": run.jsonable(), "n_done": frame_id + 1,
+                                          "segment": seg, "snapshot": True,
+                                          "start_positions": start.positions.tolist(),
+                                          "last_frame": text})
+                    append_frames(out, [text])
+                    done = frame_id + 1
+                    n_new += 1
+                    bar.update(1)
+                    bar.set_postfix(snapshot=f"{frame_id - first_id + 1}/{snap_end - first_id}",
+                                    seg=f"{seg + 1}/{len(segments)}",
+                                    s_per_frame=f"{(time.perf_counter() - t0) / n_new:.2f}")
+            if done >= seg_end:
+                first_id = seg_end
+                continue
+            resume = (state is not None and int(state["segment"]) == seg and done > snap_end
+                      and not state.get("snapshot", False))
             if resume:  # positions and momenta come from the state
                 work = start.copy()
                 if strain:
                     work.set_cell(start.cell.array * (1.0 + strain), scale_atoms=True)
             else:
-                work = segment_start(start, settings, run.seed, seg, temperature, strain)
+                work = segment_start(start, settings, run.seed, seg, temperature, strain, monomer)
             work.calc = teacher.calculator
             rng = np.random.default_rng([run.seed, seg])
             if resume:
@@ -272,7 +331,7 @@ def _run_segments(start: Atoms, teacher: Teacher, out: Path, sidecar: Path, run:
             else:
                 equil = _equilibrate(dyn, work, temperature, settings, seg, strain)
                 step += equil[0]
-            for frame_id in range(max(done, first_id), seg_end):
+            for frame_id in range(max(done, snap_end), seg_end):
                 for _ in range(settings.stride):
                     dyn.run(1)
                     step += 1

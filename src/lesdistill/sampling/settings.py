@@ -47,6 +47,10 @@ class SampleSettings(Settings):
     pre_equilibration: str = setting("none", "none | tip3p: every segment starts from its own rigid-TIP3P "
                                      "liquid (water boxes only; no teacher calls)")
     pre_equilibration_ps: float = setting(1.0, "TIP3P MD per segment start (ps)")
+    snapshot_fraction: float = setting(0.0, "fraction of each segment's frames drawn as independent "
+                                       "TIP3P liquid snapshots in the teacher's thermal molecular "
+                                       "geometry, one teacher call each (needs pre_equilibration: tip3p)")
+    snapshot_interval_ps: float = setting(0.05, "TIP3P MD between two snapshots (ps)")
     settle_window: int = setting(0, "equilibration check over the last N MD steps: <T> near the "
                                  "target, no energy drift (0: no check; the demo and water configs use 20-40)")
     max_equilibration_steps: int = setting(400, "record nothing if the MD has not settled after "
@@ -69,7 +73,14 @@ class SampleSettings(Settings):
                                 f"{self.strains!r}")
         one_of(self, "thermostat", THERMOSTATS)
         one_of(self, "pre_equilibration", PRE_EQUILIBRATIONS)
-        positive(self, "pre_equilibration_ps", "settle_temperature_tolerance", "settle_energy_tolerance")
+        positive(self, "pre_equilibration_ps", "settle_temperature_tolerance", "settle_energy_tolerance",
+                 "snapshot_interval_ps")
+        if not 0.0 <= self.snapshot_fraction <= 1.0:
+            raise SettingsError("snapshot_fraction", f"snapshot_fraction must be in [0, 1], got "
+                                f"{self.snapshot_fraction}")
+        if self.snapshot_fraction > 0 and self.pre_equilibration != "tip3p":
+            raise SettingsError("snapshot_fraction", "snapshots need pre_equilibration: tip3p (water "
+                                "boxes); set snapshot_fraction: 0 for other systems")
         positive(self, "settle_window", "max_equilibration_steps", strict=False)
         if 0 < self.settle_window < 4:
             raise SettingsError("settle_window", f"settle_window must be 0 (no check) or >= 4 steps, "
@@ -84,6 +95,10 @@ class SampleSettings(Settings):
         pairs = [(t, s) for t in self.temperatures_K for s in self.strains]
         base, extra = divmod(self.n_frames, len(pairs))
         return [(t, s, base + (1 if k < extra else 0)) for k, (t, s) in enumerate(pairs)]
+
+    def n_snapshots(self, n_segment: int) -> int:
+        """How many of a segment's ``n_segment`` frames are snapshots (the first ones)."""
+        return int(round(self.snapshot_fraction * n_segment))
 
 
 #: ``lesdistill sample --quick``: a laptop-size run (minutes on a CPU)
