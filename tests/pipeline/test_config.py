@@ -103,3 +103,32 @@ def test_shipped_configs_load(name: str) -> None:
     assert cfg.output
     if name.endswith("finetune"):
         assert cfg.finetune is not None
+
+
+def test_demo_finds_the_dft_reference(tmp_path: Path, monkeypatch) -> None:
+    """`lesdistill demo` scores BECs against the DFT frames when it finds them (and the paper's
+    students beside them); a --reference folder without them is one line, exit 2."""
+    from lesdistill.cli.pipeline import DEMO_REFERENCE, _demo_evaluate, _demo_reference
+    from lesdistill.errors import UserInputError
+
+    import shutil
+
+    shared = REPO.parent / "shared" / "reference"
+    if not (shared / DEMO_REFERENCE).is_file():
+        pytest.skip("../shared/reference is not beside the checkout")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LESDISTILL_REFERENCE_DIR", raising=False)
+    assert _demo_reference(None) is None
+    ref = tmp_path / "shared" / "reference"
+    ref.mkdir(parents=True)
+    shutil.copy(shared / DEMO_REFERENCE, ref)
+    (tmp_path / "repo").mkdir()
+    monkeypatch.chdir(tmp_path / "repo")
+    assert _demo_reference(None) == Path("../shared/reference")
+    ev = _demo_evaluate(Path("../shared/reference"))
+    assert ev["bec_reference"] == str(ref / DEMO_REFERENCE) and ev["bec_compare"] == []
+    shutil.copy(shared / "water_bec_student_UMA-M_3frames.extxyz", ref)
+    assert load_preset("demo", evaluate=_demo_evaluate(ref)).evaluate.bec_compare[0].endswith(
+        "UMA-M_3frames.extxyz:MACE_BEC:sqrt(1.78)")
+    with pytest.raises(UserInputError, match="no water_dft_bec_3frames"):
+        _demo_reference(tmp_path)

@@ -65,10 +65,51 @@ def register(app: typer.Typer) -> None:
         from_stage: Optional[str] = typer.Option(
             None, "--from", help=f"Re-run this stage and all later ones ({STAGES_HELP})."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bars or stage log."),
+        reference: Optional[Path] = typer.Option(
+            None, "--reference", help="Folder with the DFT BEC frames of liquid water "
+            f"({DEMO_REFERENCE}); default: $LESDISTILL_REFERENCE_DIR or ../shared/reference if "
+            "present. The report then scores the student's BECs against DFT."),
     ) -> None:
         """Offline end-to-end demo (< 10 min on a laptop CPU): CHGNet teacher on a liquid-water
         box -> LES student -> student MD -> Born effective charges -> IR spectrum vs experiment
-        -> HTML report."""
+        -> HTML report (with the BEC benchmark against DFT when the reference frames are found)."""
         from lesdistill.config import load_preset
 
-        _run(load_preset("demo", output=str(out)), from_stage, quiet)
+        overrides: dict[str, object] = {"output": str(out)}
+        ref_dir = _demo_reference(reference)
+        if ref_dir is not None:
+            overrides["evaluate"] = _demo_evaluate(ref_dir)
+        _run(load_preset("demo", **overrides), from_stage, quiet)
+
+
+#: the paper's DFT BEC frames of liquid water (evaluation only) and its two students' BECs
+DEMO_REFERENCE = "water_dft_bec_3frames.extxyz"
+DEMO_COMPARE = (("UMA-M student (paper)", "water_bec_student_UMA-M_3frames.extxyz"),
+                ("MACE-MP-0 student (paper)", "water_bec_student_MACE-MP0L_3frames.extxyz"))
+
+
+def _demo_reference(given: Optional[Path]) -> Optional[Path]:
+    """The folder holding :data:`DEMO_REFERENCE`: ``given`` (must hold it), else
+    ``$LESDISTILL_REFERENCE_DIR``, else ``../shared/reference`` from the working directory."""
+    import os
+
+    from lesdistill.errors import UserInputError
+
+    if given is not None:
+        if not (given / DEMO_REFERENCE).is_file():
+            raise UserInputError(f"--reference {given}: no {DEMO_REFERENCE} there; give the folder "
+                                 "that holds the DFT BEC frames")
+        return given
+    for folder in (os.environ.get("LESDISTILL_REFERENCE_DIR"), "../shared/reference"):
+        if folder and (Path(folder) / DEMO_REFERENCE).is_file():
+            return Path(folder)
+    return None
+
+
+def _demo_evaluate(folder: Path) -> dict[str, object]:
+    """``evaluate`` section: the DFT BEC benchmark, with the paper's students where present
+    (their latent BECs x sqrt(eps_inf = 1.78), the paper's convention)."""
+    compare = [f"{name}={(folder / file).resolve()}:MACE_BEC:sqrt(1.78)" for name, file in DEMO_COMPARE
+               if (folder / file).is_file()]
+    return {"bec_reference": str((folder / DEMO_REFERENCE).resolve()), "bec_array": "BEC",
+            "bec_compare": compare}
