@@ -62,7 +62,7 @@ PROTOCOLS: dict[str, tuple[dict[str, Any], str]] = {
     "tip3p-3T": ({"temperatures_K": (300.0, 330.0, 360.0), "n_frames": 72, "stride": 4,
                   "equilibration_steps": 20, "friction_per_fs": 0.02, "pre_equilibration": "tip3p",
                   "pre_equilibration_ps": 0.5, "settle_window": 20, "max_equilibration_steps": 200},
-                 "the demo before snapshots: a TIP3P liquid start per temperature (teacher geometry), settle check"),
+                 "the demo: a TIP3P liquid start per temperature, settle check"),
     "snap-3T": ({"temperatures_K": (300.0, 330.0, 360.0), "n_frames": 240, "pre_equilibration": "tip3p",
                  "pre_equilibration_ps": 0.5, "snapshot_fraction": 1.0, "snapshot_interval_ps": 0.05},
                 "independent TIP3P snapshots in the teacher's thermal monomer geometry, one call each"),
@@ -105,6 +105,10 @@ def run_sample(name: str, work: Path) -> Path:
 # --------------------------------------------------------------------------------- training
 
 TRAININGS: dict[str, dict[str, Any]] = {
+    # about the optimizer steps of tiny60 on the 60 training frames of a 72-frame protocol, for a
+    # protocol with 3x the frames (fixed training time)
+    "tiny20": {"model_preset": "tiny", "epochs": 20, "batch_size": 4, "lr": 0.005, "stage_two_start": 0.7,
+               "early_stopping_patience": 10},
     "tiny30": {"model_preset": "tiny", "epochs": 30, "batch_size": 4, "lr": 0.005, "stage_two_start": 0.7,
                "early_stopping_patience": 15},
     "tiny60": {"model_preset": "tiny", "epochs": 60, "batch_size": 4, "lr": 0.005, "stage_two_start": 0.7,

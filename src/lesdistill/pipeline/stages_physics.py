@@ -144,14 +144,10 @@ def _run_mirror(ctx: StageContext, calc: Any) -> None:
     temperature = float(frames[seg[0]].info.get(keys.TEMPERATURE_K, cfg.md.temperature_K))
     strain = float(frames[seg[0]].info.get("strain", 0.0))
     from lesdistill.sampling.md import segment_start
-    from lesdistill.sampling.snapshots import monomer_modes
 
     pairs = [(t, st) for t, st, _ in s.segments()]
     index = min(range(len(pairs)), key=lambda k: abs(pairs[k][0] - temperature) + abs(pairs[k][1] - strain))
-    # the teacher's segment started in the teacher's own water geometry: the student's starts in its own
-    monomer = monomer_modes(calc) if s.pre_equilibration == "tip3p" else None
-    atoms = segment_start(read_frames(ctx.input(STRUCTURE))[0], s, cfg.seed, index, temperature, strain,
-                          monomer)
+    atoms = segment_start(read_frames(ctx.input(STRUCTURE))[0], s, cfg.seed, index, temperature, strain)
     atoms.calc = calc
     thermostat = s.thermostat if s.thermostat in ("langevin", "bussi") else "langevin"
     mirror = MDSettings(temperature_K=temperature, timestep_fs=s.timestep_fs,

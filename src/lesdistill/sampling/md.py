@@ -193,14 +193,11 @@ def _restore_thermostat(dyn: Any, settings: SampleSettings, saved: dict[str, Any
 
 
 def segment_start(start: Atoms, settings: SampleSettings, seed: int, segment: int,
-                  temperature: float, strain: float, monomer: MonomerModes | None = None) -> Atoms:
+                  temperature: float, strain: float) -> Atoms:
     """Start structure of one sampling segment: ``start`` strained by ``strain`` (cell and
     positions scaled by 1 + strain), then, with ``pre_equilibration="tip3p"``, its own TIP3P
-    liquid snapshot at ``temperature`` (seeded by ``seed`` and the segment index), with the
-    molecules in the thermal geometry of ``monomer`` when given (the model's own water molecule,
-    :mod:`lesdistill.sampling.snapshots`: the MD then starts without bond-relaxation heat)."""
+    liquid snapshot at ``temperature`` (seeded by ``seed`` and the segment index)."""
     from lesdistill.sampling.equilibration import tip3p_start
-    from lesdistill.sampling.snapshots import thermal_water
 
     work = Atoms(start.numbers, positions=start.positions, cell=start.cell, pbc=start.pbc)
     if strain:
@@ -208,8 +205,6 @@ def segment_start(start: Atoms, settings: SampleSettings, seed: int, segment: in
     if settings.pre_equilibration == "tip3p":
         work = tip3p_start(work, ps=settings.pre_equilibration_ps, temperature_K=temperature,
                            seed=seed * 1000 + segment)
-        if monomer is not None:
-            work = thermal_water(work, monomer, temperature, np.random.default_rng([seed, segment, 5]))
     return work
 
 
@@ -228,10 +223,10 @@ def segment_snapshots(start: Atoms, settings: SampleSettings, seed: int, segment
 
 
 def teacher_monomer(teacher: Teacher, settings: SampleSettings) -> MonomerModes | None:
-    """The teacher's water molecule for TIP3P-started water segments (None otherwise)."""
+    """The teacher's water molecule when the protocol takes snapshots (None otherwise)."""
     from lesdistill.sampling.snapshots import monomer_modes
 
-    if settings.pre_equilibration != "tip3p":
+    if settings.snapshot_fraction <= 0:
         return None
     return monomer_modes(teacher.calculator, periodic=teacher.info.periodic)
 
@@ -310,7 +305,7 @@ def _run_segments(start: Atoms, teacher: Teacher, out: Path, sidecar: Path, run:
                 if strain:
                     work.set_cell(start.cell.array * (1.0 + strain), scale_atoms=True)
             else:
-                work = segment_start(start, settings, run.seed, seg, temperature, strain, monomer)
+                work = segment_start(start, settings, run.seed, seg, temperature, strain)
             work.calc = teacher.calculator
             rng = np.random.default_rng([run.seed, seg])
             if resume:

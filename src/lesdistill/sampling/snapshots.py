@@ -2,9 +2,8 @@
 call per frame.
 
 Frames recorded every few steps of one teacher MD run are strongly correlated: 24 frames 2 fs
-apart show the same hydrogen-bond network 24 times. A student learns how charges depend on the
-environment from *different* environments, so for a fixed number of teacher calls it gains from
-frames that are independent. This module draws such frames without running the teacher's MD:
+apart show nearly the same hydrogen-bond network 24 times. This module draws frames that are
+independent of each other without running the teacher's MD, at one teacher call per frame:
 
 * the intermolecular structure comes from rigid TIP3P liquid MD (:func:`tip3p_start`, no teacher
   calls), one snapshot every ``interval_ps``;
@@ -16,10 +15,12 @@ frames that are independent. This module draws such frames without running the t
   (equipartition).
 
 :class:`MonomerModes` (the teacher's relaxed water molecule, its Hessian by central finite
-differences and normal modes) costs about 40 teacher calls on a 3-atom system. The same
-thermalised geometry is a better start for teacher MD than the rigid TIP3P one: a start in the
-teacher's own geometry does not heat up while its bonds relax (a TIP3P start warmed a CHGNet box
-from 295 to ~345 K in its first tens of fs).
+differences and normal modes) costs about 40 teacher calls on a 3-atom system.
+
+Whether snapshots beat teacher MD frames is an empirical question per teacher: for CHGNet water
+the MD protocol of the demo gave the better BECs against DFT (``benchmarks/README.md``), so
+snapshots are an option (``sampling.snapshot_fraction``), off by default. The intermolecular
+structure of a snapshot is TIP3P's, not the teacher's.
 """
 
 from __future__ import annotations
