@@ -33,8 +33,10 @@ def test_each_replica_equals_an_ase_run_from_its_start(tmp_path):
     start = water_box(4, seed=0)
     kwargs = dict(temperature_K=300.0, timestep_fs=0.5, n_equil=0, n_steps=8, stride=2,
                   production="nve")
+    oxygens = [i for i, z in enumerate(start.numbers) if z == 8]
     paths = run_replicas(start, StudentTorchSimModel(student), tmp_path / "rep", n_replicas=2,
-                         seed=3, bec_every=2, chunk_frames=2, progress=False, **kwargs)
+                         seed=3, bec_every=2, chunk_frames=2, progress=False,
+                         groups={"O": oxygens}, atom_currents=True, **kwargs)
     assert paths == [replica_dir(tmp_path / "rep", k) for k in range(2)]
     trajs = [load_trajectory(p) for p in paths]
     assert not np.allclose(trajs[0].velocities[0], trajs[1].velocities[0])  # independent starts
@@ -43,13 +45,19 @@ def test_each_replica_equals_an_ase_run_from_its_start(tmp_path):
         atoms = traj.to_atoms(0)
         atoms.calc = StudentCalculator(student)
         ase_traj = load_trajectory(run_md(atoms, tmp_path / f"ase{k}", bec_every=2, seed=0,
-                                          chunk_frames=3, progress=False, **kwargs))
+                                          chunk_frames=3, progress=False, groups={"O": oxygens},
+                                          atom_currents=True, **kwargs))
         np.testing.assert_array_equal(traj.step, ase_traj.step)
         for name in ("positions", "velocities", "dipole_current", "energy", "kinetic", "bec"):
             ours, theirs = getattr(traj, name), getattr(ase_traj, name)
             scale = np.abs(theirs).max()
             assert np.abs(ours - theirs).max() <= 1e-9 * scale, name
         np.testing.assert_array_equal(traj.bec_frame, ase_traj.bec_frame)
+        for ours, theirs in ((traj.group_currents["O"], ase_traj.group_currents["O"]),
+                             (traj.atom_currents, ase_traj.atom_currents)):
+            assert np.abs(ours - theirs).max() <= 1e-9 * np.abs(theirs).max()
+        np.testing.assert_allclose(traj.atom_currents.sum(axis=1), traj.dipole_current,
+                                   rtol=1e-12, atol=1e-15)
 
 
 def test_extending_and_resuming_equal_one_run(tmp_path):

@@ -112,7 +112,8 @@ def md(
     if replicas != 1:
         from lesdistill.engines.cli import md_replicas
 
-        md_replicas(atoms, structure, model, out, settings, replicas=replicas, group=group,
+        md_replicas(atoms, structure, model, out, settings, replicas=replicas, groups=groups,
+                    atom_currents=any(g in DYNAMIC_GROUPS for g in group or []),
                     bec_every=bec_every, seed=seed, device=device, progress=progress,
                     trust_backbone=trust_backbone)
         return

@@ -15,8 +15,8 @@ from lesdistill.md.settings import MDSettings
 
 
 def md_replicas(atoms: Any, structure: Path, model: Path, out: Path, settings: MDSettings, *,
-                replicas: int, group: list[str] | None, bec_every: int, seed: int, device: str,
-                progress: bool, trust_backbone: bool) -> None:
+                replicas: int, groups: dict[str, list[int]], atom_currents: bool, bec_every: int,
+                seed: int, device: str, progress: bool, trust_backbone: bool) -> None:
     """``lesdistill md --replicas N``: N replicas in one torch-sim batch, one trajectory each."""
     from lesdistill.engines.replicas import _check, run_replicas
     from lesdistill.engines.torchsim import StudentTorchSimModel, require_torch_sim
@@ -25,16 +25,14 @@ def md_replicas(atoms: Any, structure: Path, model: Path, out: Path, settings: M
 
     if replicas < 1:
         raise UserInputError(f"--replicas must be >= 1, got {replicas}")
-    if group:
-        raise UserInputError("--group is not available with --replicas yet; run the replicas "
-                             "one by one (--replicas 1, different --seed) for group currents")
     _check(settings, replicas, bec_every, 1)
     require_torch_sim()
     with trusted(trust_backbone):
         engine = StudentTorchSimModel(model, device=device, trust_backbone=trust_backbone)
     check_start_structure(atoms, elements=engine.student.elements, source=str(structure))
     paths = run_replicas(atoms, engine, out, settings, n_replicas=replicas, seed=seed,
-                         bec_every=bec_every, progress=progress)
+                         bec_every=bec_every, groups=groups, atom_currents=atom_currents,
+                         progress=progress)
     from lesdistill.md import format_summary
 
     for path in paths:

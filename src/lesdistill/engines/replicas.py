@@ -72,14 +72,15 @@ def _starts(atoms: Any, n_replicas: int, temperature_K: float, seed: int) -> lis
 
 
 def _meta(start: Any, model: Any, settings: MDSettings, k: int, n: int, seed: int,
-          bec_every: int) -> dict[str, Any]:
+          bec_every: int, groups: list[str], atom_currents: bool) -> dict[str, Any]:
     meta = {
         "format": tj.FORMAT, "numbers": start.numbers.tolist(),
         "masses": start.get_masses().tolist(), "pbc": start.pbc.tolist(),
         "calculator": "StudentTorchSimModel", "eps_inf": float(model.student.config.eps_inf),
         "units": {"time": "fs", "length": "Å", "velocity": "Å/fs", "dipole_current": "e Å/fs",
                   "energy": "eV", "mass": "amu", "bec": "e"},
-        **dataclasses.asdict(settings), "groups": [], "bec_every": int(bec_every),
+        **dataclasses.asdict(settings), "groups": sorted(groups), "bec_every": int(bec_every),
+        **({"atom_currents": True} if atom_currents else {}),
         "seed": int(seed), "engine": "torch-sim", "replica": k, "n_replicas": n}
     meta.pop("field_V_per_A", None)  # no field keys: runs without a field (as run_md)
     meta.pop("field_asr", None)
@@ -101,6 +102,8 @@ class _Batch:
         self.inv = torch.linalg.inv(self.cells) if self.periodic else None
         self.unwrapped = self.sim.positions.detach().clone()
         self.last = self.unwrapped.clone()
+        self.groups: dict[str, torch.Tensor] = {}  # name -> [N] 0/1 mask over all replicas
+        self.atom_currents = False
 
     def track(self) -> None:
         """Follow torch-sim's wrapped positions with unwrapped ones (minimum-image steps)."""
@@ -143,6 +146,7 @@ def _check(settings: MDSettings, n_replicas: int, bec_every: int, chunk_frames: 
 
 def run_replicas(atoms: Any, model: Any, out_path: str | Path, settings: MDSettings | None = None,
                  *, n_replicas: int = 8, seed: int = 0, bec_every: int = 0,
+                 groups: dict[str, Sequence[int]] | None = None, atom_currents: bool = False,
                  chunk_frames: int = 200, guard_min_distance_A: float | None = 0.5,
                  progress: bool = True, **overrides: Any) -> list[Path]:
     """Run ``n_replicas`` replicas of spectra MD in one batch; return their trajectory folders.
@@ -150,7 +154,10 @@ def run_replicas(atoms: Any, model: Any, out_path: str | Path, settings: MDSetti
     atoms: one ase.Atoms (copied per replica) or a list of ``n_replicas`` starts (same
         periodicity). model: a :class:`~lesdistill.engines.torchsim.StudentTorchSimModel`.
     settings / overrides / bec_every / chunk_frames / guard_min_distance_A: as
-    :func:`lesdistill.md.run_md` (module docstring for the thermostats). Calling again with the
+    :func:`lesdistill.md.run_md` (module docstring for the thermostats). groups: name -> atom
+    indices (of every replica's structure): the dipole current of these atoms is stored too
+    (``group__<name>``). atom_currents: store j_i = Z*_i v_i (N, 3) of every frame (the dipole
+    current is then their sum), for the per-frame groups of ``lesdistill ir --group``. Calling again with the
     same arguments resumes; a larger ``n_steps`` extends a finished run.
     """
     from ase import units
@@ -166,8 +173,17 @@ def run_replicas(atoms: Any, model: Any, out_path: str | Path, settings: MDSetti
     _check(s, n_replicas, bec_every, chunk_frames)
     out = Path(out_path)
     starts = _starts(atoms, n_replicas, s.temperature_K, seed)
-    metas = [_meta(a, model, s, k, n_replicas, seed, bec_every) for k, a in enumerate(starts)]
+    groups = {name: np.asarray(list(index), dtype=int) for name, index in (groups or {}).items()}
+    for name, index in groups.items():
+        n_min = min(len(a) for a in starts)
+        if index.size == 0 or index.min() < 0 or index.max() >= n_min:
+            raise UserInputError(f"group {name!r} has atom indices outside 0..{n_min - 1}")
+    metas = [_meta(a, model, s, k, n_replicas, seed, bec_every, list(groups), atom_currents)
+             for k, a in enumerate(starts)]
     batch = _Batch(model, starts)  # checks the structures before anything is written
+    batch.groups = {name: _group_mask(batch.sizes, index, model.device, model.dtype)
+                    for name, index in groups.items()}
+    batch.atom_currents = bool(atom_currents)
     dtype, dev = model.dtype, model.device
     dt = torch.tensor(s.timestep_fs * units.fs, dtype=dtype, device=dev)
     kT = torch.tensor(units.kB * s.temperature_K, dtype=dtype, device=dev)
@@ -264,7 +280,14 @@ def _record(batch: _Batch, frames: list[list[dict[str, Any]]], frame: int, step:
     velocities = sim.momenta / sim.masses[:, None] * units.fs  # Å/fs
     response = batch.model.response(sim)
     currents = response.dipole_currents(velocities).detach().cpu().numpy().astype(np.float64)
-    becs = response.born_effective_charges() if want_bec else None
+    group_currents = {
+        name: response.dipole_currents(velocities * mask[:, None]).detach().cpu().numpy()
+        for name, mask in batch.groups.items()}
+    becs = response.born_effective_charges() if want_bec or batch.atom_currents else None
+    atom_j = None
+    if batch.atom_currents:
+        atom_j = [torch.einsum("nab,nb->na", z, v).detach().cpu().numpy().astype(np.float64)
+                  for z, v in zip(becs, velocities.split(batch.sizes), strict=True)]
     energy = sim.energy.detach().cpu().numpy().astype(np.float64)
     kinetic = batch.kinetic(sim.momenta).detach().cpu().numpy().astype(np.float64)
     positions, vel = batch.split(batch.unwrapped), batch.split(velocities)
@@ -273,8 +296,19 @@ def _record(batch: _Batch, frames: list[list[dict[str, Any]]], frame: int, step:
         frames[k].append({
             "frame": frame, "step": step, "positions": positions[k], "velocities": vel[k],
             "cell": cells[k], "energy": float(energy[k]), "kinetic": float(kinetic[k]),
-            "dipole_current": currents[k],
-            "bec": None if becs is None else becs[k].detach().cpu().numpy().astype(np.float64)})
+            "dipole_current": currents[k] if atom_j is None else atom_j[k].sum(axis=0),
+            **{tj.GROUP_PREFIX + name: value[k] for name, value in group_currents.items()},
+            **({} if atom_j is None else {tj.ATOM_CURRENT: atom_j[k]}),
+            "bec": becs[k].detach().cpu().numpy().astype(np.float64)
+            if becs is not None and want_bec else None})
+
+
+def _group_mask(sizes: list[int], index: np.ndarray, dev: Any, dtype: torch.dtype) -> torch.Tensor:
+    """1 for the group's atoms of every replica, 0 elsewhere, [N] (all replicas)."""
+    mask = np.zeros(sum(sizes))
+    for start in np.cumsum([0, *sizes[:-1]]):
+        mask[start + index] = 1.0
+    return torch.tensor(mask, device=dev, dtype=dtype)
 
 
 def _guard(batch: _Batch, temperature_K: float, min_distance_A: float | None, step: int,
