@@ -93,3 +93,21 @@ def test_export_metadata_and_bad_input(exported, tmp_path):
     with pytest.raises(UserInputError, match="Na"):
         export_student(student, salty, tmp_path / "x.pt2")
     assert not (tmp_path / "x.pt2").exists()
+
+
+def test_pme_student_exports_with_the_direct_sum(tmp_path):
+    """A student that runs PME is exported with the direct Ewald sum: the same filtered energy
+    up to PME's error."""
+    torch.manual_seed(1)
+    config = StudentConfig.from_preset("tiny", elements=["H", "O"], dtype="float64",
+                                       les_method="pme")
+    student = StudentModel(config)
+    atoms = water_box(8, seed=2)
+    path = export_student(student, atoms, tmp_path / "pme.pt2")
+    extra = {META_FILE: ""}
+    program = torch.export.load(str(path), extra_files=extra).module()
+    assert json.loads(extra[META_FILE])["long_range_method"] == "ewald"
+    energy, forces, _ = program(*example_inputs(student, atoms))
+    atoms.calc = StudentCalculator(student)
+    assert float(energy) == pytest.approx(atoms.get_potential_energy(), rel=1e-5)
+    assert np.abs(forces.numpy() - atoms.get_forces()).max() < 1e-3 * np.abs(forces.numpy()).max()

@@ -51,8 +51,6 @@ def run_lammps_md(atoms: Any, calc: Any, out_path: str | os.PathLike[str], setti
     if getattr(s, "has_field", False):
         raise UserInputError("the LAMMPS engine has no electric field; run --field with "
                              "`lesdistill md` (ASE)")
-    lmp = new_lammps(cmdargs)
-    rank = _rank(lmp)
     elements = list(calc.model.elements)
     unseen = sorted(set(atoms.get_chemical_symbols()) - set(elements))
     if unseen:
@@ -62,6 +60,8 @@ def run_lammps_md(atoms: Any, calc: Any, out_path: str | os.PathLike[str], setti
         raise UserInputError(f"LAMMPS runs need a structure periodic in all three directions or "
                              f"in none, got pbc={pbc.tolist()}")
     _type_masses(atoms, elements)
+    lmp = new_lammps(cmdargs)
+    rank = _rank(lmp)
     probe = atoms.copy()
     probe.calc = calc
     meta = driver._settings(probe, **_asdict(s), groups=[], bec_every=int(bec_every),
