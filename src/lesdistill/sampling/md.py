@@ -139,10 +139,20 @@ def _reconcile(out: Path, sidecar: Path, run: _Run) -> dict[str, Any] | None:
     return state
 
 
+def _with_state(atoms: Atoms, source: Atoms) -> Atoms:
+    """``atoms`` with the total charge and spin multiplicity of ``source`` (``info``), so the
+    teacher MD and the labelled frames keep the charge state of the input structure."""
+    for key in (keys.TOTAL_CHARGE, keys.SPIN_MULTIPLICITY):
+        if key in source.info:
+            atoms.info[key] = source.info[key]
+    return atoms
+
+
 def _start_structure(atoms: Atoms, teacher: Teacher, settings: SampleSettings,
                      state: dict[str, Any] | None) -> Atoms:
     """Input structure, relaxed by the teacher if asked (the relaxed one is kept in the state)."""
-    start = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+    start = _with_state(Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell,
+                              pbc=atoms.pbc), atoms)
     if state is not None:
         start.positions = np.array(state["start_positions"], dtype=float)
         return start
@@ -205,7 +215,7 @@ def segment_start(start: Atoms, settings: SampleSettings, seed: int, segment: in
     if settings.pre_equilibration == "tip3p":
         work = tip3p_start(work, ps=settings.pre_equilibration_ps, temperature_K=temperature,
                            seed=seed * 1000 + segment)
-    return work
+    return _with_state(work, start)
 
 
 def segment_snapshots(start: Atoms, settings: SampleSettings, seed: int, segment: int,
@@ -217,9 +227,10 @@ def segment_snapshots(start: Atoms, settings: SampleSettings, seed: int, segment
     work = Atoms(start.numbers, positions=start.positions, cell=start.cell, pbc=start.pbc)
     if strain:
         work.set_cell(start.cell.array * (1.0 + strain), scale_atoms=True)
-    return water_snapshots(work, monomer, n, temperature_K=temperature,
-                           interval_ps=settings.snapshot_interval_ps,
-                           first_ps=settings.pre_equilibration_ps, seed=seed * 1000 + segment + 500)
+    snaps = water_snapshots(work, monomer, n, temperature_K=temperature,
+                            interval_ps=settings.snapshot_interval_ps,
+                            first_ps=settings.pre_equilibration_ps, seed=seed * 1000 + segment + 500)
+    return [_with_state(snap, start) for snap in snaps]
 
 
 def teacher_monomer(teacher: Teacher, settings: SampleSettings) -> MonomerModes | None:
@@ -239,7 +250,8 @@ def _labelled_frame(atoms: Atoms, teacher: Teacher, frame_id: int, temperature: 
                                "forces": np.array(atoms.get_forces(), dtype=float)}
     if atoms.pbc.all():
         results["stress"] = np.array(atoms.get_stress(voigt=True), dtype=float)
-    frame = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+    frame = _with_state(Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell,
+                              pbc=atoms.pbc), atoms)
     frame.wrap()
     frame.info.update({keys.TEACHER: teacher.name, keys.FRAME_ID: int(frame_id),
                        keys.TEMPERATURE_K: float(temperature),
