@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 import torch
+from torch.overrides import TorchFunctionMode
 
 from lesdistill import keys
 from lesdistill.data.batch import AtomicBatch
@@ -25,38 +26,42 @@ from lesdistill.model import StudentConfig, StudentModel
 from lesdistill.model.student import right_handed
 from lesdistill.systems import water_box
 
-_READS = ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__", "__index__", "nonzero", "unique")
+_READS = ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__", "__index__", "nonzero", "unique",
+          "equal", "allclose")
+
+
+class _HostReadSpy(TorchFunctionMode):
+    """Records every host read that passes through torch's function dispatch (tensor methods and
+    torch functions alike). A mode, not patched ``torch.Tensor`` attributes: assigning and then
+    deleting ``torch.Tensor.__getitem__`` leaves CPython's sequence slot set, after which
+    ``torch.tensor([0-d tensor])`` fails everywhere in the process."""
+
+    def __init__(self, seen: list[str]) -> None:
+        super().__init__()
+        self.seen = seen
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", "")
+        if name in _READS:
+            self.seen.append(f"{name} at {_where()}")
+        elif name == "__getitem__" and len(args) > 1:
+            parts = args[1] if isinstance(args[1], tuple) else (args[1],)
+            if any(isinstance(p, torch.Tensor) and p.dtype == torch.bool for p in parts):
+                self.seen.append(f"boolean mask index at {_where()}")
+        return func(*args, **(kwargs or {}))
+
+
+def _where() -> str:
+    frames = [f for f in traceback.extract_stack()[:-3] if "lesdistill" in f.filename]
+    return f"{frames[-1].filename.split('src/')[-1]}:{frames[-1].lineno}" if frames else "?"
 
 
 @contextlib.contextmanager
-def host_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def host_reads() -> Iterator[list[str]]:
     """Collect one line (call and the lesdistill frame that made it) per host read."""
     seen: list[str] = []
-
-    def where() -> str:
-        frames = [f for f in traceback.extract_stack()[:-2] if "lesdistill" in f.filename]
-        return f"{frames[-1].filename.split('src/')[-1]}:{frames[-1].lineno}" if frames else "?"
-
-    def spy(name: str, original):
-        def wrapper(*args, **kwargs):
-            seen.append(f"{name} at {where()}")
-            return original(*args, **kwargs)
-        return wrapper
-
-    for name in _READS:
-        monkeypatch.setattr(torch.Tensor, name, spy(name, getattr(torch.Tensor, name)))
-    for name in ("nonzero", "equal", "allclose", "unique"):
-        monkeypatch.setattr(torch, name, spy(f"torch.{name}", getattr(torch, name)))
-    getitem = torch.Tensor.__getitem__
-
-    def masked_getitem(self, index):
-        parts = index if isinstance(index, tuple) else (index,)
-        if any(isinstance(p, torch.Tensor) and p.dtype == torch.bool for p in parts):
-            seen.append(f"boolean mask index at {where()}")
-        return getitem(self, index)
-
-    monkeypatch.setattr(torch.Tensor, "__getitem__", masked_getitem)
-    yield seen
+    with _HostReadSpy(seen):
+        yield seen
 
 
 def _batch_of(atoms_list, cutoff: float) -> AtomicBatch:
@@ -95,18 +100,19 @@ def test_md_step_reads_nothing_on_the_host(monkeypatch, method, periodic, n_stru
         monkeypatch.setattr(f"{module}.host_reads_are_free", lambda tensor: False)
     first = _step(model, batch, batch.positions, velocities, periodic)  # checks, host copies
     moved = batch.positions + 1e-3
-    with host_reads(monkeypatch) as reads:
+    with host_reads() as reads:
         result = _step(model, batch, moved, velocities, periodic)
     assert reads == [], reads
     assert torch.isfinite(result).all() and not torch.equal(result, first)
 
 
-def test_the_spy_sees_host_reads(monkeypatch):
+def test_the_spy_sees_host_reads():
     """The check can fail: the reads it must catch are caught."""
     x = torch.arange(4.0)
-    with host_reads(monkeypatch) as reads:
+    with host_reads() as reads:
         bool(x.sum() > 1)
         x.tolist()
         x[x > 1]
         torch.nonzero(x)
-    assert [r.split(" at ")[0] for r in reads] == ["__bool__", "tolist", "boolean mask index", "torch.nonzero"]
+    assert [r.split(" at ")[0] for r in reads] == ["__bool__", "tolist", "boolean mask index", "nonzero"]
+    assert torch.tensor([x.sum()]).shape == (1,)  # the spy leaves torch as it found it
