@@ -156,3 +156,16 @@ def test_non_positive_hardness_is_rejected():
     chi, hardness, pos = _sites(3, None, seed=7)
     with pytest.raises(ValueError, match="hardness must be > 0"):
         qeq_charges(chi, hardness - 10.0, pos)
+
+
+def test_cg_warm_start_gives_the_same_charges(triclinic_cell):
+    chi, hardness, pos = _sites(24, triclinic_cell, seed=8)
+    kw = dict(sigma=SIGMA, dl=2.0, method="ewald", tol=1e-12)
+    dense = qeq_charges(chi, hardness, pos, triclinic_cell, 1.0, solver="dense", **kw)
+    guess = torch.randn(24, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
+    warm = qeq_charges(chi, hardness, pos, triclinic_cell, 1.0, solver="cg", initial=guess, **kw)
+    np.testing.assert_allclose(warm.numpy(), dense.numpy(), atol=1e-9)
+    # started at the answer, CG stops at once (the solve then costs one product)
+    exact = qeq_charges(chi, hardness, pos, triclinic_cell, 1.0, solver="cg", initial=dense,
+                        max_iter=1, **kw)
+    np.testing.assert_allclose(exact.numpy(), dense.numpy(), atol=1e-9)

@@ -77,18 +77,21 @@ def coulomb_matrix(positions: torch.Tensor, cell: torch.Tensor | None, *, sigma:
 
 
 def _constrained_solve(matvec: Any, diag: torch.Tensor, chi: torch.Tensor, total: torch.Tensor,
-                       tol: float, max_iter: int) -> torch.Tensor:
+                       tol: float, max_iter: int, initial: torch.Tensor | None = None) -> torch.Tensor:
     """argmin chi.q + q.Hq/2 subject to sum q = total: projected preconditioned CG.
 
     Starts from the uniform feasible q = total/N; every search direction has zero sum (the Jacobi
     preconditioned residual projected onto the constraint in the metric of diag), so each
-    iterate stays feasible. The gradient is kept without its component along 1 (which tends to
+    iterate stays feasible; a warm start ``initial`` is first moved onto the constraint and judged
+    against the residual of the uniform start. The gradient is kept without its component along 1 (which tends to
     the chemical potential mu 1), so the inner products do not lose digits. One product H v per iteration; stops at a projected residual below
     ``tol`` times the initial one."""
     n = chi.shape[0]
     tol = max(tol, 50.0 * torch.finfo(chi.dtype).eps)  # float32: ~6e-6, round-off bound
     inv = 1.0 / diag
     x = (total / n) * torch.ones_like(chi)
+    if initial is not None:  # warm start, moved onto the constraint
+        x = initial.detach() + (total - initial.detach().sum()) / n
     r = matvec(x.unsqueeze(1)).squeeze(1) + chi  # gradient of the objective
 
     def project(v: torch.Tensor) -> torch.Tensor:
@@ -99,12 +102,19 @@ def _constrained_solve(matvec: Any, diag: torch.Tensor, chi: torch.Tensor, total
     r = diag * g  # = r - c 1: drops the part along 1 (it tends to mu 1, not 0; no cancellation)
     p = -g
     rg = (r * g).sum()
-    start = float(g.norm())
-    if start == 0.0:
+    # reference: the projected residual at the uniform start (a warm start is judged by the same
+    # yardstick as a cold one): project(H 1 total/n + chi)
+    uniform = (total / n) * torch.ones_like(chi)
+    start = float(project(matvec(uniform.unsqueeze(1)).squeeze(1) + chi).norm()) if initial is not None \
+        else float(g.norm())
+    if start == 0.0 or float(g.norm()) == 0.0:
         return x
-    for _ in range(max_iter):
+    for _ in range(max_iter + 1):
         if float(g.norm()) <= tol * start:
             break
+        if _ == max_iter:
+            raise RuntimeError(f"Qeq conjugate gradients did not converge to {tol:g} in {max_iter} "
+                               "iterations; raise max_iter or use the dense solver")
         hp = matvec(p.unsqueeze(1)).squeeze(1)
         alpha = rg / (p * hp).sum()
         x = x + alpha * p
@@ -114,9 +124,6 @@ def _constrained_solve(matvec: Any, diag: torch.Tensor, chi: torch.Tensor, total
         rg_new = (r * g).sum()
         p = -g + (rg_new / rg) * p
         rg = rg_new
-    else:
-        raise RuntimeError(f"Qeq conjugate gradients did not converge to {tol:g} in {max_iter} "
-                           "iterations; raise max_iter or use the dense solver")
     return x
 
 
@@ -156,11 +163,11 @@ class _QeqCG(torch.autograd.Function):
     """q* by CG; backward by implicit differentiation (module docstring)."""
 
     @staticmethod
-    def forward(ctx, chi, hardness, positions, cell, total, les, tol, max_iter):  # type: ignore[override]
+    def forward(ctx, chi, hardness, positions, cell, total, les, tol, max_iter, initial):  # type: ignore[override]
         c = cell if cell.numel() else None
         diag = hardness.detach() + _diagonal(positions, c, les["sigma"], les["dl"], les["switch_width"])
         matvec = _les_matvec(positions, c, hardness, les)
-        q = _constrained_solve(matvec, diag, chi.detach(), total.detach(), tol, max_iter)
+        q = _constrained_solve(matvec, diag, chi.detach(), total.detach(), tol, max_iter, initial)
         ctx.save_for_backward(chi, hardness, positions, cell, q)
         ctx.les, ctx.tol, ctx.max_iter = les, tol, max_iter
         return q
@@ -187,14 +194,15 @@ class _QeqCG(torch.autograd.Function):
                 grads = torch.autograd.grad(-bilinear, inputs)
             grad_pos = grads[0] if need_r else None
             grad_cell = grads[-1] if need_c else None
-        return -w, -w * q, grad_pos, grad_cell, None, None, None, None
+        return -w, -w * q, grad_pos, grad_cell, None, None, None, None, None
 
 
 def qeq_charges(chi: torch.Tensor, hardness: torch.Tensor, positions: torch.Tensor,
                 cell: torch.Tensor | None = None, total_charge: float | torch.Tensor = 0.0, *,
                 sigma: float = 1.0, dl: float = 2.0, method: str = "auto",
                 switch_width: float = DEFAULT_SWITCH_WIDTH, solver: str = "auto",
-                tol: float = 1e-8, max_iter: int = 1000) -> torch.Tensor:
+                tol: float = 1e-8, max_iter: int = 1000,
+                initial: torch.Tensor | None = None) -> torch.Tensor:
     """Equilibrated charges q* [N] (e) of one structure (module docstring for the math).
 
     ``hardness`` must be > 0 (eV/e²); ``total_charge`` is the constraint sum q (e). ``method``
@@ -202,7 +210,9 @@ def qeq_charges(chi: torch.Tensor, hardness: torch.Tensor, positions: torch.Tens
     ``solver``: ``"dense"``, ``"cg"`` (relative residual ``tol``, at most ``max_iter``
     iterations; ``tol`` is raised to 50 machine epsilons of the dtype, about 6e-6 in float32) or
     ``"auto"`` (dense up to :data:`DENSE_MAX_ATOMS` atoms, CG above; the student asks for the
-    dense solve whenever it builds a graph for force training). Differentiable w.r.t. chi, hardness, positions and cell.
+    dense solve whenever it builds a graph for force training). ``initial``: a starting guess
+    for CG (e.g. the charges of the previous MD step; moved onto the constraint), ignored by the
+    dense solve. Differentiable w.r.t. chi, hardness, positions and cell.
     """
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
@@ -222,7 +232,7 @@ def qeq_charges(chi: torch.Tensor, hardness: torch.Tensor, positions: torch.Tens
     les = {"sigma": float(sigma), "dl": float(dl), "method": method, "switch_width": float(switch_width)}
     empty = positions.new_zeros(0)
     return _QeqCG.apply(chi, hardness, positions, empty if cell is None else cell, total, les,
-                        float(tol), int(max_iter))
+                        float(tol), int(max_iter), initial)
 
 
 def qeq_energy(charges: torch.Tensor, chi: torch.Tensor, hardness: torch.Tensor,

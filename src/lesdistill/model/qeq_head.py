@@ -12,7 +12,7 @@ trained from energies and forces only.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.nn import functional
@@ -39,19 +39,26 @@ def _solver(config: StudentConfig, create_graph: bool, n_atoms: int) -> str:
 
 def equilibrate(head: torch.Tensor, batch: AtomicBatch, positions: torch.Tensor,
                 cells: list[torch.Tensor | None], config: StudentConfig,
-                create_graph: bool) -> QeqTerms:
+                create_graph: bool, guesses: dict[Any, torch.Tensor] | None = None) -> QeqTerms:
     """Charges, electronegativities and hardnesses of every atom of ``batch`` from the head
-    output ``head`` [N, 2]; ``cells[b]`` is structure b's right-handed cell or None (open)."""
+    output ``head`` [N, 2]; ``cells[b]`` is structure b's right-handed cell or None (open).
+    ``guesses``: CG starting charges by (atom count, dtype, device), updated in place (the
+    student keeps one per model, so MD steps start from the previous step's charges)."""
     chi = head[:, 0]
     hardness = config.qeq_hardness_min + functional.softplus(head[:, 1])
     totals = (batch.total_charge.to(head.dtype) / config.eps_inf**0.5).unbind()
     sizes = batch.split_sizes()
     parts = [
         qeq_charges(chi_b, j_b, r_b, cells[b], totals[b], sigma=config.les_sigma, dl=config.les_dl,
-                    method=config.les_method, solver=_solver(config, create_graph, sizes[b]))
+                    method=config.les_method, solver=_solver(config, create_graph, sizes[b]),
+                    initial=guesses.get((sizes[b], chi.dtype, chi.device)) if guesses is not None else None)
         for b, (chi_b, j_b, r_b) in enumerate(zip(chi.split(sizes), hardness.split(sizes),
                                                   positions.split(sizes)))
     ]
+    if guesses is not None:  # the next call (the next MD step) starts CG from these charges
+        for size, part in zip(sizes, parts):
+            if _solver(config, create_graph, size) == "cg":
+                guesses[(size, chi.dtype, chi.device)] = part.detach()
     return torch.cat(parts), chi, hardness
 
 

@@ -283,7 +283,10 @@ class StudentModel(nn.Module):
         from lesdistill.model.qeq_head import equilibrate
 
         head = self.charge_head(features)
-        return equilibrate(head, batch, positions, self._cells(cell, batch), self.config, create_graph)
+        if not hasattr(self, "_qeq_guesses"):
+            self._qeq_guesses: dict[Any, torch.Tensor] = {}  # CG warm starts (inference only)
+        return equilibrate(head, batch, positions, self._cells(cell, batch), self.config, create_graph,
+                           self._qeq_guesses)
 
     def _qeq_long_range(self, features: torch.Tensor, batch: AtomicBatch, positions: torch.Tensor,
                         cell: torch.Tensor, create_graph: bool) -> tuple[torch.Tensor, torch.Tensor]:
