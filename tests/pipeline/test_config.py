@@ -132,3 +132,21 @@ def test_demo_finds_the_dft_reference(tmp_path: Path, monkeypatch) -> None:
         "UMA-M_3frames.extxyz:MACE_BEC:sqrt(1.78)")
     with pytest.raises(UserInputError, match="no water_dft_bec_3frames"):
         _demo_reference(tmp_path)
+
+
+def test_stage_hashes_ignore_settings_at_their_defaults() -> None:
+    """A new setting whose default keeps the old behaviour leaves finished stages valid: the
+    hash view holds only the fields that differ from their defaults (recursively)."""
+    import dataclasses
+
+    from lesdistill.pipeline import hash_view
+    from lesdistill.sampling.settings import SampleSettings
+
+    assert hash_view(SampleSettings()) == {}
+    view = hash_view(SampleSettings(n_frames=72, temperatures_K=(300.0, 330.0)))
+    assert view == {"n_frames": 72, "temperatures_K": [300.0, 330.0]}
+    demo = load_preset("demo")
+    assert "snapshot_fraction" not in hash_view(demo.sampling)
+    changed = dataclasses.replace(demo, sampling=demo.sampling.replace(snapshot_fraction=0.5))
+    assert hash_view(changed.sampling)["snapshot_fraction"] == 0.5
+    assert hash_view(demo)["sampling"] == hash_view(demo.sampling)

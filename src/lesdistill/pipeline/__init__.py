@@ -27,7 +27,7 @@ from typing import Any
 from lesdistill.config import RunConfig, config_to_dict
 from lesdistill.pipeline.runner import Stage, StageResult, run_stages, stage_timings
 
-__all__ = ["STAGE_NAMES", "make_stages", "run_pipeline", "report_path", "stage_timings"]
+__all__ = ["STAGE_NAMES", "hash_view", "make_stages", "run_pipeline", "report_path", "stage_timings"]
 
 STAGE_NAMES = ("build", "sample", "train", "finetune", "evaluate", "md", "ir", "vdos", "report")
 
@@ -36,6 +36,29 @@ def _file_digest(path: str | None) -> str | None:
     if path is None or not Path(path).is_file():
         return None
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def hash_view(value: Any) -> Any:
+    """Plain data of a config section for stage hashes, keeping only the fields that differ from
+    their defaults (recursively): a release that adds a setting with a default that keeps the
+    old behaviour does not re-run the finished stages of existing runs."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {}
+        for f in dataclasses.fields(value):
+            current = getattr(value, f.name)
+            if f.default is not dataclasses.MISSING:
+                default: Any = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                default = f.default_factory()
+            else:
+                out[f.name] = hash_view(current)
+                continue
+            if config_to_dict(current) != config_to_dict(default):
+                out[f.name] = hash_view(current)
+        return out
+    return config_to_dict(value)
 
 
 def evaluate_payload(cfg: RunConfig) -> Any:
@@ -55,7 +78,7 @@ def make_stages() -> list[Stage]:
     from lesdistill.pipeline import stages_data as D, stages_physics as P
 
     def c(x: Any) -> Any:
-        return config_to_dict(x)
+        return hash_view(x)
 
     def ft_payload(cfg: RunConfig) -> Any:
         if cfg.finetune is None:
