@@ -92,6 +92,10 @@ def test_export_metadata_and_bad_input(exported, tmp_path):
     salty.symbols[0] = "Na"
     with pytest.raises(UserInputError, match="Na"):
         export_student(student, salty, tmp_path / "x.pt2")
+    for option in ({"les_channels": 2}, {"charge_spin_embedding": True}, {"charge_model": "qeq"}):
+        other = StudentModel(StudentConfig.from_preset("tiny", elements=["H", "O"], **option))
+        with pytest.raises(UserInputError, match="plain latent-charge student only"):
+            export_student(other, atoms, tmp_path / "x.pt2")
     assert not (tmp_path / "x.pt2").exists()
 
 

@@ -179,6 +179,13 @@ def export_student(model: StudentModel | str | os.PathLike[str], atoms: Any,
 
     if not isinstance(model, StudentModel):
         model = load_student(Path(model), device="cpu", trust_backbone=trust_backbone)
+    unsupported = [name for name, on in (("charge_model: qeq", model.config.charge_model != "latent"),
+                                         ("les_channels > 1", model.config.les_channels != 1),
+                                         ("charge_spin_embedding", model.config.charge_spin_embedding))
+                   if on]
+    if unsupported:
+        raise UserInputError(f"export supports the plain latent-charge student only; this one uses "
+                             f"{', '.join(unsupported)} (run it through the ASE calculator or torch-sim)")
     pbc = np.asarray(atoms.pbc, dtype=bool)
     if pbc.any() and not pbc.all():
         raise UserInputError(f"export needs a structure periodic in all three directions or in "
