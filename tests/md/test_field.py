@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from ase import Atoms
+from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.fd import calculate_numerical_forces
 
 from lesdistill.errors import UserInputError
@@ -231,3 +232,56 @@ def test_cli_field_with_replicas_exits_2(tmp_path, capsys):
               str(tmp_path / "md"), "--field", "0,0,0.1", "--replicas", "2", "--no-progress"])
     assert exc.value.code == 2
     assert "--replicas" in capsys.readouterr().err
+
+
+class _FixedChargeWater(Calculator):
+    """Rigid TIP3P-charged water molecules with no interactions: energy and forces zero, BECs
+    q_i 1, dipole sum_i q_i r_i (open structure). Under a field only the field acts on them."""
+
+    implemented_properties = ["energy", "forces", "charges", "born_effective_charges", "dipole"]
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        q = np.tile([-0.834, 0.417, 0.417], len(self.atoms) // 3)
+        self.results = {"energy": 0.0, "forces": np.zeros((len(q), 3)), "charges": q,
+                        "born_effective_charges": q[:, None, None] * np.eye(3),
+                        "dipole": q @ self.atoms.positions}
+
+
+def test_water_molecules_orient_along_the_field_as_langevin_predicts():
+    """Rigid dipoles (TIP3P water, mu = 0.489 e Å) in a field E at temperature T align on average
+    as mu L(mu E / k_B T) per molecule (Langevin function; ~ mu^2 E / 3 k_B T at weak field):
+    Langevin MD of 32 free rigid molecules with the field forces Z*^T E."""
+    from ase import units
+    from ase.calculators.tip3p import angleHOH, rOH
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+
+    from lesdistill.sampling.equilibration import RigidWater, tip3p_start
+    from lesdistill.systems import water_box
+
+    liquid = tip3p_start(water_box(n_molecules=32, seed=0), ps=0.02, seed=0)  # TIP3P geometry
+    theta = np.deg2rad(angleHOH)
+    mu = 2 * 0.417 * rOH * np.cos(theta / 2)
+    kt = units.kB * 300.0
+    means = {}
+    for field in (0.0, 0.02, 0.04):
+        atoms = Atoms(liquid.numbers, positions=liquid.positions)  # open: no cell, no pbc
+        atoms.set_constraint(RigidWater(32, (rOH, rOH, 2 * rOH * np.sin(theta / 2))))
+        atoms.calc = FieldCalculator(_FixedChargeWater(), (0.0, 0.0, field))
+        rng = np.random.default_rng(1)
+        MaxwellBoltzmannDistribution(atoms, temperature_K=300.0, rng=rng)
+        dyn = Langevin(atoms, 2.0 * units.fs, temperature_K=300.0, friction=0.02 / units.fs, rng=rng,
+                       fixcm=False)
+        dyn.run(200)  # rotational relaxation ~40 fs
+        samples = []
+        for _ in range(400):
+            dyn.run(10)
+            samples.append(atoms.calc.results["dipole"][2] / 32)
+        means[field] = float(np.mean(samples))
+    assert abs(means[0.0]) < 0.02
+    for field in (0.02, 0.04):
+        x = mu * field / kt
+        expected = mu * (1.0 / np.tanh(x) - 1.0 / x)
+        assert means[field] == pytest.approx(expected, rel=0.15), (field, means[field], expected)
+    assert means[0.04] / means[0.02] == pytest.approx(2.0, rel=0.2)  # linear at weak field
