@@ -264,6 +264,15 @@ class SocketTeacherCalculator(ChargeSpinState, Calculator):
         raise TeacherServerError(f"teacher {self.teacher_name!r}: {what}" + (f"; server said: {tail}"
                                                                        if tail else ""))
 
+    def _exit_code(self, wait_s: float) -> int | None:
+        """The server's exit code if it has exited or exits within ``wait_s`` seconds, else None."""
+        if self.proc is None:
+            return None
+        try:
+            return self.proc.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            return None
+
     # ---- ASE ---------------------------------------------------------------------------------
     def calculate(self, atoms: Atoms | None = None, properties: list[str] | None = None,
                   system_changes: list[str] = all_changes) -> None:
@@ -283,7 +292,7 @@ class SocketTeacherCalculator(ChargeSpinState, Calculator):
         except socket.timeout:
             self._fail(f"no answer within {self.timeout_s:g} s (hung server)")
         except (SocketClosed, OSError, AssertionError) as exc:
-            code = self.proc.poll() if self.proc is not None else None
+            code = self._exit_code(wait_s=2.0)  # a killed server closes its socket before it is reaped
             what = f"the server died (exit code {code})" if code is not None else \
                 f"connection to the server lost ({type(exc).__name__})"
             self._fail(what)
