@@ -99,3 +99,17 @@ def test_quality_warnings_flag_unstable_md_only() -> None:
                                   "ir": {"sum_rule": {"relative_mismatch": 0.07}},
                                   "parity": {"forces": {"mae": 60.0}}})
     assert good == []
+
+
+def test_caveats_say_when_the_dynamics_were_not_checked_against_the_teacher() -> None:
+    import dataclasses
+
+    from lesdistill.config import load_preset
+    from lesdistill.md.same_start import SameStartSettings
+    from lesdistill.pipeline.stage_report import caveats
+
+    cfg = load_preset("demo")
+    data = {"md": {"mean_temperature_K": 300.0}, "ir": {"n_blocks": 2}}
+    assert any("not compared with the teacher" in n for n in caveats(cfg, data))
+    checked = dataclasses.replace(cfg, vdos=SameStartSettings(n_steps=1000))
+    assert not any("not compared with the teacher" in n for n in caveats(checked, data))

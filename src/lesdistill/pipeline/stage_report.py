@@ -169,6 +169,11 @@ def caveats(cfg: RunConfig, data: dict[str, Any]) -> list[str]:
                      "block(s) (the band shows their spread): band positions are meaningful to a few "
                      "tens of cm^-1, line shapes and intensities are not converged; nuclear quantum "
                      "effects are only approximated by the quantum correction factor.")
+        if cfg.vdos.n_steps == 0:
+            notes.append("The student's dynamics were not compared with the teacher's in this run "
+                         "(vdos.n_steps: 0): a band's distance from experiment may be distillation "
+                         "error as well as the teacher's; vdos: {n_steps: 1000} runs both models from "
+                         "the same start and reports the band shifts.")
     return notes
 
 
