@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 import torch
 from ase import Atoms
-from ase.calculators.singlepoint import SinglePointCalculator
 from ase.neighborlist import neighbor_list as ase_neighbor_list
 
 from lesdistill import keys
-from lesdistill.data.batch import HAS_BEC, HAS_STRESS, AtomicBatch
+from lesdistill.data.batch import AtomicBatch
 from lesdistill.data.neighbors import neighbor_list
 
 
@@ -90,27 +89,6 @@ def test_to_casts_floats_only():
     assert b32.numbers.dtype == torch.int64 and b32.edge_index.dtype == torch.int64
     assert b32.pbc.dtype == torch.bool
     assert b32.dtype == torch.float32 and b32.device == torch.device("cpu")
-
-
-def test_read_targets():
-    atoms = _random_atoms(4, np.diag([5.0] * 3), True, seed=5)
-    forces = np.arange(12.0).reshape(4, 3)
-    voigt = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
-    atoms.calc = SinglePointCalculator(atoms, energy=-3.5, forces=forces, stress=voigt)
-    open_ = _random_atoms(3, np.zeros((3, 3)), False, seed=6)
-    open_.calc = SinglePointCalculator(open_, energy=1.0, forces=np.zeros((3, 3)))
-    open_.arrays[keys.BEC_ARRAY] = np.tile(np.eye(3).reshape(1, 9), (3, 1))
-    batch = AtomicBatch.from_atoms([atoms, open_], 3.0, read_targets=True)
-    t = batch.targets
-    assert t[keys.ENERGY].tolist() == [-3.5, 1.0]
-    assert torch.equal(t[keys.FORCES][:4], torch.from_numpy(forces))
-    expected = torch.tensor([[1.0, 6.0, 5.0], [6.0, 2.0, 4.0], [5.0, 4.0, 3.0]], dtype=torch.float64)
-    assert torch.equal(t[keys.STRESS][0], expected)
-    assert t[HAS_STRESS].tolist() == [True, False]
-    assert t[HAS_BEC].tolist() == [False, True]
-    assert torch.equal(t[keys.BEC][4:], torch.eye(3, dtype=torch.float64).expand(3, 3, 3))
-    with pytest.raises(ValueError, match="no energy/forces labels"):
-        AtomicBatch.from_atoms([_random_atoms(2, np.zeros((3, 3)), False, seed=7)], 3.0, read_targets=True)
 
 
 def test_bad_structures():

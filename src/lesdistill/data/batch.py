@@ -16,7 +16,6 @@ batch              [N] int64          structure index of every atom (0..B-1), so
 n_atoms            [B] int64          atoms per structure
 total_charge       [B] float          total (physical) charge per structure, e
 spin_multiplicity  [B] float or None  spin multiplicity 2S+1 per structure (None: all 1)
-targets            dict[str, Tensor]  optional labels (keys from lesdistill.keys), see below
 =================  =================  =====================================================
 
 Build one with ``AtomicBatch.from_atoms(list_of_atoms, cutoff)`` (neighbour lists by vesin), or
@@ -26,10 +25,9 @@ build per-structure batches once (``from_atoms([atoms], cutoff)``) and join mini
 
 ``total_charge`` is read from ``atoms.info["total_charge"]`` (lesdistill.keys.TOTAL_CHARGE),
 default 0, ``spin_multiplicity`` from ``info["spin_multiplicity"]``, default 1; both are checked
-against the element count (:mod:`lesdistill.data.charge_state`). With ``read_targets=True`` the ASE calculator results of each Atoms become targets:
-``energy`` [B] eV, ``forces`` [N, 3] eV/Å, ``stress`` [B, 3, 3] eV/Å^3 (full tensor, ASE sign;
-zeros where missing) with ``has_stress`` [B] bool, and ``bec`` [N, 3, 3] e with ``has_bec`` [B]
-bool when frames carry the per-atom ``bec`` (N, 9) array.
+against the element count (:mod:`lesdistill.data.charge_state`). A batch holds structures only:
+training labels live in :class:`lesdistill.training.losses.Targets`, built from the frames of
+:mod:`lesdistill.data.dataset`.
 """
 
 from __future__ import annotations
@@ -41,52 +39,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from lesdistill import keys
 from lesdistill.data.neighbors import neighbor_list
 
 if TYPE_CHECKING:
     from ase import Atoms
-
-#: Name of the per-structure boolean mask telling which frames carry a stress / BEC label.
-HAS_STRESS = "has_stress"
-HAS_BEC = "has_bec"
-
-
-def _voigt_to_full(stress: np.ndarray) -> np.ndarray:
-    s = np.asarray(stress, dtype=np.float64).reshape(-1)
-    if s.shape == (9,):
-        return s.reshape(3, 3)
-    if s.shape != (6,):
-        raise ValueError(f"stress must have 6 (Voigt) or 9 components, got {s.shape}")
-    xx, yy, zz, yz, xz, xy = s
-    return np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
-
-
-def _read_targets(atoms: Atoms, index: int) -> dict[str, torch.Tensor]:
-    results = dict(atoms.calc.results) if atoms.calc is not None else {}
-    if keys.ENERGY not in results or keys.FORCES not in results:
-        raise ValueError(
-            f"structure {index} has no energy/forces labels; label it with a teacher first "
-            "(lesdistill label) or pass read_targets=False"
-        )
-    n = len(atoms)
-    forces = np.asarray(results[keys.FORCES], dtype=np.float64)
-    if forces.shape != (n, 3):
-        raise ValueError(f"structure {index}: forces have shape {forces.shape}, expected ({n}, 3)")
-    out = {
-        keys.ENERGY: torch.tensor([float(results[keys.ENERGY])], dtype=torch.float64),
-        keys.FORCES: torch.from_numpy(forces.copy()),
-    }
-    has_stress = keys.STRESS in results and results[keys.STRESS] is not None
-    stress = _voigt_to_full(results[keys.STRESS]) if has_stress else np.zeros((3, 3))
-    out[keys.STRESS] = torch.from_numpy(stress).unsqueeze(0)
-    out[HAS_STRESS] = torch.tensor([has_stress])
-    has_bec = keys.BEC_ARRAY in atoms.arrays
-    bec = np.asarray(atoms.arrays[keys.BEC_ARRAY], dtype=np.float64) if has_bec else np.zeros((n, 9))
-    out[keys.BEC] = torch.from_numpy(bec.reshape(n, 3, 3).copy())
-    out[HAS_BEC] = torch.tensor([has_bec])
-    return out
-
 
 @dataclasses.dataclass
 class AtomicBatch:
@@ -101,7 +57,6 @@ class AtomicBatch:
     batch: torch.Tensor
     n_atoms: torch.Tensor
     total_charge: torch.Tensor
-    targets: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
     spin_multiplicity: torch.Tensor | None = None
 
     @property
@@ -129,7 +84,6 @@ class AtomicBatch:
         atoms_list: Atoms | Sequence[Atoms],
         cutoff: float,
         *,
-        read_targets: bool = False,
         dtype: torch.dtype = torch.float64,
         device: str | torch.device = "cpu",
     ) -> AtomicBatch:
@@ -140,11 +94,11 @@ class AtomicBatch:
             atoms_list = [atoms_list]
         if len(atoms_list) == 0:
             raise ValueError("cannot build a batch from an empty list of structures")
-        parts = [cls._from_single(a, cutoff, read_targets, k) for k, a in enumerate(atoms_list)]
+        parts = [cls._from_single(a, cutoff, k) for k, a in enumerate(atoms_list)]
         return cls.collate(parts).to(device, dtype)
 
     @classmethod
-    def _from_single(cls, atoms: Atoms, cutoff: float, read_targets: bool, index: int) -> AtomicBatch:
+    def _from_single(cls, atoms: Atoms, cutoff: float, index: int) -> AtomicBatch:
         if not hasattr(atoms, "get_positions") or not hasattr(atoms, "numbers"):
             raise TypeError(f"expected ase.Atoms, got {type(atoms).__name__} (structure {index})")
         n = len(atoms)
@@ -170,7 +124,6 @@ class AtomicBatch:
             batch=torch.zeros(n, dtype=torch.long),
             n_atoms=torch.tensor([n], dtype=torch.long),
             total_charge=torch.tensor([charge], dtype=torch.float64),
-            targets=_read_targets(atoms, index) if read_targets else {},
             spin_multiplicity=torch.tensor([1.0 if spin is None else spin], dtype=torch.float64),
         )
 
@@ -183,10 +136,6 @@ class AtomicBatch:
             return parts[0]
         atom_offsets = np.cumsum([0] + [p.num_atoms for p in parts[:-1]])
         struct_offsets = np.cumsum([0] + [p.num_structures for p in parts[:-1]])
-        target_keys = set(parts[0].targets)
-        if any(set(p.targets) != target_keys for p in parts):
-            raise ValueError("cannot collate batches with different target keys")
-        targets = {k: torch.cat([p.targets[k] for p in parts]) for k in sorted(target_keys)}
         return cls(
             positions=torch.cat([p.positions for p in parts]),
             cell=torch.cat([p.cell for p in parts]),
@@ -197,7 +146,6 @@ class AtomicBatch:
             batch=torch.cat([p.batch + int(o) for p, o in zip(parts, struct_offsets)]),
             n_atoms=torch.cat([p.n_atoms for p in parts]),
             total_charge=torch.cat([p.total_charge for p in parts]),
-            targets=targets,
             spin_multiplicity=None if all(p.spin_multiplicity is None for p in parts) else torch.cat([
                 torch.ones_like(p.total_charge) if p.spin_multiplicity is None else p.spin_multiplicity
                 for p in parts]),
@@ -215,8 +163,7 @@ class AtomicBatch:
             return t.to(device=device)
 
         return AtomicBatch(
-            **{f.name: conv(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "targets"},
-            targets={k: conv(v) for k, v in self.targets.items()},
+            **{f.name: conv(getattr(self, f.name)) for f in dataclasses.fields(self)},
         )
 
     def replace(self, **changes: torch.Tensor) -> AtomicBatch:
