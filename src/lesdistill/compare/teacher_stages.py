@@ -29,6 +29,7 @@ import numpy as np
 
 from lesdistill.compare.config import CompareConfig, TeacherEntry
 from lesdistill.fileio import atomic_path, write_text_atomic
+from lesdistill.pipeline import layout as L
 
 FRAMES = "frames"  # folder (under the compare output) of the shared frames
 SHARED_FILES = ("structure.extxyz", "all.extxyz", "split.json", "bec.extxyz")
@@ -120,11 +121,11 @@ def run_compare_stage(ctx) -> None:
         symbols.append(np.array(work.get_chemical_symbols()))
     with atomic_path(ctx.stage_dir / "bec.npz") as tmp:
         np.savez(tmp, becs=np.stack(becs), charges=np.stack(charges), symbols=np.stack(symbols))
-    rdfs = student_rdfs(ctx.input("md/traj"), cfg.report)
+    rdfs = student_rdfs(ctx.input(L.TRAJ), cfg.report)
     write_text_atomic(ctx.stage_dir / "rdf.json", json.dumps(rdfs) + "\n")
     from lesdistill.compare.stability import check_student_md
 
-    check = check_student_md(ctx.input("md/traj"), _read(ctx.input(shared("all.extxyz"))),
+    check = check_student_md(ctx.input(L.TRAJ), _read(ctx.input(shared("all.extxyz"))),
                              cfg.md.temperature_K)
     write_text_atomic(ctx.stage_dir / "md_check.json", json.dumps(check, indent=1) + "\n")
     if not check["stable"]:
@@ -133,7 +134,7 @@ def run_compare_stage(ctx) -> None:
 
 def student_file(cfg: Any) -> str:
     """The student used downstream (fine-tuned if the run config has a finetune block)."""
-    return "finetune/best.pt" if cfg.finetune is not None else "train/best.pt"
+    return L.FT_STUDENT if cfg.finetune is not None else L.STUDENT
 
 
 def student_rdfs(traj_dir: Path, report: Any) -> dict[str, dict[str, list[float]]]:
@@ -176,7 +177,7 @@ def compare_stages() -> dict[str, Any]:
                          description="charges/BECs on the shared frames, RDFs",
                          hash_payload=lambda c: {"rdf": [c.report.rdf_rmax_A, c.report.rdf_bins]},
                          inputs=lambda c: [student_file(c), shared("bec.extxyz"),
-                                           shared("all.extxyz"), "md/traj/summary.json"],
+                                           shared("all.extxyz"), L.TRAJ_SUMMARY],
                          outputs=lambda c: ["bec.npz", "rdf.json", "md_check.json"]),
     }
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from lesdistill.config import RunConfig, config_to_dict
+from lesdistill.pipeline import layout as L
 from lesdistill.pipeline.runner import Stage, StageResult, run_stages, stage_timings
 
 __all__ = ["STAGE_NAMES", "hash_view", "make_stages", "run_pipeline", "report_path", "stage_timings"]
@@ -129,8 +130,8 @@ def make_stages() -> list[Stage]:
         Stage("report", stage_report.run_report, description="HTML/JSON report with RDFs",
               hash_payload=lambda cfg: {"config": c(cfg)},
               inputs=lambda cfg: [p for p in (D.TEACHER_JSON, D.CURVE, P.EVAL_METRICS,
-                                              P.PARITY, "md/traj/summary.json", "ir/ir.json",
-                                              "ir/bec.json", D.FT_METRICS, D.FRAMES,
+                                              P.PARITY, L.TRAJ_SUMMARY, L.IR_JSON,
+                                              L.BEC_JSON, D.FT_METRICS, D.FRAMES,
                                               stage_vdos.VDOS_JSON)
                                   if (p != D.FT_METRICS or cfg.finetune is not None)
                                   and (p != stage_vdos.VDOS_JSON or cfg.vdos.n_steps > 0)],

@@ -15,10 +15,9 @@ import numpy as np
 
 from lesdistill.config import RunConfig
 from lesdistill.fileio import write_text_atomic
+from lesdistill.pipeline.layout import BEC_JSON, IR_JSON, TRAJ
 from lesdistill.pipeline.runner import StageContext
 
-TRAJ = "md/traj"
-IR_JSON, BEC_JSON = "ir/ir.json", "ir/bec.json"
 
 
 def bec_summary_dict(bec: np.ndarray, numbers: np.ndarray, total_charge: float = 0.0

@@ -18,11 +18,11 @@ import numpy as np
 
 from lesdistill.config import RunConfig
 from lesdistill.fileio import atomic_path, write_text_atomic
+from lesdistill.pipeline.layout import VDOS_JSON, VDOS_PNG
 from lesdistill.pipeline.runner import StageContext
 from lesdistill.pipeline.stages_data import FRAMES, final_student, read_frames
 from lesdistill.pipeline.stages_physics import teacher_segment
 
-VDOS_JSON, VDOS_PNG = "vdos/vdos.json", "vdos/vdos.png"
 
 __all__ = ["VDOS_JSON", "VDOS_PNG", "run_vdos", "vdos_png"]
 

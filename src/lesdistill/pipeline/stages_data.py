@@ -23,15 +23,10 @@ from lesdistill import keys
 from lesdistill.config import RunConfig
 from lesdistill.errors import UserInputError
 from lesdistill.fileio import atomic_path, write_text_atomic
+from lesdistill.pipeline.layout import (CURVE, FRAMES, FT_METRICS, FT_STUDENT, FT_TEST, STRUCTURE,
+                                         STUDENT, TEACHER_JSON, TEST, TRAIN, VALID)
 from lesdistill.pipeline.runner import StageContext
 
-STRUCTURE = "build/structure.extxyz"
-FRAMES = "sample/frames.extxyz"
-TRAIN, VALID, TEST = "sample/train.extxyz", "sample/valid.extxyz", "sample/test.extxyz"
-TEACHER_JSON = "sample/teacher.json"
-STUDENT = "train/best.pt"
-CURVE = "train/learning_curve.csv"
-FT_STUDENT, FT_METRICS, FT_TEST = "finetune/best.pt", "finetune/metrics.json", "finetune/test.extxyz"
 
 
 def final_student(cfg: RunConfig) -> str:

@@ -22,14 +22,13 @@ from lesdistill import keys
 from lesdistill.config import RunConfig
 from lesdistill.fileio import atomic_path, write_text_atomic
 from lesdistill.md.settings import MDSettings
+from lesdistill.pipeline.layout import EVAL_METRICS, MD_START, PARITY, STUDENT, TRAJ
 from lesdistill.pipeline.runner import StageContext
 from lesdistill.pipeline.stages_data import (FRAMES, STRUCTURE, TEST, final_student, read_frames,
                                              write_frames)
 
-EVAL_METRICS, PARITY = "evaluate/metrics.json", "evaluate/parity.npz"
 BEC_BENCH = "bec_benchmark"  # folder inside evaluate/: bec_benchmark.json/.txt, bec_parity.png
 BEC_PARITY = f"evaluate/{BEC_BENCH}/bec_parity.png"
-MD_START, TRAJ = "md/start.extxyz", "md/traj"
 
 
 # --- evaluate -----------------------------------------------------------------------------------
@@ -44,7 +43,7 @@ def run_evaluate(ctx: StageContext) -> None:
 
     cfg: RunConfig = ctx.config
     model_path = ctx.input(final_student(cfg))
-    distilled = ctx.input("train/best.pt")
+    distilled = ctx.input(STUDENT)
     test = read_labelled(ctx.input(TEST))
     pred = predict(load_student(distilled, device=cfg.device), test)
     metrics: dict[str, Any] = {"held_out": metrics_of(pred)}
