@@ -132,6 +132,31 @@ def test_one_rank_equals_ase(student, tmp_path):
     _check_against_ase(student, atoms, tmp_path, result)
 
 
+def _mpiexec_two_ranks(command: list[str], tmp_path) -> subprocess.CompletedProcess:
+    """``mpiexec -n 2 command``, run once more (in a clean folder) when a rank was terminated by
+    the MPI runtime without a Python error: on this shared CI machine MPICH's launcher reported
+    such a "BAD TERMINATION" once in several full-suite runs, not reproducible in isolation. A
+    Python traceback, a wrong number or a second termination still fails the test."""
+    import warnings
+
+    def once() -> subprocess.CompletedProcess:
+        return subprocess.run(["mpiexec", "-n", "2", *command], capture_output=True, text=True,
+                              timeout=600)
+
+    run = once()
+    text = run.stdout + run.stderr
+    if run.returncode != 0 and "BAD TERMINATION" in text and "Traceback" not in text:
+        warnings.warn(f"MPI run terminated without a Python error, rerun once: {text[-500:]}")
+        for leftover in ("md", "result.json"):
+            path = tmp_path / leftover
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+        run = once()
+    return run
+
+
 @pytest.mark.skipif(shutil.which("mpiexec") is None, reason="no mpiexec (Debian package mpich)")
 @pytest.mark.parametrize("mode", ["replicated", "domain"])
 def test_two_ranks_equal_ase(student, tmp_path, mode):
@@ -140,10 +165,9 @@ def test_two_ranks_equal_ase(student, tmp_path, mode):
     import json
 
     atoms, model = _inputs(student, tmp_path)
-    run = subprocess.run(["mpiexec", "-n", "2", sys.executable, "-c", SCRIPT, str(model),
-                          str(tmp_path / "start.extxyz"), str(tmp_path), json.dumps(MD), mode],
-                         capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
+    run = _mpiexec_two_ranks([sys.executable, "-c", SCRIPT, str(model), str(tmp_path / "start.extxyz"),
+                              str(tmp_path), json.dumps(MD), mode], tmp_path)
+    assert run.returncode == 0, (run.stdout[-3000:], run.stderr[-3000:])
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["ranks"] == 2
     traj = _check_against_ase(student, atoms, tmp_path, result)

@@ -67,9 +67,11 @@ def run_lammps_md(atoms: Any, calc: Any, out_path: str | os.PathLike[str], setti
     meta = driver._settings(probe, **_asdict(s), groups=[], bec_every=int(bec_every),
                             seed=int(seed), engine="lammps",
                             ranks=int(lmp.extract_setting("world_size")))
+    # every rank reads the checkpoint before rank 0 writes anything: with no barrier between
+    # them, a rank reading after rank 0 had started a new run's files could see half of them
+    state = tj.read_state(out) if (out / tj.META).is_file() else None
     if rank == 0:  # checks the settings of a resumed run, writes meta.json of a new one
         driver._start_or_resume(probe, out, meta)
-    state = tj.read_state(out) if (out / tj.META).is_file() else None
     start = atoms.copy()
     if state is not None:  # resume: the checkpoint is in LAMMPS's frame, with its cell
         if state["complete"] and s.n_steps <= state["step"]:
