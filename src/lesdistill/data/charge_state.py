@@ -16,10 +16,11 @@ from typing import Any
 from lesdistill import keys
 from lesdistill.errors import UserInputError
 
-__all__ = ["charge_and_spin", "check_charge_spin"]
+__all__ = ["charge_and_spin", "check_charge_spin", "finite_number"]
 
 
-def _number(value: Any, what: str, where: str) -> float:
+def finite_number(value: Any, what: str, where: str) -> float:
+    """``value`` as a finite float; UserInputError naming ``where`` and ``what`` otherwise."""
     try:
         out = float(value)
     except (TypeError, ValueError):
@@ -56,9 +57,9 @@ def charge_and_spin(info: Mapping[str, Any], numbers: Sequence[int] | None = Non
                     where: str = "structure") -> tuple[float, float | None]:
     """(total charge e, spin multiplicity or None if not given) from ``atoms.info``, checked
     against ``numbers`` when given."""
-    charge = _number(info.get(keys.TOTAL_CHARGE, 0.0), f"info['{keys.TOTAL_CHARGE}']", where)
+    charge = finite_number(info.get(keys.TOTAL_CHARGE, 0.0), f"info['{keys.TOTAL_CHARGE}']", where)
     raw = info.get(keys.SPIN_MULTIPLICITY)
-    spin = None if raw is None else _number(raw, f"info['{keys.SPIN_MULTIPLICITY}']", where)
+    spin = None if raw is None else finite_number(raw, f"info['{keys.SPIN_MULTIPLICITY}']", where)
     if numbers is not None:
         check_charge_spin(numbers, charge, spin, where)
     return charge, spin

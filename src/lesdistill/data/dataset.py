@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from lesdistill import keys
+from lesdistill.data.charge_state import charge_and_spin, finite_number
 from lesdistill.errors import UserInputError
 
 PathLike = str | os.PathLike[str]
@@ -136,19 +137,12 @@ def frame_from_atoms(atoms: Any, source: str, label_keys: LabelKeys = LabelKeys(
             raise UserInputError(f"{source}: BEC array '{label_keys.bec}' has shape {bec_a.shape}; "
                                  f"expected ({n}, 9)")
         bec_a = _finite(bec_a.reshape(n, 3, 3), f"BEC '{label_keys.bec}'", source)
-    total_charge = atoms.info.get(label_keys.total_charge, 0.0)
-    try:
-        total_charge = float(total_charge)
-    except (TypeError, ValueError):
-        raise UserInputError(f"{source}: total charge '{label_keys.total_charge}' is not a number") from None
-    if not math.isfinite(total_charge):
-        raise UserInputError(f"{source}: total charge is NaN or infinite")
+    total_charge = finite_number(atoms.info.get(label_keys.total_charge, 0.0),
+                                 f"total charge '{label_keys.total_charge}'", source)
     clean = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
     clean.info[keys.TOTAL_CHARGE] = total_charge
     if atoms.info.get(keys.SPIN_MULTIPLICITY) is not None:
         clean.info[keys.SPIN_MULTIPLICITY] = atoms.info[keys.SPIN_MULTIPLICITY]
-    from lesdistill.data.charge_state import charge_and_spin
-
     charge_and_spin(clean.info, clean.numbers, source)
     if keys.TEACHER in atoms.info:
         clean.info[keys.TEACHER] = str(atoms.info[keys.TEACHER])
