@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 
 TRUST_BACKBONE_HELP = ("Let the student / training-state files import and run the custom "
                        "backbone (package.module:Factory) they name. Only for files you trust.")
@@ -28,3 +29,15 @@ def device(name: str, where: str = "--device") -> str:
     from lesdistill.device import check_device
 
     return check_device(name, where)
+
+
+def require_structure_and_student(structure: Path, model: Path) -> None:
+    """One-line errors (exit 2) when the start structure or the student checkpoint is missing."""
+    from lesdistill.errors import not_found
+
+    if not structure.is_file():
+        raise not_found("structure file", structure, "pass an extxyz/cif/POSCAR file (e.g. from "
+                        "`lesdistill system`)")
+    if not model.is_file():
+        raise not_found("student checkpoint", model, "train one with `lesdistill train` or "
+                        "pass --model")

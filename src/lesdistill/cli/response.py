@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from lesdistill.cli.common import TRUST_BACKBONE_HELP, trusted
+from lesdistill.cli.common import TRUST_BACKBONE_HELP, require_structure_and_student, trusted
 from lesdistill.cli.options import build as build_settings
 from lesdistill.cli.options import settings_options
 from lesdistill.errors import UserInputError, not_found
@@ -97,12 +97,7 @@ def md(
             raise UserInputError(f"{name} must be >= 0, got {value}")
         overrides[key] = max(1 if key == "n_steps" else 0, round(value * 1e3 / timestep))
     settings = build_settings(MDSettings, None, overrides)
-    if not structure.is_file():
-        raise not_found("structure file", structure, "pass an extxyz/cif/POSCAR file (e.g. from "
-                        "`lesdistill system`)")
-    if not model.is_file():
-        raise not_found("student checkpoint", model, "train one with `lesdistill train` or "
-                        "pass --model")
+    require_structure_and_student(structure, model)
     check_output_dir(out, "--out")
     atoms = load_structure(structure)
     groups = _parse_groups(group or [], atoms.get_chemical_symbols())

