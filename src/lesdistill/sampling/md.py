@@ -148,6 +148,15 @@ def _with_state(atoms: Atoms, source: Atoms) -> Atoms:
     return atoms
 
 
+def _strained(start: Atoms, strain: float) -> Atoms:
+    """A copy of ``start`` (with its charge state) with cell and positions scaled by 1 + strain."""
+    work = _with_state(Atoms(start.numbers, positions=start.positions, cell=start.cell, pbc=start.pbc),
+                       start)
+    if strain:
+        work.set_cell(start.cell.array * (1.0 + strain), scale_atoms=True)
+    return work
+
+
 def _start_structure(atoms: Atoms, teacher: Teacher, settings: SampleSettings,
                      state: dict[str, Any] | None) -> Atoms:
     """Input structure, relaxed by the teacher if asked (the relaxed one is kept in the state)."""
@@ -209,9 +218,7 @@ def segment_start(start: Atoms, settings: SampleSettings, seed: int, segment: in
     liquid snapshot at ``temperature`` (seeded by ``seed`` and the segment index)."""
     from lesdistill.sampling.equilibration import tip3p_start
 
-    work = Atoms(start.numbers, positions=start.positions, cell=start.cell, pbc=start.pbc)
-    if strain:
-        work.set_cell(start.cell.array * (1.0 + strain), scale_atoms=True)
+    work = _strained(start, strain)
     if settings.pre_equilibration == "tip3p":
         work = tip3p_start(work, ps=settings.pre_equilibration_ps, temperature_K=temperature,
                            seed=seed * 1000 + segment)
@@ -224,22 +231,10 @@ def segment_snapshots(start: Atoms, settings: SampleSettings, seed: int, segment
     from the strained ``start``; deterministic for the seed and segment)."""
     from lesdistill.sampling.snapshots import water_snapshots
 
-    work = Atoms(start.numbers, positions=start.positions, cell=start.cell, pbc=start.pbc)
-    if strain:
-        work.set_cell(start.cell.array * (1.0 + strain), scale_atoms=True)
-    snaps = water_snapshots(work, monomer, n, temperature_K=temperature,
+    snaps = water_snapshots(_strained(start, strain), monomer, n, temperature_K=temperature,
                             interval_ps=settings.snapshot_interval_ps,
                             first_ps=settings.pre_equilibration_ps, seed=seed * 1000 + segment + 500)
     return [_with_state(snap, start) for snap in snaps]
-
-
-def teacher_monomer(teacher: Teacher, settings: SampleSettings) -> MonomerModes | None:
-    """The teacher's water molecule when the protocol takes snapshots (None otherwise)."""
-    from lesdistill.sampling.snapshots import monomer_modes
-
-    if settings.snapshot_fraction <= 0:
-        return None
-    return monomer_modes(teacher.calculator, periodic=teacher.info.periodic)
 
 
 def _labelled_frame(atoms: Atoms, teacher: Teacher, frame_id: int, temperature: float,
@@ -274,6 +269,20 @@ def _run_segments(start: Atoms, teacher: Teacher, out: Path, sidecar: Path, run:
                        desc=f"sampling {teacher.name}")
     t0 = time.perf_counter()
     n_new = 0
+
+    def keep(frame: Atoms, record: dict[str, Any], **postfix: str) -> None:
+        """Save the resume state (``record`` + the frame), then append the frame."""
+        nonlocal done, n_new
+        text = frame_text(frame)
+        write_state(sidecar, {"settings": run.jsonable(), "n_done": done + 1,
+                              "start_positions": start.positions.tolist(), "last_frame": text,
+                              **record})
+        append_frames(out, [text])
+        done += 1
+        n_new += 1
+        bar.update(1)
+        bar.set_postfix(**postfix, s_per_frame=f"{(time.perf_counter() - t0) / n_new:.2f}")
+
     try:
         first_id = 0
         monomer: MonomerModes | None = None
@@ -282,40 +291,29 @@ def _run_segments(start: Atoms, teacher: Teacher, out: Path, sidecar: Path, run:
             if done >= seg_end or n_seg == 0:
                 first_id = seg_end
                 continue
-            if monomer is None:
-                monomer = teacher_monomer(teacher, settings)
             snap_end = first_id + settings.n_snapshots(n_seg)
-            if done < snap_end:
-                assert monomer is not None  # snapshots need the TIP3P start (checked by the settings)
+            if done < snap_end:  # the teacher's monomer: once per run, only when snapshots remain
+                if monomer is None:
+                    from lesdistill.sampling.snapshots import monomer_modes
+
+                    monomer = monomer_modes(teacher.calculator, periodic=teacher.info.periodic)
                 snaps = segment_snapshots(start, settings, run.seed, seg, temperature, strain, monomer,
                                           snap_end - first_id)
                 for frame_id in range(done, snap_end):
                     work = snaps[frame_id - first_id]
                     work.calc = teacher.calculator
                     _guard(work, temperature, 0, settings, check_overlap=True)
-                    frame = _labelled_frame(work, teacher, frame_id, temperature, strain, 0, (0, True),
-                                            snapshot=True)
-                    text = frame_text(frame)
-                    write_state(sidecar, {"settings": run.jsonable(), "n_done": frame_id + 1,
-                                          "segment": seg, "snapshot": True,
-                                          "start_positions": start.positions.tolist(),
-                                          "last_frame": text})
-                    append_frames(out, [text])
-                    done = frame_id + 1
-                    n_new += 1
-                    bar.update(1)
-                    bar.set_postfix(snapshot=f"{frame_id - first_id + 1}/{snap_end - first_id}",
-                                    seg=f"{seg + 1}/{len(segments)}",
-                                    s_per_frame=f"{(time.perf_counter() - t0) / n_new:.2f}")
+                    keep(_labelled_frame(work, teacher, frame_id, temperature, strain, 0, (0, True),
+                                         snapshot=True), {"segment": seg, "snapshot": True},
+                         snapshot=f"{frame_id - first_id + 1}/{snap_end - first_id}",
+                         seg=f"{seg + 1}/{len(segments)}")
             if done >= seg_end:
                 first_id = seg_end
                 continue
             resume = (state is not None and int(state["segment"]) == seg and done > snap_end
                       and not state.get("snapshot", False))
             if resume:  # positions and momenta come from the state
-                work = start.copy()
-                if strain:
-                    work.set_cell(start.cell.array * (1.0 + strain), scale_atoms=True)
+                work = _strained(start, strain)
             else:
                 work = segment_start(start, settings, run.seed, seg, temperature, strain)
             work.calc = teacher.calculator
@@ -344,23 +342,12 @@ def _run_segments(start: Atoms, teacher: Teacher, out: Path, sidecar: Path, run:
                     step += 1
                     _guard(work, temperature, step, settings, check_overlap=False)
                 _guard(work, temperature, step, settings, check_overlap=True)
-                frame = _labelled_frame(work, teacher, frame_id, temperature, strain, step, equil)
-                text = frame_text(frame)
-                new_state = {
-                    "settings": run.jsonable(), "n_done": frame_id + 1, "segment": seg,
-                    "step": step, "positions": work.positions.tolist(),
-                    "momenta": work.get_momenta().tolist(), "rng": rng.bit_generator.state,
-                    "thermostat": _thermostat_state(dyn, settings),
-                    "start_positions": start.positions.tolist(), "last_frame": text,
-                    "equilibration_steps": equil[0], "equilibrated": equil[1],
-                }
-                write_state(sidecar, new_state)
-                append_frames(out, [text])
-                done = frame_id + 1
-                n_new += 1
-                bar.update(1)
-                bar.set_postfix(T_K=f"{work.get_temperature():.0f}", seg=f"{seg + 1}/{len(segments)}",
-                                s_per_frame=f"{(time.perf_counter() - t0) / n_new:.2f}")
+                keep(_labelled_frame(work, teacher, frame_id, temperature, strain, step, equil),
+                     {"segment": seg, "step": step, "positions": work.positions.tolist(),
+                      "momenta": work.get_momenta().tolist(), "rng": rng.bit_generator.state,
+                      "thermostat": _thermostat_state(dyn, settings),
+                      "equilibration_steps": equil[0], "equilibrated": equil[1]},
+                     T_K=f"{work.get_temperature():.0f}", seg=f"{seg + 1}/{len(segments)}")
             first_id = seg_end
     except SamplingAborted as exc:
         raise SamplingAborted(
