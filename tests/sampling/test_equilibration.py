@@ -8,13 +8,14 @@ import pytest
 from ase import Atoms
 from ase.build import bulk
 
-from lesdistill.sampling.equilibration import KB_EV_K, is_water, settled, tip3p_start
+from lesdistill.sampling.equilibration import is_water, settled, tip3p_start
+from lesdistill.units import KB_EV_PER_K
 
 
 def test_settled_accepts_equilibrium_noise_and_rejects_heat_and_drift() -> None:
     rng = np.random.default_rng(0)
     n_atoms, target = 96, 300.0
-    kt = KB_EV_K * target
+    kt = KB_EV_PER_K * target
     # equilibrium: T fluctuates by sqrt(2 / 3N), E by ~0.12 kT per atom (uncorrelated here)
     temps = target * (1 + rng.normal(0, (2 / (3 * n_atoms)) ** 0.5, 40))
     energies = -100.0 + rng.normal(0, 0.12 * kt * n_atoms ** 0.5, 40)

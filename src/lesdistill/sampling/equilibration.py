@@ -25,8 +25,7 @@ import numpy as np
 from ase import Atoms
 
 from lesdistill.errors import UserInputError
-
-KB_EV_K = 8.617333262e-5  # Boltzmann constant, eV/K (CODATA 2018)
+from lesdistill.units import KB_EV_PER_K
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ def settled(temperatures_K: Sequence[float], potential_energies_eV: Sequence[flo
     reasons = []
     if abs(mean_t - target_K) > t_tol * target_K:
         reasons.append(f"mean temperature {mean_t:.0f} K vs target {target_K:.0f} K")
-    if abs(drift) > e_tol * KB_EV_K * target_K:
+    if abs(drift) > e_tol * KB_EV_PER_K * target_K:
         reasons.append(f"potential energy drifting by {drift * 1e3:+.1f} meV/atom over {len(e)} steps")
     return SettleVerdict(not reasons, mean_t, drift, "; ".join(reasons) or "settled")
 

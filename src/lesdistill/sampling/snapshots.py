@@ -31,10 +31,9 @@ import numpy as np
 from ase import Atoms
 
 from lesdistill.errors import UserInputError
+from lesdistill.units import KB_EV_PER_K
 
 __all__ = ["MonomerModes", "monomer_modes", "thermal_water", "water_snapshots"]
-
-KB_EV_K = 8.617333262e-5  # Boltzmann constant, eV/K (CODATA 2018)
 
 
 @dataclass(frozen=True)
@@ -144,7 +143,7 @@ def thermal_water(atoms: Atoms, monomer: MonomerModes, temperature_K: float,
     pos = atoms.positions.reshape(n_mol, 3, 3)
     w = monomer.masses_amu
     inv_sqrt_m = np.repeat(1.0 / np.sqrt(w), 3)
-    amplitude = np.sqrt(KB_EV_K * temperature_K / monomer.omega2)  # Å sqrt(amu)
+    amplitude = np.sqrt(KB_EV_PER_K * temperature_K / monomer.omega2)  # Å sqrt(amu)
     out = np.empty_like(pos)
     for m in range(n_mol):
         (oh1, oh2), _ = find_mic(pos[m, 1:] - pos[m, 0], atoms.cell, pbc=atoms.pbc)
