@@ -35,12 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="write the result as JSON here")
     args = ap.parse_args(argv)
 
-    import numpy as np
     import torch
     from ase.io import read
 
     from lesdistill import StudentCalculator
     from lesdistill.md.same_start import nve_velocities, start_state
+    from lesdistill.pipeline.stage_vdos import _kinetic_temperature_K
     from lesdistill.spectra.vdos import compare_vdos, format_vdos_table, vdos
     from lesdistill.teachers import get_teacher
 
@@ -58,8 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                            stride=args.stride)
         seconds[name] = time.perf_counter() - t0
         spectra[name] = vdos(v, masses, dt, symbols=symbols)
-        kinetic = 0.5 * np.sum(masses[None, :, None] * v ** 2, axis=(1, 2)) * 103.642697  # amu Å^2/fs^2 -> eV
-        t_mean = float(np.mean(2.0 * kinetic / (3.0 * len(masses) * 8.617333262e-5)))
+        t_mean = _kinetic_temperature_K(v, masses)
         print(f"{name}: {args.steps} NVE steps in {seconds[name]:.0f} s, mean kinetic T {t_mean:.0f} K")
     rows = compare_vdos(spectra["teacher"], spectra["student"], "water")
     print(format_vdos_table(rows))
