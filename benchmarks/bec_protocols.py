@@ -75,6 +75,7 @@ def run_sample(name: str, work: Path) -> Path:
 
     from lesdistill import keys
     from lesdistill.sampling.md import sample
+    from lesdistill.sampling.snapshots import is_snapshot
     from lesdistill.systems import build
 
     kwargs, _ = PROTOCOLS[name]
@@ -91,8 +92,8 @@ def run_sample(name: str, work: Path) -> Path:
     for f in frames:  # teacher calls = MD steps: per segment, the md_step of its last frame
         seg = (f.info[keys.TEMPERATURE_K], f.info.get("strain", 0.0))
         steps[seg] = max(steps.get(seg, 0), int(f.info["md_step"]))
-    n_snap = sum(f.info.get(keys.ORIGIN) == "snapshot" for f in frames)
-    md = [f for f in frames if f.info.get(keys.ORIGIN, "md") == "md"]
+    n_snap = sum(is_snapshot(f) for f in frames)
+    md = [f for f in frames if not is_snapshot(f)]
     temps = [float(f.info[keys.MD_TEMPERATURE_K]) for f in md]
     # + about 40 calls on a 3-atom molecule for the teacher's monomer (TIP3P-started protocols)
     meta = {"teacher_calls": int(sum(steps.values())) + n_snap, "frames": len(frames),

@@ -24,6 +24,7 @@ from lesdistill.pipeline.stages_physics import (BEC_PARITY, EVAL_METRICS, PARITY
                                                 teacher_segment)
 from lesdistill.pipeline.stage_ir import BEC_JSON, IR_JSON, diagonals_by_element
 from lesdistill.pipeline.stage_vdos import VDOS_JSON, VDOS_PNG
+from lesdistill.sampling.snapshots import is_snapshot
 
 
 def _json(path: Path) -> dict[str, Any] | None:
@@ -125,7 +126,7 @@ def teacher_md_summary(frames: list[Any]) -> dict[str, Any] | None:
     """Mean kinetic temperature of the teacher MD per (target temperature, strain) segment, K,
     and whether its equilibration was checked and passed (``info`` of the sampled frames; snapshot
     frames, which have no MD temperature of their own, are left out)."""
-    frames = [f for f in frames if f.info.get(keys.ORIGIN, "md") == "md"]
+    frames = [f for f in frames if not is_snapshot(f)]
     temps = [f.info.get(keys.MD_TEMPERATURE_K) for f in frames]
     if not frames or any(t is None for t in temps):
         return None
@@ -233,7 +234,7 @@ def gather(cfg: RunConfig, out: Path, stage_names: list[str]) -> tuple[dict, dic
     if metrics.get("student"):
         data["student"] = metrics["student"]
     frames = read_frames(out / FRAMES)
-    n_snap = sum(f.info.get(keys.ORIGIN) == "snapshot" for f in frames)
+    n_snap = sum(is_snapshot(f) for f in frames)
     data["dataset"] = {"n_frames": len(frames), "n_snapshots": n_snap, "n_train": _count(out / TRAIN),
                        "n_valid": _count(out / VALID), "n_test": _count(out / TEST),
                        "n_atoms": len(frames[0]), "formula": frames[0].get_chemical_formula(),

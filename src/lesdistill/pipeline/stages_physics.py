@@ -26,6 +26,7 @@ from lesdistill.pipeline.layout import EVAL_METRICS, MD_START, PARITY, STUDENT, 
 from lesdistill.pipeline.runner import StageContext
 from lesdistill.pipeline.stages_data import (FRAMES, STRUCTURE, TEST, final_student, read_frames,
                                              write_frames)
+from lesdistill.sampling.snapshots import is_snapshot
 
 BEC_BENCH = "bec_benchmark"  # folder inside evaluate/: bec_benchmark.json/.txt, bec_parity.png
 BEC_PARITY = f"evaluate/{BEC_BENCH}/bec_parity.png"
@@ -117,7 +118,7 @@ def teacher_segment(cfg: RunConfig, frames: list[Any]) -> list[int]:
     dt = np.abs(temps - cfg.md.temperature_K)
     ok = (dt == dt.min())
     ok &= strains == strains[ok].min()
-    md = np.array([f.info.get(keys.ORIGIN, "md") == "md" for f in frames])
+    md = np.array([not is_snapshot(f) for f in frames])
     if (ok & md).any():
         ok &= md
     return np.flatnonzero(ok).tolist()

@@ -33,7 +33,14 @@ from ase import Atoms
 from lesdistill.errors import UserInputError
 from lesdistill.units import KB_EV_PER_K
 
-__all__ = ["MonomerModes", "monomer_modes", "thermal_water", "water_snapshots"]
+__all__ = ["MonomerModes", "is_snapshot", "monomer_modes", "thermal_water", "water_snapshots"]
+
+
+def is_snapshot(frame: Atoms) -> bool:
+    """True for a snapshot frame (``info["origin"]``); frames without the key are teacher MD."""
+    from lesdistill import keys
+
+    return frame.info.get(keys.ORIGIN, "md") == "snapshot"
 
 
 @dataclass(frozen=True)
