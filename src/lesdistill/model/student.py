@@ -58,6 +58,7 @@ from torch import nn
 from lesdistill import keys
 from lesdistill.device import host_values, memory_key
 from lesdistill.model.backbone import build_backbone
+from lesdistill.model.compiled import CompiledForward
 from lesdistill.model.config import StudentConfig
 from lesdistill.model.repulsion import ZBLRepulsion
 
@@ -78,56 +79,6 @@ def right_handed(cell: torch.Tensor) -> torch.Tensor:
 
 def _segment_sum(values: torch.Tensor, index: torch.Tensor, n: int) -> torch.Tensor:
     return values.new_zeros((n,) + values.shape[1:]).index_add_(0, index, values)
-
-
-def _keep_backward_buffers() -> None:
-    """Compile without donated backward buffers (process-wide torch setting), so the compiled
-    graph supports ``retain_graph=True``: several backward passes through one forward, as the
-    response functions of ``les.response`` run (StudentCalculator reuses the compiled forward
-    of the forces for the dipole current; it checks the first reuse against an eager pass)."""
-    try:
-        import torch._functorch.config as functorch_config
-    except ImportError:  # pragma: no cover - other torch layouts
-        return
-    if hasattr(functorch_config, "donated_buffer"):
-        functorch_config.donated_buffer = False
-
-
-class _CompiledForward:
-    """``torch.compile``-d callable that falls back to the eager one if compilation fails.
-
-    The weights of ``module`` are constants inside the compiled call (``requires_grad`` off
-    for its duration): the compiled backward then computes gradients w.r.t. the inputs
-    (positions) only, not the weight gradients that inference never uses."""
-
-    def __init__(self, eager: Callable[..., Any], module: nn.Module | None = None) -> None:
-        self.eager = eager
-        self.module = module
-        _keep_backward_buffers()
-        self.compiled = torch.compile(eager, dynamic=True)
-        self.failed = False
-
-    def _run_compiled(self, *args: Any, **kwargs: Any) -> Any:
-        weights = [] if self.module is None else [p for p in self.module.parameters() if p.requires_grad]
-        for p in weights:
-            p.requires_grad_(False)
-        try:
-            return self.compiled(*args, **kwargs)
-        finally:
-            for p in weights:
-                p.requires_grad_(True)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if not self.failed:
-            try:
-                return self._run_compiled(*args, **kwargs)
-            except Exception as err:  # compiler missing / unsupported op: keep working, eagerly
-                import warnings
-
-                message = f"torch.compile of the backbone failed ({type(err).__name__}); running eager"
-                warnings.warn(message, stacklevel=2)
-                self.failed = True
-        return self.eager(*args, **kwargs)
 
 
 class StudentModel(nn.Module):
@@ -346,23 +297,23 @@ class StudentModel(nn.Module):
         of force training (``create_graph=True``). If compilation fails the backbone falls back to
         eager mode with a warning.
         """
-        if not isinstance(self.backbone.forward, _CompiledForward):
-            self.backbone.forward = _CompiledForward(self.backbone.forward, self.backbone)
+        if not isinstance(self.backbone.forward, CompiledForward):
+            self.backbone.forward = CompiledForward(self.backbone.forward, self.backbone)
 
     def uncompile_backbone(self) -> None:
         """Undo :meth:`compile_backbone` (the eager backbone is used again)."""
-        if isinstance(self.backbone.forward, _CompiledForward):
+        if isinstance(self.backbone.forward, CompiledForward):
             del self.backbone.forward
 
     @property
     def backbone_compiled(self) -> bool:
         """True while the backbone runs compiled (compiled and compilation has not failed)."""
         forward = self.backbone.forward
-        return isinstance(forward, _CompiledForward) and not forward.failed
+        return isinstance(forward, CompiledForward) and not forward.failed
 
     def _backbone(self, eager: bool) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
         forward = self.backbone.forward
-        if eager and isinstance(forward, _CompiledForward):
+        if eager and isinstance(forward, CompiledForward):
             return forward.eager  # double backward (training, BEC, dipole current) needs eager
         return self.backbone
 
