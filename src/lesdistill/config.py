@@ -19,7 +19,8 @@ Layout (units in the field names)::
     finetune: {teacher: xtb-gfn2, n_frames: 8, training: {...}}   # optional
     md:       {temperature_K: 300, timestep_fs: 0.5, n_equil: 200, n_steps: 4000, stride: 2,
                production: nve}
-    ir:       {correction: harmonic, window: hann, bec_every: 50, reference: water}
+    ir:       {correction: harmonic, window: hann, bec_every: 50, reference: water,
+               group: null, style: absolute}   # group: hcl | tio2-water (per-frame groups)
     evaluate: {bec_reference: dft_bec.extxyz, bec_array: BEC, bec_compare: [...]}   # optional
     vdos:     {n_steps: 0, timestep_fs: 0.5, stride: 2}   # teacher vs student VDOS (0: off)
     report:   {speed_repeats: 5, title: ...}
@@ -135,6 +136,10 @@ class IRConfig(IRSettings):
         super().__post_init__()
         positive(self, "bec_every")
         one_of(self, "reference", (None, "water", "hcl", "tio2-water"))
+        if self.style == "paper" and self.correction != "harmonic":
+            raise SettingsError("style", f"{{field}} paper uses classical intensities without a "
+                                f"correction factor; set correction: harmonic (got "
+                                f"{self.correction!r}) or style: absolute")
 
     def settings(self) -> IRSettings:
         """The spectrum method (what :func:`lesdistill.spectra.ir_spectrum` takes)."""

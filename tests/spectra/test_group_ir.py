@@ -68,9 +68,10 @@ def test_ir_group_needs_per_atom_currents_and_a_known_selector(hcl_traj, tmp_pat
     run_md(tethered_system(8, seed=1), plain, temperature_K=300.0, timestep_fs=1.0, n_equil=0,
            n_steps=20, stride=2, seed=1, progress=False)
     for argv, message in [(["--group", "hcl"], "no per-atom currents"),
-                          (["--group", "micelle"], "unknown --group"),
-                          (["--cuts", "2,3"], "need --group"),
-                          (["--group", "tio2-water", "--cuts", "x"], "bad --cuts")]:
+                          (["--group", "micelle"], "unknown group selector 'micelle' (--group)"),
+                          (["--cuts", "2,3"], "--cuts applies to the tio2-water groups only"),
+                          (["--n-excess", "-1", "--group", "hcl"], "--n-excess must be >= 0"),
+                          (["--group", "tio2-water", "--cuts", "x"], "comma-separated numbers")]:
         with pytest.raises(SystemExit) as info:
             main(["ir", str(plain), "--out", str(tmp_path / "o" / "ir"), *argv])
         err = capsys.readouterr().err

@@ -38,8 +38,7 @@ from typing import Any
 import numpy as np
 
 from lesdistill.errors import UserInputError
-
-SELECTORS = ("hcl", "tio2-water")
+from lesdistill.spectra.settings import GROUP_SELECTORS as SELECTORS
 H, O, TI = 1, 8, 22
 
 

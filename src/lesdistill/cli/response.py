@@ -206,15 +206,6 @@ def ir(
     system: Annotated[str, typer.Option(help="Band table: water | hcl | tio2-water.")] = "water",
     frame_dt_fs: Annotated[float | None, typer.Option(help="Frame spacing for extxyz "
                                                            "without time_fs, fs.")] = None,
-    group: Annotated[str | None, typer.Option(
-        help="Per-frame groups from stored per-atom currents: hcl (H3O+ core / shell / bulk) | "
-             "tio2-water (slab / water layers / bulk); group spectra are self terms unless "
-             "--group-mode cross.")] = None,
-    layers: Annotated[int, typer.Option(help="tio2-water: water layers (density minima).")] = 2,
-    cuts: Annotated[str | None, typer.Option(
-        help="tio2-water: layer cuts, Å from the surface (e.g. 2.7,5.2); default: found.")] = None,
-    n_excess: Annotated[int | None, typer.Option(
-        help="hcl: number of H3O+ (default: n_H - 2 n_O).")] = None,
     dielectric: Annotated[bool, typer.Option(
         help="Also eps_0 and eps(omega) (periodic cells): PREFIX_dielectric.csv.")] = True,
     eps_electronic: Annotated[float | None, typer.Option(
@@ -225,10 +216,13 @@ def ir(
 ) -> None:
     """IR absorption n*alpha (cm^-1) from the dipole current: CSV, PNG, peak table, sum rule.
 
-    The method options are the fields of lesdistill.spectra.IRSettings."""
-    if group is not None and "group_mode" not in overrides:
+    The method options (and the per-frame group selector --group with its options) are the
+    fields of lesdistill.spectra.IRSettings; with --group the group spectra are self terms
+    unless --group-mode cross."""
+    if overrides.get("group") is not None and "group_mode" not in overrides:
         overrides["group_mode"] = "self"  # per-frame groups: self terms, as the paper
     settings = build_settings(IRSettings, None, overrides)
+    group = settings.group
     from lesdistill.md import load_trajectory
     from lesdistill.spectra import ir as irmod
     from lesdistill.spectra import peaks
@@ -250,7 +244,7 @@ def ir(
     if eps_electronic is not None and not eps_electronic >= 1.0:
         raise UserInputError(f"--eps-electronic must be >= 1, got {eps_electronic}")
     key = peaks.normalize_system(system)
-    options = _selector_options(group, layers, cuts, n_excess)
+    options = settings.selector_options()
     from lesdistill.engines.replicas import expand_replica_dirs
 
     trajs = [load_trajectory(path, positions=group is not None, frame_dt_fs=frame_dt_fs)
@@ -298,34 +292,6 @@ def ir(
         typer.echo(f"group {name}:")
         typer.echo(peaks.format_peak_table(rows, table, height_unit=unit))
     typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
-
-
-def _selector_options(group: str | None, layers: int, cuts: str | None,
-                      n_excess: int | None) -> dict[str, object]:
-    """Validated keyword arguments of the per-frame group selector (before loading anything)."""
-    from lesdistill.analysis.groups import SELECTORS
-
-    if group is None:
-        if cuts is not None or n_excess is not None:
-            raise UserInputError("--cuts and --n-excess need --group tio2-water / --group hcl")
-        return {}
-    if group not in SELECTORS:
-        raise UserInputError(f"unknown --group {group!r}; choose one of {', '.join(SELECTORS)}")
-    if group == "hcl":
-        if n_excess is not None and n_excess < 0:
-            raise UserInputError(f"--n-excess must be >= 0, got {n_excess}")
-        return {"n_excess": n_excess}
-    if layers < 1:
-        raise UserInputError(f"--layers must be >= 1, got {layers}")
-    if cuts is None:
-        return {"n_layers": layers}
-    try:
-        values = [float(c) for c in cuts.split(",")]
-    except ValueError:
-        raise UserInputError(f"bad --cuts {cuts!r}; use distances in Å, e.g. 2.7,5.2") from None
-    if any(not v > 0 for v in values):
-        raise UserInputError(f"--cuts must be positive distances (Å), got {cuts!r}")
-    return {"cuts_A": values}
 
 
 def _decomposition_text(decomposition: dict, spectrum: object) -> str:

@@ -114,7 +114,10 @@ def make_stages() -> list[Stage]:
               outputs=lambda cfg: ["metrics.json", "parity.npz"]),
         Stage("md", P.run_md_stage, description="student MD (dipole current, BECs)",
               hash_payload=lambda cfg: {"md": c(cfg.md), "bec_every": cfg.ir.bec_every,
-                                        "seed": cfg.seed},
+                                        "seed": cfg.seed,
+                                        # only when on: existing runs keep their md stage
+                                        **({"atom_currents": True}
+                                           if P.records_atom_currents(cfg) else {})},
               inputs=lambda cfg: [D.final_student(cfg), D.FRAMES],
               outputs=lambda cfg: ["traj/summary.json"]),
         Stage("ir", stage_ir.run_ir, description="BEC summary and IR spectrum",

@@ -2,7 +2,11 @@
 
 Writes ``ir/spectrum.csv`` (lesdistill.spectra CSV), ``ir/peaks.csv``, ``ir/ir.json`` (spectrum
 arrays, peak table with shifts from experiment, sum-rule check, dielectric response eps_0 and
-eps(omega) for periodic cells) and ``ir/bec.json``.
+eps(omega) for periodic cells) and ``ir/bec.json``. With ``ir.group`` (per-frame groups,
+:mod:`lesdistill.analysis.groups`) ``spectrum.csv`` has the group spectra (and the cross terms in
+"self" mode), ``ir/peaks_<group>.csv`` each group's bands against its matching reference and
+``ir.json`` the sum check; with ``ir.style: paper`` also ``ir/spectrum_paper.csv``, the paper's
+view (labelled as such; absolute n*alpha stays in ``spectrum.csv``).
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from lesdistill.config import RunConfig
 from lesdistill.fileio import write_text_atomic
 from lesdistill.pipeline.layout import BEC_JSON, IR_JSON, TRAJ
 from lesdistill.pipeline.runner import StageContext
-
 
 
 def bec_summary_dict(bec: np.ndarray, numbers: np.ndarray, total_charge: float = 0.0
@@ -60,11 +63,17 @@ def run_ir(ctx: StageContext) -> None:
     from lesdistill.spectra.ir import ir_spectrum
     from lesdistill.spectra.peaks import (REFERENCE_CITATION, REFERENCE_FILES,
                                           compare_with_reference, format_peak_table,
-                                          load_reference, write_peak_csv)
+                                          integrated_intensity, load_reference, write_peak_csv)
 
     cfg: RunConfig = ctx.config
     irc = cfg.ir
-    traj = load_trajectory(ctx.input(TRAJ), positions=False)
+    traj = load_trajectory(ctx.input(TRAJ), positions=irc.group is not None)
+    decomposition = None
+    if irc.group is not None:
+        from lesdistill.analysis import groups as groupmod
+
+        traj, labels = groupmod.with_group_currents(traj, irc.group, **irc.selector_options())
+        decomposition = groupmod.summary(labels)
     out: dict[str, Any] = {}
     bec: dict[str, Any] = {}  # stays empty when the MD stored no BEC tensors
     if traj.bec is not None and len(traj.bec):
@@ -110,11 +119,47 @@ def run_ir(ctx: StageContext) -> None:
             w, y = load_reference(irc.reference)
             out["reference"] = {"wavenumber_cm": w.tolist(), "n_alpha_per_cm": y.tolist(),
                                 "label": f"experiment ({out['reference_citation']})"}
-            exp_int = float(np.trapezoid(y, w)) if hasattr(np, "trapezoid") else float(np.trapz(y, w))
-            stu = np.asarray(spec.n_alpha_per_cm)
-            stu_int = float(np.trapezoid(stu, spec.wavenumber_cm)) if hasattr(np, "trapezoid") \
-                else float(np.trapz(stu, spec.wavenumber_cm))
-            out["integrated_intensity"] = {"student_cm2": stu_int, "experiment_cm2": exp_int,
-                                           "ratio": stu_int / exp_int}
+            out["integrated_intensity"] = integrated_intensity(spec, irc.reference)
         ctx.log(format_peak_table(peaks, irc.reference))
+    if decomposition is not None:
+        out["groups"] = _groups(ctx, spec, decomposition, irc.reference or "water")
+    if irc.style == "paper":
+        out["paper"] = _paper(ctx, spec, irc.reference or "water")
     write_text_atomic(ctx.stage_dir / "ir.json", json.dumps(out, indent=1) + "\n")
+
+
+def _groups(ctx: StageContext, spec: Any, decomposition: dict[str, Any], system: str
+            ) -> dict[str, Any]:
+    """Group spectra (already in ``spectrum.csv``), their band tables against the matching
+    reference (``peaks_<group>.csv``) and the sum check, JSON-ready; logged."""
+    from lesdistill.spectra.outputs import group_arrays, group_tables
+    from lesdistill.spectra.peaks import format_peak_table, write_peak_csv
+
+    result = {**decomposition, **group_arrays(spec, system)}
+    for name, (table, rows) in group_tables(spec, system).items():
+        write_peak_csv(rows, ctx.stage_dir / f"peaks_{name}.csv")
+        ctx.log(f"  group {name} (vs {table}):")
+        ctx.log(format_peak_table(rows, table))
+    sizes = ", ".join(f"{name} {v['mean']:.1f}" for name, v in
+                      decomposition["atoms_per_group"].items())
+    check = result["sum_check"]
+    text = (f"  groups ({decomposition['selector']}, {spec.group_mode} terms, mean atoms per "
+            f"frame): {sizes}; sum of group currents vs total: max deviation "
+            f"{check['current_residual']:.2e} of rms, spectra {check['spectrum_residual']:.2e}")
+    if check["cross_fraction"] is not None:
+        text += f"; cross terms {check['cross_fraction']:+.1%} of the integrated absorption"
+    ctx.log(text)
+    return result
+
+
+def _paper(ctx: StageContext, spec: Any, system: str) -> dict[str, Any]:
+    """The paper-style view (``spectrum_paper.csv``, labelled), JSON-ready; logged."""
+    from lesdistill.spectra.outputs import paper_arrays, view
+    from lesdistill.spectra.peaks import compare_with_reference, format_peak_table
+
+    shown = view(spec, system, "paper")
+    shown.write_csv(ctx.stage_dir / "spectrum_paper.csv")
+    ctx.log(f"  {shown.label()} (1 a.u. = {shown.scale_per_cm:.4g} cm^-1 of n*alpha): "
+            "ir/spectrum_paper.csv")
+    ctx.log(format_peak_table(compare_with_reference(shown, system), system, height_unit="a.u."))
+    return paper_arrays(spec, system)

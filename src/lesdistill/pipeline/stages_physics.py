@@ -5,7 +5,8 @@ Files (relative to the output folder)::
     evaluate/metrics.json      held-out errors vs the teacher, latent-charge stats, speed table
     evaluate/parity.npz        parity points (energy per atom, forces, stress) and charges
     evaluate/bec_benchmark/    BEC benchmark against evaluate.bec_reference (when given)
-    md/start.extxyz, md/traj/  student MD (lesdistill.md trajectory directory, resumable)
+    md/start.extxyz, md/traj/  student MD (lesdistill.md trajectory directory, resumable; with
+                               per-atom currents when ir.group is set)
     md/mirror/                 student MD with the teacher's sampling protocol (RDF comparison)
     ir/spectrum.csv, ir/ir.json, ir/bec.json   IR spectrum, peak table, sum rule, BEC summary
 """
@@ -159,6 +160,12 @@ def _run_mirror(ctx: StageContext, calc: Any) -> None:
     run_md(atoms, ctx.stage_dir / "mirror", mirror, seed=cfg.seed + 7, progress=ctx.progress)
 
 
+def records_atom_currents(cfg: RunConfig) -> bool:
+    """True when the run's IR has per-frame groups (``ir.group``): the student MD then stores
+    the per-atom currents Z*_i v_i of every frame (one BEC per stored frame)."""
+    return cfg.ir.group is not None
+
+
 def run_md_stage(ctx: StageContext) -> None:
     from lesdistill.calculator import StudentCalculator
     from lesdistill.md import format_summary, run_md
@@ -172,7 +179,7 @@ def run_md_stage(ctx: StageContext) -> None:
     calc = StudentCalculator(ctx.input(final_student(cfg)), device=cfg.device)
     atoms.calc = calc
     run_md(atoms, ctx.stage_dir / "traj", m, bec_every=cfg.ir.bec_every, seed=cfg.seed,
-           progress=ctx.progress)
+           progress=ctx.progress, atom_currents=records_atom_currents(cfg))
     summary = json.loads((ctx.stage_dir / "traj" / "summary.json").read_text())
     if not ctx.progress:  # run_md prints it itself with progress on
         ctx.log("  " + format_summary(summary))

@@ -13,7 +13,8 @@ section is optional; a missing section is left out of the page. Keys of ``data``
   "teacher_span_fs", "student_span_fs"}
 - ``ir``: {"wavenumber_cm", "n_alpha_per_cm", "error", "reference": {"wavenumber_cm",
   "n_alpha_per_cm", "label"}, "peaks": [rows], "sum_rule": {...}, "dielectric": {"static":
-  {...}, "omega": {"wavenumber_cm", "real", "imag", ...}} or {"skipped": reason}}
+  {...}, "omega": {"wavenumber_cm", "real", "imag", ...}} or {"skipped": reason}}; with
+  per-frame groups ``"groups"`` and in paper style ``"paper"`` (:mod:`lesdistill.report.ir_sections`)
 - ``bec_benchmark``, ``vdos``: see :mod:`lesdistill.report.benchmark_sections`
 - ``warnings``: [text] shown first; ``md``: student MD summary (drift, mean temperature)
 - ``speed``: [{"model", "n_atoms", "ms_per_step", ...}]; ``finetune``: {"before": {...},
@@ -35,6 +36,7 @@ from lesdistill.fileio import atomic_open, write_text_atomic
 from lesdistill.report import figures as F
 from lesdistill.report.benchmark_sections import section_bec_benchmark, section_vdos
 from lesdistill.report.html import Figure, Section, Table, render_html
+from lesdistill.report.ir_sections import section_ir_groups, section_ir_paper
 
 __all__ = ["build_report", "build_sections"]
 
@@ -310,7 +312,8 @@ def build_sections(data: Mapping[str, Any], samples: Mapping[str, Any] | None = 
     parts = [_section_warnings(data), _section_caveats(data), _section_overview(data),
              _section_training(data, samples), _section_finetune(data), _section_charges(data, samples),
              section_bec_benchmark(data, samples), _section_teacher_md(data), _section_rdf(data),
-             section_vdos(data, samples), _section_ir(data), _section_dielectric(data),
+             section_vdos(data, samples), _section_ir(data), section_ir_groups(data),
+             section_ir_paper(data), _section_dielectric(data),
              _section_speed(data)]
     return [p for p in parts if p is not None]
 

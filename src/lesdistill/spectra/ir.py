@@ -139,6 +139,22 @@ class IRSpectrum:
         total = _integral(self.wavenumber_cm, self.n_alpha_per_cm)
         return _integral(self.wavenumber_cm, self.cross_terms[0]) / total if total else None
 
+    def group_sum_check(self) -> dict[str, float | None] | None:
+        """How the groups add up to the total (None without groups), dimensionless:
+        ``current_residual`` = max_t |Mdot - sum_G Mdot_G| / rms(Mdot) (0 when the groups
+        partition the atoms in every frame), ``spectrum_residual`` = max |total - sum_G S_G
+        (- cross terms in "self" mode)| / max |total| on the output grid, ``cross_fraction``
+        (self mode: integral of the cross terms over that of the total)."""
+        if not self.groups:
+            return None
+        parts = sum(value for value, _ in self.groups.values())
+        if self.cross_terms is not None:
+            parts = parts + self.cross_terms[0]
+        top = float(np.max(np.abs(self.n_alpha_per_cm))) or 1.0
+        return {"current_residual": self.partition_residual,
+                "spectrum_residual": float(np.max(np.abs(self.n_alpha_per_cm - parts))) / top,
+                "cross_fraction": self.cross_fraction()}
+
     def write_csv(self, path: str | Path) -> Path:
         """CSV (atomic): '#' comment lines with the settings, then wavenumber_cm-1,
         n_alpha_cm-1, error_cm-1 and n_alpha_<group>_cm-1, error_<group>_cm-1 per group."""

@@ -45,6 +45,54 @@ def group_tables(shown: Any, system: str) -> dict[str, tuple[str, list[Any]]]:
     return out
 
 
+def _values(values: Any) -> list[float | None]:
+    return [_num(float(v)) for v in values]
+
+
+def group_arrays(spectrum: Any, system: str, *, style: str = "absolute") -> dict[str, Any]:
+    """JSON-ready group decomposition of ``spectrum`` in ``style``: the group spectra (and in
+    "self" mode the cross terms between groups; n*alpha in cm^-1, or a.u. in paper style), the
+    sum check (:meth:`~lesdistill.spectra.ir.IRSpectrum.group_sum_check`) and per group its
+    band table against the matching reference (:func:`~lesdistill.spectra.peaks.reference_for_group`,
+    with the reference's citation)."""
+    from lesdistill.spectra.peaks import REFERENCE_CITATION, normalize_system
+
+    key = normalize_system(system)
+    shown = view(spectrum, key, style)
+    height = "height_au" if style == "paper" else "height_cm-1"
+    out: dict[str, Any] = {
+        "mode": spectrum.group_mode, "style": style,
+        "spectra": {name: _values(v[0] if isinstance(v, tuple) else v)
+                    for name, v in shown.groups.items()},
+        "sum_check": spectrum.group_sum_check(),
+        "bands": {name: {"reference": table,
+                         "reference_citation": REFERENCE_CITATION.get(table, "literature values"),
+                         "bands": _bands(rows, height)}
+                  for name, (table, rows) in group_tables(shown, key).items()}}
+    if style == "absolute" and spectrum.cross_terms is not None:
+        out["cross_terms"] = _values(spectrum.cross_terms[0])
+    return out
+
+
+def paper_arrays(spectrum: Any, system: str) -> dict[str, Any]:
+    """JSON-ready paper-style view (:mod:`lesdistill.spectra.paper`) of ``spectrum``: its label,
+    wavenumbers (cm^-1), normalised intensity (a.u.), the band table of the total against
+    ``system`` and, with groups, :func:`group_arrays` in paper style."""
+    from lesdistill.spectra.peaks import compare_with_reference, normalize_system
+
+    key = normalize_system(system)
+    shown = view(spectrum, key, "paper")
+    out: dict[str, Any] = {
+        "label": shown.label(), "system": key, "wavenumber_cm": _values(shown.wavenumber_cm),
+        "intensity_au": _values(shown.intensity), "scale_cm-1": shown.scale_per_cm,
+        "baseline_cm-1": shown.baseline_per_cm,
+        "bands": _bands(compare_with_reference(shown, key), "height_au")}
+    if spectrum.groups:
+        out["groups"] = group_arrays(spectrum, key, style="paper")
+        out["group_peak_au"] = dict(shown.group_peak)
+    return out
+
+
 def ir_summary(spectrum: Any, system: str = "water", *, style: str = "absolute"
                ) -> dict[str, Any]:
     """JSON-serializable summary: settings, sum rule (cm^-2), band tables (cm^-1) of the total

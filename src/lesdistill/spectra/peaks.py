@@ -111,6 +111,23 @@ def load_reference(system: str = "water") -> tuple[np.ndarray, np.ndarray]:
     return data[:, 0], data[:, 4]
 
 
+def integrated_intensity(spectrum: object, system: str) -> dict[str, float] | None:
+    """Integrated n*alpha (cm^-2, trapezoid rule) of ``spectrum`` over its grid and of the
+    shipped experimental curve of ``system`` over the curve's range, and their ratio; None when
+    there is no experimental curve for ``system`` (only band positions)."""
+    if system not in REFERENCE_FILES:
+        return None
+    w, y = load_reference(system)
+    exp_int = _trapezoid(y, w)
+    stu_int = _trapezoid(np.asarray(spectrum.n_alpha_per_cm),  # type: ignore[attr-defined]
+                         np.asarray(spectrum.wavenumber_cm))  # type: ignore[attr-defined]
+    return {"student_cm2": stu_int, "experiment_cm2": exp_int, "ratio": stu_int / exp_int}
+
+
+def _trapezoid(y: np.ndarray, x: np.ndarray) -> float:
+    return float(np.trapezoid(y, x)) if hasattr(np, "trapezoid") else float(np.trapz(y, x))
+
+
 def normalize_system(system: str) -> str:
     key = system.lower().replace("_", "-").replace("/", "-")
     aliases = {"h2o": "water", "hcl-aq": "hcl", "hcl(aq)": "hcl", "tio2": "tio2-water",
