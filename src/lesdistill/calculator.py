@@ -322,7 +322,7 @@ class StudentCalculator(Calculator):
             positions, cell = self._tensors(atoms)
             charges = torch.tensor(self.results[keys.CHARGES], dtype=positions.dtype, device=positions.device)
             with torch.no_grad():
-                moment = polarization(charges, positions, cell)
+                moment = polarization(charges, positions, cell, slab=cell is not None and self.model.config.slab)
             self.results[moment_key] = moment.cpu().numpy().astype(np.float64)
         if keys.BEC in properties and keys.BEC not in self.results:
             self.results[keys.BEC] = self.born_effective_charges(atoms)
@@ -387,7 +387,8 @@ class StudentCalculator(Calculator):
                 graph, self._graph = self._graph, None
                 if graph is not None:
                     positions, charges, cell, compiled = graph
-                    terms = response_terms(charges, positions, cell, eps_inf=self.eps_inf)
+                    terms = response_terms(charges, positions, cell, eps_inf=self.eps_inf,
+                                           slab=cell is not None and self.model.config.slab)
                 else:  # a forward pass of its own, compiled when the compiled graphs are usable
                     compiled = self.model.backbone_compiled and self._compiled_reuse is not False
                     terms = self._fresh_response_terms(atoms, eager=not compiled)
@@ -404,7 +405,8 @@ class StudentCalculator(Calculator):
             out = self.model(batch, compute_forces=False, create_graph=False, include_long_range=False)
             charges = out[keys.LATENT_CHARGES]
         cell = right_handed(batch.cell[0]) if atoms.pbc.any() else None
-        return response_terms(charges, batch.positions, cell, eps_inf=self.eps_inf)
+        return response_terms(charges, batch.positions, cell, eps_inf=self.eps_inf,
+                              slab=cell is not None and self.model.config.slab)
 
     def _check_compiled_reuse(self, atoms: Atoms, terms: ResponseTerms) -> ResponseTerms:
         """Once per calculator: the response terms from a compiled forward graph (several

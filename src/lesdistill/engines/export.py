@@ -181,7 +181,8 @@ def export_student(model: StudentModel | str | os.PathLike[str], atoms: Any,
         model = load_student(Path(model), device="cpu", trust_backbone=trust_backbone)
     unsupported = [name for name, on in (("charge_model: qeq", model.config.charge_model != "latent"),
                                          ("les_channels > 1", model.config.les_channels != 1),
-                                         ("charge_spin_embedding", model.config.charge_spin_embedding))
+                                         ("charge_spin_embedding", model.config.charge_spin_embedding),
+                                         ("les_slab_correction", model.config.slab))
                    if on]
     if unsupported:
         raise UserInputError(f"export supports the plain latent-charge student only; this one uses "

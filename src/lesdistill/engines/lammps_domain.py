@@ -149,7 +149,8 @@ class DomainStudentFix:
             if self.periodic:
                 cell = right_handed(torch.tensor(self.atoms.cell.array, dtype=dt, device=dev))
             e_long = les_energy(q, r_all, cell, sigma=config.les_sigma, dl=config.les_dl,
-                                method=config.les_method)
+                                method=config.les_method,
+                                slab_correction=config.les_slab_correction if cell is not None else "none")
             grad_q, grad_r = torch.autograd.grad(e_long, [q_all, r_all])
         own_t = torch.from_numpy(own).to(dev)
         local = e_short + (grad_q[own_t] * q_own).sum()

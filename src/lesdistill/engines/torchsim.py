@@ -162,6 +162,9 @@ class _StudentTorchSimMixin:
         All systems must be periodic (any direction, as the calculator: phase form) or all open.
         """
         model = self.student
+        if model.config.slab:
+            raise UserInputError("the torch-sim response (BECs, dipole currents) of a slab student "
+                                 "(les_slab_correction) is not implemented; run spectra MD with the ASE engine")
         batch = self.atomic_batch(state)
         sizes = batch.split_sizes()
         periodic = bool(batch.pbc[0].any())

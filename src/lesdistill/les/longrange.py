@@ -9,7 +9,13 @@ from __future__ import annotations
 import torch
 
 from lesdistill.les.ewald import DEFAULT_SWITCH_WIDTH, ewald_energy, open_energy
-from lesdistill.les.validation import check_cell, check_charges, check_positions, check_positive
+from lesdistill.les.slab import check_slab_correction, slab_correction_energy
+from lesdistill.les.validation import (
+    check_cell,
+    check_charges,
+    check_positions,
+    check_positive,
+)
 
 METHODS = ("auto", "ewald", "pme")
 
@@ -24,6 +30,7 @@ def energy(
     method: str = "auto",
     subtract_self: bool = True,
     switch_width: float = DEFAULT_SWITCH_WIDTH,
+    slab_correction: str = "none",
     validate: bool = True,
 ) -> torch.Tensor:
     r"""Long-range LES energy of Gaussian-smeared latent charges (eV).
@@ -55,6 +62,10 @@ def energy(
         at the defaults). Open systems always use the exact pair sum.
     :param subtract_self: remove the Gaussian self-energy (default True).
     :param switch_width: relative half-width of the k-space switch (0 = hard cut, not NPT-safe).
+    :param slab_correction: ``"none"`` (bulk, default) or ``"yeh-berkowitz"``: the cell is a slab
+        periodic along its first two vectors with vacuum along the normal; the correction of
+        :mod:`lesdistill.les.slab` (Yeh-Berkowitz, with the Ballenegger-Arnold-Cerdà terms of a
+        non-neutral slab) is added so the energy is that of one 2D-periodic slab. Needs ``cell``.
     :param validate: check the tensors' values (finite, cell not singular or left-handed), which
         reads them on the host; ``False`` for callers that validated their inputs at their own
         boundary (the student model inside an MD step: no device sync). Shapes and the other
@@ -73,6 +84,10 @@ def energy(
         raise ValueError(f"switch_width must be a number in [0, 1), got {switch_width!r}")
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    slab = check_slab_correction(slab_correction) != "none"
+    if slab and cell is None:
+        raise ValueError("slab_correction needs a periodic cell (its first two vectors span the slab); "
+                         "got cell=None: use slab_correction='none' for an open structure")
     if cell is None:
         return open_energy(charges, positions, sigma=sigma, subtract_self=subtract_self)
     if method == "auto":
@@ -82,9 +97,13 @@ def energy(
     if method == "pme":
         from lesdistill.les.pme import pme_energy
 
-        return pme_energy(
+        out = pme_energy(
             charges, positions, cell, sigma=sigma, dl=dl, switch_width=switch_width, subtract_self=subtract_self
         )
-    return ewald_energy(
-        charges, positions, cell, sigma=sigma, dl=dl, switch_width=switch_width, subtract_self=subtract_self
-    )
+    else:
+        out = ewald_energy(
+            charges, positions, cell, sigma=sigma, dl=dl, switch_width=switch_width, subtract_self=subtract_self
+        )
+    if slab:
+        out = out + slab_correction_energy(charges, positions, cell, sigma=sigma)
+    return out

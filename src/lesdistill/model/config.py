@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lesdistill.errors import UserInputError
+from lesdistill.les.slab import SLAB_CORRECTIONS
 
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {"cutoff": 4.5, "channels": 32, "layers": 2, "n_rbf": 8},
@@ -73,6 +74,11 @@ class StudentConfig:
         les_sigma: Gaussian smearing of the latent charges, Å.
         les_dl: k-space resolution of the LES sum, Å (smaller = more k-vectors).
         les_method: "auto" | "ewald" | "pme" (see lesdistill.les.energy).
+        les_slab_correction: "none" (default: bulk, 3D-periodic) or "yeh-berkowitz": periodic
+            structures are slabs, periodic along the first two cell vectors with vacuum along the
+            normal; the LES energy gets the slab correction of :mod:`lesdistill.les.slab` (forces
+            and stress by autograd) and the polarization, BECs and dipole current use the plain
+            dipole along the normal (phase form in the plane). Latent charges only.
         charge_model: "latent" (default: the head gives q_i, neutrality above) or "qeq": the head
             gives an electronegativity chi_i (eV/e) and a hardness J_i (eV/e^2) and the charges
             minimise sum_i (chi_i q_i + J_i q_i^2 / 2) + E_LES(q) at fixed total charge
@@ -110,6 +116,7 @@ class StudentConfig:
     les_sigma: float = 1.0
     les_dl: float = 2.0
     les_method: str = "auto"
+    les_slab_correction: str = "none"
     charge_model: str = "latent"
     qeq_hardness_min: float = 1.0
     qeq_solver: str = "auto"
@@ -149,6 +156,9 @@ class StudentConfig:
         self.repulsion_range = self._checked_ranges(self.repulsion_range)
         if self.les_method not in LES_METHODS:
             raise UserInputError(f"les_method must be one of {LES_METHODS}, got {self.les_method!r}")
+        if self.les_slab_correction not in SLAB_CORRECTIONS:
+            raise UserInputError(f"les_slab_correction must be one of {SLAB_CORRECTIONS}, "
+                                 f"got {self.les_slab_correction!r}")
         if not isinstance(self.backbone, str) or not self.backbone:
             raise UserInputError(f"backbone must be 'painn' or 'package.module:Factory', got {self.backbone!r}")
         if not isinstance(self.backbone_options, dict):
@@ -167,6 +177,9 @@ class StudentConfig:
         if self.charge_model == "qeq" and self.les_channels != 1:
             raise UserInputError(f"charge_model 'qeq' has one charge channel; set les_channels: 1, "
                                  f"got {self.les_channels}")
+        if self.slab and (self.charge_model != "latent" or not self.long_range):
+            raise UserInputError("les_slab_correction needs the latent-charge long-range part "
+                                 "(charge_model: latent, long_range: true); set les_slab_correction: none")
         if self.charge_model == "qeq" and not self.long_range:
             raise UserInputError("charge_model 'qeq' needs the long-range part; set long_range: true "
                                  "or charge_model: latent")
@@ -190,6 +203,11 @@ class StudentConfig:
         import torch
 
         return torch.float64 if self.dtype == "float64" else torch.float32
+
+    @property
+    def slab(self) -> bool:
+        """True when periodic structures are slabs (``les_slab_correction`` is not "none")."""
+        return self.les_slab_correction != "none"
 
     @property
     def atomic_numbers(self) -> list[int]:

@@ -283,6 +283,7 @@ class StudentModel(nn.Module):
                     sigma=self.config.les_sigma,
                     dl=self.config.les_dl,
                     method=self.config.les_method,
+                    slab_correction=self.config.les_slab_correction if periodic[b] else "none",
                     validate=False,
                 )
                 for c in range(q_b.shape[1])

@@ -181,7 +181,8 @@ def born_effective_charges(model: StudentModel, batch: AtomicBatch, *, create_gr
         pos_b = batch.positions[lo:hi].detach()
         cell_b = batch.cell[b] if periodic[b] else None
         out.append(les.born_effective_charges(charge_fn, pos_b, cell_b, eps_inf=eps_inf,
-                                              create_graph=create_graph))
+                                              create_graph=create_graph,
+                                              slab=cell_b is not None and model.config.slab))
     return torch.cat(out)
 
 
