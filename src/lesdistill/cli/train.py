@@ -5,6 +5,7 @@ Examples::
     lesdistill train --data train.xyz --out run/ --preset small --epochs 200
     lesdistill train --data train.xyz --valid valid.xyz --out run/ --config train.yaml
     lesdistill train --data dft.xyz --out ft/ --init run/best.pt --epochs 50    # fine-tuning
+    lesdistill train --data dft.xyz --out sweep/ --init run/best.pt --fractions 0.05,0.1,0.2,0.4,0.7,1
     torchrun --nproc_per_node=4 --no-python lesdistill train --data train.xyz --out run/ --device cuda
     lesdistill evaluate --model run/best.pt --data test.xyz --out eval/
 """
@@ -15,8 +16,10 @@ from pathlib import Path
 
 import typer
 
+from lesdistill.analysis.fraction_settings import FractionSettings
 from lesdistill.cli.common import TRUST_BACKBONE_HELP, TRUST_CODE_HELP, trusted
 from lesdistill.errors import UserInputError
+from lesdistill.settings import field_help
 
 
 def register(app: typer.Typer) -> None:
@@ -38,6 +41,12 @@ def train_command(
     init: Path = typer.Option(None, "--init", help="Fine-tune: start from this student (.pt)."),
     allow_new_elements: bool = typer.Option(False, "--allow-new-elements",
                                             help="With --init: allow elements the old student never saw."),
+    fractions: str = typer.Option(None, "--fractions", help="With --init: fine-tune on nested "
+                                  "fractions of --data (e.g. 0.05,0.1,0.2,0.4,0.7,1), all scored "
+                                  "on one held-out test split (test_fraction); writes "
+                                  "fractions.json and fractions.png into --out."),
+    scratch: bool = typer.Option(False, "--scratch", help="With --fractions: "
+                                 + field_help(FractionSettings, "scratch") + "."),
     device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N"),
     dtype: str = typer.Option(None, "--dtype", help="float32 (default) | float64"),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide progress bars."),
@@ -60,6 +69,7 @@ def train_command(
                             "`lesdistill sample`)")
     if init is not None and not init.is_file():
         raise not_found("--init student", init, "pass a .pt written by `lesdistill train`")
+    sweep = _sweep_settings(fractions, scratch, init, valid)
     cfg = TrainConfig.from_yaml(config) if config is not None else TrainConfig()
     if config is not None:
         require_trust(config, code_references([], cfg.model), trust_code, cfg.model)
@@ -72,6 +82,11 @@ def train_command(
         StudentConfig.from_preset(cfg.model_preset, **{**cfg.model, "elements": ("H",)})
     except ValueError as exc:
         raise UserInputError(f"bad student model settings: {exc}") from None
+    if sweep is not None:
+        with trusted(trust_backbone):
+            _run_sweep(init, data, out, sweep, cfg, allow_new_elements, device, not no_progress,
+                       trust_backbone)
+        return
     with trusted(trust_backbone):
         result = train(cfg, data, valid_files=valid or None, out_dir=out, init=init,
                        allow_new_elements=allow_new_elements, device=device,
@@ -86,6 +101,36 @@ def train_command(
     typer.echo(f"trained {result.epochs_completed} epochs (best epoch {result.best_epoch}"
                f"{', stopped early' if result.stopped_early else ''}); {summary}")
     typer.echo(f"best student: {result.best_path}")
+
+
+def _sweep_settings(fractions: str | None, scratch: bool, init: Path | None,
+                    valid: list[Path] | None) -> FractionSettings | None:
+    """The fraction sweep asked for on the command line (None: plain training)."""
+    from lesdistill.analysis.fraction_settings import parse_fractions
+
+    if fractions is None:
+        if scratch:
+            raise UserInputError("--scratch needs --fractions (the from-scratch comparison of a "
+                                 "fraction sweep)")
+        return None
+    if init is None:
+        raise UserInputError("--fractions needs --init: the pretrained student to fine-tune")
+    if valid:
+        raise UserInputError("--fractions splits --data itself (test and validation frames, "
+                             "by test_fraction and valid_fraction); drop --valid")
+    return FractionSettings(fractions=parse_fractions(fractions), scratch=scratch)
+
+
+def _run_sweep(init: Path, data: list[Path], out: Path, sweep: FractionSettings, cfg: object,
+               allow_new_elements: bool, device: str, progress: bool,
+               trust_backbone: bool) -> None:
+    from lesdistill.analysis.finetune_fractions import format_fractions, sweep_from_data
+
+    summary = sweep_from_data(init, data, out, sweep, cfg, allow_new_elements=allow_new_elements,
+                              device=device, progress=progress, trust_backbone=trust_backbone,
+                              log=lambda text: typer.echo(text, err=True) if progress else None)
+    typer.echo(format_fractions(summary))
+    typer.echo(f"wrote {', '.join(summary['files'])}")
 
 
 def evaluate_command(
