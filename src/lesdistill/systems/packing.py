@@ -72,11 +72,15 @@ def place_molecules(
     min_heavy_A: float = 2.5,
     min_any_A: float = 1.5,
     max_attempts: int = 60,
+    keep_out_A: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Atoms:
     """Return ``system`` + ``molecules`` placed in the box [region_lo, region_hi) (Cartesian Å).
 
     ``system`` supplies the cell/pbc (and atoms already present, e.g. a slab). Each molecule
-    is centred on its first atom. Raises ValueError if the region is too crowded.
+    is centred on its first atom. ``keep_out_A`` = (heavy, any), two arrays over the atoms of
+    ``system`` (Å): larger minimum distances of new heavy atoms / of any new atom to those atoms
+    (e.g. ions already placed), on top of ``min_heavy_A`` / ``min_any_A``. Raises
+    UserInputError if the region is too crowded.
     """
     cell = np.asarray(system.cell.array, dtype=float)
     pbc = np.asarray(system.pbc, dtype=bool)
@@ -89,6 +93,11 @@ def place_molecules(
     sites = sites[rng.permutation(len(sites))]
     positions = [p for p in system.positions]
     heavy = [z != 1 for z in system.numbers]
+    keep_out = None
+    if keep_out_A is not None:
+        keep_out = tuple(np.asarray(k, dtype=float) for k in keep_out_A)
+        if any(k.shape != (len(system),) for k in keep_out):
+            raise ValueError(f"keep_out_A must be two arrays of length {len(system)} (atoms of system)")
     result = system.copy()
     used = 0
     max_sites = len(sites) + 200 * n  # lattice sites first, then uniform random points
@@ -104,7 +113,8 @@ def place_molecules(
                 rot = Rotation.random(random_state=rng).as_matrix()
                 jitter = (rng.random(3) - 0.5) * jitter_scale * step
                 new = (mol.positions - mol.positions[0]) @ rot.T + site + jitter
-                if _fits(new, mol.numbers != 1, positions, heavy, cell, pbc, min_heavy_A, min_any_A):
+                if _fits(new, mol.numbers != 1, positions, heavy, cell, pbc, min_heavy_A, min_any_A,
+                         keep_out):
                     placed = True
                     break
         if not placed:
@@ -138,7 +148,8 @@ def fcc_sites(lo: np.ndarray, extent: np.ndarray, n: int) -> tuple[np.ndarray, n
 
 
 def _fits(new: np.ndarray, new_heavy: np.ndarray, positions: list[np.ndarray], heavy: list[bool],
-          cell: np.ndarray, pbc: np.ndarray, min_heavy: float, min_any: float) -> bool:
+          cell: np.ndarray, pbc: np.ndarray, min_heavy: float, min_any: float,
+          keep_out: tuple[np.ndarray, ...] | None = None) -> bool:
     if not positions:
         return True
     old = np.asarray(positions)
@@ -147,6 +158,14 @@ def _fits(new: np.ndarray, new_heavy: np.ndarray, positions: list[np.ndarray], h
     d2 = _min_image_d2(delta, cell, pbc).reshape(len(new), len(old))
     if d2.min() < min_any**2:
         return False
+    if keep_out is not None:  # the first atoms of `old` are the system's
+        k_heavy, k_any = keep_out
+        first = d2[:, : len(k_any)]
+        if (first < k_any**2).any():
+            return False
+        new_h = np.asarray(new_heavy, dtype=bool)
+        if new_h.any() and (first[new_h] < k_heavy**2).any():
+            return False
     pair_heavy = np.asarray(new_heavy, dtype=bool)[:, None] & old_heavy[None, :]
     return not (pair_heavy.any() and d2[pair_heavy].min() < min_heavy**2)
 
