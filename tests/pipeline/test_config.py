@@ -96,7 +96,7 @@ def test_demo_config_copies_are_identical() -> None:
     assert (REPO / "configs" / "demo.yaml").read_text() == packaged.read_text()
 
 
-@pytest.mark.parametrize("name", ["demo", "water", "water-gpu-uma", "water-cpu-60min", "hcl", "tio2-water",
+@pytest.mark.parametrize("name", ["demo", "water", "water-gpu-uma", "water-cpu-60min", "hcl", "hcl-cpu-60min", "tio2-water",
                                   "tio2-water-finetune"])
 def test_shipped_configs_load(name: str) -> None:
     cfg = load_config(REPO / "configs" / f"{name}.yaml")

@@ -45,8 +45,8 @@ def restore_threads():
 
     import torch
 
-    saved = torch.get_num_threads(), {k: os.environ.get(k) for k in
-                                      ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+    saved = torch.get_num_threads(), {k: os.environ.get(k) for k in names}
     yield
     torch.set_num_threads(saved[0])
     for key, value in saved[1].items():

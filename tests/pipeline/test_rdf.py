@@ -7,7 +7,8 @@ import pytest
 from ase import Atoms
 from ase.build import bulk
 
-from lesdistill.analysis.rdf import compare_rdfs, radial_distribution, rdf_from_atoms
+from lesdistill.analysis.rdf import (compare_rdf_sources, compare_rdfs, matching_frames,
+                                    radial_distribution, rdf_from_atoms)
 
 
 def test_ideal_gas_is_flat() -> None:
@@ -59,3 +60,29 @@ def test_bad_input() -> None:
                             ("O", "H"))
     with pytest.raises(ValueError, match="unknown element"):
         radial_distribution(np.zeros((1, 3, 3)), np.eye(3) * 5, np.array([8, 1, 1]), ("Xx", "H"))
+
+
+def test_matching_frames_align_a_student_run_with_a_teacher_segment() -> None:
+    # teacher frames 3 fs apart: a student stored every 1 fs takes every 3rd frame
+    assert matching_frames(20, 4, frame_dt_fs=1.0, target_dt_fs=3.0).tolist() == [0, 3, 6, 9]
+    # same spacing, skipping the frame before the teacher's first one; never more than exist
+    assert matching_frames(5, 10, frame_dt_fs=3.0, target_dt_fs=3.0, start=1).tolist() == [1, 2,
+                                                                                          3, 4]
+    # coarser student frames than the teacher's: every frame
+    assert matching_frames(6, 3, frame_dt_fs=5.0, target_dt_fs=3.0).tolist() == [0, 1, 2]
+
+
+def test_compare_rdf_sources_pairs_and_self_comparison() -> None:
+    water = Atoms("OH2", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]], cell=[8, 8, 8],
+                  pbc=True)
+    shifted = water.copy()
+    shifted.positions[1:] *= 1.1  # longer O-H bonds
+    pos = np.stack([water.positions, water.positions])
+    cell = np.stack([np.asarray(water.cell)] * 2)
+    out = compare_rdf_sources({"teacher": (pos, cell), "same": (pos, cell),
+                               "longer": (np.stack([shifted.positions] * 2), cell)},
+                              water.numbers, r_max_A=3.0, n_bins=30)
+    assert set(out["pairs"]) == {"O-O", "O-H"} and len(out["r_A"]) == 30
+    assert set(out["compare"]) == {"O-O, same", "O-O, longer", "O-H, same", "O-H, longer"}
+    assert out["compare"]["O-H, same"]["mean_abs_diff"] == 0.0
+    assert out["compare"]["O-H, longer"]["peak_shift_A"] == pytest.approx(0.1, abs=0.01)

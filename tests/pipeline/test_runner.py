@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from lesdistill.errors import UserInputError
-from lesdistill.pipeline.runner import Stage, read_state, run_stages, stage_timings
+from lesdistill.pipeline.runner import (Stage, finished_stage_times, read_state, run_stages,
+                                       stage_timings)
 
 
 @dataclass(frozen=True)
@@ -183,3 +184,7 @@ def test_time_of_a_killed_attempt_is_kept(tmp_path: Path) -> None:
     assert state["seconds"] == pytest.approx(sum(a["seconds"] for a in state["attempts"]))
     assert stage_timings([Stage("slow", quick)], tmp_path)["slow"] >= 0.45
     assert state["attempts"][-1]["seconds"] < 0.45
+    times = finished_stage_times(["slow", "never"], tmp_path)  # what the report shows
+    assert list(times) == ["slow"] and times["slow"]["attempts"] == 2
+    assert times["slow"]["seconds"] == state["seconds"]
+    assert times["slow"]["last_attempt_s"] == state["attempts"][-1]["seconds"]

@@ -11,14 +11,16 @@ g = (N - 1) / N (the same finite-size factor for any two trajectories of one sys
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from lesdistill.errors import UserInputError
 
-__all__ = ["RDF", "radial_distribution", "rdf_from_atoms", "compare_rdfs"]
+__all__ = ["RDF", "compare_rdf_sources", "compare_rdfs", "matching_frames", "radial_distribution",
+           "rdf_from_atoms", "rdf_pairs"]
 
 
 @dataclass(frozen=True)
@@ -122,3 +124,53 @@ def compare_rdfs(reference: RDF, other: RDF) -> dict[str, float]:
     (r1, h1), (r2, h2) = reference.first_peak(), other.first_peak()
     return {"peak_shift_A": r2 - r1, "peak_height_ratio": h2 / h1 if h1 else float("nan"),
             "mean_abs_diff": float(np.mean(np.abs(reference.g - other.g)))}
+
+
+def rdf_pairs(symbols: set[str]) -> list[tuple[str, str]]:
+    """The element pairs worth comparing: O-O and O-H for aqueous systems (plus Cl-O and Ti-O
+    when present), else the first element with itself."""
+    pairs = [p for p in (("O", "O"), ("O", "H"), ("Cl", "O"), ("Ti", "O"))
+             if p[0] in symbols and p[1] in symbols]
+    if not pairs:
+        first = sorted(symbols)[0]
+        pairs = [(first, first)]
+    return pairs
+
+
+def matching_frames(n_frames: int, n_wanted: int, *, frame_dt_fs: float, target_dt_fs: float,
+                    start: int = 0) -> np.ndarray:
+    """Indices of at most ``n_wanted`` frames of a trajectory of ``n_frames`` frames
+    ``frame_dt_fs`` apart, from frame ``start`` on, spaced as close to ``target_dt_fs`` as the
+    trajectory allows (every round(target / frame) frames, at least every frame): a student run
+    aligned with a teacher segment of ``n_wanted`` frames, same count and time span."""
+    step = max(1, int(round(target_dt_fs / frame_dt_fs)))
+    return np.arange(start, n_frames, step)[:n_wanted]
+
+
+def compare_rdf_sources(sources: Mapping[str, tuple[np.ndarray, np.ndarray]],
+                        numbers: np.ndarray, *, reference: str = "teacher",
+                        r_max_A: float = 6.0, n_bins: int = 120) -> dict[str, Any]:
+    """RDFs of several runs of one system, each against ``reference``, for :func:`rdf_pairs`.
+
+    sources: name -> (positions (F, N, 3) Å, cells (F, 3, 3) Å); numbers: (N,) atomic numbers.
+    Returns {"r_A", "pairs": {"O-O": {source: g}}, "compare": {"O-O, source": {teacher and
+    student first peak position (Å) and height, :func:`compare_rdfs`}}} (JSON-ready)."""
+    from ase.data import chemical_symbols
+
+    symbols = {chemical_symbols[int(z)] for z in np.asarray(numbers)}
+    result: dict[str, Any] = {"pairs": {}, "compare": {}}
+    for pair in rdf_pairs(symbols):
+        name = "-".join(pair)
+        curves = {src: radial_distribution(pos, cell, numbers, pair, r_max_A=r_max_A,
+                                           n_bins=n_bins)
+                  for src, (pos, cell) in sources.items()}
+        ref = curves[reference]
+        result["r_A"] = ref.r_A.tolist()
+        result["pairs"][name] = {src: g.g.tolist() for src, g in curves.items()}
+        for src, g in curves.items():
+            if src != reference:
+                result["compare"][f"{name}, {src}"] = {
+                    "teacher_peak_A": ref.first_peak()[0], "student_peak_A": g.first_peak()[0],
+                    "teacher_peak_g": ref.first_peak()[1], "student_peak_g": g.first_peak()[1],
+                    **compare_rdfs(ref, g)}
+    return result

@@ -144,7 +144,7 @@ def student_rdfs(traj_dir: Path, report: Any) -> dict[str, dict[str, list[float]
 
     from lesdistill.analysis.rdf import radial_distribution
     from lesdistill.md import load_trajectory
-    from lesdistill.pipeline.stage_report import rdf_pairs
+    from lesdistill.analysis.rdf import rdf_pairs
 
     traj = load_trajectory(traj_dir)
     if not np.all(traj.pbc):

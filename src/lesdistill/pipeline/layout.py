@@ -9,6 +9,7 @@ per-teacher runs use the same layout)::
     finetune/best.pt                the fine-tuned student (optional); metrics.json, test.extxyz
     evaluate/metrics.json           held-out errors, charges, speed; evaluate/parity.npz
     md/start.extxyz, md/traj/       student MD start and trajectory (md/traj/summary.json)
+    md/mirror/                      student MD with the teacher's sampling protocol (RDFs)
     ir/ir.json, ir/bec.json         the IR spectrum and the BEC summary
     vdos/vdos.json, vdos/vdos.png   teacher vs student VDOS (optional)
 """
@@ -23,7 +24,7 @@ STUDENT = "train/best.pt"
 CURVE = "train/learning_curve.csv"
 FT_STUDENT, FT_METRICS, FT_TEST = "finetune/best.pt", "finetune/metrics.json", "finetune/test.extxyz"
 EVAL_METRICS, PARITY = "evaluate/metrics.json", "evaluate/parity.npz"
-MD_START, TRAJ = "md/start.extxyz", "md/traj"
+MD_START, TRAJ, MD_MIRROR = "md/start.extxyz", "md/traj", "md/mirror"
 TRAJ_SUMMARY = TRAJ + "/summary.json"
 IR_JSON, BEC_JSON = "ir/ir.json", "ir/bec.json"
 VDOS_JSON, VDOS_PNG = "vdos/vdos.json", "vdos/vdos.png"

@@ -304,3 +304,21 @@ def stage_timings(stages: Sequence[Stage], out_dir: str | Path) -> dict[str, flo
         if state.get("status") == "done":
             timings[stage.name] = float(state.get("seconds", 0.0))
     return timings
+
+
+def finished_stage_times(names: Sequence[str], out_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """For each finished stage of ``names`` (in that order): ``seconds`` over all its attempts
+    (killed ones included), ``last_attempt_s`` and the number of ``attempts``; read from the
+    runner's own state files, so later stages (the report) need not know their format."""
+    out = Path(out_dir)
+    found: dict[str, dict[str, Any]] = {}
+    for name in names:
+        state = read_state(out / name)
+        if state.get("status") != "done":
+            continue
+        attempts = state.get("attempts")
+        seconds = float(state.get("seconds", 0.0))
+        found[name] = {"seconds": seconds,
+                       "last_attempt_s": float(attempts[-1]["seconds"]) if attempts else seconds,
+                       "attempts": len(attempts or [1])}
+    return found

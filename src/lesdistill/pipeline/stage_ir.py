@@ -19,7 +19,7 @@ import numpy as np
 
 from lesdistill.config import RunConfig
 from lesdistill.fileio import write_text_atomic
-from lesdistill.pipeline.layout import BEC_JSON, IR_JSON, TRAJ
+from lesdistill.pipeline.layout import TRAJ
 from lesdistill.pipeline.runner import StageContext
 
 
@@ -40,18 +40,6 @@ def bec_summary_dict(bec: np.ndarray, numbers: np.ndarray, total_charge: float =
                                   "correction": "subtract the mean: lesdistill.spectra."
                                                 "subtract_mean_bec"},
             "text": summ.text()}
-
-
-def diagonals_by_element(bec: np.ndarray, numbers: np.ndarray) -> dict[str, np.ndarray]:
-    """All diagonal BEC components per element (for histograms), e."""
-    from ase.data import chemical_symbols
-
-    z = np.asarray(bec, float).reshape(-1, len(numbers), 3, 3)
-    out = {}
-    for num in sorted(set(np.asarray(numbers).tolist())):
-        mask = np.asarray(numbers) == num
-        out[chemical_symbols[num]] = np.diagonal(z[:, mask], axis1=-2, axis2=-1).ravel()
-    return out
 
 
 def _finite(x: float | None) -> float | None:

@@ -17,14 +17,15 @@ import numpy as np
 
 from lesdistill import __version__, keys
 from lesdistill.config import RunConfig, config_to_dict
-from lesdistill.pipeline.runner import StageContext, read_state
+from lesdistill.pipeline.layout import BEC_JSON, IR_JSON, MD_MIRROR
+from lesdistill.pipeline.runner import StageContext, finished_stage_times
 from lesdistill.pipeline.stages_data import (CURVE, FRAMES, FT_METRICS, TEACHER_JSON, TEST, TRAIN,
                                              VALID, read_frames)
 from lesdistill.pipeline.stages_physics import (BEC_PARITY, EVAL_METRICS, PARITY, TRAJ,
                                                 teacher_segment)
-from lesdistill.pipeline.stage_ir import BEC_JSON, IR_JSON, diagonals_by_element
 from lesdistill.pipeline.stage_vdos import VDOS_JSON, VDOS_PNG
 from lesdistill.sampling.snapshots import is_snapshot
+from lesdistill.spectra.bec import diagonals_by_element
 
 
 def _json(path: Path) -> dict[str, Any] | None:
@@ -35,20 +36,10 @@ def _count(path: Path) -> int:
     return len(read_frames(path)) if path.is_file() else 0
 
 
-def rdf_pairs(symbols: set[str]) -> list[tuple[str, str]]:
-    """O-O and O-H for aqueous systems (plus Cl-O / Ti-O when present), else the first element."""
-    pairs = [p for p in (("O", "O"), ("O", "H"), ("Cl", "O"), ("Ti", "O"))
-             if p[0] in symbols and p[1] in symbols]
-    if not pairs:
-        first = sorted(symbols)[0]
-        pairs = [(first, first)]
-    return pairs
-
-
 def compute_rdfs(cfg: RunConfig, out: Path) -> dict[str, Any] | None:
     """RDFs of teacher MD vs student MD run with the same protocol and length (``md/mirror``),
     plus the student's production MD over the same simulated time (see module docstring)."""
-    from lesdistill.analysis.rdf import compare_rdfs, radial_distribution
+    from lesdistill.analysis.rdf import compare_rdf_sources, matching_frames
     from lesdistill.md import load_trajectory
 
     frames = read_frames(out / FRAMES)
@@ -61,40 +52,28 @@ def compute_rdfs(cfg: RunConfig, out: Path) -> dict[str, Any] | None:
     sources: dict[str, tuple[np.ndarray, np.ndarray]] = {
         "teacher": (np.stack([f.positions for f in teacher]),
                     np.stack([np.asarray(f.cell) for f in teacher]))}
-    result: dict[str, Any] = {"pairs": {}, "compare": {}, "teacher_frames": n,
-                              "teacher_span_fs": (n - 1) * teacher_dt}
-    mirror_dir = out / "md" / "mirror"
+    result: dict[str, Any] = {"teacher_frames": n, "teacher_span_fs": (n - 1) * teacher_dt}
+    mirror_dir = out / MD_MIRROR
     if (mirror_dir / "summary.json").is_file():
         mirror = load_trajectory(mirror_dir, positions=True)
-        idx = np.arange(1, mirror.n_frames)[:n]  # frame 0 precedes the teacher's first frame
+        # frame 0 precedes the teacher's first frame; the mirror has the teacher's spacing
+        idx = matching_frames(mirror.n_frames, n, frame_dt_fs=mirror.frame_dt_fs,
+                              target_dt_fs=teacher_dt, start=1)
         sources["student (same protocol)"] = (mirror.positions[idx], mirror.cell[idx])
         result["student_frames"] = len(idx)
         result["student_span_fs"] = float(mirror.time_fs[idx[-1]] - mirror.time_fs[idx[0]])
     traj = load_trajectory(out / TRAJ, positions=True)
     if not np.array_equal(numbers, traj.numbers):
         raise ValueError("teacher frames and student trajectory hold different atoms")
-    step = max(1, int(round(teacher_dt / traj.frame_dt_fs)))
-    idx = np.arange(0, traj.n_frames, step)[:n]
+    idx = matching_frames(traj.n_frames, n, frame_dt_fs=traj.frame_dt_fs, target_dt_fs=teacher_dt)
     sources["student (production MD)"] = (traj.positions[idx], traj.cell[idx])
     result["production_frames"] = len(idx)
     result["production_span_fs"] = float(traj.time_fs[idx[-1]] - traj.time_fs[idx[0]])
     if "student_frames" not in result:
         result["student_frames"], result["student_span_fs"] = (result["production_frames"],
                                                                result["production_span_fs"])
-    rmax, bins = cfg.report.rdf_rmax_A, cfg.report.rdf_bins
-    for pair in rdf_pairs(set(teacher[0].get_chemical_symbols())):
-        name = "-".join(pair)
-        curves = {src: radial_distribution(pos, cell, numbers, pair, r_max_A=rmax, n_bins=bins)
-                  for src, (pos, cell) in sources.items()}
-        result["r_A"] = curves["teacher"].r_A.tolist()
-        result["pairs"][name] = {src: g.g.tolist() for src, g in curves.items()}
-        ref = curves["teacher"]
-        for src, g in curves.items():
-            if src != "teacher":
-                result["compare"][f"{name}, {src}"] = {
-                    "teacher_peak_A": ref.first_peak()[0], "student_peak_A": g.first_peak()[0],
-                    "teacher_peak_g": ref.first_peak()[1], "student_peak_g": g.first_peak()[1],
-                    **compare_rdfs(ref, g)}
+    result.update(compare_rdf_sources(sources, numbers, r_max_A=cfg.report.rdf_rmax_A,
+                                      n_bins=cfg.report.rdf_bins))
     return result
 
 
@@ -271,7 +250,7 @@ def gather(cfg: RunConfig, out: Path, stage_names: list[str]) -> tuple[dict, dic
     if bec:
         data["bec"] = bec
         traj = load_trajectory(out / TRAJ, positions=False)
-        samples["bec_diagonals"] = diagonals_by_element(traj.bec, traj.numbers)
+        samples["bec_diagonals"] = diagonals_by_element(traj.bec, traj.numbers)  # e
     md_summary = _json(out / TRAJ / "summary.json")
     if md_summary:
         data["md"] = md_summary
@@ -282,13 +261,10 @@ def gather(cfg: RunConfig, out: Path, stage_names: list[str]) -> tuple[dict, dic
             samples["vdos_png"] = (out / VDOS_PNG).read_bytes()
     data["finetune"] = _json(out / FT_METRICS)
     data["rdf"] = compute_rdfs(cfg, out)
-    states = {name: read_state(out / name) for name in stage_names}
-    done = {name: st for name, st in states.items() if st.get("status") == "done"}
-    data["timings_s"] = {name: float(st.get("seconds", 0.0)) for name, st in done.items()}
-    data["timings_last_attempt_s"] = {
-        name: float(st["attempts"][-1]["seconds"]) if st.get("attempts") else float(st.get("seconds", 0.0))
-        for name, st in done.items()}
-    data["timings_attempts"] = {name: len(st.get("attempts") or [1]) for name, st in done.items()}
+    timings = finished_stage_times(stage_names, out)
+    data["timings_s"] = {name: t["seconds"] for name, t in timings.items()}
+    data["timings_last_attempt_s"] = {name: t["last_attempt_s"] for name, t in timings.items()}
+    data["timings_attempts"] = {name: t["attempts"] for name, t in timings.items()}
     data["config"] = config_to_dict(cfg)
     data["warnings"] = quality_warnings(cfg, data)
     data["caveats"] = caveats(cfg, data)

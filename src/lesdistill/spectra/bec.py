@@ -157,3 +157,16 @@ def read_bec_extxyz(path: str | Path) -> tuple[list[Any], np.ndarray | None]:
         return frames, np.stack([atoms.arrays[keys.BEC_ARRAY].reshape(-1, 3, 3)
                                  for atoms in frames])
     return frames, None
+
+
+def diagonals_by_element(bec: np.ndarray, numbers: np.ndarray) -> dict[str, np.ndarray]:
+    """All diagonal components Z_xx, Z_yy, Z_zz (e) per element symbol, pooled over frames
+    (for histograms); bec (B, N, 3, 3) or (N, 3, 3), numbers (N,)."""
+    from ase.data import chemical_symbols
+
+    z = np.asarray(bec, float).reshape(-1, len(numbers), 3, 3)
+    out = {}
+    for num in sorted(set(np.asarray(numbers).tolist())):
+        mask = np.asarray(numbers) == num
+        out[chemical_symbols[num]] = np.diagonal(z[:, mask], axis1=-2, axis2=-1).ravel()
+    return out

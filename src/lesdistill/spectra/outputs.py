@@ -53,8 +53,8 @@ def group_arrays(spectrum: Any, system: str, *, style: str = "absolute") -> dict
     """JSON-ready group decomposition of ``spectrum`` in ``style``: the group spectra (and in
     "self" mode the cross terms between groups; n*alpha in cm^-1, or a.u. in paper style), the
     sum check (:meth:`~lesdistill.spectra.ir.IRSpectrum.group_sum_check`) and per group its
-    band table against the matching reference (:func:`~lesdistill.spectra.peaks.reference_for_group`,
-    with the reference's citation)."""
+    band table against the matching reference
+    (:func:`~lesdistill.spectra.peaks.reference_for_group`, with the reference's citation)."""
     from lesdistill.spectra.peaks import REFERENCE_CITATION, normalize_system
 
     key = normalize_system(system)
