@@ -124,3 +124,21 @@ def test_layers_of_a_known_slab_are_found_from_the_density_minima():
     np.testing.assert_array_equal(fixed.labels[:, water_o], 1 + (layer > 0))
     with pytest.raises(UserInputError, match="density minima"):
         groups.tio2_labels(_traj(numbers, positions, cell), n_layers=5)
+
+
+def test_water_profiles_of_a_known_slab_in_the_summary():
+    """Along z the water density integrates to the water count per frame; the slab's height
+    range is that of its atoms; the distance profile peaks in the first layer."""
+    from lesdistill.systems.packing import AMU_PER_G_CM3_A3
+
+    numbers, positions, cell, _, n_slab = _slab_frames()
+    out = groups.summary(groups.tio2_labels(_traj(numbers, positions, cell)))
+    profile = out["profile"]
+    assert set(profile) >= {"r_A", "g_cm3", "z_A", "z_g_cm3", "slab_z_A"}
+    z, rho = np.array(profile["z_A"]), np.array(profile["z_g_cm3"])
+    molecules = rho.sum() * (z[1] - z[0]) * 144.0 * AMU_PER_G_CM3_A3 / 18.01528
+    assert molecules == pytest.approx(16.0, rel=1e-9)  # 16 waters per frame
+    assert profile["slab_z_A"] == pytest.approx([0.0, 2.0])
+    assert z[np.argmax(rho)] == pytest.approx(4.2, abs=0.2)  # layer 1: 2.2 Å above z = 2
+    r, g = np.array(profile["r_A"]), np.array(profile["g_cm3"])
+    assert r[np.argmax(g)] < out["cuts_A"][0]

@@ -97,6 +97,7 @@ def test_demo_config_copies_are_identical() -> None:
 
 
 @pytest.mark.parametrize("name", ["demo", "water", "water-gpu-uma", "water-cpu-60min", "hcl", "hcl-cpu-60min", "tio2-water",
+                                  "tio2-water-cpu-60min",
                                   "tio2-water-finetune"])
 def test_shipped_configs_load(name: str) -> None:
     cfg = load_config(REPO / "configs" / f"{name}.yaml")

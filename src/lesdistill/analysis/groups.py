@@ -211,6 +211,29 @@ def density_profile(distances: np.ndarray, *, bin_A: float = 0.05, max_distance_
     return 0.5 * (edges[1:] + edges[:-1]), per
 
 
+def height_profile(positions: np.ndarray, cells: np.ndarray, water_o: np.ndarray,
+                   slab: np.ndarray, *, bin_A: float = 0.2) -> dict[str, list[float]]:
+    """Water density along the surface normal: (bin centres Å, g/cm^3) of the water O heights
+    z = s_3 L over all frames (s_3 the fractional coordinate along the third cell vector, wrapped
+    into [0, 1); L = V / A the cell height), and the mean height range (Å) of the slab atoms."""
+    from lesdistill.systems.packing import AMU_PER_G_CM3_A3
+
+    cell0 = np.asarray(cells[0], float)
+    area = float(np.linalg.norm(np.cross(cell0[0], cell0[1])))
+    height = abs(float(np.linalg.det(cell0))) / area
+    z_water, z_lo, z_hi = [], [], []
+    for p, c in zip(positions, cells, strict=True):
+        s3 = (np.asarray(p, float) @ np.linalg.inv(np.asarray(c, float)))[:, 2] % 1.0
+        z_water.append(s3[water_o] * height)
+        z_lo.append(float(s3[slab].min() * height))
+        z_hi.append(float(s3[slab].max() * height))
+    edges = np.arange(0.0, height + bin_A, bin_A)
+    counts, _ = np.histogram(np.concatenate(z_water), bins=edges)
+    rho = counts * 18.01528 / (len(positions) * area * bin_A * AMU_PER_G_CM3_A3)
+    return {"z_A": (0.5 * (edges[1:] + edges[:-1])).tolist(), "z_g_cm3": rho.tolist(),
+            "slab_z_A": [float(np.mean(z_lo)), float(np.mean(z_hi))], "height_A": height}
+
+
 def find_layer_cuts(r_A: np.ndarray, density: np.ndarray, n_cuts: int = 2, *,
                     smooth_A: float = 0.1, min_prominence: float = 0.05) -> list[float]:
     """Positions (Å) of the first ``n_cuts`` minima of a (smoothed) density profile after its
@@ -265,9 +288,11 @@ def tio2_labels(traj: Any, *, n_layers: int = 2, cuts_A: list[float] | None = No
         labels[f, water_o] = 1 + np.digitize(dist[f], cuts)  # beyond the last cut: bulk
         owner, _ = _hydrogen_owners(p, numbers, c, pbc, o_index, 1.35)
         labels[f, h_index] = labels[f, owner]
+    along_z = height_profile(positions, cells, water_o, slab_index)
     return GroupLabels(names, labels, {"selector": "tio2-water", "cuts_A": cuts,
                                        "profile_r_A": r.tolist(),
                                        "profile_g_cm3": rho.tolist(),
+                                       **{f"profile_{k}": v for k, v in along_z.items()},
                                        "n_slab_atoms": int(mask.sum())})
 
 
@@ -304,8 +329,15 @@ def with_group_currents(traj: Any, selector: str, **options: Any) -> tuple[Any, 
 
 
 def summary(labels: GroupLabels) -> dict[str, Any]:
-    """JSON-able: mean/min/max group sizes (atoms) and the selector's settings."""
+    """JSON-able: mean/min/max group sizes (atoms), the selector's settings and (tio2-water) the
+    water density profiles under ``profile``: ``r_A`` / ``g_cm3`` vs the distance to the
+    nearest slab atom (per interface), ``z_A`` / ``z_g_cm3`` along the surface normal,
+    ``slab_z_A`` the slab's height range."""
     sizes = {name: {"mean": float(c.mean()), "min": int(c.min()), "max": int(c.max())}
              for name, c in labels.counts().items()}
-    return {"names": list(labels.names), "atoms_per_group": sizes,
-            **{k: v for k, v in labels.info.items() if not k.startswith("profile")}}
+    out = {"names": list(labels.names), "atoms_per_group": sizes,
+           **{k: v for k, v in labels.info.items() if not k.startswith("profile")}}
+    profile = {k.removeprefix("profile_"): v for k, v in labels.info.items() if k.startswith("profile_")}
+    if profile:
+        out["profile"] = profile
+    return out

@@ -36,6 +36,7 @@ from lesdistill.fileio import atomic_open, write_text_atomic
 from lesdistill.report import figures as F
 from lesdistill.report.benchmark_sections import section_bec_benchmark, section_vdos
 from lesdistill.report.html import Figure, Section, Table, render_html
+from lesdistill.report.interface_sections import section_water_profile
 from lesdistill.report.ir_sections import section_ir_groups, section_ir_paper
 
 __all__ = ["build_report", "build_sections"]
@@ -312,7 +313,7 @@ def build_sections(data: Mapping[str, Any], samples: Mapping[str, Any] | None = 
     parts = [_section_warnings(data), _section_caveats(data), _section_overview(data),
              _section_training(data, samples), _section_finetune(data), _section_charges(data, samples),
              section_bec_benchmark(data, samples), _section_teacher_md(data), _section_rdf(data),
-             section_vdos(data, samples), _section_ir(data), section_ir_groups(data),
+             section_vdos(data, samples), _section_ir(data), section_ir_groups(data), section_water_profile(data),
              section_ir_paper(data), _section_dielectric(data),
              _section_speed(data)]
     return [p for p in parts if p is not None]
