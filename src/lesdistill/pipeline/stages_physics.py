@@ -22,7 +22,6 @@ import numpy as np
 from lesdistill import keys
 from lesdistill.config import RunConfig
 from lesdistill.fileio import atomic_path, write_text_atomic
-from lesdistill.md.settings import MDSettings
 from lesdistill.pipeline.layout import EVAL_METRICS, MD_START, PARITY, STUDENT, TRAJ
 from lesdistill.pipeline.runner import StageContext
 from lesdistill.pipeline.stages_data import (FRAMES, STRUCTURE, TEST, final_student, read_frames,
@@ -135,28 +134,22 @@ def _start_structure(cfg: RunConfig, ctx: StageContext) -> Any:
 
 def _run_mirror(ctx: StageContext, calc: Any) -> None:
     """Student MD with the teacher's sampling protocol for the RDF segment: same start structure,
-    temperature, strain, thermostat, time step, equilibration and length (``md/mirror``)."""
+    temperature, strain, thermostat, time step, equilibration and length (``md/mirror``,
+    :mod:`lesdistill.sampling.replay`)."""
     from lesdistill.md import run_md
+    from lesdistill.sampling.replay import replay_settings, replay_start
 
     cfg: RunConfig = ctx.config
     s = cfg.sampling
     frames = read_frames(ctx.input(FRAMES))
     seg = teacher_segment(cfg, frames)
-    temperature = float(frames[seg[0]].info.get(keys.TEMPERATURE_K, cfg.md.temperature_K))
-    strain = float(frames[seg[0]].info.get("strain", 0.0))
-    from lesdistill.sampling.md import segment_start
-
-    pairs = [(t, st) for t, st, _ in s.segments()]
-    index = min(range(len(pairs)), key=lambda k: abs(pairs[k][0] - temperature) + abs(pairs[k][1] - strain))
-    atoms = segment_start(read_frames(ctx.input(STRUCTURE))[0], s, cfg.seed, index, temperature, strain)
+    first = frames[seg[0]].info
+    temperature = float(first.get(keys.TEMPERATURE_K, cfg.md.temperature_K))
+    strain = float(first.get("strain", 0.0))
+    atoms = replay_start(read_frames(ctx.input(STRUCTURE))[0], s, cfg.seed, temperature, strain)
     atoms.calc = calc
-    thermostat = s.thermostat if s.thermostat in ("langevin", "bussi") else "langevin"
-    mirror = MDSettings(temperature_K=temperature, timestep_fs=s.timestep_fs,
-                        n_equil=int(frames[seg[0]].info.get("equilibration_steps", s.equilibration_steps)),
-                        n_steps=len(seg) * s.stride,
-                        stride=s.stride, thermostat=thermostat, production=thermostat,
-                        coupling_fs=1.0 / s.friction_per_fs,
-                        production_coupling_fs=1.0 / s.friction_per_fs)
+    mirror = replay_settings(s, temperature, len(seg),
+                             int(first.get("equilibration_steps", s.equilibration_steps)))
     run_md(atoms, ctx.stage_dir / "mirror", mirror, seed=cfg.seed + 7, progress=ctx.progress)
 
 
