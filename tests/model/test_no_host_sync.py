@@ -69,7 +69,7 @@ def _batch_of(atoms_list, cutoff: float) -> AtomicBatch:
 
 
 def _step(model: StudentModel, batch: AtomicBatch, positions: torch.Tensor, velocities: torch.Tensor,
-          periodic: bool) -> torch.Tensor:
+          periodic: bool, slab: bool = False) -> torch.Tensor:
     """Energy + forces with the graph kept, then the dipole current of the first structure."""
     leaf = positions.detach().requires_grad_(True)
     out = model(batch.replace(positions=leaf), compute_forces=True, create_graph=False,
@@ -78,15 +78,17 @@ def _step(model: StudentModel, batch: AtomicBatch, positions: torch.Tensor, velo
     cell = right_handed(batch.cell[0]) if periodic else None
     if n is None:  # several structures: forces only
         return out[keys.FORCES]
-    terms = response_terms(out[keys.LATENT_CHARGES], leaf, cell, eps_inf=1.5)
+    terms = response_terms(out[keys.LATENT_CHARGES], leaf, cell, eps_inf=1.5, slab=slab)
     return terms.dipole_current(velocities)
 
 
-@pytest.mark.parametrize(("method", "periodic", "n_structures"), [
-    ("ewald", True, 1), ("pme", True, 1), ("ewald", False, 1), ("ewald", True, 2)])
-def test_md_step_reads_nothing_on_the_host(monkeypatch, method, periodic, n_structures):
+@pytest.mark.parametrize(("method", "periodic", "n_structures", "slab"), [
+    ("ewald", True, 1, False), ("pme", True, 1, False), ("ewald", False, 1, False), ("ewald", True, 2, False),
+    ("ewald", True, 1, True)])
+def test_md_step_reads_nothing_on_the_host(monkeypatch, method, periodic, n_structures, slab):
     config = StudentConfig.from_preset("tiny", elements=["H", "O"], dtype="float64", les_method=method,
-                                       eps_inf=1.5, seed=5)
+                                       eps_inf=1.5, seed=5,
+                                       les_slab_correction="yeh-berkowitz" if slab else "none")
     model = StudentModel(config).eval()
     frames = [water_box(n_molecules=4, seed=s) for s in range(n_structures)]
     if not periodic:
@@ -98,10 +100,10 @@ def test_md_step_reads_nothing_on_the_host(monkeypatch, method, periodic, n_stru
     velocities = torch.tensor(rng.normal(scale=0.01, size=tuple(batch.positions.shape)))
     for module in ("lesdistill.device", "lesdistill.model.repulsion"):
         monkeypatch.setattr(f"{module}.host_reads_are_free", lambda tensor: False)
-    first = _step(model, batch, batch.positions, velocities, periodic)  # checks, host copies
+    first = _step(model, batch, batch.positions, velocities, periodic, slab)  # checks, host copies
     moved = batch.positions + 1e-3
     with host_reads() as reads:
-        result = _step(model, batch, moved, velocities, periodic)
+        result = _step(model, batch, moved, velocities, periodic, slab)
     assert reads == [], reads
     assert torch.isfinite(result).all() and not torch.equal(result, first)
 
