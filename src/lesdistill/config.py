@@ -16,7 +16,8 @@ Layout (units in the field names)::
     sampling: {temperatures_K: [300], n_frames: 80, stride: 4, timestep_fs: 0.5, ...}  # total
     student:  {preset: tiny, options: {...}}       # options: StudentConfig fields
     training: {...}                                # TrainConfig fields (lesdistill.training)
-    finetune: {teacher: xtb-gfn2, n_frames: 8, training: {...}}   # optional
+    finetune: {teacher: xtb-gfn2, n_frames: 8, training: {...},   # optional
+               fractions: [0.1, 0.4, 1.0], scratch: false}  # optional fraction sweep
     md:       {temperature_K: 300, timestep_fs: 0.5, n_equil: 200, n_steps: 4000, stride: 2,
                production: nve}
     ir:       {correction: harmonic, window: hann, bec_every: 50, reference: water,
@@ -39,6 +40,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from lesdistill.analysis.fraction_settings import FractionSettings
 from lesdistill.config_types import from_dict, to_dict
 from lesdistill.errors import UserInputError
 from lesdistill.md.same_start import SameStartSettings
@@ -104,8 +106,14 @@ class StudentSection:
 
 
 @dataclass(frozen=True)
-class FinetuneConfig:
-    """Optional fine-tuning on a small higher-level set (``data`` file, or ``teacher`` labels)."""
+class FinetuneConfig(FractionSettings):
+    """Optional fine-tuning on a small higher-level set (``data`` file, or ``teacher`` labels).
+
+    With ``fractions`` (and ``scratch``), the fields of
+    :class:`lesdistill.analysis.fraction_settings.FractionSettings`, the stage also fine-tunes
+    on nested fractions of its training frames, all scored on its held-out test frames
+    (:mod:`lesdistill.analysis.finetune_fractions`; ``finetune/fractions/``).
+    """
 
     data: str | None = None  # labelled extxyz file (energy/forces[/stress]) at the higher level
     teacher: str | None = None  # or: relabel frames of the sampled set with this teacher spec

@@ -103,7 +103,10 @@ def test_shipped_configs_load(name: str) -> None:
     cfg = load_config(REPO / "configs" / f"{name}.yaml")
     assert cfg.output
     if name.endswith("finetune"):
-        assert cfg.finetune is not None
+        from lesdistill.pipeline.preflight import check_sections
+
+        assert cfg.finetune is not None and cfg.finetune.fractions
+        check_sections(cfg)  # every fraction gets its own number of training frames
 
 
 def test_demo_finds_the_dft_reference(tmp_path: Path, monkeypatch) -> None:

@@ -52,7 +52,14 @@ def _synthetic() -> tuple[dict, dict]:
         "speed": [{"model": "teacher", "ms_per_step": 450.0}, {"model": "student", "ms_per_step": 9.0}],
         "finetune": {"teacher": "xtb-gfn2", "n_train": 6,
                      "before": {"energy_mae_meV_atom": 50.0, "force_mae_meV_A": 300.0},
-                     "after": {"energy_mae_meV_atom": 5.0, "force_mae_meV_A": 120.0}},
+                     "after": {"energy_mae_meV_atom": 5.0, "force_mae_meV_A": 120.0},
+                     "fractions": {"n_test": 3, "n_pool": 10, "folder": "finetune/fractions",
+                                   "curve": {
+                                       "fraction": [0.2, 1.0], "n_train": [2, 10],
+                                       "baseline": {"forces_rmse_meV_per_A": 310.0,
+                                                    "energy_mae_meV_per_atom": 50.0},
+                                       "finetune": {"forces_rmse_meV_per_A": [200.0, 150.0],
+                                                    "energy_mae_meV_per_atom": [9.0, 5.0]}}}},
     }
     samples = {"parity_energy": (rng.normal(size=8), rng.normal(size=8)),
                "parity_forces": (rng.normal(size=300), rng.normal(size=300)),
@@ -69,14 +76,15 @@ def test_full_report_is_valid_and_self_contained(tmp_path: Path) -> None:
     pngs = sorted((tmp_path / "figures").glob("*.png"))
     names = {p.stem for p in pngs}
     assert {"learning_curve_energy", "learning_curve_forces", "parity_energy", "parity_forces",
-            "charges", "bec", "rdf", "ir", "finetune"} <= names
+            "charges", "bec", "rdf", "ir", "finetune", "finetune_fractions"} <= names
     assert len(images) == len(pngs)
     # each PNG file is exactly one of the inline images
     assert {p.read_bytes() for p in pngs} == set(images)
     assert "http://" not in text and "https://" not in text and "<script" not in text
     assert "synthetic &lt;report&gt; &amp; co" in text
     assert text.index("Warnings") < text.index("Teacher, student and data")
-    for needle in ("Infrared spectrum", "Speed", "Fine-tuning", "radial distribution"):
+    for needle in ("Infrared spectrum", "Speed", "Fine-tuning", "radial distribution",
+                   "fraction sweep"):
         assert needle in text
     numbers = json.loads((tmp_path / "report.json").read_text())
     assert numbers["ir"]["sum_rule"]["nan_value"] is None  # NaN -> null, strict JSON

@@ -43,7 +43,7 @@ from lesdistill.fileio import atomic_path, write_text_atomic
 
 PathLike = str | os.PathLike[str]
 
-__all__ = ["SweepInputs", "format_fractions", "fractions_png", "plan_sizes",
+__all__ = ["SweepInputs", "format_fractions", "fraction_student", "fractions_png", "plan_sizes",
            "run_finetune_fractions", "split_once", "sweep_from_data"]
 
 #: the nested order of the pool is seeded with the TrainConfig seed plus this offset
@@ -65,6 +65,11 @@ class SweepInputs:
 
 def _folder(fraction: float) -> str:
     return f"f_{fraction:g}"
+
+
+def fraction_student(out_dir: PathLike, fraction: float, kind: str = "finetune") -> Path:
+    """The best student of one fraction (``kind``: finetune | scratch) of a sweep in ``out_dir``."""
+    return Path(out_dir) / _folder(fraction) / kind / "best.pt"
 
 
 def plan_sizes(n_pool: int, fractions: Sequence[float]) -> list[int]:

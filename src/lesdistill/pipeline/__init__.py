@@ -6,6 +6,7 @@ Stages, in order (each writes into ``OUTPUT/<stage>/``)::
     sample    teacher MD + labels, train/valid/test split      -> sample/*.extxyz
     train     the LES student                                   -> train/best.pt
     finetune  (optional) on a small higher-level set            -> finetune/best.pt
+              (finetune.fractions: the fraction sweep)          -> finetune/fractions/
     evaluate  held-out errors, latent charges, speed table,    -> evaluate/metrics.json
               BEC benchmark (evaluate.bec_reference)            -> evaluate/bec_benchmark/
     md        student MD with dipole current (and BECs)         -> md/traj/
@@ -104,7 +105,8 @@ def make_stages() -> list[Stage]:
               inputs=lambda cfg: [D.TRAIN, D.VALID], outputs=lambda cfg: ["best.pt"]),
         Stage("finetune", D.run_finetune, description="fine-tune on the higher-level set",
               hash_payload=ft_payload, inputs=lambda cfg: [D.STUDENT, D.FRAMES],
-              outputs=lambda cfg: ["best.pt", "metrics.json"],
+              outputs=lambda cfg: ["best.pt", "metrics.json"]
+              + (["fractions/fractions.json"] if cfg.finetune and cfg.finetune.fractions else []),
               enabled=lambda cfg: cfg.finetune is not None),
         Stage("evaluate", P.run_evaluate, description="held-out errors, charges, speed",
               hash_payload=lambda cfg: {"teacher": c(cfg.teacher),

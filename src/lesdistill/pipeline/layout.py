@@ -7,6 +7,7 @@ per-teacher runs use the same layout)::
     sample/teacher.json             what the teacher is
     train/best.pt                   the distilled student; train/learning_curve.csv
     finetune/best.pt                the fine-tuned student (optional); metrics.json, test.extxyz
+    finetune/fractions/             the fraction sweep (optional): fractions.json, fractions.png
     evaluate/metrics.json           held-out errors, charges, speed; evaluate/parity.npz
     md/start.extxyz, md/traj/       student MD start and trajectory (md/traj/summary.json)
     md/mirror/                      student MD with the teacher's sampling protocol (RDFs)
@@ -23,6 +24,7 @@ TEACHER_JSON = "sample/teacher.json"
 STUDENT = "train/best.pt"
 CURVE = "train/learning_curve.csv"
 FT_STUDENT, FT_METRICS, FT_TEST = "finetune/best.pt", "finetune/metrics.json", "finetune/test.extxyz"
+FT_FRACTIONS = "finetune/fractions"
 EVAL_METRICS, PARITY = "evaluate/metrics.json", "evaluate/parity.npz"
 MD_START, TRAJ, MD_MIRROR = "md/start.extxyz", "md/traj", "md/mirror"
 TRAJ_SUMMARY = TRAJ + "/summary.json"

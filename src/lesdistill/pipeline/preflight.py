@@ -93,3 +93,24 @@ def check_sections(cfg: Any) -> None:
         if ft.data is not None and not Path(ft.data).is_file():
             raise not_found("finetune.data", ft.data, "fix the path in the config (relative "
                             "paths are relative to the config file)")
+        if ft.fractions:
+            _fraction_sizes(cfg)
+
+
+def _fraction_sizes(cfg: Any) -> None:
+    """Every fraction of ``finetune.fractions`` gets its own number of training frames."""
+    from lesdistill.analysis.finetune_fractions import plan_sizes
+    from lesdistill.pipeline.stages_data import finetune_split_sizes
+
+    ft = cfg.finetune
+    if ft.data is not None:
+        from ase.io import read
+
+        n = len(read(ft.data, index=":"))
+    else:
+        n = min(ft.n_frames, cfg.sampling.n_frames)
+    n_train = finetune_split_sizes(n, ft.test_fraction)[2] if n >= 3 else 0
+    try:
+        plan_sizes(n_train, ft.fractions)
+    except UserInputError as exc:
+        raise UserInputError(f"finetune.fractions: {exc}") from None

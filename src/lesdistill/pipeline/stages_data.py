@@ -8,6 +8,7 @@ Files (relative to the output folder)::
     sample/teacher.json           teacher metadata
     train/best.pt, train/learning_curve.csv, ...   (lesdistill.training.train)
     finetune/{data,train,valid,test}.extxyz, finetune/best.pt, finetune/metrics.json
+    finetune/fractions/           the fraction sweep (finetune.fractions), fractions.json/.png
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from lesdistill import keys
 from lesdistill.config import RunConfig
 from lesdistill.errors import UserInputError
 from lesdistill.fileio import atomic_path, write_text_atomic
-from lesdistill.pipeline.layout import (CURVE, FRAMES, FT_METRICS, FT_STUDENT, FT_TEST, STRUCTURE,
-                                         STUDENT, TEACHER_JSON, TEST, TRAIN, VALID)
+from lesdistill.pipeline.layout import (CURVE, FRAMES, FT_FRACTIONS, FT_METRICS, FT_STUDENT,
+                                         FT_TEST, STRUCTURE, STUDENT, TEACHER_JSON, TEST, TRAIN,
+                                         VALID)
 from lesdistill.pipeline.runner import StageContext
 
 
@@ -179,6 +181,13 @@ def _finetune_frames(ctx: StageContext) -> list[Any]:
     return read_frames(out)
 
 
+def finetune_split_sizes(n: int, test_fraction: float) -> tuple[int, int, int]:
+    """(test, valid, train) frame counts of the fine-tune stage's split of ``n`` frames (the
+    validation set is as large as the test set)."""
+    n_test = min(max(1, round(test_fraction * n)), (n - 1) // 2)
+    return n_test, n_test, n - 2 * n_test
+
+
 def run_finetune(ctx: StageContext) -> None:
     from lesdistill.training import train
     from lesdistill.training.evaluate import evaluate
@@ -191,22 +200,55 @@ def run_finetune(ctx: StageContext) -> None:
     if n < 3:
         raise UserInputError(f"the fine-tuning set has {n} frames; need at least 3 "
                              "(train, valid, test)")
-    n_test = min(max(1, int(round(ft.test_fraction * n))), (n - 1) // 2)
+    n_test, _, _ = finetune_split_sizes(n, ft.test_fraction)
     perm = np.random.default_rng(cfg.seed + 1).permutation(n)
     test, valid, trn = perm[:n_test], perm[n_test:2 * n_test], perm[2 * n_test:]
     for name, idx in (("train", trn), ("valid", valid), ("test", test)):
         write_frames(ctx.stage_dir / f"{name}.extxyz", [frames[i] for i in sorted(idx)])
     base = ctx.input(STUDENT)
     before = evaluate(base, ctx.stage_dir / "test.extxyz", device=cfg.device)
-    result = train(train_config(cfg, ft.training), [ctx.stage_dir / "train.extxyz"],
-                   valid_files=[ctx.stage_dir / "valid.extxyz"], out_dir=ctx.stage_dir,
-                   init=base, device=cfg.device, progress=ctx.progress)
-    after = evaluate(result.best_path, ctx.stage_dir / "test.extxyz", device=cfg.device)
+    config = train_config(cfg, ft.training)
+    sweep = _fraction_sweep(ctx, config) if ft.fractions else None
+    if sweep is not None and ft.fractions[-1] == 1.0:
+        # the sweep's fraction 1 is this stage's fine-tuning run (the same training frames in
+        # the same order, validation frames and TrainConfig): its student is the stage's
+        from lesdistill.analysis.finetune_fractions import fraction_student
+
+        full = fraction_student(ctx.out_dir / FT_FRACTIONS, 1.0)
+        with atomic_path(ctx.stage_dir / "best.pt") as tmp:
+            tmp.write_bytes(full.read_bytes())
+        after = evaluate(ctx.stage_dir / "best.pt", ctx.stage_dir / "test.extxyz",
+                         device=cfg.device)
+    else:
+        result = train(config, [ctx.stage_dir / "train.extxyz"],
+                       valid_files=[ctx.stage_dir / "valid.extxyz"], out_dir=ctx.stage_dir,
+                       init=base, device=cfg.device, progress=ctx.progress)
+        after = evaluate(result.best_path, ctx.stage_dir / "test.extxyz", device=cfg.device)
     source = ft.data if ft.data is not None else ft.teacher
-    metrics = {"source": source, "n_frames": n, "n_train": len(trn), "n_valid": len(valid),
-               "n_test": len(test), "before": before, "after": after}
+    metrics: dict[str, Any] = {"source": source, "n_frames": n, "n_train": len(trn),
+                               "n_valid": len(valid), "n_test": len(test), "before": before,
+                               "after": after}
+    if sweep is not None:
+        metrics["fractions"] = {"curve": sweep["curve"], "n_pool": sweep["n_pool"],
+                                "n_test": sweep["n_test"], "folder": FT_FRACTIONS}
     write_text_atomic(ctx.stage_dir / "metrics.json", json.dumps(metrics, indent=1) + "\n")
     ctx.log(f"  fine-tuning set ({source}), {len(test)} held-out frames: force MAE "
             f"{before['forces_mae_meV_per_A']:.1f} -> {after['forces_mae_meV_per_A']:.1f} meV/Å, "
             f"energy MAE {before['energy_mae_meV_per_atom']:.2f} -> "
             f"{after['energy_mae_meV_per_atom']:.2f} meV/atom")
+
+
+def _fraction_sweep(ctx: StageContext, config: Any) -> dict[str, Any]:
+    """Fine-tune on nested fractions of the stage's training frames, scored on its test frames."""
+    from lesdistill.analysis import finetune_fractions as sweep
+    from lesdistill.analysis.fraction_settings import FractionSettings
+
+    cfg: RunConfig = ctx.config
+    assert cfg.finetune is not None
+    d = ctx.stage_dir
+    ctx.log(f"  fraction sweep {', '.join(f'{f:g}' for f in cfg.finetune.fractions)} ...")
+    return sweep.run_finetune_fractions(
+        ctx.input(STUDENT),
+        sweep.SweepInputs(d / "train.extxyz", d / "valid.extxyz", d / "test.extxyz"),
+        ctx.out_dir / FT_FRACTIONS, FractionSettings.from_settings(cfg.finetune), config,
+        device=cfg.device, progress=ctx.progress, log=ctx.log)

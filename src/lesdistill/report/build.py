@@ -18,7 +18,8 @@ section is optional; a missing section is left out of the page. Keys of ``data``
 - ``bec_benchmark``, ``vdos``: see :mod:`lesdistill.report.benchmark_sections`
 - ``warnings``: [text] shown first; ``md``: student MD summary (drift, mean temperature)
 - ``speed``: [{"model", "n_atoms", "ms_per_step", ...}]; ``finetune``: {"before": {...},
-  "after": {...}, ...}; ``timings_s``: {stage: seconds over all attempts};
+  "after": {...}, "fractions": {"curve", "n_test", "folder"} (the fraction sweep,
+  :mod:`lesdistill.analysis.finetune_fractions`), ...}; ``timings_s``: {stage: seconds over all attempts};
   ``timings_last_attempt_s``: {stage: seconds of the last attempt}; ``timings_attempts``: {stage: n}; ``config``: the run config
 """
 
@@ -297,14 +298,40 @@ def _section_finetune(data) -> Section | None:
     names = [k for k in before if isinstance(before[k], int | float)]
     rows = [[k, before.get(k), after.get(k)] for k in names]
     tables = [Table(["metric (held-out fine-tuning frames)", "before", "after"], rows)]
-    info = {k: v for k, v in ft.items() if k not in ("before", "after")}
+    info = {k: v for k, v in ft.items() if k not in ("before", "after", "fractions")}
     if info:
         tables.insert(0, _kv_table(info, "fine-tuning set"))
     figs = [Figure("finetune", F.finetune_png({"before": {k: before[k] for k in names},
                                                "after": {k: after.get(k, math.nan) for k in names}}),
                    "Student errors on the higher-level set before and after fine-tuning")] \
         if names else []
+    if ft.get("fractions"):
+        table, fig = _finetune_fractions(ft["fractions"])
+        tables.append(table)
+        figs.append(fig)
     return Section("Fine-tuning on the higher-level set", (), tables, figs)
+
+
+def _finetune_fractions(sweep: Mapping[str, Any]) -> tuple[Table, Figure]:
+    """The fraction sweep: test force RMSE per fraction of the higher-level training frames."""
+    from lesdistill.analysis.finetune_fractions import fractions_png
+
+    c = sweep["curve"]
+    kinds = [k for k in ("finetune", "scratch") if k in c]
+    header = ["fraction", "training frames"] + [f"{k} force RMSE (meV/Å)" for k in kinds] \
+        + [f"{k} energy MAE (meV/atom)" for k in kinds]
+    rows = [["0 (not fine-tuned)", 0]
+            + [c["baseline"]["forces_rmse_meV_per_A"]] * len(kinds)
+            + [c["baseline"]["energy_mae_meV_per_atom"]] * len(kinds)]
+    for i, (f, n) in enumerate(zip(c["fraction"], c["n_train"], strict=True)):
+        rows.append([f, n] + [c[k]["forces_rmse_meV_per_A"][i] for k in kinds]
+                    + [c[k]["energy_mae_meV_per_atom"][i] for k in kinds])
+    table = Table(header, rows, f"fraction sweep: every student scored on the same "
+                  f"{sweep['n_test']} held-out higher-level frames (files: {sweep.get('folder')})")
+    fig = Figure("finetune_fractions", fractions_png(sweep),
+                 "Test force RMSE against the fraction of higher-level training frames used "
+                 "(log x; frames in brackets)")
+    return table, fig
 
 
 def build_sections(data: Mapping[str, Any], samples: Mapping[str, Any] | None = None
