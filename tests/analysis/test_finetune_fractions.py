@@ -162,6 +162,10 @@ def test_sweep_nested_shared_test_resume_and_fine_tuning_helps(water, tmp_path,
     again = sweep_from_data(water["student"], water["high"], out, settings, cfg,
                             progress=False, log=lambda s: None)
     assert again["curve"] == c
+    # ... and one with other training settings is refused instead of mixing students
+    with pytest.raises(UserInputError, match="another student, split or training config"):
+        sweep_from_data(water["student"], water["high"], out, settings,
+                        tiny_config(**{**FT, "epochs": 31}), progress=False, log=lambda s: None)
 
 
 def _without_forces(src: Path, dst: Path) -> Path:

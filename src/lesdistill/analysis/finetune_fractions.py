@@ -159,10 +159,11 @@ def sweep_from_data(student: PathLike, data: PathLike | Sequence[PathLike], out_
 def _fingerprint(student: PathLike, inputs: SweepInputs, config: Any) -> dict[str, Any]:
     from lesdistill.data.dataset import file_digest
 
-    skip = ("epochs", "checkpoint_interval_s", "early_stopping_patience")
+    # finished fractions are kept, so every setting that changes a student is part of it
     return {"student_sha256": file_digest([student]),
             "split_sha256": {k: file_digest([getattr(inputs, k)]) for k in ("train", "valid", "test")},
-            "training": {k: v for k, v in config.to_dict().items() if k not in skip}}
+            "training": {k: v for k, v in config.to_dict().items()
+                         if k != "checkpoint_interval_s"}}
 
 
 def _scratch_config(config: Any, student_config: dict[str, Any]) -> Any:
