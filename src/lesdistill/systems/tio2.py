@@ -14,14 +14,13 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
+from lesdistill.errors import UserInputError
 from lesdistill.systems.packing import (
     AMU_PER_G_CM3_A3,
     molar_mass_amu,
     place_molecules,
     water_molecule,
 )
-
-from lesdistill.errors import UserInputError
 
 #: phase -> (spacegroup, cellpar (Å, deg), basis (Ti, O fractional), surface Miller index)
 PHASES: dict[str, tuple[int, list[float], list[tuple[float, float, float]], tuple[int, int, int]]] = {
@@ -126,7 +125,7 @@ def _ion_pairs(n_ion_pairs: int, concentration_mol_L: float | None, water_volume
         if not 0.0 <= float(concentration_mol_L) <= 6.0:
             raise UserInputError(f"concentration_mol_L must be within 0..6 mol/L (NaCl saturates at "
                                  f"6.1), got {concentration_mol_L}")
-        return int(round(float(concentration_mol_L) * _MOL_L_PER_A3 * water_volume_A3))
+        return round(float(concentration_mol_L) * _MOL_L_PER_A3 * water_volume_A3)
     if isinstance(n_ion_pairs, bool) or not isinstance(n_ion_pairs, (int, np.integer)) or n_ion_pairs < 0:
         raise UserInputError(f"n_ion_pairs must be an integer >= 0, got {n_ion_pairs!r}")
     return int(n_ion_pairs)
@@ -219,7 +218,7 @@ def tio2_water_interface(
         films = [(thickness, thickness + 2.0 * w, 0.9, 0.9)]
     mol = water_molecule()
     n_ions = _ion_pairs(values["n_ion_pairs"], values["concentration_mol_L"], area * 2.0 * w)
-    n_water_total = int(round(density_g_cm3 * AMU_PER_G_CM3_A3 * area * (2.0 * w - 1.5) / molar_mass_amu(mol)))
+    n_water_total = round(density_g_cm3 * AMU_PER_G_CM3_A3 * area * (2.0 * w - 1.5) / molar_mass_amu(mol))
     n_water_total -= n_ions
     if n_water_total < 0:
         raise UserInputError(f"{n_ions} ion pairs do not fit in {2 * w} Å of water; lower the concentration")
