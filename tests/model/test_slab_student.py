@@ -80,3 +80,12 @@ def test_slab_student_polarization_and_bec(make_model, slab_atoms):
             trial.positions[i, b] += sign * h
             moved.append(StudentCalculator(model).get_property(keys.POLARIZATION, trial)[2])
         assert bec[i, 2, b] == pytest.approx((moved[0] - moved[1]) / (2 * h), rel=1e-5, abs=1e-7)
+
+
+def test_export_refuses_a_slab_student(make_model, slab_atoms, tmp_path):
+    from lesdistill.engines.export import export_student
+
+    model = make_model(les_slab_correction="yeh-berkowitz")
+    with pytest.raises(UserInputError, match="les_slab_correction"):
+        export_student(model, slab_atoms, tmp_path / "student.pt2")
+    assert not (tmp_path / "student.pt2").exists()
