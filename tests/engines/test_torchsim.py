@@ -25,12 +25,16 @@ def student() -> StudentModel:
     return StudentModel(config)
 
 
-def _starts(n: int, periodic: bool = True) -> list:
+def _starts(n: int, periodic: bool = True, vacuum_A: float = 0.0) -> list:
     starts = []
     for k in range(n):
         atoms = water_box(3 + k, seed=k)  # different sizes and cells
         if not periodic:
             atoms.pbc = False
+        if vacuum_A:  # a water layer with vacuum above it (a slab)
+            cell = atoms.cell.array.copy()
+            cell[2, 2] += vacuum_A
+            atoms.set_cell(cell, scale_atoms=False)
         thermalize_momenta(atoms, 300.0, rng=np.random.default_rng(k))
         Stationary(atoms)
         starts.append(atoms)
@@ -92,3 +96,23 @@ def test_batched_nve_steps_equal_single_ase_steps(student):
         assert _rel(state.momenta[start:start + n].numpy(), atoms.get_momenta()) < 1e-10
         assert float(state.energy[s]) == pytest.approx(atoms.get_potential_energy(), rel=1e-12)
         start += n
+
+
+def test_slab_response_equals_ase_per_system(student):
+    """A slab student (les_slab_correction): energies, BECs and dipole currents as the calculator."""
+    slab = StudentModel(StudentConfig.from_dict({**student.config.to_dict(),
+                                                 "les_slab_correction": "yeh-berkowitz"}))
+    slab.load_state_dict(student.state_dict())
+    starts = _starts(2, vacuum_A=8.0)
+    model = StudentTorchSimModel(slab)
+    state = state_from_atoms(starts, model)
+    out = model(state)
+    velocities = torch.tensor(np.concatenate([a.get_velocities() for a in starts])) * units.fs
+    response = model.response(state)
+    currents = response.dipole_currents(velocities).numpy()
+    becs = response.born_effective_charges()
+    for s, atoms in enumerate(starts):
+        atoms.calc = StudentCalculator(slab)
+        assert float(out["energy"][s]) == pytest.approx(atoms.get_potential_energy(), rel=1e-12)
+        assert _rel(currents[s], atoms.calc.get_dipole_current(atoms)) < 1e-10
+        assert _rel(becs[s].numpy(), atoms.calc.get_property("born_effective_charges", atoms)) < 1e-10

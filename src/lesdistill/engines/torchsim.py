@@ -40,6 +40,7 @@ from lesdistill.data.batch import AtomicBatch
 from lesdistill.data.neighbors import neighbor_list
 from lesdistill.errors import MissingDependencyError, UserInputError
 from lesdistill.les.response import ResponseTerms
+from lesdistill.les.slab import slab_cell, slab_frame
 from lesdistill.model.student import StudentModel, right_handed
 
 __all__ = ["BatchedResponse", "StudentTorchSimModel", "require_torch_sim"]
@@ -159,12 +160,10 @@ class _StudentTorchSimMixin:
     def response(self, state: Any) -> BatchedResponse:
         """Born effective charges and dipole currents of every system of ``state``.
 
-        All systems must be periodic (any direction, as the calculator: phase form) or all open.
+        All systems must be periodic (any direction, as the calculator: phase form; a slab
+        student: phase form in the plane and the dipole along the normal) or all open.
         """
         model = self.student
-        if model.config.slab:
-            raise UserInputError("the torch-sim response (BECs, dipole currents) of a slab student "
-                                 "(les_slab_correction) is not implemented; run spectra MD with the ASE engine")
         batch = self.atomic_batch(state)
         sizes = batch.split_sizes()
         periodic = bool(batch.pbc[0].any())
@@ -176,11 +175,19 @@ class _StudentTorchSimMixin:
             q = q_raw.detach()
             q = q - _segment_mean(q.unsqueeze(0), index, counts)[0]
             xd = x.detach()
+            slab = periodic and model.config.slab
+            normals = None
             if periodic:
                 cells = torch.stack([right_handed(c) for c in batch.cell.detach()])
-                inv = torch.linalg.inv(cells)
-                angles = 2.0 * math.pi * torch.einsum("nk,nkl->ln", xd, inv[index])  # [3, N]
-                readout = torch.cat([torch.cos(angles), torch.sin(angles)])  # [6, N]
+                if slab:  # phase form in the plane, heights along the normal (les.response)
+                    normals = torch.stack([slab_frame(c)[0] for c in cells])
+                    inv = torch.linalg.inv(torch.stack([slab_cell(c) for c in cells]))[:, :, :2]
+                else:
+                    inv = torch.linalg.inv(cells)
+                angles = 2.0 * math.pi * torch.einsum("nk,nkl->ln", xd, inv[index])  # [d, N]
+                readout = torch.cat([torch.cos(angles), torch.sin(angles)])  # [2d, N]
+                if normals is not None:
+                    readout = torch.cat([readout, (xd * normals[index]).sum(dim=1).unsqueeze(0)])
             else:
                 cells = None
                 readout = (xd - _segment_mean(xd.T, index, counts).T).T.contiguous()  # [3, N]
@@ -195,9 +202,13 @@ class _StudentTorchSimMixin:
         terms, start = [], 0
         for s, n in enumerate(sizes):
             part = slice(start, start + n)
-            terms.append(ResponseTerms(q[part], None if cells is None else cells[s],
-                                       readout[:, part] if periodic else None,
-                                       grads_t[:, part], scale))
+            if normals is not None:  # slab: two phase directions, then the heights
+                terms.append(ResponseTerms(q[part], cells[s][:2], readout[:4, part], grads_t[:, part],
+                                           scale, normals[s]))
+            else:
+                terms.append(ResponseTerms(q[part], None if cells is None else cells[s],
+                                           readout[:, part] if periodic else None,
+                                           grads_t[:, part], scale))
             start += n
         return BatchedResponse(terms, sizes)
 
