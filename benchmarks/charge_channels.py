@@ -38,7 +38,9 @@ def main() -> None:
                       epochs=args.epochs, batch_size=4, lr=5e-3, stage_two_start=0.7,
                       early_stopping_patience=20, valid_fraction=0.1, seed=0)
     run = train(cfg, args.frames, out_dir=out / "train", progress=False)
-    metrics = json.loads((out / "train" / "final_metrics.json").read_text(encoding="utf-8"))["valid"]
+    metrics = json.loads((out / "train" / "final_metrics.json").read_text(encoding="utf-8"))[
+        "valid"
+    ]
     print(f"les_channels {args.channels}: valid energy {metrics['energy_mae_meV_per_atom']:.2f} "
           f"meV/atom, forces {metrics['forces_mae_meV_per_A']:.1f} meV/Å")
     try:

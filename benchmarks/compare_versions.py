@@ -32,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-WORKER = r'''
+WORKER = r"""
 import json, sys, time, tempfile
 import numpy as np, torch
 torch.set_num_threads(1)
@@ -105,8 +105,9 @@ for line in sys.stdin:
     c0, w0 = time.process_time(), time.perf_counter()
     run(cmd["task"], cmd["n"])
     c1, w1 = time.process_time(), time.perf_counter()
-    print(json.dumps({"cpu_ms": (c1 - c0) / cmd["n"] * 1e3, "wall_ms": (w1 - w0) / cmd["n"] * 1e3}), flush=True)
-'''
+    per_call = {"cpu_ms": (c1 - c0) / cmd["n"] * 1e3, "wall_ms": (w1 - w0) / cmd["n"] * 1e3}
+    print(json.dumps(per_call), flush=True)
+"""
 
 
 def _checkout(rev: str, into: Path) -> Path:
@@ -148,7 +149,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10, help="calls or MD steps per timed block")
     parser.add_argument("--stride", type=int, default=5, help="MD steps per stored frame (spectra)")
     parser.add_argument("--tasks", default="ef,current,spectra")
-    parser.add_argument("--new-kwargs", default="{}", help="StudentCalculator kwargs of the new code (JSON)")
+    parser.add_argument(
+        "--new-kwargs", default="{}", help="StudentCalculator kwargs of the new code (JSON)"
+    )
     args = parser.parse_args()
     tasks = args.tasks.split(",")
     common = {"preset": args.preset, "molecules": args.molecules, "stride": args.stride}
@@ -156,7 +159,9 @@ def main() -> None:
         old_src = _checkout(args.baseline, Path(tmp))
         old = Worker(old_src, common)
         new = Worker(ROOT / "src", {**common, "kwargs": json.loads(args.new_kwargs)})
-        times: dict[tuple[str, str], list[dict]] = {(w, t): [] for w in ("old", "new") for t in tasks}
+        times: dict[tuple[str, str], list[dict]] = {
+            (w, t): [] for w in ("old", "new") for t in tasks
+        }
         for _ in range(args.rounds):
             for task in tasks:
                 for name, worker in (("old", old), ("new", new)):
@@ -172,15 +177,25 @@ def main() -> None:
     for task in tasks:
         row = {}
         for name in ("old", "new"):
-            row[name] = {c: statistics.median(s[c] for s in times[(name, task)]) for c in ("cpu_ms", "wall_ms")}
+            row[name] = {
+                c: statistics.median(s[c] for s in times[(name, task)])
+                for c in ("cpu_ms", "wall_ms")
+            }
         ratio = row["old"]["cpu_ms"] / row["new"]["cpu_ms"]
         wall = row["old"]["wall_ms"] / row["new"]["wall_ms"]
-        print(f"{task:>9} {row['old']['cpu_ms']:9.2f} {row['new']['cpu_ms']:9.2f} {ratio:8.2f} {wall:8.2f}")
+        print(
+            f"{task:>9} {row['old']['cpu_ms']:9.2f} "
+            f"{row['new']['cpu_ms']:9.2f} {ratio:8.2f} "
+            f"{wall:8.2f}"
+        )
     f_old, f_new = np.array(check_old["forces"]), np.array(check_new["forces"])
     c_old, c_new = np.array(check_old["currents"]), np.array(check_new["currents"])
-    print(f"check over 20 MD steps: max |dF| {np.abs(f_old - f_new).max():.2e} eV/Å "
-          f"(max |F| {np.abs(f_old).max():.2f}), max |d dM/dt| {np.abs(c_old - c_new).max():.2e} e Å/fs "
-          f"(max |dM/dt| {np.abs(c_old).max():.2e})")
+    print(
+        f"check over 20 MD steps: max |dF| {np.abs(f_old - f_new).max():.2e} eV/Å "
+        f"(max |F| {np.abs(f_old).max():.2f}), max |d dM/dt| "
+        f"{np.abs(c_old - c_new).max():.2e} e Å/fs "
+        f"(max |dM/dt| {np.abs(c_old).max():.2e})"
+    )
 
 
 if __name__ == "__main__":

@@ -81,11 +81,16 @@ def main() -> None:
     device = torch.device(args.device)
     config = StudentConfig.from_preset(args.preset, elements=["H", "O"], dtype="float32")
     model = StudentModel(config).eval().to(device)
-    print(f"torch {torch.__version__}, device {device}"
-          + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else
-             f", {torch.get_num_threads()} thread(s), load average {os.getloadavg()[0]:.1f}")
-          + f"; preset {args.preset}, float32, LES method {config.les_method}, {args.steps} steps of "
-          f"{args.timestep} fs after {args.warmup}")
+    print(
+        f"torch {torch.__version__}, device {device}"
+        + (
+            f" ({torch.cuda.get_device_name(device)})"
+            if device.type == "cuda"
+            else f", {torch.get_num_threads()} thread(s), load average {os.getloadavg()[0]:.1f}"
+        )
+        + f"; preset {args.preset}, float32, LES method {config.les_method}, {args.steps} steps of "
+        f"{args.timestep} fs after {args.warmup}"
+    )
     header = (f"{'atoms':>7} {'ms/step':>9} {'steps/s':>8} {'ns/day':>7} {'LES %':>6} "
               f"{'dM/dt / step':>12} {'kept':>5} {'peak MB':>8}")
     print(header)
@@ -130,12 +135,16 @@ def main() -> None:
         r = torch.tensor(atoms.positions, **kw, requires_grad=True)
         cell = torch.tensor(atoms.cell.array, **kw)
         for _ in range(2):
-            e = les_energy(q, r, cell, sigma=config.les_sigma, dl=config.les_dl, method=config.les_method)
+            e = les_energy(
+                q, r, cell, sigma=config.les_sigma, dl=config.les_dl, method=config.les_method
+            )
             torch.autograd.grad(e, [q, r])
         _sync(device)
         start = time.perf_counter()
         for _ in range(calls):
-            e = les_energy(q, r, cell, sigma=config.les_sigma, dl=config.les_dl, method=config.les_method)
+            e = les_energy(
+                q, r, cell, sigma=config.les_sigma, dl=config.les_dl, method=config.les_method
+            )
             torch.autograd.grad(e, [q, r])
         _sync(device)
         les_s = (time.perf_counter() - start) / calls

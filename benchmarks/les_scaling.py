@@ -27,6 +27,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import torch
@@ -54,7 +55,9 @@ class PairDensityCharges(torch.nn.Module):
     fixed from a vesin list; distances recomputed differentiably from the positions).
     """
 
-    def __init__(self, pos: torch.Tensor, cell: torch.Tensor, n_basis: int = 8, hidden: int = 16) -> None:
+    def __init__(
+        self, pos: torch.Tensor, cell: torch.Tensor, n_basis: int = 8, hidden: int = 16
+    ) -> None:
         super().__init__()
         from vesin import NeighborList
 
@@ -66,7 +69,9 @@ class PairDensityCharges(torch.nn.Module):
         self.shift = torch.as_tensor(shifts.astype(np.float64)) @ cell
         self.centres = torch.linspace(0.8, CUTOFF, n_basis, dtype=torch.float64)
         gen = torch.Generator().manual_seed(0)
-        self.w1 = torch.nn.Parameter(torch.randn(n_basis, hidden, generator=gen, dtype=torch.float64) / 3)
+        self.w1 = torch.nn.Parameter(
+            torch.randn(n_basis, hidden, generator=gen, dtype=torch.float64) / 3
+        )
         self.w2 = torch.nn.Parameter(torch.randn(hidden, 1, generator=gen, dtype=torch.float64) / 4)
         self.prior = torch.where(torch.arange(pos.shape[0]) % 3 == 0, -0.8, 0.4).to(torch.float64)
 
@@ -80,7 +85,9 @@ class PairDensityCharges(torch.nn.Module):
         return self.prior + 0.1 * (torch.tanh(dens @ self.w1) @ self.w2).squeeze(1)
 
 
-def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> tuple[dict[str, float], dict[str, list[float]]]:
+def interleaved(
+    fns: dict[str, Callable[[], object]], repeats: int
+) -> tuple[dict[str, float], dict[str, list[float]]]:
     """Time several calls side by side: each round runs every function once, in turn.
 
     Returns the median seconds per function and the per-round times, so that ratios can be
@@ -129,16 +136,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[192, 1536, 12288])
     parser.add_argument("--quick", action="store_true", help="skip sizes above 2000 atoms")
-    parser.add_argument("--repeats", type=int, default=15, help="interleaved rounds per size up to 2000 atoms")
+    parser.add_argument(
+        "--repeats", type=int, default=15, help="interleaved rounds per size up to 2000 atoms"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     sizes = [n for n in args.sizes if not (args.quick and n > 2000)]
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, float64, sigma 1 Å, dl 2 Å, "
-          f"density {DENSITY} atoms/Å^3")
-    header = f"{'N':>7} {'ewald E+F':>11} {'pme E+F':>10} {'ewald/pme':>9} {'dE rel':>9} {'dF rel':>9} " \
-             f"{'BEC/EF':>7} {'dM/dt/EF':>8} {'isolated':>8}"
+    print(
+        f"torch {torch.__version__}, threads "
+        f"{torch.get_num_threads()}, float64, sigma 1 Å, dl "
+        "2 Å, "
+        f"density {DENSITY} atoms/Å^3"
+    )
+    header = (
+        f"{'N':>7} {'ewald E+F':>11} {'pme E+F':>10} {'ewald/pme':>9} {'dE rel':>9} {'dF rel':>9} "
+        f"{'BEC/EF':>7} {'dM/dt/EF':>8} {'isolated':>8}"
+    )
     print(header)
     t_ew, t_pm = [], []
     for n in sizes:
@@ -148,10 +163,10 @@ def main() -> None:
         e_ew, f_ew = energy_forces(model, pos, cell, "ewald")
         e_pm, f_pm = energy_forces(model, pos, cell, "pme")
         calls = {
-            "ewald": lambda: energy_forces(model, pos, cell, "ewald"),
-            "pme": lambda: energy_forces(model, pos, cell, "pme"),
-            "bec": lambda: born_effective_charges(model, pos, cell),
-            "current": lambda: dipole_current(model, pos, vel, cell),
+            "ewald": partial(energy_forces, model, pos, cell, "ewald"),
+            "pme": partial(energy_forces, model, pos, cell, "pme"),
+            "bec": partial(born_effective_charges, model, pos, cell),
+            "current": partial(dipole_current, model, pos, vel, cell),
         }
         medians, rounds = interleaved(calls, reps)
         alone = {name: blocked(calls[name], reps) for name in ("ewald", "pme", "current")}
@@ -161,9 +176,13 @@ def main() -> None:
         best = "ewald" if te < tp else "pme"
         de = abs((e_pm - e_ew) / e_ew).item()
         df = ((f_pm - f_ew).abs().max() / f_ew.abs().max()).item()
-        print(f"{n:>7} {te * 1e3:>9.1f}ms {tp * 1e3:>8.1f}ms {te / tp:>9.2f} {de:>9.1e} {df:>9.1e} "
-              f"{paired_ratio(rounds, 'bec', best):>7.2f} {paired_ratio(rounds, 'current', best):>8.2f} "
-              f"{alone['current'] / alone[best]:>8.2f}   (E+F reference: {best}; {reps} rounds)", flush=True)
+        print(
+            f"{n:>7} {te * 1e3:>9.1f}ms {tp * 1e3:>8.1f}ms {te / tp:>9.2f} {de:>9.1e} {df:>9.1e} "
+            f"{paired_ratio(rounds, 'bec', best):>7.2f} "
+            f"{paired_ratio(rounds, 'current', best):>8.2f} "
+            f"{alone['current'] / alone[best]:>8.2f}   (E+F reference: {best}; {reps} rounds)",
+            flush=True,
+        )
     if len(sizes) >= 2:
         print(f"scaling exponent (time ~ N^alpha, fit over N = {sizes}): "
               f"ewald {fit_exponent(sizes, t_ew):.2f}, pme {fit_exponent(sizes, t_pm):.2f}")

@@ -33,17 +33,21 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     atoms = water_box(n_molecules=args.molecules, seed=0)
-    print(f"{3 * args.molecules} atoms, 1 thread, CPU time, median of {args.rounds} x {args.calls}; "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"{3 * args.molecules} atoms, 1 thread, CPU time, median of {args.rounds} x {args.calls}; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"{'preset':>7} {'task':>6} {'plain ms':>9} {'fused ms':>9} {'plain/fused':>12}")
     for preset in args.presets.split(","):
-        model = StudentModel(StudentConfig.from_preset(preset, elements=["H", "O"], dtype="float32")).eval()
+        model = StudentModel(
+            StudentConfig.from_preset(preset, elements=["H", "O"], dtype="float32")
+        ).eval()
         batch = AtomicBatch.from_atoms([atoms], model.cutoff, dtype=model.dtype)
 
-        def ef() -> torch.Tensor:
+        def ef(model: StudentModel = model, batch: AtomicBatch = batch) -> torch.Tensor:
             return model(batch, compute_forces=True, create_graph=False)["forces"]
 
-        def vjp() -> None:
+        def vjp(model: StudentModel = model, batch: AtomicBatch = batch) -> None:
             x = batch.positions.clone().requires_grad_(True)
             q = model.latent_charges(batch.replace(positions=x))
             torch.autograd.grad(q, x, torch.cos(x[:, 0].detach()))
@@ -67,7 +71,10 @@ def main() -> None:
             fused = statistics.median(samples[(True, task)])
             print(f"{preset:>7} {task:>6} {plain:9.2f} {fused:9.2f} {plain / fused:12.2f}")
         diff = (forces[True] - forces[False]).abs().max().item()
-        print(f"{preset:>7} max |F_fused - F_plain| = {diff:.2e} eV/Å (max |F| {forces[False].abs().max().item():.2f})")
+        print(
+            f"{preset:>7} max |F_fused - F_plain| = {diff:.2e} eV/Å "
+            f"(max |F| {forces[False].abs().max().item():.2f})"
+        )
 
 
 if __name__ == "__main__":

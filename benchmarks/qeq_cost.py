@@ -28,7 +28,9 @@ from lesdistill.systems import water_box
 
 
 def _student(preset: str, charge_model: str) -> StudentModel:
-    config = StudentConfig.from_preset(preset, elements=["H", "O"], charge_model=charge_model, seed=0)
+    config = StudentConfig.from_preset(
+        preset, elements=["H", "O"], charge_model=charge_model, seed=0
+    )
     return StudentModel(config).eval()
 
 
@@ -97,8 +99,11 @@ def main() -> None:
         ms = {k: statistics.median(v) * 1e3 for k, v in samples.items()}
         solver = "dense" if n_atoms <= qeq_module.DENSE_MAX_ATOMS else "cg"
         iterations = _count_iterations(qeq, atoms) if solver == "cg" else 0
-        print(f"| {len(atoms)} | {ms['plain']:.1f} | {ms['qeq']:.1f} | {ms['qeq'] / ms['plain']:.2f} "
-              f"| {solver} | {iterations or '-'} |", flush=True)
+        print(
+            f"| {len(atoms)} | {ms['plain']:.1f} | {ms['qeq']:.1f} | {ms['qeq'] / ms['plain']:.2f} "
+            f"| {solver} | {iterations or '-'} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

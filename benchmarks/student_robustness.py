@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from ase import units
 from ase.io import read
-from ase.md.langevin import Langevin
 from ase.md import velocitydistribution as vdist
+from ase.md.langevin import Langevin
 
 from lesdistill.calculator import StudentCalculator
 from lesdistill.sampling.guards import min_pair_distance
@@ -42,8 +42,14 @@ def hot_md(student: Path, start, temperature_K: float, n_steps: int, seed: int) 
         vdist.thermalize_momenta(atoms, temperature_K, rng=rng)
     else:
         vdist.MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
-    dyn = Langevin(atoms, 0.5 * units.fs, temperature_K=temperature_K, friction=0.02 / units.fs, fixcm=False,
-                   rng=rng)
+    dyn = Langevin(
+        atoms,
+        0.5 * units.fs,
+        temperature_K=temperature_K,
+        friction=0.02 / units.fs,
+        fixcm=False,
+        rng=rng,
+    )
     closest = np.inf
     for block in range(n_steps // 50):
         dyn.run(50)
@@ -61,7 +67,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=Path, required=True)
     parser.add_argument("--valid", type=Path, required=True)
-    parser.add_argument("--start", type=Path, required=True, help="structure file; its first frame starts the MD")
+    parser.add_argument(
+        "--start", type=Path, required=True, help="structure file; its first frame starts the MD"
+    )
     parser.add_argument("--preset", default="tiny")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -70,16 +78,23 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     start = read(args.start, 0)
-    print(f"{args.preset} students, {args.epochs} epochs on {args.train}; Langevin MD at {args.temperature:.0f} K, "
-          f"{args.steps} steps of 0.5 fs")
+    print(
+        f"{args.preset} students, {args.epochs} epochs on "
+        f"{args.train}; Langevin MD at {args.temperature:.0f} K, "
+        f"{args.steps} steps of 0.5 fs"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
             for repulsion in ("none", "zbl"):
                 config = TrainConfig(model_preset=args.preset, epochs=args.epochs, seed=seed,
                                      model={"repulsion": repulsion})
                 out = Path(tmp) / f"{repulsion}-{seed}"
-                result = train(config, args.train, valid_files=args.valid, out_dir=out, progress=False)
-                errors = ", ".join(f"{k} {v:.4g}" for k, v in result.final.items() if "valid" in k and "mae" in k)
+                result = train(
+                    config, args.train, valid_files=args.valid, out_dir=out, progress=False
+                )
+                errors = ", ".join(
+                    f"{k} {v:.4g}" for k, v in result.final.items() if "valid" in k and "mae" in k
+                )
                 outcome = hot_md(out / "best.pt", start, args.temperature, args.steps, seed)
                 print(f"seed {seed} repulsion {repulsion:>4}: {errors}; {outcome}", flush=True)
 

@@ -46,14 +46,17 @@ def _timer(calc, atoms, rng: np.random.Generator) -> Callable[[], None]:
     reference = atoms.positions.copy()
 
     def step() -> None:
-        atoms.positions = reference + rng.normal(scale=1e-3, size=reference.shape)  # forces a new call
+        atoms.positions = reference + rng.normal(
+            scale=1e-3, size=reference.shape
+        )  # forces a new call
         atoms.get_forces()
 
     return step
 
 
 def _current_timer(calc, atoms, rng: np.random.Generator) -> Callable[[], None]:
-    """Dipole current dM/dt = sum_i Z*_i v_i through the calculator (six backward passes in a cell)."""
+    """Dipole current dM/dt = sum_i Z*_i v_i through the calculator (six backward passes in a
+    cell)."""
     atoms = atoms.copy()
     atoms.calc = calc
     atoms.set_velocities(rng.normal(scale=0.01, size=atoms.positions.shape))
@@ -120,9 +123,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--calls", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
-    parser.add_argument("--clock", choices=("cpu", "wall"), default="wall", help="process CPU time or wall time")
-    parser.add_argument("--compile", action="store_true", help="also time the small preset with torch.compile")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch intra-op threads (default: torch's)"
+    )
+    parser.add_argument(
+        "--clock", choices=("cpu", "wall"), default="wall", help="process CPU time or wall time"
+    )
+    parser.add_argument(
+        "--compile", action="store_true", help="also time the small preset with torch.compile"
+    )
     parser.add_argument("--no-chgnet", action="store_true", help="skip the CHGNet reference")
     args = parser.parse_args()
     if args.threads:
@@ -141,15 +150,20 @@ def main() -> None:
         models[name] = StudentModel(config).eval()
     if args.compile:
         for name in ("tiny", "small"):
-            models[f"{name}+compile"] = StudentModel(StudentConfig.from_preset(name, elements=["H", "O"])).eval()
+            models[f"{name}+compile"] = StudentModel(
+                StudentConfig.from_preset(name, elements=["H", "O"])
+            ).eval()
             models[f"{name}+compile"].compile_backbone()
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.clock} clock; "
         f"median of {args.repeats} x {args.calls} calls; load average {os.getloadavg()[0]:.1f}"
     )
-    header = (f"{'atoms':>5} {'model':>13} {'params':>8} {'ms E+F':>8} {'LES ms':>7} {'LES %':>6} {'x CHGNet':>9} "
-              f"{'dM/dt ms':>9} {'/ E+F':>6} {'kept / E+F':>10}")
+    header = (
+        f"{'atoms':>5} {'model':>13} {'params':>8} {'ms E+F':>8} "
+        f"{'LES ms':>7} {'LES %':>6} {'x CHGNet':>9} "
+        f"{'dM/dt ms':>9} {'/ E+F':>6} {'kept / E+F':>10}"
+    )
     print(header)
     print("-" * len(header))
     for n_atoms, n_molecules in SIZES.items():
@@ -165,15 +179,22 @@ def main() -> None:
         ms = _measure(timers, args.repeats, args.calls, clock)
         if chgnet_calc is not None:
             params = sum(p.numel() for p in chgnet_calc.model.parameters())
-            print(f"{n_atoms:5d} {'CHGNet':>13} {params:8d} {ms['chgnet']:8.1f} {'-':>7} {'-':>6} {1.0:9.1f}")
+            print(
+                f"{n_atoms:5d} {'CHGNet':>13} {params:8d} "
+                f"{ms['chgnet']:8.1f} {'-':>7} {'-':>6} {1.0:9.1f}"
+            )
         for name, model in models.items():
             les_ms = ms[f"{name}/les"]
             share = 100.0 * les_ms / ms[name]
             ratio = ms["chgnet"] / ms[name] if chgnet_calc is not None else float("nan")
             params = sum(p.numel() for p in model.parameters())
             current = ms[f"{name}/current"]
-            print(f"{n_atoms:5d} {name:>13} {params:8d} {ms[name]:8.1f} {les_ms:7.1f} {share:6.1f} {ratio:9.1f} "
-                  f"{current:9.1f} {current / ms[name]:6.2f} {(ms[f'{name}/kept'] - ms[name]) / ms[name]:10.2f}")
+            print(
+                f"{n_atoms:5d} {name:>13} {params:8d} {ms[name]:8.1f} "
+                f"{les_ms:7.1f} {share:6.1f} {ratio:9.1f} "
+                f"{current:9.1f} {current / ms[name]:6.2f} "
+                f"{(ms[f'{name}/kept'] - ms[name]) / ms[name]:10.2f}"
+            )
 
 
 if __name__ == "__main__":

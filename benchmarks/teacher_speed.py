@@ -39,7 +39,7 @@ def main() -> None:
     specs = [s for s in args.teachers.split(",") if s]
     teachers = {s: get_teacher(s) for s in specs}
     times: dict[str, list[float]] = {s: [] for s in specs}
-    for spec, teacher in teachers.items():  # warm-up (graph compilation, caches)
+    for teacher in teachers.values():  # warm-up (graph compilation, caches)
         teacher.label(water)
     for _ in range(args.repeats):
         displaced = water.copy()
@@ -65,9 +65,11 @@ def main() -> None:
                equilibration_steps=equil, timestep_fs=0.5, progress=False)
         elapsed = time.perf_counter() - t0
         steps = args.sample_frames * stride + equil
-        print(f"sampling {args.sample_teacher}: {steps} MD steps, {args.sample_frames} frames in "
-              f"{elapsed:.1f} s = {steps / elapsed:.2f} steps/s, {args.sample_frames / elapsed:.3f} "
-              f"frames/s (stride {stride})")
+        print(
+            f"sampling {args.sample_teacher}: {steps} MD steps, {args.sample_frames} frames in "
+            f"{elapsed:.1f} s = {steps / elapsed:.2f} steps/s, {args.sample_frames / elapsed:.3f} "
+            f"frames/s (stride {stride})"
+        )
 
 
 if __name__ == "__main__":

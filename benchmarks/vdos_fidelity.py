@@ -59,7 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         seconds[name] = time.perf_counter() - t0
         spectra[name] = vdos(v, masses, dt, symbols=symbols)
         t_mean = _kinetic_temperature_K(v, masses)
-        print(f"{name}: {args.steps} NVE steps in {seconds[name]:.0f} s, mean kinetic T {t_mean:.0f} K")
+        print(
+            f"{name}: {args.steps} NVE steps in "
+            f"{seconds[name]:.0f} s, mean kinetic T "
+            f"{t_mean:.0f} K"
+        )
     rows = compare_vdos(spectra["teacher"], spectra["student"], "water")
     print(format_vdos_table(rows))
     if args.out:

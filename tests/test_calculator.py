@@ -59,10 +59,14 @@ def test_results_from_checkpoint(tmp_path, model, periodic_water):
     energy = periodic_water.get_potential_energy()
     assert energy == periodic_water.get_potential_energy(force_consistent=True)
     r = calc.results
-    assert r[keys.ENERGY_SHORT_RANGE] + r[keys.ENERGY_LONG_RANGE] == pytest.approx(energy, abs=1e-10)
+    assert r[keys.ENERGY_SHORT_RANGE] + r[keys.ENERGY_LONG_RANGE] == pytest.approx(
+        energy, abs=1e-10
+    )
     assert periodic_water.get_stress().shape == (6,)
     assert keys.POLARIZATION not in r  # computed on request only
-    assert calc.get_property(keys.POLARIZATION, periodic_water).shape == (3,) and keys.DIPOLE not in r
+    assert (
+        calc.get_property(keys.POLARIZATION, periodic_water).shape == (3,) and keys.DIPOLE not in r
+    )
     assert keys.BEC not in r  # computed only when asked for
     charges = periodic_water.get_charges()
     assert charges.sum() == pytest.approx(0.0, abs=1e-12)
@@ -80,7 +84,9 @@ def test_open_structure(model, open_water):
         open_water.get_stress()
 
 
-def _numerical_bec(calc: StudentCalculator, atoms: Atoms, key: str, delta: float = 1e-4) -> np.ndarray:
+def _numerical_bec(
+    calc: StudentCalculator, atoms: Atoms, key: str, delta: float = 1e-4
+) -> np.ndarray:
     bec = np.zeros((len(atoms), 3, 3))
     for i in range(len(atoms)):
         for b in range(3):
@@ -114,13 +120,17 @@ def test_periodic_bec_and_dipole_current(model, periodic_water):
     assert bec.shape == (len(periodic_water), 3, 3) and np.all(np.isfinite(bec))
     MaxwellBoltzmannDistribution(periodic_water, temperature_K=300.0, rng=np.random.default_rng(3))
     velocities = periodic_water.get_velocities() * units.fs
-    assert np.allclose(calc.get_dipole_current(periodic_water), np.einsum("iab,ib->a", bec, velocities), atol=1e-10)
+    assert np.allclose(
+        calc.get_dipole_current(periodic_water), np.einsum("iab,ib->a", bec, velocities), atol=1e-10
+    )
 
 
 def test_dipole_and_polarization_follow_the_boundary_conditions(model, open_water, periodic_water):
     calc = StudentCalculator(model)
     periodic_water.calc = calc
-    with pytest.raises(PropertyNotImplementedError, match="not defined for a periodic cell.*polarization"):
+    with pytest.raises(
+        PropertyNotImplementedError, match="not defined for a periodic cell.*polarization"
+    ):
         periodic_water.get_dipole_moment()
     assert calc.get_property(keys.POLARIZATION, periodic_water).shape == (3,)
     open_water.calc = calc
@@ -165,7 +175,10 @@ def test_left_handed_cell_is_the_same_lattice(model, periodic_water):
     calc = StudentCalculator(model)
     periodic_water.calc = calc
     energy, forces = periodic_water.get_potential_energy(), periodic_water.get_forces()
-    stress, polarization = periodic_water.get_stress(), calc.get_property(keys.POLARIZATION, periodic_water)
+    stress, polarization = (
+        periodic_water.get_stress(),
+        calc.get_property(keys.POLARIZATION, periodic_water),
+    )
     flipped = periodic_water.copy()
     flipped.set_cell(periodic_water.cell.array[[1, 0, 2]])  # swap two vectors: det < 0
     flipped.calc = calc
@@ -179,7 +192,9 @@ def test_left_handed_cell_is_the_same_lattice(model, periodic_water):
 @pytest.mark.slow
 def test_compiled_backbone_matches_eager(periodic_water):
     """torch.compile path (about a minute of compilation): same results, BEC still available."""
-    config = StudentConfig.from_preset("tiny", elements=["H", "O"], dtype="float64", les_method="ewald", seed=4)
+    config = StudentConfig.from_preset(
+        "tiny", elements=["H", "O"], dtype="float64", les_method="ewald", seed=4
+    )
     eager = StudentCalculator(StudentModel(config).eval())
     compiled = StudentCalculator(StudentModel(config).eval(), compile=True)
     for calc in (eager, compiled):

@@ -55,8 +55,9 @@ def test_md_state_matches_fresh_calculations(model, periodic):
             assert np.allclose(atoms.get_forces(), ref["forces"], atol=1e-10)
             assert np.allclose(current, ref["current"], atol=1e-12)
             assert np.allclose(bec, ref["bec"], atol=1e-10)
-            assert np.allclose(current, np.einsum("iab,ib->a", bec, atoms.get_velocities() * units.fs),
-                               atol=1e-12)
+            assert np.allclose(
+                current, np.einsum("iab,ib->a", bec, atoms.get_velocities() * units.fs), atol=1e-12
+            )
     assert 1 <= calc._neighbors.n_builds < 12
     assert keys.STRESS not in calc.results  # MD asks for forces only
 
@@ -81,8 +82,11 @@ def test_response_terms_match_the_library_functions(model):
     half[::2] = 0.0
     atoms.set_velocities(half.numpy() / units.fs)
     assert calc._response_terms(atoms) is terms
-    assert np.allclose(calc.get_dipole_current(atoms), dipole_current(fn, positions, half, cell, eps_inf=1.6),
-                       atol=1e-12)
+    assert np.allclose(
+        calc.get_dipole_current(atoms),
+        dipole_current(fn, positions, half, cell, eps_inf=1.6),
+        atol=1e-12,
+    )
 
 
 def test_stress_only_when_asked(model):
@@ -113,7 +117,9 @@ def test_compiled_graph_mismatch_falls_back_to_eager(model, monkeypatch, capsys)
     gradients differ from the eager ones (simulated) is not used, the eager result is, and the
     following steps no longer keep the graph."""
     atoms = water_box(n_molecules=4, seed=3)
-    atoms.set_velocities(np.random.default_rng(0).normal(scale=0.01, size=atoms.positions.shape) / units.fs)
+    atoms.set_velocities(
+        np.random.default_rng(0).normal(scale=0.01, size=atoms.positions.shape) / units.fs
+    )
     compiled = StudentModel(model.config).eval()
     compiled.load_state_dict(model.state_dict())
     monkeypatch.setattr(StudentModel, "backbone_compiled", property(lambda self: self is compiled))
@@ -148,7 +154,9 @@ def test_compiled_graph_reused_for_the_dipole_current():
     eager_model = StudentModel(config).eval()
     compiled = StudentModel(config).eval()
     atoms = water_box(n_molecules=8, seed=1)
-    atoms.set_velocities(np.random.default_rng(1).normal(scale=0.01, size=atoms.positions.shape) / units.fs)
+    atoms.set_velocities(
+        np.random.default_rng(1).normal(scale=0.01, size=atoms.positions.shape) / units.fs
+    )
     calc = StudentCalculator(compiled, compile=True)
     frame = atoms.copy()
     frame.calc = calc
@@ -163,4 +171,6 @@ def test_compiled_graph_reused_for_the_dipole_current():
     frame.positions = eager_frame.positions = frame.positions + 2e-3
     want = eager.get_dipole_current(eager_frame)
     assert calc._graph is None
-    assert np.allclose(calc.get_dipole_current(frame), want, atol=1e-6 * max(1.0, np.abs(want).max()))
+    assert np.allclose(
+        calc.get_dipole_current(frame), want, atol=1e-6 * max(1.0, np.abs(want).max())
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 
 import numpy as np
-import pytest
 
 from lesdistill.progress import PlainProgress, progress_bar
 
@@ -68,7 +67,9 @@ def test_a_long_job_in_a_log_writes_no_carriage_returns(capsys):
     class PointCharges(Calculator):
         implemented_properties = ["born_effective_charges"]
 
-        def calculate(self, atoms=None, properties=("born_effective_charges",), system_changes=all_changes):
+        def calculate(
+            self, atoms=None, properties=("born_effective_charges",), system_changes=all_changes
+        ):
             super().calculate(atoms, properties, system_changes)
             q = np.where(self.atoms.numbers == 11, 1.0, -1.0)
             self.results["born_effective_charges"] = np.einsum("i,ab->iab", q, np.eye(3))

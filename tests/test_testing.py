@@ -20,14 +20,22 @@ from lesdistill.testing import (
 
 
 def _model(**overrides) -> StudentModel:
-    values = {"elements": ["H", "O"], "dtype": "float64", "les_method": "ewald", "seed": 2, **overrides}
+    values = {
+        "elements": ["H", "O"],
+        "dtype": "float64",
+        "les_method": "ewald",
+        "seed": 2,
+        **overrides,
+    }
     return StudentModel(StudentConfig.from_preset("tiny", **values)).eval()
 
 
 def _atoms(periodic: bool) -> Atoms:
     rng = np.random.default_rng(5)
     base = np.array([[0.0, 0.0, 0.0], [0.96, 0.0, 0.0], [-0.24, 0.93, 0.0]])
-    positions = np.concatenate([base + shift for shift in ([0.5, 0.5, 0.5], [3.2, 0.6, 1.0], [1.2, 3.1, 3.0])])
+    positions = np.concatenate(
+        [base + shift for shift in ([0.5, 0.5, 0.5], [3.2, 0.6, 1.0], [1.2, 3.1, 3.0])]
+    )
     positions += rng.uniform(-0.1, 0.1, positions.shape)
     atoms = Atoms("OH2OH2OH2", positions=positions)
     if periodic:
@@ -44,7 +52,9 @@ class _ScaledCalculator(StudentCalculator):
         self.key, self.factor = key, factor
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=None):
-        super().calculate(atoms, properties, system_changes if system_changes is not None else ["positions"])
+        super().calculate(
+            atoms, properties, system_changes if system_changes is not None else ["positions"]
+        )
         if self.key in self.results:
             self.results[self.key] = self.results[self.key] * self.factor
 
@@ -59,7 +69,9 @@ class _LeakyPaiNN(PaiNN):
     def forward(self, species, edge_index, edge_vectors, batch):
         features, energies = super().forward(species, edge_index, edge_vectors, batch)
         if self.leak == "rotation":
-            extra = torch.zeros_like(energies).index_add_(0, edge_index[0], 0.05 * edge_vectors[:, 0] ** 2)
+            extra = torch.zeros_like(energies).index_add_(
+                0, edge_index[0], 0.05 * edge_vectors[:, 0] ** 2
+            )
         else:  # "global": every atom feels the size of its structure
             extra = 0.01 * batch.n_atoms.to(energies.dtype)[batch.batch]
         return features, energies + extra

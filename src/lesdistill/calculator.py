@@ -49,10 +49,10 @@ from lesdistill import keys
 from lesdistill.data.batch import AtomicBatch
 from lesdistill.data.charge_state import charge_and_spin, check_charge_spin
 from lesdistill.data.neighbors import VerletNeighborList, within_cutoff
+from lesdistill.errors import UserInputError
 from lesdistill.les.response import ResponseTerms, response_terms
 from lesdistill.model.checkpoint import load_student
 from lesdistill.model.student import StudentModel, right_handed
-from lesdistill.errors import UserInputError
 
 #: ``compile="auto"`` compiles the backbone for MD runs announced with at least this many steps
 COMPILE_MIN_STEPS = 10_000
@@ -61,7 +61,9 @@ _BASE = (keys.ENERGY, keys.FORCES, keys.CHARGES, keys.ENERGY_SHORT_RANGE, keys.E
 
 
 def _full_to_voigt(stress: np.ndarray) -> np.ndarray:
-    return np.array([stress[0, 0], stress[1, 1], stress[2, 2], stress[1, 2], stress[0, 2], stress[0, 1]])
+    return np.array(
+        [stress[0, 0], stress[1, 1], stress[2, 2], stress[1, 2], stress[0, 2], stress[0, 1]]
+    )
 
 
 class StudentCalculator(Calculator):
@@ -125,7 +127,9 @@ class StudentCalculator(Calculator):
         elif isinstance(model, (str, os.PathLike)):
             self.model = load_student(Path(model), device=device, trust_backbone=trust_backbone)
         else:
-            raise TypeError(f"model must be a checkpoint path or a StudentModel, got {type(model).__name__}")
+            raise TypeError(
+                f"model must be a checkpoint path or a StudentModel, got {type(model).__name__}"
+            )
         self.device = torch.device(device)
         self._neighbors = VerletNeighborList(self.model.cutoff, skin)
         self._static: tuple[tuple[Any, ...], dict[str, torch.Tensor]] | None = None
@@ -143,7 +147,11 @@ class StudentCalculator(Calculator):
         """Hint from an MD driver that about ``n_steps`` energy+forces calls follow: with
         ``compile="auto"`` a run of at least :data:`COMPILE_MIN_STEPS` compiles the backbone
         at the next call, after the warm-up check (class docstring)."""
-        if self.compile_mode == "auto" and self.compile_report is None and n_steps >= COMPILE_MIN_STEPS:
+        if (
+            self.compile_mode == "auto"
+            and self.compile_report is None
+            and n_steps >= COMPILE_MIN_STEPS
+        ):
             self._compile_pending = True
 
     def _try_compile(self, atoms: Atoms) -> None:
@@ -158,7 +166,9 @@ class StudentCalculator(Calculator):
 
         def forces() -> torch.Tensor:
             leaf = batch.positions.detach().requires_grad_(True)
-            return model(batch.replace(positions=leaf), compute_forces=True, create_graph=False)[keys.FORCES]
+            return model(batch.replace(positions=leaf), compute_forces=True, create_graph=False)[
+                keys.FORCES
+            ]
 
         def timed(n: int = 5) -> float:
             samples = []
@@ -197,8 +207,11 @@ class StudentCalculator(Calculator):
                   file=sys.stderr)
         else:
             report["compiled"] = True
-            print(f"lesdistill: student backbone compiled in {compile_s:.0f} s: "
-                  f"{eager_ms:.1f} -> {report['compiled_ms']:.1f} ms per energy+forces", file=sys.stderr)
+            print(
+                f"lesdistill: student backbone compiled in {compile_s:.0f} s: "
+                f"{eager_ms:.1f} -> {report['compiled_ms']:.1f} ms per energy+forces",
+                file=sys.stderr,
+            )
         self.compile_report = report
 
     def check_state(self, atoms: Atoms, tol: float = 1e-15) -> list[str]:
@@ -253,7 +266,9 @@ class StudentCalculator(Calculator):
             "batch": torch.zeros(n, dtype=torch.long, device=dev),
             "n_atoms": torch.tensor([n], dtype=torch.long, device=dev),
             "total_charge": torch.tensor([charge], dtype=dt, device=dev),
-            "spin_multiplicity": torch.tensor([1.0 if spin is None else spin], dtype=dt, device=dev),
+            "spin_multiplicity": torch.tensor(
+                [1.0 if spin is None else spin], dtype=dt, device=dev
+            ),
         }
         self._static = (key, tensors)
         return tensors
@@ -268,7 +283,11 @@ class StudentCalculator(Calculator):
         (i, j, shifts), rebuilt = self._neighbors.candidates(positions, atoms.cell.array, atoms.pbc)
         if rebuilt or self._candidates is None:
             shifts64 = torch.tensor(shifts, dtype=torch.float64, device=dev)
-            self._candidates = (torch.tensor(np.stack([i, j]), device=dev), shifts64, shifts64.to(dt))
+            self._candidates = (
+                torch.tensor(np.stack([i, j]), device=dev),
+                shifts64,
+                shifts64.to(dt),
+            )
         pair_index, shifts64, shifts_dt = self._candidates
         pos64 = torch.tensor(positions, dtype=torch.float64, device=dev)
         keep = within_cutoff(pair_index, shifts64, pos64, static["cell64"], self.model.cutoff)
@@ -315,14 +334,20 @@ class StudentCalculator(Calculator):
                 "polarization is defined for periodic cells; this structure is open (pbc all "
                 "False): use atoms.get_dipole_moment() (e Å)"
             )
-        if any(k not in self.results for k in _BASE) or (want_stress and keys.STRESS not in self.results):
+        if any(k not in self.results for k in _BASE) or (
+            want_stress and keys.STRESS not in self.results
+        ):
             self._calculate_base(atoms, want_stress)
         moment_key = keys.POLARIZATION if atoms.pbc.any() else keys.DIPOLE
         if moment_key in properties and moment_key not in self.results:
             positions, cell = self._tensors(atoms)
-            charges = torch.tensor(self.results[keys.CHARGES], dtype=positions.dtype, device=positions.device)
+            charges = torch.tensor(
+                self.results[keys.CHARGES], dtype=positions.dtype, device=positions.device
+            )
             with torch.no_grad():
-                moment = polarization(charges, positions, cell, slab=cell is not None and self.model.config.slab)
+                moment = polarization(
+                    charges, positions, cell, slab=cell is not None and self.model.config.slab
+                )
             self.results[moment_key] = moment.cpu().numpy().astype(np.float64)
         if keys.BEC in properties and keys.BEC not in self.results:
             self.results[keys.BEC] = self.born_effective_charges(atoms)
@@ -334,11 +359,18 @@ class StudentCalculator(Calculator):
         keep = bool(self.retain_response_graph) and not (compiled and self._compiled_reuse is False)
         self._graph = self._terms = None
         batch = self._batch(atoms, requires_grad=True)
-        out = self.model(batch, compute_forces=True, compute_stress=stress, create_graph=False, retain_graph=keep)
+        out = self.model(
+            batch, compute_forces=True, compute_stress=stress, create_graph=False, retain_graph=keep
+        )
         n = len(atoms)
         # one device-to-host copy of everything ASE gets (the step's only wait for the device)
-        parts = [out[keys.ENERGY][:1], out[keys.ENERGY_SHORT_RANGE][:1], out[keys.ENERGY_LONG_RANGE][:1],
-                 out[keys.FORCES].reshape(-1), out[keys.CHARGES]] + ([out[keys.STRESS][0].reshape(-1)] if stress else [])
+        parts = [
+            out[keys.ENERGY][:1],
+            out[keys.ENERGY_SHORT_RANGE][:1],
+            out[keys.ENERGY_LONG_RANGE][:1],
+            out[keys.FORCES].reshape(-1),
+            out[keys.CHARGES],
+        ] + ([out[keys.STRESS][0].reshape(-1)] if stress else [])
         host = torch.cat(parts).detach().cpu().numpy().astype(np.float64)
         energy = float(host[0])
         results: dict[str, Any] = {
@@ -371,7 +403,9 @@ class StudentCalculator(Calculator):
             positions = torch.as_tensor(positions).to(device=model.device, dtype=model.dtype)
             if positions.shape != batch.positions.shape:
                 expected = tuple(batch.positions.shape)
-                raise ValueError(f"positions must have shape {expected}, got {tuple(positions.shape)}")
+                raise ValueError(
+                    f"positions must have shape {expected}, got {tuple(positions.shape)}"
+                )
             return model.latent_charges(batch.replace(positions=positions))
 
         return charge_fn
@@ -402,7 +436,9 @@ class StudentCalculator(Calculator):
         if eager:
             charges = self.model.latent_charges(batch)  # eager backbone
         else:  # the compiled backbone (first-order backward passes only)
-            out = self.model(batch, compute_forces=False, create_graph=False, include_long_range=False)
+            out = self.model(
+                batch, compute_forces=False, create_graph=False, include_long_range=False
+            )
             charges = out[keys.LATENT_CHARGES]
         cell = right_handed(batch.cell[0]) if atoms.pbc.any() else None
         return response_terms(charges, batch.positions, cell, eps_inf=self.eps_inf,
@@ -429,7 +465,8 @@ class StudentCalculator(Calculator):
         return terms
 
     def born_effective_charges(self, atoms: Atoms) -> np.ndarray:
-        """Born effective charges (N, 3, 3) in e, Z[i, a, b] = dP_a / dr_ib (incl. sqrt(eps_inf))."""
+        """Born effective charges (N, 3, 3) in e, Z[i, a, b] = dP_a / dr_ib (incl.
+        sqrt(eps_inf))."""
         bec = self._response_terms(atoms).born_effective_charges()
         return bec.detach().cpu().numpy().astype(np.float64)
 
@@ -441,9 +478,11 @@ class StudentCalculator(Calculator):
         a meaningless zero, so a ``ValueError`` is raised instead.
         """
         if not atoms.has("momenta"):
-            raise ValueError("the dipole current needs velocities, and these atoms have no momenta; "
-                             "set them first (atoms.set_velocities(v) or "
-                             "ase.md.velocitydistribution.MaxwellBoltzmannDistribution)")
+            raise ValueError(
+                "the dipole current needs velocities, and these atoms have no momenta; "
+                "set them first (atoms.set_velocities(v) or "
+                "ase.md.velocitydistribution.MaxwellBoltzmannDistribution)"
+            )
         velocities = np.asarray(atoms.get_velocities(), dtype=np.float64) * units.fs  # Å/fs
         terms = self._response_terms(atoms)
         v = torch.tensor(velocities, dtype=self.model.dtype, device=self.model.device)

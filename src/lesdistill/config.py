@@ -83,7 +83,9 @@ class SamplingConfig(SampleSettings):
     """
 
     valid_fraction: float = setting(0.1, "fraction of all frames for early stopping")
-    test_fraction: float = setting(0.1, "fraction of all frames held out for parity plots / metrics")
+    test_fraction: float = setting(
+        0.1, "fraction of all frames held out for parity plots / metrics"
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -221,8 +223,10 @@ def _positive(value: float, name: str, *, strict: bool = True) -> None:
 def _validate(cfg: RunConfig) -> None:
     sysc = cfg.system
     if (sysc.builder is None) == (sysc.file is None):
-        raise UserInputError("system: give exactly one of 'builder' (e.g. water) or 'file' "
-                             f"(a structure file); got builder={sysc.builder!r}, file={sysc.file!r}")
+        raise UserInputError(
+            "system: give exactly one of 'builder' (e.g. water) or 'file' "
+            f"(a structure file); got builder={sysc.builder!r}, file={sysc.file!r}"
+        )
     if sysc.file is not None and sysc.params:
         raise UserInputError("system.params only applies to a builder; remove it when using 'file'")
     if not cfg.teacher.spec.strip():
@@ -234,7 +238,9 @@ def _validate(cfg: RunConfig) -> None:
                                  "or 'teacher' (a higher-level teacher spec)")
         _positive(ft.n_frames, "finetune.n_frames")
         if not 0.0 < ft.test_fraction < 1.0:
-            raise UserInputError(f"finetune.test_fraction must be in (0, 1), got {ft.test_fraction}")
+            raise UserInputError(
+                f"finetune.test_fraction must be in (0, 1), got {ft.test_fraction}"
+            )
     _check_evaluate(cfg.evaluate)
     _positive(cfg.report.speed_repeats, "report.speed_repeats")
     _positive(cfg.report.rdf_rmax_A, "report.rdf_rmax_A")
@@ -353,7 +359,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
         at = f" (line {line + 1})" if line is not None else ""
-        raise UserInputError(f"{path} is not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+        raise UserInputError(
+            f"{path} is not valid YAML{at}: {getattr(exc, 'problem', exc)}"
+        ) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -372,7 +380,9 @@ def available_presets() -> list[str]:
 def _preset_dict(name: str) -> dict[str, Any]:
     res = resources.files("lesdistill") / "configs" / f"{name}.yaml"
     if not res.is_file():
-        raise UserInputError(f"unknown preset {name!r}; available: {', '.join(available_presets())}")
+        raise UserInputError(
+            f"unknown preset {name!r}; available: {', '.join(available_presets())}"
+        )
     with resources.as_file(res) as path:
         data = _read_yaml(Path(path))
     data.pop("preset", None)

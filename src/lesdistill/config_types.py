@@ -72,7 +72,9 @@ def convert_value(value: Any, tp: Any, where: str) -> Any:
 def _is_bool(value: Any) -> bool:
     """A Python or numpy boolean (numpy is not imported for this)."""
     kind = type(value)
-    return isinstance(value, bool) or (kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_"))
+    return isinstance(value, bool) or (
+        kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_")
+    )
 
 
 def from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
@@ -84,7 +86,9 @@ def from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
             prefix = f"{where}." if where else ""
             raise UserInputError(f"unknown config key '{prefix}{key}'; allowed in "
                                  f"{where or 'the top level'}: {', '.join(sorted(names))}")
-    kwargs = {k: convert_value(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
+    kwargs = {
+        k: convert_value(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()
+    }
     try:
         return cls(**kwargs)
     except UserInputError as exc:

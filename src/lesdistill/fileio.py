@@ -63,7 +63,8 @@ def _fsync_file(path: Path) -> None:
 
 
 def fsync_dir(folder: str | os.PathLike[str]) -> None:
-    """Flush a folder's entries (a rename into it) to disk; a no-op where folders cannot be opened."""
+    """Flush a folder's entries (a rename into it) to disk; a no-op where folders cannot be
+    opened."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
@@ -103,7 +104,8 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", **kwargs: Any) ->
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path next to ``path`` for libraries that write by file name
-    (``torch.save``, ``fig.savefig``, ``np.savez``); fsync it and rename onto ``path`` on success."""
+    (``torch.save``, ``fig.savefig``, ``np.savez``); fsync it and rename onto ``path`` on
+    success."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = _new_temp(target, f".{target.stem}.", target.suffix)

@@ -24,9 +24,12 @@ BEC_ARRAY = "bec"  # per-atom array (N, 9) in extxyz files, row-major Z[i].resha
 TEACHER = "teacher"  # info: name of the teacher that labelled a frame
 FRAME_ID = "frame_id"  # info: stable integer id of a sampled frame (resume, merge, de-dup)
 TEMPERATURE_K = "temperature_K"  # info: target temperature of the MD that produced a frame
-MD_TEMPERATURE_K = "md_temperature_K"  # info: instantaneous kinetic temperature of that MD at the frame, K
-EQUILIBRATED = "equilibrated"  # info: the teacher MD passed the equilibration check before this frame
-ORIGIN = "origin"  # info: how a teacher frame was made: "md" or "snapshot" (lesdistill.sampling.snapshots)
+# info: instantaneous kinetic temperature of that MD at the frame, K
+MD_TEMPERATURE_K = "md_temperature_K"
+# info: the teacher MD passed the equilibration check before this frame
+EQUILIBRATED = "equilibrated"
+# info: how a teacher frame was made: "md" or "snapshot" (lesdistill.sampling.snapshots)
+ORIGIN = "origin"
 TOTAL_CHARGE = "total_charge"  # info: total charge of the structure, e (default 0)
 SPIN_MULTIPLICITY = "spin_multiplicity"  # info: spin multiplicity 2S+1 of the structure (default 1)
 PREVIOUS_PREFIX = "previous_"  # prefix for labels kept when a frame is relabelled

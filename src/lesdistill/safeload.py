@@ -44,8 +44,11 @@ def load_tensors(path: str | os.PathLike[str]) -> Any:
     target = Path(path)
     if not zipfile.is_zipfile(target):
         size = target.stat().st_size
-        raise UnreadableTorchFile("empty file" if size == 0 else
-                                  f"not a torch zip archive ({size} bytes): truncated or not a .pt file")
+        raise UnreadableTorchFile(
+            "empty file"
+            if size == 0
+            else f"not a torch zip archive ({size} bytes): truncated or not a .pt file"
+        )
     serialization = torch.serialization
     with _LOCK:
         saved_env = os.environ.pop(_ENV, None)

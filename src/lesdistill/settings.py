@@ -25,7 +25,16 @@ from typing import Any, Self
 from lesdistill.config_types import convert_value
 from lesdistill.errors import UserInputError
 
-__all__ = ["Settings", "SettingsError", "at_most", "coerce", "field_help", "one_of", "positive", "setting"]
+__all__ = [
+    "Settings",
+    "SettingsError",
+    "at_most",
+    "coerce",
+    "field_help",
+    "one_of",
+    "positive",
+    "setting",
+]
 
 
 class SettingsError(UserInputError):

@@ -105,7 +105,9 @@ def _results(calc: Calculator, atoms: Atoms) -> dict[str, np.ndarray]:
     return out
 
 
-def check_invariance(model: StudentModel | Calculator, atoms: Atoms, *, seed: int = 0, atol: float = 1e-8) -> float:
+def check_invariance(
+    model: StudentModel | Calculator, atoms: Atoms, *, seed: int = 0, atol: float = 1e-8
+) -> float:
     """Translation (+ wrap), rotation and permutation: energies/charges invariant, forces and
     stress transform as vectors/tensors. Returns the largest deviation (eV, eV/Å, e, eV/Å^3)."""
     rng = np.random.default_rng(seed)
@@ -151,7 +153,11 @@ def _short_range(model: StudentModel, atoms_list: list[Atoms]) -> dict[str, np.n
 
 
 def check_short_range_cutoff(
-    model: StudentModel, symbols: tuple[str, str] | None = None, *, delta: float = 1e-3, atol: float = 1e-6
+    model: StudentModel,
+    symbols: tuple[str, str] | None = None,
+    *,
+    delta: float = 1e-3,
+    atol: float = 1e-6,
 ) -> float:
     """Dimer of ``symbols`` (default: the model's first and last element), open boundary.
 
@@ -173,15 +179,28 @@ def check_short_range_cutoff(
     e_isolated = e_sr[-2] + e_sr[-1]
     rounding = 1e-12 + 10.0 * float(torch.finfo(model.dtype).eps) * (abs(e_sr[-2]) + abs(e_sr[-1]))
     for k in range(1, len(dimers)):
-        _fail(f"short-range energy beyond the cutoff (r = {distances[k]:.4f} Å)", abs(e_sr[k] - e_isolated), rounding)
-        _fail(f"short-range force beyond the cutoff (r = {distances[k]:.4f} Å)", float(np.abs(forces[k]).max()), 0.0)
+        _fail(
+            f"short-range energy beyond the cutoff (r = {distances[k]:.4f} Å)",
+            abs(e_sr[k] - e_isolated),
+            rounding,
+        )
+        _fail(
+            f"short-range force beyond the cutoff (r = {distances[k]:.4f} Å)",
+            float(np.abs(forces[k]).max()),
+            0.0,
+        )
     near = float(np.abs(forces[0]).max())
     _fail(f"short-range force at r_c - {delta} Å (must vanish smoothly)", near, atol)
     return near
 
 
 def check_far_apart(
-    model: StudentModel, atoms_a: Atoms, atoms_b: Atoms, *, gap: float | None = None, atol: float = 1e-8
+    model: StudentModel,
+    atoms_a: Atoms,
+    atoms_b: Atoms,
+    *,
+    gap: float | None = None,
+    atol: float = 1e-8,
 ) -> float:
     """Open-boundary fragments A and B at least ``gap`` Å apart (default cutoff + 1 Å).
 
@@ -219,7 +238,11 @@ def check_far_apart(
     q_alone, q_both = charges[: n_a + n_b], charges[n_a + n_b :]
     for name, part in (("A", slice(0, n_a)), ("B", slice(n_a, n_a + n_b))):
         diff = q_both[part] - q_alone[part]
-        spread = float(diff.max() - diff.min()) if model.config.neutrality == "mean" else float(np.abs(diff).max())
+        spread = (
+            float(diff.max() - diff.min())
+            if model.config.neutrality == "mean"
+            else float(np.abs(diff).max())
+        )
         worst = max(worst, spread)
         _fail(f"charges of fragment {name} change beyond a uniform shift", spread, atol)
     # long range: recompute with the model's LES on the combined structure
@@ -231,19 +254,26 @@ def check_far_apart(
     sigma = model.config.les_sigma
     r = torch.tensor(both.positions, dtype=torch.float64)
     q = torch.tensor(q_both, dtype=torch.float64)
-    own = sum(float(les_energy(q[s], r[s], None, sigma=sigma)) for s in (slice(0, n_a), slice(n_a, None)))
+    own = sum(
+        float(les_energy(q[s], r[s], None, sigma=sigma)) for s in (slice(0, n_a), slice(n_a, None))
+    )
     d = np.linalg.norm(both.positions[:n_a, None, :] - both.positions[None, n_a:, :], axis=-1)
     erf = np.vectorize(math.erf)(d / (math.sqrt(2.0) * sigma))
     cross = COULOMB_EV_A * float(np.sum(np.outer(q_both[:n_a], q_both[n_a:]) * erf / d))
     error = abs(e_lr - own - cross) if model.config.long_range else abs(e_lr)
     worst = max(worst, error)
-    _fail("long-range energy of far-apart fragments != own LES energies + Coulomb cross term", error, atol)
+    _fail(
+        "long-range energy of far-apart fragments != own LES energies + Coulomb cross term",
+        error,
+        atol,
+    )
     return worst
 
 
 class StudentModelChecks:
     """pytest mixin running every check; subclass and provide the fixtures ``student_model``
-    (float64), ``periodic_atoms`` and ``open_atoms``. Override the tolerances as class attributes."""
+    (float64), ``periodic_atoms`` and ``open_atoms``. Override the tolerances as class
+    attributes."""
 
     force_atol = 1e-6
     stress_atol = 1e-7

@@ -143,8 +143,8 @@ def _run(argv, capsys) -> tuple[int, str, str]:
 
 
 def test_cli_student_equal_to_reference_up_to_sign(student, tmp_path, capsys) -> None:
-    from lesdistill.calculator import StudentCalculator
     from lesdistill.analysis.bec_files import student_becs
+    from lesdistill.calculator import StudentCalculator
 
     frames = _frames(seed=1)
     calc = StudentCalculator(student)

@@ -126,8 +126,10 @@ def test_sweep_nested_shared_test_resume_and_fine_tuning_helps(water, tmp_path,
     assert first.read_text() == kept  # finished students are kept, not retrained
 
     # nesting: every fraction's training set is contained in the next one's
-    sets = [{tuple(a.positions.round(6).ravel()) for a in read(out / f"f_{f:g}" / "train.extxyz", ":")}
-            for f in settings.fractions]
+    sets = [
+        {tuple(a.positions.round(6).ravel()) for a in read(out / f"f_{f:g}" / "train.extxyz", ":")}
+        for f in settings.fractions
+    ]
     assert [len(s) for s in sets] == summary["curve"]["n_train"] == [4, 7, 14]
     assert sets[0] < sets[1] < sets[2]
     # one shared test split, disjoint from training and validation frames

@@ -8,8 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from lesdistill.analysis.learning_curve import (LearningCurveSettings, format_curve,
-                                                run_learning_curve, saturation)
+from lesdistill.analysis.learning_curve import (
+    LearningCurveSettings,
+    format_curve,
+    run_learning_curve,
+    saturation,
+)
 from lesdistill.cli import main
 
 from ..training.conftest import write_ionic_dataset

@@ -87,10 +87,9 @@ def test_frames_bec_reads_labels_and_rejects_bad_ones():
 
 
 def test_fixed_charge_bec_of_analytic_teacher():
+    from lesdistill.compare.reference import fixed_charge_bec
     from lesdistill.systems import build
     from lesdistill.teachers import get_teacher
-
-    from lesdistill.compare.reference import fixed_charge_bec
 
     teacher = get_teacher("analytic-ionic-half")
     atoms = build("ionic", seed=0)

@@ -19,16 +19,22 @@ def _result(name, level, bend, q_o, seed):
     y = np.exp(-((w - bend) / 40) ** 2) + 2 * np.exp(-((w - 3400) / 150) ** 2)
     r = np.linspace(0.05, 6, 60)
     return TeacherResult(
-        name=name, spec=name, info={"level_of_theory": level, "architecture": "arch-" + name,
-                                    "training_data": "data"},
-        energy_mae_meV_per_atom=float(rng.uniform(0.5, 2)), forces_mae_meV_per_A=float(rng.uniform(20, 60)),
-        teacher_ms_per_step=50.0, student_ms_per_step=5.0,
-        mean_charge_e={"H": -q_o / 2, "O": q_o}, bec_trace_e={"H": 0.4, "O": -0.8 + seed / 10},
-        asr_residual_e=1e-6, bec_vs_reference={"mae_e": 0.1, "rmse_e": 0.2, "r2": 0.8,
-                                               "trace_mae_e": 0.05},
-        ir_peaks_cm={"bend": bend, "stretch": 3400.0}, stage_seconds={"train": 10.0, "md": 5.0},
+        name=name,
+        spec=name,
+        info={"level_of_theory": level, "architecture": "arch-" + name, "training_data": "data"},
+        energy_mae_meV_per_atom=float(rng.uniform(0.5, 2)),
+        forces_mae_meV_per_A=float(rng.uniform(20, 60)),
+        teacher_ms_per_step=50.0,
+        student_ms_per_step=5.0,
+        mean_charge_e={"H": -q_o / 2, "O": q_o},
+        bec_trace_e={"H": 0.4, "O": -0.8 + seed / 10},
+        asr_residual_e=1e-6,
+        bec_vs_reference={"mae_e": 0.1, "rmse_e": 0.2, "r2": 0.8, "trace_mae_e": 0.05},
+        ir_peaks_cm={"bend": bend, "stretch": 3400.0},
+        stage_seconds={"train": 10.0, "md": 5.0},
         ir_curve={"wavenumber_cm": w.tolist(), "n_alpha_per_cm": y.tolist()},
-        rdf={"O-O": {"r_A": r.tolist(), "g": (1 + np.sin(r)).tolist()}})
+        rdf={"O-O": {"r_A": r.tolist(), "g": (1 + np.sin(r)).tolist()}},
+    )
 
 
 @pytest.fixture()
@@ -88,9 +94,17 @@ def test_sections_stay_with_an_explanation_when_every_md_is_unstable(tmp_path):
     results = [_result("a", "PBE", 1600.0, -0.7, 1), _result("b", "PBE", 1650.0, -0.8, 2)]
     for r in results:
         r.md_stable, r.md_issues = False, ["atoms closer than 0.5 Å at step 812"]
-    summary = build_summary(name="toy", system={"builder": "water"}, n_frames={"train": 8, "test": 2},
-                            results=results, elements=["H", "O"], agreement=None, reference=None,
-                            experiment_cm={"bend": 1641.0}, seconds={})
+    summary = build_summary(
+        name="toy",
+        system={"builder": "water"},
+        n_frames={"train": 8, "test": 2},
+        results=results,
+        elements=["H", "O"],
+        agreement=None,
+        reference=None,
+        experiment_cm={"bend": 1641.0},
+        seconds={},
+    )
     text = write_report(summary, tmp_path).read_text()
     for title in ("IR spectra", "Radial distribution functions"):
         section = text[text.index(f"<h2>{title}</h2>"):]

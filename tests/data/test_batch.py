@@ -29,7 +29,10 @@ def _pair_set(i, j, shifts) -> set[tuple[int, int, int, int, int]]:
 @pytest.mark.parametrize(
     "cell,pbc",
     [
-        ([[4.0, 0.0, 0.0], [1.0, 4.5, 0.0], [0.5, 0.7, 5.0]], True),  # triclinic, smaller than cutoff
+        (
+            [[4.0, 0.0, 0.0], [1.0, 4.5, 0.0], [0.5, 0.7, 5.0]],
+            True,
+        ),  # triclinic, smaller than cutoff
         ([[9.0, 0.0, 0.0], [0.0, 8.0, 0.0], [0.0, 0.0, 12.0]], [True, True, False]),  # slab
         (np.zeros((3, 3)), False),  # open
     ],
@@ -73,7 +76,11 @@ def test_batch_fields_and_collate():
     assert torch.equal(batch.edge_index[:, n0:], single[1].edge_index + 10)
     # edge vectors rebuilt from the batch equal the minimum-image pair vectors and are < cutoff
     i, j = batch.edge_index
-    vec = batch.positions[j] - batch.positions[i] + torch.einsum("ek,ekl->el", batch.shifts, batch.cell[batch.batch[i]])
+    vec = (
+        batch.positions[j]
+        - batch.positions[i]
+        + torch.einsum("ek,ekl->el", batch.shifts, batch.cell[batch.batch[i]])
+    )
     assert float(vec.norm(dim=1).max()) < cutoff
     collated = AtomicBatch.collate(single)
     for name in ("positions", "edge_index", "shifts", "batch", "numbers"):

@@ -45,7 +45,9 @@ def test_reads_ase_labels_bec_and_charge(tmp_path):
         assert f.atoms.calc is None
     assert frames[0].bec is None and frames[1].bec.shape == (len(atoms[1]), 3, 3)
     np.testing.assert_allclose(frames[1].bec[0], 2.0 * np.eye(3))
-    assert frames[2].atoms.info["total_charge"] == -1.0 and frames[0].atoms.info["total_charge"] == 0.0
+    assert (
+        frames[2].atoms.info["total_charge"] == -1.0 and frames[0].atoms.info["total_charge"] == 0.0
+    )
     assert frames[0].source.endswith("d.xyz:0")
     assert elements_of(frames) == ["Na", "Cl"]
 
@@ -138,7 +140,9 @@ def test_test_split_is_held_out_first_and_written_back_unchanged(tmp_path):
     for k, atoms in enumerate(frames_in):
         atoms.info["temperature_K"] = 300.0 + k
     write(tmp_path / "d.xyz", frames_in)
-    train, valid, test = load_datasets(tmp_path / "d.xyz", valid_fraction=0.2, test_fraction=0.1, seed=1)
+    train, valid, test = load_datasets(
+        tmp_path / "d.xyz", valid_fraction=0.2, test_fraction=0.1, seed=1
+    )
     assert (len(train), len(valid), len(test)) == (14, 4, 2)
     sources = [{f.source for f in part} for part in (train, valid, test)]
     assert not (sources[0] & sources[1] or sources[0] & sources[2] or sources[1] & sources[2])

@@ -25,8 +25,13 @@ def test_skin_list_gives_the_fresh_pairs(pbc):
         positions = positions + rng.normal(scale=0.05, size=positions.shape)
         (i, j, shifts), rebuilt = verlet.candidates(positions, cell, pbc)
         rebuilds += rebuilt
-        keep = within_cutoff(torch.tensor(np.stack([i, j])), torch.tensor(shifts, dtype=torch.float64),
-                             torch.tensor(positions), torch.tensor(cell), cutoff).numpy()
+        keep = within_cutoff(
+            torch.tensor(np.stack([i, j])),
+            torch.tensor(shifts, dtype=torch.float64),
+            torch.tensor(positions),
+            torch.tensor(cell),
+            cutoff,
+        ).numpy()
         fresh = _pairs(*neighbor_list(positions, cell, pbc, cutoff))
         assert _pairs(i[keep], j[keep], shifts[keep]) == fresh, step
     assert 1 < rebuilds < 40 and verlet.n_builds == rebuilds

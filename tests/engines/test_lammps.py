@@ -123,9 +123,21 @@ def test_one_rank_equals_ase(student, tmp_path):
     import json
 
     atoms, model = _inputs(student, tmp_path)
-    run = subprocess.run([sys.executable, "-c", SCRIPT, str(model), str(tmp_path / "start.extxyz"),
-                          str(tmp_path), json.dumps(MD), "replicated"], capture_output=True, text=True,
-                         timeout=600)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            SCRIPT,
+            str(model),
+            str(tmp_path / "start.extxyz"),
+            str(tmp_path),
+            json.dumps(MD),
+            "replicated",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["ranks"] == 1
@@ -146,7 +158,9 @@ def _mpiexec_two_ranks(command: list[str], tmp_path) -> subprocess.CompletedProc
     run = once()
     text = run.stdout + run.stderr
     if run.returncode != 0 and "BAD TERMINATION" in text and "Traceback" not in text:
-        warnings.warn(f"MPI run terminated without a Python error, rerun once: {text[-500:]}")
+        warnings.warn(
+            f"MPI run terminated without a Python error, rerun once: {text[-500:]}", stacklevel=2
+        )
         for leftover in ("md", "result.json"):
             path = tmp_path / leftover
             if path.is_dir():
@@ -165,8 +179,19 @@ def test_two_ranks_equal_ase(student, tmp_path, mode):
     import json
 
     atoms, model = _inputs(student, tmp_path)
-    run = _mpiexec_two_ranks([sys.executable, "-c", SCRIPT, str(model), str(tmp_path / "start.extxyz"),
-                              str(tmp_path), json.dumps(MD), mode], tmp_path)
+    run = _mpiexec_two_ranks(
+        [
+            sys.executable,
+            "-c",
+            SCRIPT,
+            str(model),
+            str(tmp_path / "start.extxyz"),
+            str(tmp_path),
+            json.dumps(MD),
+            mode,
+        ],
+        tmp_path,
+    )
     assert run.returncode == 0, (run.stdout[-3000:], run.stderr[-3000:])
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["ranks"] == 2

@@ -99,7 +99,8 @@ def test_batched_nve_steps_equal_single_ase_steps(student):
 
 
 def test_slab_response_equals_ase_per_system(student):
-    """A slab student (les_slab_correction): energies, BECs and dipole currents as the calculator."""
+    """A slab student (les_slab_correction): energies, BECs and dipole currents as the
+    calculator."""
     slab = StudentModel(StudentConfig.from_dict({**student.config.to_dict(),
                                                  "les_slab_correction": "yeh-berkowitz"}))
     slab.load_state_dict(student.state_dict())
@@ -115,4 +116,6 @@ def test_slab_response_equals_ase_per_system(student):
         atoms.calc = StudentCalculator(slab)
         assert float(out["energy"][s]) == pytest.approx(atoms.get_potential_energy(), rel=1e-12)
         assert _rel(currents[s], atoms.calc.get_dipole_current(atoms)) < 1e-10
-        assert _rel(becs[s].numpy(), atoms.calc.get_property("born_effective_charges", atoms)) < 1e-10
+        assert (
+            _rel(becs[s].numpy(), atoms.calc.get_property("born_effective_charges", atoms)) < 1e-10
+        )

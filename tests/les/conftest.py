@@ -6,7 +6,9 @@ import pytest
 import torch
 
 
-def random_system(n: int, cell: torch.Tensor | None, seed: int = 0, neutral: bool = True, dtype=torch.float64):
+def random_system(
+    n: int, cell: torch.Tensor | None, seed: int = 0, neutral: bool = True, dtype=torch.float64
+):
     """Random charges (neutral by default) and positions spread over ``cell`` (or a 6 Å box)."""
     gen = torch.Generator().manual_seed(seed)
     q = torch.randn(n, generator=gen, dtype=torch.float64)
@@ -30,5 +32,6 @@ def cubic_cell() -> torch.Tensor:
 
 @pytest.fixture
 def make_system():
-    """Factory fixture: ``make_system(n, cell, seed=0, neutral=True, dtype=float64) -> (q, pos)``."""
+    """Factory fixture: ``make_system(n, cell, seed=0, neutral=True, dtype=float64) -> (q,
+    pos)``."""
     return random_system

@@ -24,7 +24,9 @@ def test_open_two_charges_analytic():
         assert energy(q, pos, sigma=sigma).item() == pytest.approx(expected, rel=1e-12)
         # self term: sum q^2 k_e / (sigma sqrt(2 pi)) added back when not subtracted
         full = energy(q, pos, sigma=sigma, subtract_self=False).item()
-        assert full - expected == pytest.approx(KE * (0.49 + 1.44) / (sigma * math.sqrt(2 * math.pi)), rel=1e-12)
+        assert full - expected == pytest.approx(
+            KE * (0.49 + 1.44) / (sigma * math.sqrt(2 * math.pi)), rel=1e-12
+        )
 
 
 def _smoothstep_switch(k, kc, width):
@@ -50,7 +52,12 @@ def _brute_force_ksum(q, pos, cell, sigma, dl, width):
         if kk >= kc * (1 + width):
             continue
         s = np.sum(q * np.exp(1j * pos @ k))
-        total += _smoothstep_switch(kk, kc, width) * np.exp(-0.5 * sigma**2 * kk**2) / kk**2 * abs(s) ** 2
+        total += (
+            _smoothstep_switch(kk, kc, width)
+            * np.exp(-0.5 * sigma**2 * kk**2)
+            / kk**2
+            * abs(s) ** 2
+        )
     volume = np.linalg.det(cell)
     return 2 * np.pi * KE / volume * total  # 1/(2 eps0) = 2 pi k_e
 
@@ -60,12 +67,22 @@ def test_periodic_matches_brute_force_ksum(make_system, triclinic_cell, width):
     q, pos = make_system(6, triclinic_cell, seed=1)
     sigma, dl = 1.0, 2.0
     ref = _brute_force_ksum(q, pos, triclinic_cell, sigma, dl, width)
-    got = energy(q, pos, triclinic_cell, sigma=sigma, dl=dl, method="ewald", switch_width=width, subtract_self=False)
+    got = energy(
+        q,
+        pos,
+        triclinic_cell,
+        sigma=sigma,
+        dl=dl,
+        method="ewald",
+        switch_width=width,
+        subtract_self=False,
+    )
     assert got.item() == pytest.approx(ref, rel=1e-10, abs=1e-12)
 
 
 def _real_space_point_minus_gauss(q, pos, cell, sigma, rcut):
-    """1/2 sum_{i,j,n}' q_i q_j k_e erfc(r/(sqrt2 sigma))/r over images: point charges minus Gaussians."""
+    """1/2 sum_{i,j,n}' q_i q_j k_e erfc(r/(sqrt2 sigma))/r over images: point charges minus
+    Gaussians."""
     q, pos, cell = (np.asarray(x, dtype=np.float64) for x in (q, pos, cell))
     nrep = [int(math.ceil(rcut / h)) + 1 for h in np.abs(np.linalg.det(cell)) / np.linalg.norm(
         np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)]
@@ -75,7 +92,14 @@ def _real_space_point_minus_gauss(q, pos, cell, sigma, rcut):
         d = pos[None, :, :] - pos[:, None, :] + shift
         r = np.linalg.norm(d, axis=-1)
         mask = (r > 1e-12) & (r < rcut)
-        total += np.sum((q[:, None] * q[None, :] * np.vectorize(math.erfc)(r / (math.sqrt(2) * sigma)) / np.where(mask, r, 1.0))[mask])
+        total += np.sum(
+            (
+                q[:, None]
+                * q[None, :]
+                * np.vectorize(math.erfc)(r / (math.sqrt(2) * sigma))
+                / np.where(mask, r, 1.0)
+            )[mask]
+        )
     return 0.5 * KE * total
 
 
@@ -83,10 +107,25 @@ def _real_space_point_minus_gauss(q, pos, cell, sigma, rcut):
     "name, frac, charges, cell_factor, nn_factor, madelung",
     [
         # NaCl rock salt, conventional cubic cell; nearest neighbour a/2; M = 1.747565
-        ("NaCl", [[0, 0, 0], [0, .5, .5], [.5, 0, .5], [.5, .5, 0], [.5, 0, 0], [0, .5, 0], [0, 0, .5], [.5, .5, .5]],
-         [1, 1, 1, 1, -1, -1, -1, -1], 1.0, 0.5, 1.747565),
+        (
+            "NaCl",
+            [
+                [0, 0, 0],
+                [0, 0.5, 0.5],
+                [0.5, 0, 0.5],
+                [0.5, 0.5, 0],
+                [0.5, 0, 0],
+                [0, 0.5, 0],
+                [0, 0, 0.5],
+                [0.5, 0.5, 0.5],
+            ],
+            [1, 1, 1, 1, -1, -1, -1, -1],
+            1.0,
+            0.5,
+            1.747565,
+        ),
         # CsCl, simple cubic cell; nearest neighbour sqrt(3) a/2; M = 1.762675
-        ("CsCl", [[0, 0, 0], [.5, .5, .5]], [1, -1], 1.0, math.sqrt(3) / 2, 1.762675),
+        ("CsCl", [[0, 0, 0], [0.5, 0.5, 0.5]], [1, -1], 1.0, math.sqrt(3) / 2, 1.762675),
     ],
 )
 def test_madelung_constants(name, frac, charges, cell_factor, nn_factor, madelung):
@@ -95,7 +134,8 @@ def test_madelung_constants(name, frac, charges, cell_factor, nn_factor, madelun
     pos = torch.tensor(frac, dtype=torch.float64) @ cell
     q = torch.tensor(charges, dtype=torch.float64)
     sigma = 0.8
-    # Gaussian part, converged k-sum (dl small), self-energy subtracted; then point-charge correction
+    # Gaussian part, converged k-sum (dl small), self-energy subtracted; then point-charge
+    # correction
     e_gauss = energy(q, pos, cell, sigma=sigma, dl=0.4, method="ewald").item()
     e_point = e_gauss + _real_space_point_minus_gauss(q, pos, cell, sigma, rcut=9.0)
     n_pairs = len(charges) // 2
@@ -104,8 +144,11 @@ def test_madelung_constants(name, frac, charges, cell_factor, nn_factor, madelun
 
 
 def test_big_box_approaches_open_boundary(make_system):
-    # a neutral, dipole-free cluster in a large box: images interact only through multipoles >= quadrupole
-    pos = torch.tensor([[0, 0, 0], [1.1, 0, 0], [-1.1, 0, 0], [0, 1.1, 0], [0, -1.1, 0]], dtype=torch.float64)
+    # a neutral, dipole-free cluster in a large box: images interact only through multipoles >=
+    # quadrupole
+    pos = torch.tensor(
+        [[0, 0, 0], [1.1, 0, 0], [-1.1, 0, 0], [0, 1.1, 0], [0, -1.1, 0]], dtype=torch.float64
+    )
     q = torch.tensor([-2.0, 0.5, 0.5, 0.5, 0.5], dtype=torch.float64)
     cell = 30.0 * torch.eye(3, dtype=torch.float64)
     e_open = energy(q, pos).item()
@@ -129,10 +172,14 @@ def test_non_neutral_background_convention(cubic_cell):
     that scales as 1/L (like the Madelung energy of a jellium-compensated lattice)."""
     q = torch.tensor([1.0], dtype=torch.float64)
     pos = torch.zeros(1, 3, dtype=torch.float64)
-    e = [energy(q, pos, cubic_cell * s, sigma=0.5, dl=0.5, method="ewald").item() for s in (1.0, 2.0)]
+    e = [
+        energy(q, pos, cubic_cell * s, sigma=0.5, dl=0.5, method="ewald").item() for s in (1.0, 2.0)
+    ]
     assert np.isfinite(e).all()
-    # point charge in a neutralising background: E = -k_e M_sc / (2 L), M_sc = 2.837297 (simple cubic);
-    # the Gaussian smearing adds the k -> 0 limit of (exp(-sigma^2 k^2/2) - 1)/k^2: + pi k_e sigma^2 q^2 / V
+    # point charge in a neutralising background: E = -k_e M_sc / (2 L), M_sc = 2.837297 (simple
+    # cubic);
+    # the Gaussian smearing adds the k -> 0 limit of (exp(-sigma^2 k^2/2) - 1)/k^2: + pi k_e sigma^2
+    # q^2 / V
     for s, e_s in zip((1.0, 2.0), e):
         length = 8.0 * s
         expected = -KE * 2.837297 / (2 * length) + math.pi * KE * 0.5**2 / length**3
@@ -156,11 +203,17 @@ def test_forces_and_charge_gradient_finite_difference(make_system, triclinic_cel
         for i, a in [(0, 0), (2, 1), (4, 2)]:
             dp = torch.zeros_like(pos)
             dp[i, a] = h
-            fd = (energy(q, pos + dp, triclinic_cell, method="ewald") - energy(q, pos - dp, triclinic_cell, method="ewald")) / (2 * h)
+            fd = (
+                energy(q, pos + dp, triclinic_cell, method="ewald")
+                - energy(q, pos - dp, triclinic_cell, method="ewald")
+            ) / (2 * h)
             assert g_pos[i, a].item() == pytest.approx(fd.item(), rel=1e-6, abs=1e-8)
         dq = torch.zeros_like(q)
         dq[1] = h
-        fd = (energy(q + dq, pos, triclinic_cell, method="ewald") - energy(q - dq, pos, triclinic_cell, method="ewald")) / (2 * h)
+        fd = (
+            energy(q + dq, pos, triclinic_cell, method="ewald")
+            - energy(q - dq, pos, triclinic_cell, method="ewald")
+        ) / (2 * h)
         assert g_q[1].item() == pytest.approx(fd.item(), rel=1e-6)
 
 

@@ -34,7 +34,9 @@ def test_translation_rotation_permutation(make_system, triclinic_cell, method):
     m = "ewald" if method == "open" else method
     q, pos = make_system(9, cell, seed=31)
     e0, f0, s0 = efs(q, pos, cell, m)
-    pme = method == "pme"  # mesh discretisation breaks the symmetries at the PME accuracy level only
+    pme = (
+        method == "pme"
+    )  # mesh discretisation breaks the symmetries at the PME accuracy level only
     e_tol = 5e-5 if pme else 1e-11
     f_tol = 1e-3 * f0.abs().max().item() if pme else 1e-9
     # translation
@@ -81,7 +83,9 @@ def test_bec_and_current_rotate_covariantly(make_system):
     z_rot = born_effective_charges(fn, pos @ rot.T)
     assert torch.allclose(z_rot, rot @ z @ rot.T, atol=1e-10)
     v = torch.randn(6, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    assert torch.allclose(dipole_current(fn, pos @ rot.T, v @ rot.T), dipole_current(fn, pos, v) @ rot.T, atol=1e-10)
+    assert torch.allclose(
+        dipole_current(fn, pos @ rot.T, v @ rot.T), dipole_current(fn, pos, v) @ rot.T, atol=1e-10
+    )
     perm = torch.tensor([3, 1, 5, 0, 2, 4])
     z_perm = born_effective_charges(lambda p: fn(p[torch.argsort(perm)])[perm], pos[perm])
     assert torch.allclose(z_perm, z[perm], atol=1e-10)
@@ -102,11 +106,31 @@ def good():
         (lambda q, p, c: (q, p.tolist(), c), TypeError, ["positions", "list"]),
         (lambda q, p, c: (q.float(), p, c), TypeError, ["charges", "float32"]),
         (lambda q, p, c: (q, p.long(), c), TypeError, ["positions", "int64"]),
-        (lambda q, p, c: (q, torch.where(p > 0.5, math.nan, p), c), ValueError, ["positions", "non-finite", "nan"]),
-        (lambda q, p, c: (torch.tensor([1.0, math.inf], dtype=torch.float64), p, c), ValueError, ["charges", "inf"]),
+        (
+            lambda q, p, c: (q, torch.where(p > 0.5, math.nan, p), c),
+            ValueError,
+            ["positions", "non-finite", "nan"],
+        ),
+        (
+            lambda q, p, c: (torch.tensor([1.0, math.inf], dtype=torch.float64), p, c),
+            ValueError,
+            ["charges", "inf"],
+        ),
         (lambda q, p, c: (q, p, c[:2]), ValueError, ["cell", "[3, 3]", "(2, 3)"]),
-        (lambda q, p, c: (q, p, torch.tensor([[5.0, 0, 0], [0, 5, 0], [5, 5, 0]], dtype=torch.float64)), ValueError, ["cell", "singular"]),
-        (lambda q, p, c: (q, p, torch.diag(torch.tensor([5.0, 5.0, -5.0], dtype=torch.float64))), ValueError, ["cell", "left-handed", "-125"]),
+        (
+            lambda q, p, c: (
+                q,
+                p,
+                torch.tensor([[5.0, 0, 0], [0, 5, 0], [5, 5, 0]], dtype=torch.float64),
+            ),
+            ValueError,
+            ["cell", "singular"],
+        ),
+        (
+            lambda q, p, c: (q, p, torch.diag(torch.tensor([5.0, 5.0, -5.0], dtype=torch.float64))),
+            ValueError,
+            ["cell", "left-handed", "-125"],
+        ),
         (lambda q, p, c: (q, p, c * math.nan), ValueError, ["cell", "non-finite"]),
     ],
 )

@@ -24,7 +24,10 @@ def water_like(n, seed, triclinic=False, dtype=torch.float64):
     length = (n / 0.1) ** (1 / 3)
     cell = torch.eye(3, dtype=torch.float64) * length
     if triclinic:
-        cell = torch.tensor([[1.0, 0, 0], [0.25, 0.95, 0], [-0.15, 0.2, 1.05]], dtype=torch.float64) * length
+        cell = (
+            torch.tensor([[1.0, 0, 0], [0.25, 0.95, 0], [-0.15, 0.2, 1.05]], dtype=torch.float64)
+            * length
+        )
     pos = torch.rand(n, 3, generator=gen, dtype=torch.float64) @ cell
     q = torch.randn(n, generator=gen, dtype=torch.float64)
     return (q - q.mean()).to(dtype), pos.to(dtype), cell.to(dtype)
@@ -62,15 +65,27 @@ def test_stress_matches_finite_difference_strain(make_system, triclinic_cell, me
     for a, b in [(0, 0), (1, 2), (2, 0), (2, 2)]:
         eps = torch.zeros(3, 3, dtype=torch.float64)
         eps[a, b] = h
-        plus = energy(q, pos @ (torch.eye(3, dtype=torch.float64) + eps), triclinic_cell @ (torch.eye(3, dtype=torch.float64) + eps), method=method)
-        minus = energy(q, pos @ (torch.eye(3, dtype=torch.float64) - eps), triclinic_cell @ (torch.eye(3, dtype=torch.float64) - eps), method=method)
+        plus = energy(
+            q,
+            pos @ (torch.eye(3, dtype=torch.float64) + eps),
+            triclinic_cell @ (torch.eye(3, dtype=torch.float64) + eps),
+            method=method,
+        )
+        minus = energy(
+            q,
+            pos @ (torch.eye(3, dtype=torch.float64) - eps),
+            triclinic_cell @ (torch.eye(3, dtype=torch.float64) - eps),
+            method=method,
+        )
         fd = (plus - minus) / (2 * h) / volume
         assert stress[a, b].item() == pytest.approx(fd.item(), rel=1e-5, abs=1e-9)
     assert torch.allclose(stress, stress.T, atol=1e-10)  # rotation invariance -> symmetric stress
 
 
 def _cell_scan(q, frac, cell, factors, **kw):
-    return torch.stack([energy(q, frac @ (cell * f), cell * f, method="ewald", **kw) for f in factors])
+    return torch.stack(
+        [energy(q, frac @ (cell * f), cell * f, method="ewald", **kw) for f in factors]
+    )
 
 
 def test_energy_continuous_under_slow_cell_scan(make_system, cubic_cell):
@@ -94,7 +109,9 @@ def test_auto_method_and_fft_size():
     assert fft_size(7) == 8 and fft_size(49) == 50 and fft_size(97) == 100 and fft_size(121) == 125
     q, pos, cell = water_like(24, seed=25)
     assert choose_method(24, cell, 2.0) == "ewald"
-    assert energy(q, pos, cell).item() == pytest.approx(energy(q, pos, cell, method="ewald").item(), rel=1e-12)
+    assert energy(q, pos, cell).item() == pytest.approx(
+        energy(q, pos, cell, method="ewald").item(), rel=1e-12
+    )
     big = torch.eye(3, dtype=torch.float64) * (3000 / 0.1) ** (1 / 3)
     assert choose_method(3000, big, 2.0) == "pme"
     assert choose_method(3000, big, 20.0) == "ewald"  # few k-vectors: direct sum is cheap

@@ -80,7 +80,9 @@ def test_two_sites_periodic_closed_form():
     l_box, dl = 6.0, 1.5
     d = np.array([1.1, 2.0, -0.7])
     cell = l_box * torch.eye(3, dtype=torch.float64)
-    pos = torch.tensor([[0.3, 0.2, 0.1], (np.array([0.3, 0.2, 0.1]) + d).tolist()], dtype=torch.float64)
+    pos = torch.tensor(
+        [[0.3, 0.2, 0.1], (np.array([0.3, 0.2, 0.1]) + d).tolist()], dtype=torch.float64
+    )
     chi = torch.tensor([0.9, -1.3], dtype=torch.float64)
     hardness = torch.tensor([5.0, 7.0], dtype=torch.float64)
     a11, a12 = _independent_periodic_pair(l_box, d, dl)

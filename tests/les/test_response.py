@@ -40,7 +40,9 @@ def test_open_polarization_is_neutralised_dipole():
     expected = (qn[:, None] * pos).sum(0)
     assert torch.allclose(polarization(q, pos), expected)
     # translation invariant thanks to the neutralisation; eps_inf scales by sqrt
-    assert torch.allclose(polarization(q, pos + torch.tensor([3.0, -1.0, 2.0], dtype=torch.float64)), expected)
+    assert torch.allclose(
+        polarization(q, pos + torch.tensor([3.0, -1.0, 2.0], dtype=torch.float64)), expected
+    )
     assert torch.allclose(polarization(q, pos, eps_inf=4.0), 2.0 * expected)
 
 
@@ -66,7 +68,9 @@ def test_open_bec_matches_finite_difference_and_is_asymmetric(make_system):
         fd = (polarization(fn(pos + dp), pos + dp) - polarization(fn(pos - dp), pos - dp)) / (2 * h)
         assert torch.allclose(z[i, :, b], fd, rtol=1e-6, atol=1e-8)
     assert (z - z.transpose(1, 2)).abs().max() > 1e-2  # asymmetric: catches index-order mistakes
-    assert torch.allclose(z.sum(0), torch.zeros(3, 3, dtype=torch.float64), atol=1e-10)  # acoustic sum rule
+    assert torch.allclose(
+        z.sum(0), torch.zeros(3, 3, dtype=torch.float64), atol=1e-10
+    )  # acoustic sum rule
 
 
 def _dephased_phase_form_fd(fn, pos, cell, i, b, h=1e-6):
@@ -77,7 +81,9 @@ def _dephased_phase_form_fd(fn, pos, cell, i, b, h=1e-6):
         q = fn(p)
         q = q - q.mean()
         s = p @ inv
-        return (q.to(torch.complex128)[:, None] * torch.exp(2j * math.pi * s)).sum(0) / (2j * math.pi)
+        return (q.to(torch.complex128)[:, None] * torch.exp(2j * math.pi * s)).sum(0) / (
+            2j * math.pi
+        )
 
     dp = torch.zeros_like(pos)
     dp[i, b] = h
@@ -108,7 +114,9 @@ def test_periodic_bec_with_graph_is_differentiable(make_system, triclinic_cell):
     weights = torch.randn(5, 3, 3, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
     p = pos.clone().requires_grad_(True)
     z = born_effective_charges(fn, p, triclinic_cell, create_graph=True)
-    assert torch.allclose(z.detach(), born_effective_charges(fn, pos, triclinic_cell), rtol=1e-12, atol=1e-14)
+    assert torch.allclose(
+        z.detach(), born_effective_charges(fn, pos, triclinic_cell), rtol=1e-12, atol=1e-14
+    )
     (grad,) = torch.autograd.grad((weights * z).sum(), p)
     h = 1e-5
     for i, b in [(0, 0), (3, 2)]:
@@ -116,7 +124,9 @@ def test_periodic_bec_with_graph_is_differentiable(make_system, triclinic_cell):
         dp[i, b] = h
         plus = (weights * born_effective_charges(fn, pos + dp, triclinic_cell)).sum()
         minus = (weights * born_effective_charges(fn, pos - dp, triclinic_cell)).sum()
-        assert grad[i, b].item() == pytest.approx(((plus - minus) / (2 * h)).item(), rel=1e-5, abs=1e-8)
+        assert grad[i, b].item() == pytest.approx(
+            ((plus - minus) / (2 * h)).item(), rel=1e-5, abs=1e-8
+        )
 
 
 @pytest.mark.parametrize("cell_name", [None, "triclinic"])
@@ -138,7 +148,9 @@ def test_open_dipole_current_is_time_derivative_of_dipole(make_system):
     fn = anisotropic_charges(q0)
     v = torch.randn(5, 3, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
     dt = 1e-6
-    fd = (polarization(fn(pos + dt * v), pos + dt * v) - polarization(fn(pos - dt * v), pos - dt * v)) / (2 * dt)
+    fd = (
+        polarization(fn(pos + dt * v), pos + dt * v) - polarization(fn(pos - dt * v), pos - dt * v)
+    ) / (2 * dt)
     assert torch.allclose(dipole_current(fn, pos, v), fd, rtol=1e-6, atol=1e-9)
 
 
@@ -149,21 +161,27 @@ def test_dipole_crossing_periodic_boundary_is_continuous(cubic_cell):
     for z in torch.linspace(6.0, 10.0, 401, dtype=torch.float64):  # crosses the face at z = 8 Å
         centre = torch.tensor([2.0, 3.0, float(z)], dtype=torch.float64)
         pos = torch.stack([centre + sep / 2, centre - sep / 2])
-        pos = pos - torch.floor(pos @ torch.linalg.inv(cubic_cell)) @ cubic_cell  # wrap into the cell
+        pos = (
+            pos - torch.floor(pos @ torch.linalg.inv(cubic_cell)) @ cubic_cell
+        )  # wrap into the cell
         values.append(polarization(q, pos, cubic_cell))
     p = torch.stack(values)
     steps = (p[1:] - p[:-1]).abs().max()
     assert steps < 1e-10  # a rigid translation does not change P at all, wrapping included
-    # first Fourier component of the charge density, centred on the dipole: 2 q sin(pi d / L) L / (2 pi)
+    # first Fourier component of the charge density, centred on the dipole: 2 q sin(pi d / L) L / (2
+    # pi)
     expected = 2 * 0.8 * math.sin(math.pi * 1.0 / 8.0) * 8.0 / (2 * math.pi)
     assert p[0, 2].item() == pytest.approx(expected, rel=1e-10)
     assert p[0, 2].item() == pytest.approx(0.8 * 1.0, rel=0.03)  # ~ q d for a small dipole
 
 
 def test_periodic_polarization_small_displacement_matches_ionic(cubic_cell):
-    """In a compact molecule straddling the boundary, moving one charge by dz changes P by ~ q dz."""
+    """In a compact molecule straddling the boundary, moving one charge by dz changes P by ~ q
+    dz."""
     q = torch.tensor([1.0, -1.0, 0.5, -0.5], dtype=torch.float64)
-    pos = torch.tensor([[1.0, 1.0, 7.99], [1.0, 1.0, 7.4], [1.5, 1.0, 0.3], [1.5, 1.0, 0.8]], dtype=torch.float64)
+    pos = torch.tensor(
+        [[1.0, 1.0, 7.99], [1.0, 1.0, 7.4], [1.5, 1.0, 0.3], [1.5, 1.0, 0.8]], dtype=torch.float64
+    )
     dz = 1e-5
     moved = pos.clone()
     moved[0, 2] = (moved[0, 2] + dz) % 8.0

@@ -70,7 +70,9 @@ def _direct_2d_energy(q: np.ndarray, pos: np.ndarray, r_in: float) -> float:
         pair = np.where(self_pair, 0.0, erf(r_safe / (math.sqrt(2.0) * SIGMA)) / r_safe)
         cells = 0.5 * COULOMB_EV_A * np.einsum("i,j,ijr->r", q, q, pair)
         radii = 0.5 * (hi - lo) * x + 0.5 * (hi + lo)
-        beyond = 1.0 / hi + 0.5 * (hi - lo) * float(np.sum(wq * (1.0 - weight(radii, lo, hi)) / radii**2))
+        beyond = 1.0 / hi + 0.5 * (hi - lo) * float(
+            np.sum(wq * (1.0 - weight(radii, lo, hi)) / radii**2)
+        )
         return float(cells @ weight(np.linalg.norm(shifts, axis=1), lo, hi)) + dipolar * beyond
 
     e1, e2 = tapered(r_in), tapered(1.5 * r_in)
@@ -78,8 +80,16 @@ def _direct_2d_energy(q: np.ndarray, pos: np.ndarray, r_in: float) -> float:
 
 
 def _les(q, pos, cell, slab: str, dl: float = 1.0, **kw) -> torch.Tensor:
-    return energy(torch.as_tensor(q), torch.as_tensor(pos), cell, sigma=SIGMA, dl=dl, method="ewald",
-                  slab_correction=slab, **kw)
+    return energy(
+        torch.as_tensor(q),
+        torch.as_tensor(pos),
+        cell,
+        sigma=SIGMA,
+        dl=dl,
+        method="ewald",
+        slab_correction=slab,
+        **kw,
+    )
 
 
 def test_corrected_3d_energy_converges_to_the_2d_periodic_sum():
@@ -147,9 +157,13 @@ def test_slab_forces_and_stress_by_finite_differences():
 def test_slab_correction_alone_matches_the_formula_and_vanishes_when_off():
     q, pos = _slab_system(seed=4)
     cell = _cell(30.0)
-    corr = float(slab_correction_energy(torch.as_tensor(q), torch.as_tensor(pos), cell, sigma=SIGMA))
+    corr = float(
+        slab_correction_energy(torch.as_tensor(q), torch.as_tensor(pos), cell, sigma=SIGMA)
+    )
     area = float(np.linalg.norm(np.cross(A1, A2)))
-    assert corr == pytest.approx(2 * math.pi * COULOMB_EV_A * float(q @ pos[:, 2]) ** 2 / (area * 30.0), rel=1e-12)
+    assert corr == pytest.approx(
+        2 * math.pi * COULOMB_EV_A * float(q @ pos[:, 2]) ** 2 / (area * 30.0), rel=1e-12
+    )
     with pytest.raises(ValueError, match="slab_correction must be one of"):
         _les(q, pos, cell, "yb")
     with pytest.raises(ValueError, match="needs a periodic cell"):
@@ -186,9 +200,13 @@ def test_slab_bec_matches_finite_differences_of_the_normal_dipole():
         dp[i, b] = h
         p_p = polarization(fn(pos_t + dp), pos_t + dp, cell, slab=True)[2]
         p_m = polarization(fn(pos_t - dp), pos_t - dp, cell, slab=True)[2]
-        assert float(z_slab[i, 2, b]) == pytest.approx(float(p_p - p_m) / (2 * h), rel=1e-6, abs=1e-8)
+        assert float(z_slab[i, 2, b]) == pytest.approx(
+            float(p_p - p_m) / (2 * h), rel=1e-6, abs=1e-8
+        )
     assert (z_slab[:, 2] - z_bulk[:, 2]).abs().max() > 1e-3  # the normal row is not the phase form
-    assert torch.allclose(z_slab.sum(0)[2], torch.zeros(3, dtype=torch.float64), atol=1e-10)  # ASR along z
+    assert torch.allclose(
+        z_slab.sum(0)[2], torch.zeros(3, dtype=torch.float64), atol=1e-10
+    )  # ASR along z
     # the dipole current and the cached response terms agree with Z* v
     v = torch.as_tensor(np.random.default_rng(7).normal(size=(6, 3)))
     expected = torch.einsum("iab,ib->a", z_slab, v)

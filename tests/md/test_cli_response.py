@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from ase import units as ase_units
 from ase.io import write
-from .fixed_charge_toy import tethered_system
 
 from lesdistill.cli import main
 from lesdistill.md import load_trajectory, run_md
+
+from .fixed_charge_toy import tethered_system
 
 
 @pytest.fixture(scope="module")

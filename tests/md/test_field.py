@@ -271,8 +271,14 @@ def test_water_molecules_orient_along_the_field_as_langevin_predicts():
         atoms.calc = FieldCalculator(_FixedChargeWater(), (0.0, 0.0, field))
         rng = np.random.default_rng(1)
         MaxwellBoltzmannDistribution(atoms, temperature_K=300.0, rng=rng)
-        dyn = Langevin(atoms, 2.0 * units.fs, temperature_K=300.0, friction=0.02 / units.fs, rng=rng,
-                       fixcm=False)
+        dyn = Langevin(
+            atoms,
+            2.0 * units.fs,
+            temperature_K=300.0,
+            friction=0.02 / units.fs,
+            rng=rng,
+            fixcm=False,
+        )
         dyn.run(200)  # rotational relaxation ~40 fs
         samples = []
         for _ in range(400):

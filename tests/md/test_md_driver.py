@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase import Atoms
-from .fixed_charge_toy import TetheredCharges, spring_for_wavenumber, tethered_system
 
 from lesdistill import units
 from lesdistill.errors import UnstableDynamicsError, UserInputError
 from lesdistill.md import load_trajectory, run_md
 from lesdistill.spectra import ir_spectrum
 from lesdistill.spectra.ir import ir_prefactor
+
+from .fixed_charge_toy import TetheredCharges, spring_for_wavenumber, tethered_system
 
 HERE = Path(__file__).parent
 # the toy systems have no bands above ~2000 cm^-1: long strides are fine here
@@ -47,7 +48,9 @@ def test_nve_harmonic_peaks_band_intensities_and_drift(tmp_path):
     s = ir_spectrum(traj, window="hann", window_ps=0.5, resolution_cm=0.5)
     q = np.array([0.8, -0.8, 0.4, -0.4])
     v2 = (traj.velocities**2).sum(axis=2).mean(axis=0)  # <|v_i|^2>, Å^2/fs^2
-    assert s.temperature_K == pytest.approx(traj.temperature_series_K().mean())  # kinetic, not 300 K
+    assert s.temperature_K == pytest.approx(
+        traj.temperature_series_K().mean()
+    )  # kinetic, not 300 K
     scale = ir_prefactor() / (traj.volume_A3 * s.temperature_K)
     for k, nu in enumerate(wavenumbers):
         omega = units.wavenumber_cm_to_omega_rad_per_fs(nu)
@@ -158,7 +161,9 @@ def test_collapsing_potential_stops_with_a_clear_error_and_keeps_finished_parts(
     calc.springs[1] = 0.01  # eV/Å^2: slow, so the temperature guard does not fire first
     atoms.positions[1] = calc.sites[0] + np.array([3.0, 0.0, 0.0])
     atoms.set_velocities(np.full((4, 3), 1e-6))  # (not redrawn): a head-on swing
-    with pytest.raises(UnstableDynamicsError, match=r"production: atoms overlap at step \d+: closest pair"):
+    with pytest.raises(
+        UnstableDynamicsError, match=r"production: atoms overlap at step \d+: closest pair"
+    ):
         run_md(atoms, tmp_path / "md", temperature_K=300, n_equil=0, n_steps=4000, stride=2,
                chunk_frames=5, progress=False)
     parts = sorted((tmp_path / "md").glob("part-*.npz"))
@@ -179,4 +184,7 @@ def test_cli_reports_unstable_md_in_one_line(monkeypatch, capsys):
     with pytest.raises(SystemExit) as info:
         cli.main(["md"])
     assert info.value.code == 1
-    assert capsys.readouterr().err == "lesdistill: error: spectra MD became unphysical in production: NaN\n"
+    assert (
+        capsys.readouterr().err
+        == "lesdistill: error: spectra MD became unphysical in production: NaN\n"
+    )

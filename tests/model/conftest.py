@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from ase import Atoms
 
 from lesdistill.model import StudentConfig, StudentModel
@@ -29,7 +28,13 @@ def random_structure(symbols: list[str], cell, pbc, seed: int, min_distance: flo
 
 
 def _make_model(**overrides) -> StudentModel:
-    values = {"elements": ["H", "O"], "dtype": "float64", "les_method": "ewald", "eps_inf": 1.5, "seed": 3}
+    values = {
+        "elements": ["H", "O"],
+        "dtype": "float64",
+        "les_method": "ewald",
+        "eps_inf": 1.5,
+        "seed": 3,
+    }
     values.update(overrides)
     model = StudentModel(StudentConfig.from_preset(overrides.pop("preset", "tiny"), **values))
     model.set_reference_energies({e: -1.5 - 0.5 * k for k, e in enumerate(model.elements)})
@@ -55,4 +60,6 @@ def periodic_atoms() -> Atoms:
 
 @pytest.fixture
 def open_atoms() -> Atoms:
-    return random_structure(["O", "H", "H", "O", "H", "H", "H"], np.diag([4.0, 4.0, 4.0]), False, seed=12)
+    return random_structure(
+        ["O", "H", "H", "O", "H", "H", "H"], np.diag([4.0, 4.0, 4.0]), False, seed=12
+    )

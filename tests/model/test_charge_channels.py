@@ -42,8 +42,12 @@ def test_long_range_is_the_sum_over_channels(model3, periodic_atoms):
     cell = batch.cell[0]
     expected = sum(les_energy(q[:, c], batch.positions, cell, sigma=model3.config.les_sigma,
                               dl=model3.config.les_dl, method="ewald") for c in range(3))
-    assert float(out[keys.ENERGY_LONG_RANGE][0].detach()) == pytest.approx(float(expected.detach()), rel=1e-10)
-    np.testing.assert_allclose(out[keys.LATENT_CHARGES].detach().numpy(), q.sum(dim=1).detach().numpy())
+    assert float(out[keys.ENERGY_LONG_RANGE][0].detach()) == pytest.approx(
+        float(expected.detach()), rel=1e-10
+    )
+    np.testing.assert_allclose(
+        out[keys.LATENT_CHARGES].detach().numpy(), q.sum(dim=1).detach().numpy()
+    )
     assert float(out[keys.CHARGES].detach().sum()) == pytest.approx(1.0, abs=1e-10)
 
 

@@ -33,4 +33,7 @@ def test_covariance_sign_and_unknown_elements():
     numbers = torch.tensor([8, 1, 1])
     assert charge_electronegativity_covariance(numbers, torch.tensor([-0.8, 0.4, 0.4])) < 0
     assert charge_electronegativity_covariance(numbers, torch.tensor([0.8, -0.4, -0.4])) > 0
-    assert charge_electronegativity_covariance(torch.tensor([118, 1]), torch.tensor([0.1, -0.1])) is None
+    assert (
+        charge_electronegativity_covariance(torch.tensor([118, 1]), torch.tensor([0.1, -0.1]))
+        is None
+    )

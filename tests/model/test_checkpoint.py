@@ -1,9 +1,10 @@
-"""Single-file checkpoints: exact round trip, weights_only loading, one-line errors, new elements."""
+"""Single-file checkpoints: exact round trip, weights_only loading, one-line errors, new
+elements."""
 
 from __future__ import annotations
 
-import torch
 import pytest
+import torch
 from ase.build import molecule
 
 from lesdistill import keys
@@ -26,7 +27,9 @@ def test_round_trip(tmp_path, make_model, periodic_atoms):
     assert state["reference_energies"] == model.reference_energies_dict()
     loaded = load_student(path)
     assert loaded.config == model.config and loaded.metadata == meta and not loaded.training
-    for got, expected in zip(_energy_forces(loaded, periodic_atoms), _energy_forces(model, periodic_atoms)):
+    for got, expected in zip(
+        _energy_forces(loaded, periodic_atoms), _energy_forces(model, periodic_atoms)
+    ):
         assert torch.equal(got, expected)
 
 

@@ -14,14 +14,24 @@ def test_presets_grow_and_cutoff_in_one_place():
         assert config.preset == name and config.cutoff == PRESETS[name]["cutoff"]
         assert config.elements == ("H", "O")  # sorted by atomic number
         model = StudentModel(config)
-        assert model.cutoff == config.cutoff == model.backbone.rbf.cutoff == model.backbone.envelope.cutoff
+        assert (
+            model.cutoff
+            == config.cutoff
+            == model.backbone.rbf.cutoff
+            == model.backbone.envelope.cutoff
+        )
         sizes.append(sum(p.numel() for p in model.parameters()))
     assert sizes[0] < sizes[1] < sizes[2]
 
 
 def test_yaml_round_trip(tmp_path):
     config = StudentConfig.from_preset(
-        "small", elements=["H", "O", "Cl"], neutrality="none", eps_inf=1.77, les_sigma=1.2, dtype="float64",
+        "small",
+        elements=["H", "O", "Cl"],
+        neutrality="none",
+        eps_inf=1.77,
+        les_sigma=1.2,
+        dtype="float64",
         backbone_options={},
     )
     path = tmp_path / "student.yaml"
@@ -66,6 +76,8 @@ def test_bad_files(tmp_path):
 
 def test_custom_backbone_factory_errors():
     with pytest.raises(ValueError, match="cannot import backbone"):
-        StudentModel(StudentConfig.from_preset("tiny", elements=["H"], backbone="no_such_pkg.mod:Net"))
+        StudentModel(
+            StudentConfig.from_preset("tiny", elements=["H"], backbone="no_such_pkg.mod:Net")
+        )
     with pytest.raises(ValueError, match="not a lesdistill.model.Backbone"):
         StudentModel(StudentConfig.from_preset("tiny", elements=["H"], backbone="builtins:vars"))

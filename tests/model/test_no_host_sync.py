@@ -26,8 +26,20 @@ from lesdistill.model import StudentConfig, StudentModel
 from lesdistill.model.student import right_handed
 from lesdistill.systems import water_box
 
-_READS = ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__", "__index__", "nonzero", "unique",
-          "equal", "allclose")
+_READS = (
+    "item",
+    "tolist",
+    "cpu",
+    "numpy",
+    "__bool__",
+    "__float__",
+    "__int__",
+    "__index__",
+    "nonzero",
+    "unique",
+    "equal",
+    "allclose",
+)
 
 
 class _HostReadSpy(TorchFunctionMode):
@@ -68,8 +80,14 @@ def _batch_of(atoms_list, cutoff: float) -> AtomicBatch:
     return AtomicBatch.collate([AtomicBatch.from_atoms(a, cutoff) for a in atoms_list])
 
 
-def _step(model: StudentModel, batch: AtomicBatch, positions: torch.Tensor, velocities: torch.Tensor,
-          periodic: bool, slab: bool = False) -> torch.Tensor:
+def _step(
+    model: StudentModel,
+    batch: AtomicBatch,
+    positions: torch.Tensor,
+    velocities: torch.Tensor,
+    periodic: bool,
+    slab: bool = False,
+) -> torch.Tensor:
     """Energy + forces with the graph kept, then the dipole current of the first structure."""
     leaf = positions.detach().requires_grad_(True)
     out = model(batch.replace(positions=leaf), compute_forces=True, create_graph=False,
@@ -82,13 +100,26 @@ def _step(model: StudentModel, batch: AtomicBatch, positions: torch.Tensor, velo
     return terms.dipole_current(velocities)
 
 
-@pytest.mark.parametrize(("method", "periodic", "n_structures", "slab"), [
-    ("ewald", True, 1, False), ("pme", True, 1, False), ("ewald", False, 1, False), ("ewald", True, 2, False),
-    ("ewald", True, 1, True)])
+@pytest.mark.parametrize(
+    ("method", "periodic", "n_structures", "slab"),
+    [
+        ("ewald", True, 1, False),
+        ("pme", True, 1, False),
+        ("ewald", False, 1, False),
+        ("ewald", True, 2, False),
+        ("ewald", True, 1, True),
+    ],
+)
 def test_md_step_reads_nothing_on_the_host(monkeypatch, method, periodic, n_structures, slab):
-    config = StudentConfig.from_preset("tiny", elements=["H", "O"], dtype="float64", les_method=method,
-                                       eps_inf=1.5, seed=5,
-                                       les_slab_correction="yeh-berkowitz" if slab else "none")
+    config = StudentConfig.from_preset(
+        "tiny",
+        elements=["H", "O"],
+        dtype="float64",
+        les_method=method,
+        eps_inf=1.5,
+        seed=5,
+        les_slab_correction="yeh-berkowitz" if slab else "none",
+    )
     model = StudentModel(config).eval()
     frames = [water_box(n_molecules=4, seed=s) for s in range(n_structures)]
     if not periodic:
@@ -116,5 +147,10 @@ def test_the_spy_sees_host_reads():
         x.tolist()
         x[x > 1]
         torch.nonzero(x)
-    assert [r.split(" at ")[0] for r in reads] == ["__bool__", "tolist", "boolean mask index", "nonzero"]
+    assert [r.split(" at ")[0] for r in reads] == [
+        "__bool__",
+        "tolist",
+        "boolean mask index",
+        "nonzero",
+    ]
     assert torch.tensor([x.sum()]).shape == (1,)  # the spy leaves torch as it found it

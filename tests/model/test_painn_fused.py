@@ -20,8 +20,18 @@ def _inputs(n: int, e: int, f: int, with_v: bool, seed: int = 0) -> tuple:
     i = torch.sort(torch.randint(0, n, (e,), generator=g)).values
     j = torch.randint(0, n, (e,), generator=g)
     unit = torch.nn.functional.normalize(torch.randn(e, 3, generator=g, dtype=torch.float64), dim=1)
-    return (rand(n, f), rand(n, f), rand(n, f) if with_v else None, rand(e, f), rand(e, f),
-            rand(e, f) if with_v else None, unit.requires_grad_(True), rand(n, 3, f) if with_v else None, i, j)
+    return (
+        rand(n, f),
+        rand(n, f),
+        rand(n, f) if with_v else None,
+        rand(e, f),
+        rand(e, f),
+        rand(e, f) if with_v else None,
+        unit.requires_grad_(True),
+        rand(n, 3, f) if with_v else None,
+        i,
+        j,
+    )
 
 
 @pytest.mark.parametrize("with_v", [True, False])
@@ -57,7 +67,9 @@ def test_fused_gradcheck_and_gradgradcheck(with_v):
 
 
 def test_student_fused_equals_plain_forces_bec_and_training_gradients():
-    config = StudentConfig.from_preset("tiny", elements=["H", "O"], dtype="float64", les_method="ewald", seed=3)
+    config = StudentConfig.from_preset(
+        "tiny", elements=["H", "O"], dtype="float64", les_method="ewald", seed=3
+    )
     model = StudentModel(config)
     batch = AtomicBatch.from_atoms([water_box(n_molecules=6, seed=1)], model.cutoff)
     results = {}

@@ -25,7 +25,9 @@ def qeq_model():
 
 
 @pytest.mark.parametrize("periodic", [False, True])
-def test_qeq_forces_and_stress_by_finite_differences(qeq_model, periodic, open_atoms, periodic_atoms):
+def test_qeq_forces_and_stress_by_finite_differences(
+    qeq_model, periodic, open_atoms, periodic_atoms
+):
     atoms = periodic_atoms if periodic else open_atoms
     atoms.calc = StudentCalculator(qeq_model, skin=0.0)
     charges = atoms.get_charges()
@@ -86,7 +88,9 @@ def test_bad_qeq_settings():
         StudentConfig(elements=("H",), charge_model="qeq", long_range=False)
 
 
-def test_checkpoints_round_trip_and_old_configs_load(tmp_path, qeq_model, make_model, periodic_atoms):
+def test_checkpoints_round_trip_and_old_configs_load(
+    tmp_path, qeq_model, make_model, periodic_atoms
+):
     path = save_student(qeq_model, tmp_path / "qeq.pt")
     loaded = load_student(path)
     assert loaded.config.charge_model == "qeq"

@@ -1,4 +1,5 @@
-"""ZBL repulsion prior: literature values, exact zero at ordinary distances, smooth switch, forces."""
+"""ZBL repulsion prior: literature values, exact zero at ordinary distances, smooth switch,
+forces."""
 
 from __future__ import annotations
 
@@ -30,8 +31,11 @@ def _zbl_reference(r: float, z1: int, z2: int) -> float:
 
 @pytest.mark.parametrize(("r", "z1", "z2"), [(0.3, 1, 8), (0.2, 1, 1), (1.0, 22, 8), (0.5, 8, 8)])
 def test_zbl_energy_matches_the_universal_formula(r, z1, z2):
-    value = zbl_energy(torch.tensor([r], dtype=torch.float64), torch.tensor([float(z1)], dtype=torch.float64),
-                       torch.tensor([float(z2)], dtype=torch.float64))
+    value = zbl_energy(
+        torch.tensor([r], dtype=torch.float64),
+        torch.tensor([float(z1)], dtype=torch.float64),
+        torch.tensor([float(z2)], dtype=torch.float64),
+    )
     assert value.item() == pytest.approx(_zbl_reference(r, z1, z2), rel=2e-5)
 
 
@@ -49,15 +53,23 @@ def test_switch_is_c2_and_vanishes_beyond_r_out():
         assert d2[near].abs().max() < 0.03 * d2.abs().max()
 
 
-def _pair(symbols: str, distance: float, repulsion: str, cell: float = 8.0) -> tuple[StudentModel, Atoms]:
+def _pair(
+    symbols: str, distance: float, repulsion: str, cell: float = 8.0
+) -> tuple[StudentModel, Atoms]:
     model = StudentModel(StudentConfig.from_preset("tiny", elements=["H", "O"], dtype="float64",
                                                    repulsion=repulsion, seed=2)).eval()
-    atoms = Atoms(symbols, positions=[[1.0, 1.0, 1.0], [1.0 + distance, 1.0, 1.0]], cell=[cell] * 3, pbc=True)
+    atoms = Atoms(
+        symbols, positions=[[1.0, 1.0, 1.0], [1.0 + distance, 1.0, 1.0]], cell=[cell] * 3, pbc=True
+    )
     return model, atoms
 
 
 def _energy(model: StudentModel, atoms: Atoms) -> float:
-    return float(model(AtomicBatch.from_atoms([atoms], model.cutoff), compute_forces=False)[keys.ENERGY].detach())
+    return float(
+        model(AtomicBatch.from_atoms([atoms], model.cutoff), compute_forces=False)[
+            keys.ENERGY
+        ].detach()
+    )
 
 
 def test_zero_at_ordinary_distances_and_a_wall_below():
@@ -68,7 +80,9 @@ def test_zero_at_ordinary_distances_and_a_wall_below():
         assert _energy(with_zbl, atoms) == _energy(without, atoms)
     with_zbl, atoms = _pair("OH", 0.25, "zbl")
     without, _ = _pair("OH", 0.25, "none")
-    assert _energy(with_zbl, atoms) - _energy(without, atoms) == pytest.approx(_zbl_reference(0.25, 1, 8), rel=1e-6)
+    assert _energy(with_zbl, atoms) - _energy(without, atoms) == pytest.approx(
+        _zbl_reference(0.25, 1, 8), rel=1e-6
+    )
     energies = []
     for d in np.linspace(0.2, 0.58, 20):
         model, atoms = _pair("OH", d, "zbl")
@@ -78,9 +92,15 @@ def test_zero_at_ordinary_distances_and_a_wall_below():
 
 
 def test_forces_and_stress_match_finite_differences_inside_the_switch():
-    model = StudentModel(StudentConfig.from_preset("tiny", elements=["H", "O"], dtype="float64", seed=2)).eval()
-    atoms = Atoms("OHHO", positions=[[1.0, 1.0, 1.0], [1.45, 1.1, 0.95], [3.0, 3.0, 3.0], [3.1, 3.2, 3.5]],
-                  cell=[[6.0, 0.0, 0.0], [0.3, 6.2, 0.0], [0.0, 0.4, 5.8]], pbc=True)
+    model = StudentModel(
+        StudentConfig.from_preset("tiny", elements=["H", "O"], dtype="float64", seed=2)
+    ).eval()
+    atoms = Atoms(
+        "OHHO",
+        positions=[[1.0, 1.0, 1.0], [1.45, 1.1, 0.95], [3.0, 3.0, 3.0], [3.1, 3.2, 3.5]],
+        cell=[[6.0, 0.0, 0.0], [0.3, 6.2, 0.0], [0.0, 0.4, 5.8]],
+        pbc=True,
+    )
     out = model(AtomicBatch.from_atoms([atoms], model.cutoff), compute_stress=True)
     forces, stress = out[keys.FORCES].detach().numpy(), out[keys.STRESS][0].detach().numpy()
     assert abs(forces[1]).max() > 1.0  # the O-H pair at 0.47 Å is inside the switch
@@ -118,8 +138,16 @@ def _water_frames(n: int = 3):
     for seed in range(n):
         atoms = water_box(n_molecules=8, seed=seed)
         atoms.rattle(0.05, seed=seed)
-        frames.append(LabelledFrame(atoms=atoms, energy=-10.0 * len(atoms), forces=np.zeros((len(atoms), 3)),
-                                    stress=None, bec=None, source=f"water:{seed}"))
+        frames.append(
+            LabelledFrame(
+                atoms=atoms,
+                energy=-10.0 * len(atoms),
+                forces=np.zeros((len(atoms), 3)),
+                stress=None,
+                bec=None,
+                source=f"water:{seed}",
+            )
+        )
     return frames
 
 
@@ -147,7 +175,9 @@ def test_trainer_ends_the_prior_at_the_closest_contact_of_the_data():
     from lesdistill.training.config import TrainConfig
 
     frames = _water_frames()
-    config = TrainConfig(model_preset="tiny", dtype="float64", model={"repulsion_range": {"O-O": 1.0}})
+    config = TrainConfig(
+        model_preset="tiny", dtype="float64", model={"repulsion_range": {"O-O": 1.0}}
+    )
     model = modelio.new_student(config, ["H", "O"], frames)
     closest = closest_pair_distances([f.atoms for f in frames], model.cutoff)
     assert model.config.repulsion_range == pytest.approx(
@@ -155,10 +185,14 @@ def test_trainer_ends_the_prior_at_the_closest_contact_of_the_data():
     float32 = StudentModel(StudentConfig.from_dict({**model.config.to_dict(), "dtype": "float32"}))
     for frame in frames:  # no training pair inside the range, even after float32 rounding
         for student in (model, float32):
-            batch = AtomicBatch.from_atoms([frame.atoms], student.cutoff).to(student.device, student.dtype)
+            batch = AtomicBatch.from_atoms([frame.atoms], student.cutoff).to(
+                student.device, student.dtype
+            )
             species = student.species(batch.numbers)
             vectors = student._edge_vectors(batch, batch.positions, batch.cell)
-            r_out = student.repulsion.r_out.to(vectors.dtype)[species[batch.edge_index[0]], species[batch.edge_index[1]]]
+            r_out = student.repulsion.r_out.to(vectors.dtype)[
+                species[batch.edge_index[0]], species[batch.edge_index[1]]
+            ]
             assert torch.all((vectors * vectors).sum(1) >= r_out * r_out)
     # ... and on in a compressed H-H contact below it (2 H at 1.0 Å inside H-H ~1.4 Å)
     h2 = Atoms("HH", positions=[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
@@ -167,7 +201,9 @@ def test_trainer_ends_the_prior_at_the_closest_contact_of_the_data():
     wall = model.repulsion(model.species(batch.numbers), batch.edge_index, vectors).sum().item()
     r_out = 0.999 * closest[(1, 1)]
     t = (1.0 - r_out / 2) / (r_out / 2)
-    assert wall == pytest.approx(_zbl_reference(1.0, 1, 1) * (1 - t**3 * (10 - 15 * t + 6 * t * t)), rel=1e-6)
+    assert wall == pytest.approx(
+        _zbl_reference(1.0, 1, 1) * (1 - t**3 * (10 - 15 * t + 6 * t * t)), rel=1e-6
+    )
     # fine-tuning on data with a closer O-H contact moves that range in, never out
     close = _water_frames(1)
     close[0].atoms.positions[1] = close[0].atoms.positions[0] + [0.0, 0.0, 0.7]
@@ -176,7 +212,9 @@ def test_trainer_ends_the_prior_at_the_closest_contact_of_the_data():
     tuned = modelio.from_init(path, ["H", "O"], False, close)
     assert tuned.config.repulsion_range["H-O"] == pytest.approx(0.999 * 0.7, abs=1e-9)
     assert tuned.config.repulsion_range["O-O"] == 1.0
-    assert modelio.load(path).config.repulsion_range == model.config.repulsion_range  # saved with the model
+    assert (
+        modelio.load(path).config.repulsion_range == model.config.repulsion_range
+    )  # saved with the model
 
 
 def test_bad_repulsion_ranges_are_named():
@@ -184,7 +222,9 @@ def test_bad_repulsion_ranges_are_named():
         StudentConfig(elements=("H", "O"), repulsion_range={"HO": 0.5})
     with pytest.raises(ValueError, match=r"repulsion_range\['O-H'\] must be in \(0, cutoff"):
         StudentConfig(elements=("H", "O"), repulsion_range={"O-H": 7.0})
-    assert StudentConfig(elements=("H", "O"), repulsion_range={"O-H": 0.5}).repulsion_range == {"H-O": 0.5}
+    assert StudentConfig(elements=("H", "O"), repulsion_range={"O-H": 0.5}).repulsion_range == {
+        "H-O": 0.5
+    }
 
 
 def test_masked_device_path_equals_the_selected_pairs(monkeypatch):

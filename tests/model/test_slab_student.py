@@ -22,7 +22,9 @@ from tests.model.conftest import random_structure
 @pytest.fixture(scope="module")
 def slab_atoms():
     """Water-like H/O atoms in a 4 Å thick layer, 12 Å of vacuum along z (cell 5.6 x 5.9 x 16 Å)."""
-    atoms = random_structure(["O", "H", "H"] * 3, [[5.6, 0, 0], [0.7, 5.9, 0], [0, 0, 4.0]], True, seed=21)
+    atoms = random_structure(
+        ["O", "H", "H"] * 3, [[5.6, 0, 0], [0.7, 5.9, 0], [0, 0, 4.0]], True, seed=21
+    )
     atoms.positions[:, 2] += 6.0
     atoms.set_cell([[5.6, 0, 0], [0.7, 5.9, 0], [0.3, -0.2, 16.0]], scale_atoms=False)
     return atoms
@@ -37,8 +39,12 @@ def _strong_charges(model):
 
 
 def test_config_validates_the_slab_option():
-    cfg = StudentConfig.from_preset("tiny", elements=["H", "O"], les_slab_correction="yeh-berkowitz")
-    assert cfg.slab and StudentConfig.from_dict(cfg.to_dict()).les_slab_correction == "yeh-berkowitz"
+    cfg = StudentConfig.from_preset(
+        "tiny", elements=["H", "O"], les_slab_correction="yeh-berkowitz"
+    )
+    assert (
+        cfg.slab and StudentConfig.from_dict(cfg.to_dict()).les_slab_correction == "yeh-berkowitz"
+    )
     assert not StudentConfig(elements=("H",)).slab
     with pytest.raises(UserInputError, match="les_slab_correction must be one of"):
         StudentConfig(elements=("H",), les_slab_correction="slab")
@@ -54,9 +60,13 @@ def test_slab_student_energy_forces_stress(make_model, slab_atoms):
     e_bulk = calc_bulk.get_property(keys.ENERGY_LONG_RANGE, slab_atoms.copy())
     atoms = slab_atoms.copy()
     e_slab = calc_slab.get_property(keys.ENERGY_LONG_RANGE, atoms)
-    q = torch.tensor(calc_slab.results[keys.CHARGES]) / np.sqrt(slab.config.eps_inf)  # latent charges
+    q = torch.tensor(calc_slab.results[keys.CHARGES]) / np.sqrt(
+        slab.config.eps_inf
+    )  # latent charges
     cell = right_handed(torch.tensor(atoms.cell.array))
-    expected = float(slab_correction_energy(q, torch.tensor(atoms.positions), cell, sigma=slab.config.les_sigma))
+    expected = float(
+        slab_correction_energy(q, torch.tensor(atoms.positions), cell, sigma=slab.config.les_sigma)
+    )
     assert abs(expected) > 1e-3
     assert e_slab - e_bulk == pytest.approx(expected, rel=1e-8, abs=1e-10)
     check_forces_finite_difference(slab, slab_atoms.copy(), atol=1e-6)

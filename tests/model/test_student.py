@@ -1,4 +1,5 @@
-"""StudentModel forward contract: shapes, batching, neutrality, total charge, eps_inf, E0, errors."""
+"""StudentModel forward contract: shapes, batching, neutrality, total charge, eps_inf, E0,
+errors."""
 
 from __future__ import annotations
 
@@ -27,15 +28,21 @@ def test_forward_keys_shapes_and_sum(student_model, periodic_atoms, open_atoms):
         keys.ENERGIES: (n,), keys.LATENT_CHARGES: (n,), keys.CHARGES: (n,),
         keys.FORCES: (n, 3), keys.STRESS: (2, 3, 3),
     }
-    assert torch.allclose(out[keys.ENERGY], out[keys.ENERGY_SHORT_RANGE] + out[keys.ENERGY_LONG_RANGE])
+    assert torch.allclose(
+        out[keys.ENERGY], out[keys.ENERGY_SHORT_RANGE] + out[keys.ENERGY_LONG_RANGE]
+    )
     assert torch.all(out[keys.ENERGY_LONG_RANGE] != 0.0)
-    assert torch.equal(out[keys.STRESS][1], torch.zeros(3, 3, dtype=torch.float64))  # open: no stress
+    assert torch.equal(
+        out[keys.STRESS][1], torch.zeros(3, 3, dtype=torch.float64)
+    )  # open: no stress
     assert torch.allclose(out[keys.STRESS][0], out[keys.STRESS][0].T, atol=1e-12)  # symmetric
     assert out[keys.ENERGY].dtype == torch.float64
 
 
 def test_batch_equals_separate_structures(student_model, periodic_atoms, open_atoms):
-    together = student_model(_batch(student_model, [periodic_atoms, open_atoms]), compute_stress=True)
+    together = student_model(
+        _batch(student_model, [periodic_atoms, open_atoms]), compute_stress=True
+    )
     for k, atoms in enumerate([periodic_atoms, open_atoms]):
         alone = student_model(_batch(student_model, [atoms]), compute_stress=True)
         rows = slice(0, len(periodic_atoms)) if k == 0 else slice(len(periodic_atoms), None)
@@ -78,7 +85,9 @@ def test_create_graph_follows_training_mode(make_model, periodic_atoms):
     model.train()
     out = model(batch, compute_stress=True)
     assert out[keys.FORCES].requires_grad and out[keys.STRESS].requires_grad
-    loss = out[keys.ENERGY].sum() + out[keys.FORCES].square().sum() + out[keys.STRESS].square().sum()
+    loss = (
+        out[keys.ENERGY].sum() + out[keys.FORCES].square().sum() + out[keys.STRESS].square().sum()
+    )
     loss.backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
@@ -100,9 +109,13 @@ def test_unknown_element_is_named(student_model):
 
 def test_seeded_initialisation_is_reproducible(make_model, open_atoms):
     a, b = make_model(seed=5), make_model(seed=5)
-    assert torch.equal(a(_batch(a, [open_atoms]))[keys.ENERGY], b(_batch(b, [open_atoms]))[keys.ENERGY])
+    assert torch.equal(
+        a(_batch(a, [open_atoms]))[keys.ENERGY], b(_batch(b, [open_atoms]))[keys.ENERGY]
+    )
     c = make_model(seed=6)
-    assert not torch.equal(a(_batch(a, [open_atoms]))[keys.ENERGY], c(_batch(c, [open_atoms]))[keys.ENERGY])
+    assert not torch.equal(
+        a(_batch(a, [open_atoms]))[keys.ENERGY], c(_batch(c, [open_atoms]))[keys.ENERGY]
+    )
 
 
 def test_fit_reference_energies_exact(make_model):

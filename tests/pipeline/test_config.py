@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from lesdistill.config import (RunConfig, available_presets, config_from_dict, dump_config,
-                               load_config, load_preset)
+from lesdistill.config import (
+    RunConfig,
+    available_presets,
+    config_from_dict,
+    dump_config,
+    load_config,
+    load_preset,
+)
 from lesdistill.errors import UserInputError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -96,9 +102,20 @@ def test_demo_config_copies_are_identical() -> None:
     assert (REPO / "configs" / "demo.yaml").read_text() == packaged.read_text()
 
 
-@pytest.mark.parametrize("name", ["demo", "water", "water-gpu-uma", "water-cpu-60min", "hcl", "hcl-cpu-60min", "tio2-water",
-                                  "tio2-water-cpu-60min",
-                                  "tio2-water-finetune"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "demo",
+        "water",
+        "water-gpu-uma",
+        "water-cpu-60min",
+        "hcl",
+        "hcl-cpu-60min",
+        "tio2-water",
+        "tio2-water-cpu-60min",
+        "tio2-water-finetune",
+    ],
+)
 def test_shipped_configs_load(name: str) -> None:
     cfg = load_config(REPO / "configs" / f"{name}.yaml")
     assert cfg.output
@@ -112,10 +129,10 @@ def test_shipped_configs_load(name: str) -> None:
 def test_demo_finds_the_dft_reference(tmp_path: Path, monkeypatch) -> None:
     """`lesdistill demo` scores BECs against the DFT frames when it finds them (and the paper's
     students beside them); a --reference folder without them is one line, exit 2."""
+    import shutil
+
     from lesdistill.cli.pipeline import DEMO_REFERENCE, _demo_evaluate, _demo_reference
     from lesdistill.errors import UserInputError
-
-    import shutil
 
     shared = REPO.parent / "shared" / "reference"
     if not (shared / DEMO_REFERENCE).is_file():

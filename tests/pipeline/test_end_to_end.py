@@ -48,8 +48,13 @@ def restore_threads():
 
     import torch
 
-    saved = torch.get_num_threads(), {k: os.environ.get(k) for k in
-                                      ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    saved = (
+        torch.get_num_threads(),
+        {
+            k: os.environ.get(k)
+            for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+        },
+    )
     yield
     torch.set_num_threads(saved[0])
     for key, value in saved[1].items():
@@ -128,7 +133,10 @@ def test_tiny_run_end_to_end(tmp_path: Path, restore_threads: None) -> None:
     assert len(ir["wavenumber_cm"]) == len(ir["n_alpha_per_cm"]) > 10
     assert max(ir["n_alpha_per_cm"]) > 0
     assert {p["band"] for p in ir["peaks"]} >= {"bend", "OH stretch"}
-    assert data["bec"]["n_frames"] == len(range(0, 421, 140)) and set(data["bec"]["elements"]) == {"H", "O"}
+    assert data["bec"]["n_frames"] == len(range(0, 421, 140)) and set(data["bec"]["elements"]) == {
+        "H",
+        "O",
+    }
     assert "sum_rule" in ir and ir["sum_rule"]["expected_cm2"] > 0
 
     # a second run with the same config skips every stage

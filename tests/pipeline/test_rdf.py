@@ -7,8 +7,13 @@ import pytest
 from ase import Atoms
 from ase.build import bulk
 
-from lesdistill.analysis.rdf import (compare_rdf_sources, compare_rdfs, matching_frames,
-                                    radial_distribution, rdf_from_atoms)
+from lesdistill.analysis.rdf import (
+    compare_rdf_sources,
+    compare_rdfs,
+    matching_frames,
+    radial_distribution,
+    rdf_from_atoms,
+)
 
 
 def test_ideal_gas_is_flat() -> None:

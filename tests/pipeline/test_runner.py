@@ -9,8 +9,13 @@ from pathlib import Path
 import pytest
 
 from lesdistill.errors import UserInputError
-from lesdistill.pipeline.runner import (Stage, finished_stage_times, read_state, run_stages,
-                                       stage_timings)
+from lesdistill.pipeline.runner import (
+    Stage,
+    finished_stage_times,
+    read_state,
+    run_stages,
+    stage_timings,
+)
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,14 @@ import pytest
 from ase import Atoms
 from ase.calculators.lj import LennardJones
 
-from lesdistill.config import RunConfig, config_from_dict
-from lesdistill.pipeline.timing import time_calculators
-from lesdistill.training.evaluate import Predictions, charge_stats, metrics_of, parity_arrays
-from lesdistill.pipeline.stage_ir import bec_summary_dict
-from lesdistill.spectra.bec import diagonals_by_element
 from lesdistill.analysis.rdf import rdf_pairs
+from lesdistill.config import RunConfig, config_from_dict
+from lesdistill.pipeline.stage_ir import bec_summary_dict
 from lesdistill.pipeline.stages_data import split_indices
 from lesdistill.pipeline.stages_physics import teacher_segment
+from lesdistill.pipeline.timing import time_calculators
+from lesdistill.spectra.bec import diagonals_by_element
+from lesdistill.training.evaluate import Predictions, charge_stats, metrics_of, parity_arrays
 
 
 def test_split_is_disjoint_complete_and_time_separated() -> None:

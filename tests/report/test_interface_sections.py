@@ -13,10 +13,22 @@ def _groups() -> dict:
     rho = (2.5 * np.exp(-((r - 2.2) / 0.2) ** 2) + 1.4 * np.exp(-((r - 3.6) / 0.3) ** 2)
            + 1.0 / (1.0 + np.exp(-(r - 4.2) / 0.2))) * (r < 7.0)
     z = np.arange(0.1, 30.0, 0.2)
-    return {"selector": "tio2-water", "cuts_A": [2.9, 4.3],
-            "atoms_per_group": {"layer1": {"mean": 24.0}, "layer2": {"mean": 30.0}, "bulk": {"mean": 90.0}},
-            "profile": {"r_A": r.tolist(), "g_cm3": rho.tolist(), "z_A": z.tolist(),
-                        "z_g_cm3": np.where((z > 8) & (z < 22), 0.0, 1.0).tolist(), "slab_z_A": [8.0, 22.0]}}
+    return {
+        "selector": "tio2-water",
+        "cuts_A": [2.9, 4.3],
+        "atoms_per_group": {
+            "layer1": {"mean": 24.0},
+            "layer2": {"mean": 30.0},
+            "bulk": {"mean": 90.0},
+        },
+        "profile": {
+            "r_A": r.tolist(),
+            "g_cm3": rho.tolist(),
+            "z_A": z.tolist(),
+            "z_g_cm3": np.where((z > 8) & (z < 22), 0.0, 1.0).tolist(),
+            "slab_z_A": [8.0, 22.0],
+        },
+    }
 
 
 def test_layer_rows_find_each_layers_density_maximum():

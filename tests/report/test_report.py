@@ -25,41 +25,78 @@ def _synthetic() -> tuple[dict, dict]:
         "title": "synthetic <report> & co",
         "warnings": ["student NVE energy drift +18 meV/atom/ps"],
         "teacher": {"name": "chgnet", "level_of_theory": "PBE/PBE+U (MPtrj)"},
-        "student": {"preset": "tiny", "elements": ["H", "O"], "n_parameters": 12345, "eps_inf": 1.69},
+        "student": {
+            "preset": "tiny",
+            "elements": ["H", "O"],
+            "n_parameters": 12345,
+            "eps_inf": 1.69,
+        },
         "dataset": {"n_train": 60, "n_valid": 8, "n_test": 8},
         "timings_s": {"build": 0.1, "sample": 120.0},
         "timings_last_attempt_s": {"build": 0.1, "sample": 45.0},
         "timings_attempts": {"build": 1, "sample": 3},
-        "learning_curve_final": {"epoch": 10, "weights": "ema",
-                                 "train": {"energy_mae_meV_per_atom": 0.8, "forces_mae_meV_per_A": 15.0},
-                                 "valid": {"energy_mae_meV_per_atom": 1.1, "forces_mae_meV_per_A": 21.0}},
-        "learning_curve": {"epoch": epochs, "train_energy_mae_meV_per_atom": list(10.0 / np.arange(1, 11)),
-                           "valid_forces_mae_meV_per_A": list(200.0 / np.arange(1, 11)),
-                           "lr": [1e-3] * 10},
-        "parity": {"n_frames": 8, "energy": {"mae": 1.2, "rmse": 1.5, "unit": "meV/atom"},
-                   "forces": {"mae": 60.0, "rmse": 80.0, "unit": "meV/Å"}},
+        "learning_curve_final": {
+            "epoch": 10,
+            "weights": "ema",
+            "train": {"energy_mae_meV_per_atom": 0.8, "forces_mae_meV_per_A": 15.0},
+            "valid": {"energy_mae_meV_per_atom": 1.1, "forces_mae_meV_per_A": 21.0},
+        },
+        "learning_curve": {
+            "epoch": epochs,
+            "train_energy_mae_meV_per_atom": list(10.0 / np.arange(1, 11)),
+            "valid_forces_mae_meV_per_A": list(200.0 / np.arange(1, 11)),
+            "lr": [1e-3] * 10,
+        },
+        "parity": {
+            "n_frames": 8,
+            "energy": {"mae": 1.2, "rmse": 1.5, "unit": "meV/atom"},
+            "forces": {"mae": 60.0, "rmse": 80.0, "unit": "meV/Å"},
+        },
         "charges": {"O": {"mean": -0.8, "std": 0.05}, "H": {"mean": 0.4, "std": 0.03}},
-        "bec": {"elements": {"O": {"mean_diagonal": -1.1}, "H": {"mean_diagonal": 0.55}},
-                "acoustic_sum_rule": {"max_abs_e": 0.01}, "n_frames": 4},
-        "rdf": {"r_A": r, "pairs": {"O-O": {"teacher": g, "student": g * 1.02}},
-                "compare": {"O-O": {"peak_shift_A": 0.0, "mean_abs_diff": 0.01}},
-                "teacher_span_fs": 200.0, "student_span_fs": 200.0},
-        "ir": {"wavenumber_cm": w, "n_alpha_per_cm": spec, "error": 0.1 * spec,
-               "reference": {"wavenumber_cm": w, "n_alpha_per_cm": spec * 0.9, "label": "exp"},
-               "peaks": [{"band": "stretch", "student": 3400.0, "reference": 3381.0,
-                          "shift": 19.0}],
-               "sum_rule": {"relative_mismatch": 0.01, "nan_value": float("nan")}},
-        "speed": [{"model": "teacher", "ms_per_step": 450.0}, {"model": "student", "ms_per_step": 9.0}],
-        "finetune": {"teacher": "xtb-gfn2", "n_train": 6,
-                     "before": {"energy_mae_meV_atom": 50.0, "force_mae_meV_A": 300.0},
-                     "after": {"energy_mae_meV_atom": 5.0, "force_mae_meV_A": 120.0},
-                     "fractions": {"n_test": 3, "n_pool": 10, "folder": "finetune/fractions",
-                                   "curve": {
-                                       "fraction": [0.2, 1.0], "n_train": [2, 10],
-                                       "baseline": {"forces_rmse_meV_per_A": 310.0,
-                                                    "energy_mae_meV_per_atom": 50.0},
-                                       "finetune": {"forces_rmse_meV_per_A": [200.0, 150.0],
-                                                    "energy_mae_meV_per_atom": [9.0, 5.0]}}}},
+        "bec": {
+            "elements": {"O": {"mean_diagonal": -1.1}, "H": {"mean_diagonal": 0.55}},
+            "acoustic_sum_rule": {"max_abs_e": 0.01},
+            "n_frames": 4,
+        },
+        "rdf": {
+            "r_A": r,
+            "pairs": {"O-O": {"teacher": g, "student": g * 1.02}},
+            "compare": {"O-O": {"peak_shift_A": 0.0, "mean_abs_diff": 0.01}},
+            "teacher_span_fs": 200.0,
+            "student_span_fs": 200.0,
+        },
+        "ir": {
+            "wavenumber_cm": w,
+            "n_alpha_per_cm": spec,
+            "error": 0.1 * spec,
+            "reference": {"wavenumber_cm": w, "n_alpha_per_cm": spec * 0.9, "label": "exp"},
+            "peaks": [{"band": "stretch", "student": 3400.0, "reference": 3381.0, "shift": 19.0}],
+            "sum_rule": {"relative_mismatch": 0.01, "nan_value": float("nan")},
+        },
+        "speed": [
+            {"model": "teacher", "ms_per_step": 450.0},
+            {"model": "student", "ms_per_step": 9.0},
+        ],
+        "finetune": {
+            "teacher": "xtb-gfn2",
+            "n_train": 6,
+            "before": {"energy_mae_meV_atom": 50.0, "force_mae_meV_A": 300.0},
+            "after": {"energy_mae_meV_atom": 5.0, "force_mae_meV_A": 120.0},
+            "fractions": {
+                "n_test": 3,
+                "n_pool": 10,
+                "folder": "finetune/fractions",
+                "curve": {
+                    "fraction": [0.2, 1.0],
+                    "n_train": [2, 10],
+                    "baseline": {"forces_rmse_meV_per_A": 310.0, "energy_mae_meV_per_atom": 50.0},
+                    "finetune": {
+                        "forces_rmse_meV_per_A": [200.0, 150.0],
+                        "energy_mae_meV_per_atom": [9.0, 5.0],
+                    },
+                },
+            },
+        },
     }
     samples = {"parity_energy": (rng.normal(size=8), rng.normal(size=8)),
                "parity_forces": (rng.normal(size=300), rng.normal(size=300)),
@@ -165,7 +202,11 @@ def test_labels_units_and_explanations(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(figures, "_png", keep)
     data, samples = _synthetic()
     text = build_report(data, tmp_path, samples=samples).read_text(encoding="utf-8")
-    assert "latent q mean (e)" in text and "sqrt(eps_inf) q mean (e)" in text and "eps_inf = 1.69" in text
+    assert (
+        "latent q mean (e)" in text
+        and "sqrt(eps_inf) q mean (e)" in text
+        and "eps_inf = 1.69" in text
+    )
     # 0.8 / sqrt(1.69) = 0.6154 (latent) next to the stored scaled mean -0.8
     assert "-0.61538" in text or "-0.6154" in text
     assert "live weights" in text and "Markers: the saved (EMA) student" in text

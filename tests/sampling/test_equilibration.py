@@ -61,9 +61,20 @@ def test_hot_start_is_detected_and_not_recorded(tmp_path) -> None:
     out = tmp_path / "hot.xyz"
     # weak friction: the released energy stays in the system for the 30 checked steps
     with pytest.raises(SamplingAborted, match="did not settle") as err:
-        sample(_hot_nacl(), "analytic-ionic", out, temperatures_K=(300.0,), n_frames=4, stride=2,
-               timestep_fs=2.0, equilibration_steps=10, settle_window=20, max_equilibration_steps=30,
-               friction_per_fs=0.001, progress=False)
+        sample(
+            _hot_nacl(),
+            "analytic-ionic",
+            out,
+            temperatures_K=(300.0,),
+            n_frames=4,
+            stride=2,
+            timestep_fs=2.0,
+            equilibration_steps=10,
+            settle_window=20,
+            max_equilibration_steps=30,
+            friction_per_fs=0.001,
+            progress=False,
+        )
     assert "mean temperature" in str(err.value) or "drifting" in str(err.value)
     assert not out.exists() or out.stat().st_size == 0  # nothing recorded
 
@@ -74,9 +85,20 @@ def test_frames_are_recorded_only_after_the_check_passes(tmp_path) -> None:
     from lesdistill import keys
     from lesdistill.sampling import sample
 
-    out = sample(_hot_nacl(), "analytic-ionic", tmp_path / "ok.xyz", temperatures_K=(300.0,), n_frames=3,
-                 stride=2, timestep_fs=2.0, equilibration_steps=10, settle_window=20,
-                 max_equilibration_steps=2000, friction_per_fs=0.05, progress=False)
+    out = sample(
+        _hot_nacl(),
+        "analytic-ionic",
+        tmp_path / "ok.xyz",
+        temperatures_K=(300.0,),
+        n_frames=3,
+        stride=2,
+        timestep_fs=2.0,
+        equilibration_steps=10,
+        settle_window=20,
+        max_equilibration_steps=2000,
+        friction_per_fs=0.05,
+        progress=False,
+    )
     frames = read(out, index=":")
     assert len(frames) == 3 and all(f.info[keys.EQUILIBRATED] for f in frames)
     used = frames[0].info["equilibration_steps"]

@@ -23,8 +23,16 @@ from lesdistill.sampling.store import state_path
 from lesdistill.teachers import Teacher, get_teacher
 from lesdistill.teachers.analytic import AnalyticIonicCalculator
 
-SETTINGS = dict(temperatures_K=(300.0, 500.0), n_frames=6, stride=4, timestep_fs=2.0,
-                equilibration_steps=4, seed=7, progress=False, settle_window=0)  # the settle check: test_equilibration.py
+SETTINGS = dict(
+    temperatures_K=(300.0, 500.0),
+    n_frames=6,
+    stride=4,
+    timestep_fs=2.0,
+    equilibration_steps=4,
+    seed=7,
+    progress=False,
+    settle_window=0,
+)  # the settle check: test_equilibration.py
 
 
 def _run(atoms: Atoms, out: Path, **overrides) -> Path:

@@ -79,12 +79,14 @@ def test_thermal_distortion_obeys_equipartition() -> None:
     assert np.mean(energies) == pytest.approx(1.5 * kt, rel=0.06)
     cold = thermal_water(box, mono, 1e-6, rng)  # ~0 K: the teacher's geometry exactly
     cold.calc = calc
-    assert cold.get_potential_energy() < 1e-5  # relaxation residual (fmax 1e-3 eV/Å), vs k_B T = 0.026 eV
+    assert (
+        cold.get_potential_energy() < 1e-5
+    )  # relaxation residual (fmax 1e-3 eV/Å), vs k_B T = 0.026 eV
 
 
 def test_snapshot_frames_are_independent_labelled_and_resume(tmp_path, monkeypatch) -> None:
-    from lesdistill.systems import build
     from lesdistill.sampling import md as md_module
+    from lesdistill.systems import build
 
     box = build("water", seed=0, n_molecules=8)
     kw = dict(temperatures_K=(300.0, 330.0), n_frames=6, stride=2, timestep_fs=0.5,

@@ -18,8 +18,7 @@ from ase import Atoms
 from lesdistill import units
 from lesdistill.errors import UserInputError
 from lesdistill.md import load_trajectory, run_md
-from lesdistill.spectra.dielectric import (dielectric_function, integrate_current,
-                                           static_dielectric)
+from lesdistill.spectra.dielectric import dielectric_function, integrate_current, static_dielectric
 from lesdistill.spectra.ir import spectrum_from_current
 from tests.md.fixed_charge_toy import TetheredCharges, spring_for_wavenumber
 

@@ -173,12 +173,22 @@ def test_spectrum_is_normalised_with_the_kinetic_temperature():
     sigma = np.sqrt(units.KB_EV_PER_K * temperature / (masses * units.AMU_A2_PER_FS2_TO_EV))  # Å/fs
     v = rng.normal(size=(n_frames, n_atoms, 3)) * sigma[None, :, None]  # uncorrelated frames
     kinetic = 0.5 * (masses[None, :] * units.AMU_A2_PER_FS2_TO_EV * (v**2).sum(axis=2)).sum(axis=1)
-    traj = Trajectory(timestep_fs=1.0, stride=1, numbers=np.tile([8, 1], n_atoms // 2), masses=masses,
-                      pbc=np.ones(3, bool), cell=np.broadcast_to(np.eye(3) * 10.0, (n_frames, 3, 3)),
-                      step=np.arange(n_frames), dipole_current=(charges[None, :, None] * v).sum(axis=1),
-                      velocities=v, kinetic=kinetic, temperature_K=300.0,
-                      bec=charges[None, :, None, None] * np.eye(3)[None, None], bec_frame=np.zeros(1, int),
-                      meta={"production": "langevin"})
+    traj = Trajectory(
+        timestep_fs=1.0,
+        stride=1,
+        numbers=np.tile([8, 1], n_atoms // 2),
+        masses=masses,
+        pbc=np.ones(3, bool),
+        cell=np.broadcast_to(np.eye(3) * 10.0, (n_frames, 3, 3)),
+        step=np.arange(n_frames),
+        dipole_current=(charges[None, :, None] * v).sum(axis=1),
+        velocities=v,
+        kinetic=kinetic,
+        temperature_K=300.0,
+        bec=charges[None, :, None, None] * np.eye(3)[None, None],
+        bec_frame=np.zeros(1, int),
+        meta={"production": "langevin"},
+    )
     s = ir_spectrum(traj, window_ps=0.1, max_wavenumber_cm=None)
     assert s.temperature_K == pytest.approx(traj.temperature_series_K().mean())
     assert s.temperature_K == pytest.approx(temperature, rel=0.01)

@@ -74,7 +74,9 @@ def test_hcl_and_tio2_normalise_to_the_maximum_in_2800_3800_and_groups_still_add
 
 def test_paper_outputs_are_labelled_and_group_tables_use_the_matching_reference(tmp_path):
     def core(x):
-        return _gauss(x, 1220.0, 3000.0, 60.0) + _gauss(x, 1826.4, 1500.0, 30.0)  # nu - s(nu) = 1196, 1760
+        return _gauss(x, 1220.0, 3000.0, 60.0) + _gauss(
+            x, 1826.4, 1500.0, 30.0
+        )  # nu - s(nu) = 1196, 1760
 
     def bulk(x):
         return _gauss(x, 1641.0, 800.0, 40.0) + _gauss(x, 3381.0, 4000.0, 150.0)

@@ -134,7 +134,13 @@ def _ion_distances(atoms: Atoms) -> dict[str, float]:
 
 @pytest.mark.parametrize("vacuum", [0.0, 12.0])
 def test_tio2_water_nacl(vacuum: float) -> None:
-    kw = {"phase": "rutile", "layers": 2, "repeats": (2, 4), "water_thickness_A": 7.0, "vacuum_A": vacuum}
+    kw = {
+        "phase": "rutile",
+        "layers": 2,
+        "repeats": (2, 4),
+        "water_thickness_A": 7.0,
+        "vacuum_A": vacuum,
+    }
     atoms = tio2_water_interface(n_ion_pairs=2, seed=3, **kw)
     symbols = atoms.get_chemical_symbols()
     n_ti, n_w = symbols.count("Ti"), atoms.info["n_water"]
@@ -147,12 +153,20 @@ def test_tio2_water_nacl(vacuum: float) -> None:
     n_slab = 3 * n_ti
     assert symbols[n_slab : n_slab + 4] == ["Na", "Cl", "Na", "Cl"]
     dist = _ion_distances(atoms)
-    assert dist["ion"] >= ION_ION_MIN_A and dist["O"] >= ION_WATER_O_MIN_A and dist["H"] >= ION_WATER_H_MIN_A
+    assert (
+        dist["ion"] >= ION_ION_MIN_A
+        and dist["O"] >= ION_WATER_O_MIN_A
+        and dist["H"] >= ION_WATER_H_MIN_A
+    )
     assert dist["slab"] >= ION_SURFACE_MIN_A
     # the seed fixes the structure
     again = tio2_water_interface(n_ion_pairs=2, seed=3, **kw)
-    assert np.array_equal(again.positions, atoms.positions) and np.array_equal(again.numbers, atoms.numbers)
-    assert not np.allclose(tio2_water_interface(n_ion_pairs=2, seed=4, **kw).positions, atoms.positions)
+    assert np.array_equal(again.positions, atoms.positions) and np.array_equal(
+        again.numbers, atoms.numbers
+    )
+    assert not np.allclose(
+        tio2_water_interface(n_ion_pairs=2, seed=4, **kw).positions, atoms.positions
+    )
 
 
 def test_tio2_water_vacuum_slab_geometry() -> None:
@@ -168,7 +182,9 @@ def test_tio2_water_vacuum_slab_geometry() -> None:
     water_o = np.flatnonzero(atoms.numbers == 8)[-atoms.info["n_water"]:]
     below = (z[water_o] < slab_z.min()).sum()
     above = (z[water_o] > slab_z.max()).sum()
-    assert below + above == atoms.info["n_water"] and abs(int(below) - int(above)) <= 1  # a film on each side
+    assert (
+        below + above == atoms.info["n_water"] and abs(int(below) - int(above)) <= 1
+    )  # a film on each side
     ions = np.flatnonzero(np.isin(atoms.numbers, (11, 17)))
     assert (z[ions] < slab_z.min()).sum() == 2  # one neutral pair per film
     assert _formal_charge(atoms) == 0

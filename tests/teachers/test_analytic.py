@@ -35,7 +35,9 @@ def test_rocksalt_madelung_plus_repulsion(name: str, cubic: bool) -> None:
     atoms = bulk("NaCl", "rocksalt", a=a, cubic=cubic)
     q = model.charges["Na"]
     n_pairs = len(atoms) // 2
-    expected = -MADELUNG_NACL * q**2 * COULOMB_EV_A / (a / 2) + _repulsion_direct(atoms, model) / n_pairs
+    expected = (
+        -MADELUNG_NACL * q**2 * COULOMB_EV_A / (a / 2) + _repulsion_direct(atoms, model) / n_pairs
+    )
     assert _energy(atoms, model) / n_pairs == pytest.approx(expected, abs=1e-7)
 
 

@@ -41,14 +41,20 @@ LARGE = Size(n_frames=200, n_pairs=12, epochs=40, model={})
 
 
 def _charge_and_bec_errors(student_path, frames):
-    """Mean |relative error| of the per-atom charges and of the BEC tensors vs q * I (sign fixed)."""
+    """Mean |relative error| of the per-atom charges and of the BEC tensors vs q * I (sign
+    fixed)."""
     model = load_student(student_path)
     q_err, z_err, q_mean = [], [], {z: [] for z in TRUE_CHARGE}
     sign = None
     for f in frames:
         batch = modelio.collate(modelio.batch_parts([f.atoms], model.cutoff)).to("cpu", model.dtype)
         q = model.latent_charges(batch).detach().double().numpy() * model.config.eps_inf ** 0.5
-        z = modelio.born_effective_charges(model, batch, create_graph=False).detach().double().numpy()
+        z = (
+            modelio.born_effective_charges(model, batch, create_graph=False)
+            .detach()
+            .double()
+            .numpy()
+        )
         true = np.array([TRUE_CHARGE[int(n)] for n in f.atoms.numbers])
         if sign is None:
             sign = float(np.sign(np.sum(q * true)))
@@ -63,19 +69,35 @@ def _charge_and_bec_errors(student_path, frames):
 
 
 def _run(size: Size, tmp_path):
-    data = write_ionic_dataset(tmp_path / "ions.xyz", size.n_frames, n_pairs=size.n_pairs, seed=1000)
+    data = write_ionic_dataset(
+        tmp_path / "ions.xyz", size.n_frames, n_pairs=size.n_pairs, seed=1000
+    )
     test = write_ionic_dataset(tmp_path / "test.xyz", 8, n_pairs=size.n_pairs, seed=5000)
     results = {}
     for long_range in (True, False):
-        cfg = tiny_config(model={**size.model, "long_range": long_range}, epochs=size.epochs, batch_size=4,
-                          lr=5e-3, valid_fraction=0.1, stage_two_start=0.75, early_stopping_patience=None)
+        cfg = tiny_config(
+            model={**size.model, "long_range": long_range},
+            epochs=size.epochs,
+            batch_size=4,
+            lr=5e-3,
+            valid_fraction=0.1,
+            stage_two_start=0.75,
+            early_stopping_patience=None,
+        )
         run = train(cfg, data, out_dir=tmp_path / f"les_{long_range}", progress=False)
-        results[long_range] = (run, metrics_of(predict(load_student(run.best_path), read_frames(test))))
-    q_err, z_err, q_mean, sign = _charge_and_bec_errors(results[True][0].best_path, read_frames(test))
+        results[long_range] = (
+            run,
+            metrics_of(predict(load_student(run.best_path), read_frames(test))),
+        )
+    q_err, z_err, q_mean, sign = _charge_and_bec_errors(
+        results[True][0].best_path, read_frames(test)
+    )
     # the saved student follows the sign convention (electronegative Cl negative): no flip needed
     assert sign == 1.0, "student saved with Cl positive despite the charge-sign convention"
-    assert load_student(results[True][0].best_path).metadata["training"]["charge_sign"]["convention"] \
+    assert (
+        load_student(results[True][0].best_path).metadata["training"]["charge_sign"]["convention"]
         == "electronegative atoms negative"
+    )
     f_les = results[True][1]["forces_mae_meV_per_A"]
     f_sr = results[False][1]["forces_mae_meV_per_A"]
     print(f"\ncharges {q_mean} (mean |rel err| {q_err:.4f}); BEC rel err {z_err:.4f}; "

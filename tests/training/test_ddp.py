@@ -36,8 +36,12 @@ def test_two_gloo_ranks_match_one_process(ionic_xyz, tmp_path):
         pytest.skip("torch.distributed is not available in this build")
     single = train(tiny_config(**CONFIG), ionic_xyz, out_dir=tmp_path / "single", progress=False)
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(r, 2, str(tmp_path / "pg"), str(ionic_xyz), str(tmp_path / "ddp")))
-             for r in range(2)]
+    procs = [
+        ctx.Process(
+            target=_worker, args=(r, 2, str(tmp_path / "pg"), str(ionic_xyz), str(tmp_path / "ddp"))
+        )
+        for r in range(2)
+    ]
     for p in procs:
         p.start()
     for p in procs:
@@ -61,5 +65,11 @@ def test_two_gloo_ranks_match_one_process(ionic_xyz, tmp_path):
         np.testing.assert_allclose(a.energy_pred, b.energy_pred, rtol=0, atol=1e-5)
         np.testing.assert_allclose(a.forces_pred, b.forces_pred, rtol=0, atol=1e-4)
     # only rank 0 wrote files: no stray temporary files from a second writer
-    assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == ["best.pt", "final_metrics.json", "last.pt", "learning_curve.csv",
-                                                                     "state.pt", "valid.extxyz"]
+    assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == [
+        "best.pt",
+        "final_metrics.json",
+        "last.pt",
+        "learning_curve.csv",
+        "state.pt",
+        "valid.extxyz",
+    ]

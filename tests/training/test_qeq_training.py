@@ -18,12 +18,23 @@ from .test_charge_recovery import SMALL, _charge_and_bec_errors
 
 def test_qeq_student_learns_charges_from_energies_and_forces(tmp_path):
     torch.manual_seed(0)
-    data = write_ionic_dataset(tmp_path / "ions.xyz", SMALL.n_frames, n_pairs=SMALL.n_pairs, seed=1000)
-    test = read_frames(write_ionic_dataset(tmp_path / "test.xyz", 8, n_pairs=SMALL.n_pairs, seed=5000))
+    data = write_ionic_dataset(
+        tmp_path / "ions.xyz", SMALL.n_frames, n_pairs=SMALL.n_pairs, seed=1000
+    )
+    test = read_frames(
+        write_ionic_dataset(tmp_path / "test.xyz", 8, n_pairs=SMALL.n_pairs, seed=5000)
+    )
     metrics = {}
     for name, model in (("qeq", {"charge_model": "qeq"}), ("short", {"long_range": False})):
-        cfg = tiny_config(model={**SMALL.model, **model}, epochs=SMALL.epochs, batch_size=4, lr=5e-3,
-                          valid_fraction=0.1, stage_two_start=0.75, early_stopping_patience=None)
+        cfg = tiny_config(
+            model={**SMALL.model, **model},
+            epochs=SMALL.epochs,
+            batch_size=4,
+            lr=5e-3,
+            valid_fraction=0.1,
+            stage_two_start=0.75,
+            early_stopping_patience=None,
+        )
         run = train(cfg, data, out_dir=tmp_path / name, progress=False)
         metrics[name] = (run, metrics_of(predict(load_student(run.best_path), test)))
     q_err, z_err, q_mean, _ = _charge_and_bec_errors(metrics["qeq"][0].best_path, test)

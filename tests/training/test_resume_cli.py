@@ -43,8 +43,19 @@ def test_killed_mid_epoch_then_rerun_equals_uninterrupted_run(ionic_xyz, tmp_pat
     config_path = tmp_path / "train.yaml"
     config_path.write_text(cfg.to_yaml())
     out = tmp_path / "killed"
-    args = ["train", "--data", str(ionic_xyz), "--out", str(out), "--config", str(config_path), "--no-progress"]
-    proc = subprocess.Popen(CLI + args, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    args = [
+        "train",
+        "--data",
+        str(ionic_xyz),
+        "--out",
+        str(out),
+        "--config",
+        str(config_path),
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(
+        CLI + args, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 300
     killed_at = None
     while time.monotonic() < deadline and proc.poll() is None:
@@ -92,14 +103,39 @@ def _main(args, capsys):
 def test_evaluate_cli_and_yaml_config(ionic_xyz, tmp_path, capsys):
     cfg_path = tmp_path / "t.yaml"
     cfg_path.write_text(tiny_config(epochs=1, stage_two_start=None).to_yaml())
-    code, out, err = _main(["train", "--data", str(ionic_xyz), "--out", str(tmp_path / "run"), "--config",
-                            str(cfg_path), "--epochs", "1", "--dtype", "float64", "--no-progress"], capsys)
+    code, out, err = _main(
+        [
+            "train",
+            "--data",
+            str(ionic_xyz),
+            "--out",
+            str(tmp_path / "run"),
+            "--config",
+            str(cfg_path),
+            "--epochs",
+            "1",
+            "--dtype",
+            "float64",
+            "--no-progress",
+        ],
+        capsys,
+    )
     assert code in (0, None), err
     assert "best student" in out
     saved = load_state(tmp_path / "run" / "state.pt")
     assert saved["fingerprint"]["config"]["dtype"] == "float64" and saved["epoch"] == 1
-    code, out, err = _main(["evaluate", "--model", str(tmp_path / "run" / "best.pt"), "--data", str(ionic_xyz),
-                            "--out", str(tmp_path / "eval")], capsys)
+    code, out, err = _main(
+        [
+            "evaluate",
+            "--model",
+            str(tmp_path / "run" / "best.pt"),
+            "--data",
+            str(ionic_xyz),
+            "--out",
+            str(tmp_path / "eval"),
+        ],
+        capsys,
+    )
     assert code in (0, None), err
     assert "forces Na" in out and "meV/atom" in out
     assert (tmp_path / "eval" / "parity_forces.png").is_file()
@@ -122,7 +158,15 @@ def test_bad_inputs_give_one_stderr_line_and_exit_2(case, ionic_xyz, tmp_path, c
         expect = "no label"
     elif case == "bad_config":
         (tmp_path / "c.yaml").write_text("epochs: -3\n")
-        args = ["train", "--data", str(ionic_xyz), "--out", str(tmp_path / "o"), "--config", str(tmp_path / "c.yaml")]
+        args = [
+            "train",
+            "--data",
+            str(ionic_xyz),
+            "--out",
+            str(tmp_path / "o"),
+            "--config",
+            str(tmp_path / "c.yaml"),
+        ]
         expect = "epochs"
     else:
         shutil.copy(ionic_xyz, tmp_path / "not_a_model.pt")

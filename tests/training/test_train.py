@@ -1,4 +1,5 @@
-"""End-to-end training on analytic-teacher data: outputs, re-runs, fine-tuning, BEC loss, evaluate."""
+"""End-to-end training on analytic-teacher data: outputs, re-runs, fine-tuning, BEC loss,
+evaluate."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from .conftest import tiny_config
 @pytest.fixture(scope="module")
 def trained(ionic_xyz, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    return train(tiny_config(epochs=3, stage_two_start=0.67), ionic_xyz, out_dir=out, progress=False)
+    return train(
+        tiny_config(epochs=3, stage_two_start=0.67), ionic_xyz, out_dir=out, progress=False
+    )
 
 
 def test_outputs_curve_and_loadable_students(trained, ionic_xyz):
@@ -30,8 +33,14 @@ def test_outputs_curve_and_loadable_students(trained, ionic_xyz):
     curve = read_curve(r.curve_path)
     assert [row["epoch"] for row in curve] == [1, 2, 3]
     assert [row["stage"] for row in curve] == [1, 1, 2]
-    assert {"lr", "train_loss", "valid_loss", "valid_energy_mae_meV_per_atom", "valid_forces_mae_meV_per_A",
-            "valid_stress_mae_meV_per_A3"} <= set(curve[0])
+    assert {
+        "lr",
+        "train_loss",
+        "valid_loss",
+        "valid_energy_mae_meV_per_atom",
+        "valid_forces_mae_meV_per_A",
+        "valid_stress_mae_meV_per_A3",
+    } <= set(curve[0])
     assert all(math.isfinite(row["valid_loss"]) for row in curve)
     assert curve[1]["train_loss"] < curve[0]["train_loss"]
     student = load_student(r.best_path)
@@ -69,7 +78,9 @@ def test_final_metrics_compare_train_and_valid_with_the_same_weights(trained, io
     final = json.loads((trained.out_dir / "final_metrics.json").read_text())
     assert final["epoch"] == 3 and final["weights"] == "ema"
     valid = evaluate(trained.last_path, [trained.out_dir / "valid.extxyz"])
-    assert final["valid"]["forces_mae_meV_per_A"] == pytest.approx(valid["forces_mae_meV_per_A"], rel=1e-4)
+    assert final["valid"]["forces_mae_meV_per_A"] == pytest.approx(
+        valid["forces_mae_meV_per_A"], rel=1e-4
+    )
     assert final["valid"]["forces_mae_meV_per_A"] == pytest.approx(
         trained.final["valid_forces_mae_meV_per_A"], rel=1e-4)
     meta = load_student(trained.last_path).metadata["training"]
@@ -77,36 +88,57 @@ def test_final_metrics_compare_train_and_valid_with_the_same_weights(trained, io
     train_frames = [f for f in read_frames(ionic_xyz) if f.source not in held]
     write_frames(tmp_path / "train.extxyz", train_frames)
     on_train = evaluate(trained.last_path, [tmp_path / "train.extxyz"])
-    assert final["train"]["forces_mae_meV_per_A"] == pytest.approx(on_train["forces_mae_meV_per_A"], rel=1e-4)
+    assert final["train"]["forces_mae_meV_per_A"] == pytest.approx(
+        on_train["forces_mae_meV_per_A"], rel=1e-4
+    )
 
 
 def test_rerun_of_finished_run_returns_without_training(trained, ionic_xyz):
     before = trained.state_path.stat().st_mtime_ns
-    again = train(tiny_config(epochs=3, stage_two_start=0.67), ionic_xyz, out_dir=trained.out_dir, progress=False)
+    again = train(
+        tiny_config(epochs=3, stage_two_start=0.67),
+        ionic_xyz,
+        out_dir=trained.out_dir,
+        progress=False,
+    )
     assert again.history == trained.history
     assert trained.state_path.stat().st_mtime_ns == before
 
 
 def test_rerun_with_other_settings_is_refused(trained, ionic_xyz):
     with pytest.raises(UserInputError, match="different config"):
-        train(tiny_config(epochs=3, stage_two_start=0.67, lr=1e-2), ionic_xyz, out_dir=trained.out_dir,
-              progress=False)
+        train(
+            tiny_config(epochs=3, stage_two_start=0.67, lr=1e-2),
+            ionic_xyz,
+            out_dir=trained.out_dir,
+            progress=False,
+        )
 
 
 def test_finetune_from_student_and_new_elements(trained, ionic_xyz, kcl_xyz, tmp_path):
     cfg = tiny_config(epochs=1, stage_two_start=None)
     fresh = train(cfg, ionic_xyz, out_dir=tmp_path / "fresh", progress=False)
-    tuned = train(cfg, ionic_xyz, out_dir=tmp_path / "tuned", init=trained.best_path, progress=False)
+    tuned = train(
+        cfg, ionic_xyz, out_dir=tmp_path / "tuned", init=trained.best_path, progress=False
+    )
     # starting from a trained student beats starting from random weights after the same epoch
     assert tuned.history[0]["valid_loss"] < fresh.history[0]["valid_loss"]
     with pytest.raises(UserInputError, match=r"element\(s\) K .*--allow-new-elements"):
         train(cfg, kcl_xyz, out_dir=tmp_path / "kcl", init=trained.best_path, progress=False)
     assert not (tmp_path / "kcl" / "state.pt").exists()
-    grown = train(cfg.replace(valid_fraction=0.0), kcl_xyz, out_dir=tmp_path / "kcl2", init=trained.best_path,
-                  allow_new_elements=True, progress=False)
+    grown = train(
+        cfg.replace(valid_fraction=0.0),
+        kcl_xyz,
+        out_dir=tmp_path / "kcl2",
+        init=trained.best_path,
+        allow_new_elements=True,
+        progress=False,
+    )
     student = load_student(grown.best_path)
     assert set(student.elements) == {"Na", "K", "Cl"}
-    assert math.isnan(grown.history[0]["valid_loss"]) and math.isfinite(grown.history[0]["train_loss"])
+    assert math.isnan(grown.history[0]["valid_loss"]) and math.isfinite(
+        grown.history[0]["train_loss"]
+    )
 
 
 def test_bec_loss_reaches_the_charge_head_and_is_logged(ionic_bec_xyz, tmp_path):
@@ -117,12 +149,16 @@ def test_bec_loss_reaches_the_charge_head_and_is_logged(ionic_bec_xyz, tmp_path)
     model = modelio.new_student(cfg, ["Na", "Cl"], frames)
     parts = modelio.batch_parts([f.atoms for f in frames[:2]], model.cutoff)
     batch = modelio.collate(parts)
-    pred = modelio.predict(model, batch.to("cpu", model.dtype), stress=False, bec=True, training=True)
+    pred = modelio.predict(
+        model, batch.to("cpu", model.dtype), stress=False, bec=True, training=True
+    )
     assert pred["born_effective_charges"].shape == (batch.num_atoms, 3, 3)
     sums = losses.error_sums(pred, losses.Targets.from_frames(frames[:2]).to("cpu", model.dtype))
     assert float(sums["n_bec"]) == 9 * batch.num_atoms
     losses.weighted_loss(sums, {"energy": 0.0, "forces": 0.0, "stress": 0.0, "bec": 1.0}).backward()
-    grad = sum(float(p.grad.abs().sum()) for p in model.charge_head.parameters() if p.grad is not None)
+    grad = sum(
+        float(p.grad.abs().sum()) for p in model.charge_head.parameters() if p.grad is not None
+    )
     assert grad > 0
     result = train(cfg, ionic_bec_xyz, out_dir=tmp_path / "bec", progress=False)
     row = result.history[0]
@@ -130,8 +166,12 @@ def test_bec_loss_reaches_the_charge_head_and_is_logged(ionic_bec_xyz, tmp_path)
 
 
 def test_float64_training(ionic_xyz, tmp_path):
-    r = train(tiny_config(epochs=1, dtype="float64", stage_two_start=None), ionic_xyz, out_dir=tmp_path,
-              progress=False)
+    r = train(
+        tiny_config(epochs=1, dtype="float64", stage_two_start=None),
+        ionic_xyz,
+        out_dir=tmp_path,
+        progress=False,
+    )
     assert load_student(r.last_path).dtype == torch.float64
 
 

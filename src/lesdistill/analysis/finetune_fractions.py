@@ -160,10 +160,11 @@ def _fingerprint(student: PathLike, inputs: SweepInputs, config: Any) -> dict[st
     from lesdistill.data.dataset import file_digest
 
     # finished fractions are kept, so every setting that changes a student is part of it
-    return {"student_sha256": file_digest([student]),
-            "split_sha256": {k: file_digest([getattr(inputs, k)]) for k in ("train", "valid", "test")},
-            "training": {k: v for k, v in config.to_dict().items()
-                         if k != "checkpoint_interval_s"}}
+    return {
+        "student_sha256": file_digest([student]),
+        "split_sha256": {k: file_digest([getattr(inputs, k)]) for k in ("train", "valid", "test")},
+        "training": {k: v for k, v in config.to_dict().items() if k != "checkpoint_interval_s"},
+    }
 
 
 def _scratch_config(config: Any, student_config: dict[str, Any]) -> Any:

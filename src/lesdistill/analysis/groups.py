@@ -39,7 +39,8 @@ import numpy as np
 
 from lesdistill.errors import UserInputError
 from lesdistill.spectra.settings import GROUP_SELECTORS as SELECTORS
-H, O, TI = 1, 8, 22
+
+H, O, TI = 1, 8, 22  # noqa: E741 (atomic numbers; O is oxygen)
 
 
 @dataclass(frozen=True)
@@ -337,7 +338,9 @@ def summary(labels: GroupLabels) -> dict[str, Any]:
              for name, c in labels.counts().items()}
     out = {"names": list(labels.names), "atoms_per_group": sizes,
            **{k: v for k, v in labels.info.items() if not k.startswith("profile")}}
-    profile = {k.removeprefix("profile_"): v for k, v in labels.info.items() if k.startswith("profile_")}
+    profile = {
+        k.removeprefix("profile_"): v for k, v in labels.info.items() if k.startswith("profile_")
+    }
     if profile:
         out["profile"] = profile
     return out

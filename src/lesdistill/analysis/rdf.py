@@ -49,7 +49,9 @@ def _symbols_to_numbers(pair: tuple[str, str]) -> tuple[int, int]:
     out = []
     for sym in pair:
         if sym not in atomic_numbers:
-            raise UserInputError(f"unknown element {sym!r} in RDF pair {pair}; use symbols like 'O', 'H'")
+            raise UserInputError(
+                f"unknown element {sym!r} in RDF pair {pair}; use symbols like 'O', 'H'"
+            )
         out.append(atomic_numbers[sym])
     return out[0], out[1]
 
@@ -74,7 +76,9 @@ def radial_distribution(positions: np.ndarray, cells: np.ndarray, numbers: np.nd
     cell = np.asarray(cells, dtype=np.float64)
     cell = np.broadcast_to(cell, (pos.shape[0], 3, 3)) if cell.shape == (3, 3) else cell
     if cell.shape != (pos.shape[0], 3, 3):
-        raise UserInputError(f"cells must have shape (3, 3) or ({pos.shape[0]}, 3, 3), got {cell.shape}")
+        raise UserInputError(
+            f"cells must have shape (3, 3) or ({pos.shape[0]}, 3, 3), got {cell.shape}"
+        )
     nums = np.asarray(numbers)
     if nums.shape != (pos.shape[1],):
         raise UserInputError(f"numbers must have shape ({pos.shape[1]},), got {nums.shape}")
@@ -111,7 +115,9 @@ def rdf_from_atoms(frames: Sequence, pair: tuple[str, str], **kwargs) -> RDF:
     numbers = first.numbers
     for k, atoms in enumerate(frames):
         if len(atoms) != len(numbers) or not np.array_equal(atoms.numbers, numbers):
-            raise UserInputError(f"frame {k} has different atoms than frame 0; cannot average an RDF")
+            raise UserInputError(
+                f"frame {k} has different atoms than frame 0; cannot average an RDF"
+            )
     pos = np.stack([a.positions for a in frames])
     cells = np.stack([np.asarray(a.cell) for a in frames])
     return radial_distribution(pos, cells, numbers, pair, **kwargs)
@@ -120,7 +126,9 @@ def rdf_from_atoms(frames: Sequence, pair: tuple[str, str], **kwargs) -> RDF:
 def compare_rdfs(reference: RDF, other: RDF) -> dict[str, float]:
     """Numbers comparing two RDFs on the same grid: peak shifts and the mean |g1 - g2|."""
     if reference.r_A.shape != other.r_A.shape or not np.allclose(reference.r_A, other.r_A):
-        raise UserInputError("the two RDFs are on different r grids; use the same r_max_A and n_bins")
+        raise UserInputError(
+            "the two RDFs are on different r grids; use the same r_max_A and n_bins"
+        )
     (r1, h1), (r2, h2) = reference.first_peak(), other.first_peak()
     return {"peak_shift_A": r2 - r1, "peak_height_ratio": h2 / h1 if h1 else float("nan"),
             "mean_abs_diff": float(np.mean(np.abs(reference.g - other.g)))}

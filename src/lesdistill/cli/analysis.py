@@ -37,7 +37,6 @@ def bec_benchmark(
     the isotropic-constant yardstick (pass: MAE <= half the constant's), parity plot, JSON."""
     from lesdistill.analysis.bec_benchmark import format_benchmark
     from lesdistill.analysis.bec_files import run_bec_benchmark
-
     from lesdistill.device import check_device
     from lesdistill.paths import check_output_dir
 
@@ -87,9 +86,11 @@ def learning_curve(
 ) -> None:
     """Force and BEC error vs number of teacher frames: one student per size on nested subsets,
     one plot, one JSON, and the size from which more teacher calls stop paying."""
-    from lesdistill.analysis.learning_curve import (LearningCurveSettings, format_curve,
-                                                    run_learning_curve)
-
+    from lesdistill.analysis.learning_curve import (
+        LearningCurveSettings,
+        format_curve,
+        run_learning_curve,
+    )
     from lesdistill.device import check_device
     from lesdistill.paths import check_output_dir
 

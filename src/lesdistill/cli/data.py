@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
-from lesdistill.errors import UserInputError
 
 from lesdistill.cli.options import build as build_settings
 from lesdistill.cli.options import settings_options
+from lesdistill.errors import UserInputError
 from lesdistill.sampling.settings import QUICK, SampleSettings
 
 #: water molecules of ``sample --system water``: default, and with --quick (laptop CPU, minutes)
@@ -62,7 +62,9 @@ def _extra_args_to_pairs(args: list[str]) -> list[str]:
     while k < len(args):
         arg = args[k]
         if not arg.startswith("--"):
-            raise UserInputError(f"unexpected argument {arg!r}; system parameters look like --name value")
+            raise UserInputError(
+                f"unexpected argument {arg!r}; system parameters look like --name value"
+            )
         if "=" in arg:
             pairs.append(arg[2:])
             k += 1
@@ -116,9 +118,14 @@ def teachers(check: list[str] = typer.Option(None, "--check", help="Check these 
             i = r.info
             elements = "any supported" if i.elements is None else f"{len(i.elements)} elements" \
                 if len(i.elements) > 12 else ", ".join(sorted(i.elements))
-            for label, value in (("architecture", i.architecture), ("training data", i.training_data),
-                                 ("elements", elements), ("periodic/open", f"{i.periodic}/{i.open}"),
-                                 ("notes", i.notes or "-"), ("pip extra", i.extra or "-")):
+            for label, value in (
+                ("architecture", i.architecture),
+                ("training data", i.training_data),
+                ("elements", elements),
+                ("periodic/open", f"{i.periodic}/{i.open}"),
+                ("notes", i.notes or "-"),
+                ("pip extra", i.extra or "-"),
+            ):
                 typer.echo(f"{'':<{width + 8}}{label}: {value}")
     if check and not all(r.usable for r in rows):
         raise typer.Exit(1)
@@ -130,7 +137,7 @@ def teacher_serve(
                                    "where an i-PI driver (ASE SocketIOCalculator) listens."),
     device: str = typer.Option("cpu", help="cpu | cuda | cuda:N."),
     threads: int = typer.Option(1, help="torch CPU threads."),
-    timeout: Optional[float] = typer.Option(None, help="Seconds to wait for the driver's next "
+    timeout: float | None = typer.Option(None, help="Seconds to wait for the driver's next "
                                             "message (default: forever)."),
 ) -> None:
     """Serve a teacher over the i-PI protocol (the teacher end of env:PYTHON@SPEC teachers).
@@ -149,9 +156,8 @@ def system(ctx: typer.Context,
            seed: int = typer.Option(0, help="Random seed.")) -> None:
     """Build a benchmark structure; builder parameters as --name value (e.g. --n-molecules 64)."""
     from lesdistill.fileio import atomic_path
-    from lesdistill.systems import build
-
     from lesdistill.paths import check_output_file
+    from lesdistill.systems import build
 
     params = parse_params(_extra_args_to_pairs(list(ctx.args)), name)
     check_output_file(out, "--out")
@@ -169,13 +175,13 @@ def sample(
     out: str = typer.Option(..., "--out", "-o", help="Output extxyz (resumes if it exists)."),
     teacher: str = typer.Option("chgnet", "--teacher", "-t", help="Teacher spec."),
     system_name: str = typer.Option("water", "--system", help="Builder if no --structure."),
-    structure: Optional[str] = typer.Option(None, "--structure", "-s", help="Own structure file."),
+    structure: str | None = typer.Option(None, "--structure", "-s", help="Own structure file."),
     param: list[str] = typer.Option(None, "--param", "-p", help="Builder parameter key=value."),
     seed: int = typer.Option(0, help="Random seed (structure and MD)."),
     quick: bool = typer.Option(False, "--quick", help="Laptop-size run (32 waters, "
                                f"{QUICK.n_frames} frames, stride {QUICK.stride})."),
     device: str = typer.Option("cpu", help="cpu | cuda | cuda:N."),
-    threads: Optional[int] = typer.Option(None, help="torch CPU threads (1 is fastest for small "
+    threads: int | None = typer.Option(None, help="torch CPU threads (1 is fastest for small "
                                           "systems on a busy machine)."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
     *,
@@ -218,11 +224,13 @@ def label(
     out: str = typer.Option(..., "--out", "-o", help="Output extxyz (resumes if it exists)."),
     teacher: str = typer.Option(..., "--teacher", "-t", help="Teacher spec."),
     keep_old: bool = typer.Option(False, "--keep-old", help="Keep old labels as previous_*."),
-    keep_prefix: Optional[str] = typer.Option(None, help="Prefix for kept labels (implies --keep-old)."),
+    keep_prefix: str | None = typer.Option(
+        None, help="Prefix for kept labels (implies --keep-old)."
+    ),
     workers: int = typer.Option(1, help="Processes on this machine."),
-    shard: Optional[str] = typer.Option(None, help="Label only shard i/n (0-based), e.g. 0/4."),
+    shard: str | None = typer.Option(None, help="Label only shard i/n (0-based), e.g. 0/4."),
     device: str = typer.Option("cpu", help="cpu | cuda | cuda:N."),
-    threads: Optional[int] = typer.Option(None, help="torch CPU threads of the main process."),
+    threads: int | None = typer.Option(None, help="torch CPU threads of the main process."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Relabel frames with another teacher (e.g. a higher level for fine-tuning)."""

@@ -44,12 +44,15 @@ def _option(f: dataclasses.Field[Any], tp: Any) -> tuple[Any, Any]:
     default = f"(default: {_show(f.default)})"
     flag = flag_of(f)
     if typing.get_origin(tp) is tuple:
-        return Optional[str], typer.Option(None, flag, help=f"{help_text}, comma-separated "
-                                           f"{default}")
+        # Optional[...] below: a runtime type handed to typer
+        return Optional[str], typer.Option(  # noqa: UP045
+            None, flag, help=f"{help_text}, comma-separated {default}"
+        )
     help_text = f"{help_text} {default}"
     if tp not in (bool, int, float, str):
         raise TypeError(f"internal: no CLI option for settings type {tp!r} ({f.name})")
-    return Optional[tp], typer.Option(None, flag, help=help_text)  # bool: "--x/--no-x"
+    # bool: "--x/--no-x"
+    return Optional[tp], typer.Option(None, flag, help=help_text)  # noqa: UP045
 
 
 def _parse_tuple(text: str, flag: str, item: Any) -> tuple[Any, ...]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -13,7 +12,7 @@ from lesdistill.cli.common import TRUST_CODE_HELP
 STAGES_HELP = "build, sample, train, finetune, evaluate, md, ir, report"
 
 
-def _run(cfg, from_stage: Optional[str], quiet: bool) -> None:
+def _run(cfg, from_stage: str | None, quiet: bool) -> None:
     from lesdistill.pipeline import report_path, run_pipeline
     from lesdistill.pipeline.preflight import check_run_config
 
@@ -34,12 +33,12 @@ def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_command(
         config: Path = typer.Argument(..., help="Run config (YAML); see configs/ for examples."),
-        from_stage: Optional[str] = typer.Option(
+        from_stage: str | None = typer.Option(
             None, "--from", help=f"Re-run this stage and all later ones ({STAGES_HELP})."),
-        out: Optional[Path] = typer.Option(None, "--out", help="Output folder (overrides "
+        out: Path | None = typer.Option(None, "--out", help="Output folder (overrides "
                                            "'output' in the config)."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bars or stage log."),
-        device: Optional[str] = typer.Option(None, "--device", help="Torch device (overrides "
+        device: str | None = typer.Option(None, "--device", help="Torch device (overrides "
                                              "'device' in the config): cpu | cuda | cuda:N."),
         trust_code: bool = typer.Option(False, "--trust-code", help=TRUST_CODE_HELP),
     ) -> None:
@@ -62,10 +61,10 @@ def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo_command(
         out: Path = typer.Option(Path("lesdistill-demo"), "--out", help="Output folder."),
-        from_stage: Optional[str] = typer.Option(
+        from_stage: str | None = typer.Option(
             None, "--from", help=f"Re-run this stage and all later ones ({STAGES_HELP})."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bars or stage log."),
-        reference: Optional[Path] = typer.Option(
+        reference: Path | None = typer.Option(
             None, "--reference", help="Folder with the DFT BEC frames of liquid water "
             f"({DEMO_REFERENCE}); default: $LESDISTILL_REFERENCE_DIR or ../shared/reference if "
             "present. The report then scores the student's BECs against DFT."),
@@ -88,7 +87,7 @@ DEMO_COMPARE = (("UMA-M student (paper)", "water_bec_student_UMA-M_3frames.extxy
                 ("MACE-MP-0 student (paper)", "water_bec_student_MACE-MP0L_3frames.extxyz"))
 
 
-def _demo_reference(given: Optional[Path]) -> Optional[Path]:
+def _demo_reference(given: Path | None) -> Path | None:
     """The folder holding :data:`DEMO_REFERENCE`: ``given`` (must hold it), else
     ``$LESDISTILL_REFERENCE_DIR``, else ``../shared/reference`` from the working directory."""
     import os
@@ -109,7 +108,10 @@ def _demo_reference(given: Optional[Path]) -> Optional[Path]:
 def _demo_evaluate(folder: Path) -> dict[str, object]:
     """``evaluate`` section: the DFT BEC benchmark, with the paper's students where present
     (their latent BECs x sqrt(eps_inf = 1.78), the paper's convention)."""
-    compare = [f"{name}={(folder / file).resolve()}:MACE_BEC:sqrt(1.78)" for name, file in DEMO_COMPARE
-               if (folder / file).is_file()]
+    compare = [
+        f"{name}={(folder / file).resolve()}:MACE_BEC:sqrt(1.78)"
+        for name, file in DEMO_COMPARE
+        if (folder / file).is_file()
+    ]
     return {"bec_reference": str((folder / DEMO_REFERENCE).resolve()), "bec_array": "BEC",
             "bec_compare": compare}

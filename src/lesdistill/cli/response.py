@@ -14,7 +14,6 @@ from lesdistill.errors import UserInputError, not_found
 from lesdistill.md.settings import MDSettings
 from lesdistill.spectra.settings import IRSettings
 
-
 #: ``md --group`` values that store per-atom currents for groups computed per frame in ``ir``
 DYNAMIC_GROUPS = ("atoms", "hcl", "tio2-water")
 
@@ -194,23 +193,40 @@ def bec(
 
 @settings_options(IRSettings)
 def ir(
-    trajectories: Annotated[list[Path], typer.Argument(help="MD trajectory directories (of a "
-                                                            "--replicas run: all replicas) or "
-                                                            "extxyz files (averaged).")],
-    out: Annotated[Path, typer.Option(help="Output prefix: PREFIX.csv, PREFIX.png, "
-                                           "PREFIX_peaks.csv.")] = Path("ir"),
-    temperature: Annotated[float | None, typer.Option(
-        help="K (default: the mean kinetic temperature of the frames, else the run's target).")] = None,
+    trajectories: Annotated[
+        list[Path],
+        typer.Argument(
+            help="MD trajectory directories (of a "
+            "--replicas run: all replicas) or "
+            "extxyz files (averaged)."
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Output prefix: PREFIX.csv, PREFIX.png, PREFIX_peaks.csv.")
+    ] = Path("ir"),
+    temperature: Annotated[
+        float | None,
+        typer.Option(
+            help="K (default: the mean kinetic temperature of the frames, else the run's target)."
+        ),
+    ] = None,
     volume: Annotated[float | None, typer.Option(help="Å^3 (default: cell volume).")] = None,
     eps_inf: Annotated[float, typer.Option(help="Scale for latent currents (1: physical).")] = 1.0,
     system: Annotated[str, typer.Option(help="Band table: water | hcl | tio2-water.")] = "water",
-    frame_dt_fs: Annotated[float | None, typer.Option(help="Frame spacing for extxyz "
-                                                           "without time_fs, fs.")] = None,
-    dielectric: Annotated[bool, typer.Option(
-        help="Also eps_0 and eps(omega) (periodic cells): PREFIX_dielectric.csv.")] = True,
-    eps_electronic: Annotated[float | None, typer.Option(
-        help="eps_inf added to the nuclear response (default: the student's eps_inf stored "
-             "with the MD, else 1).")] = None,
+    frame_dt_fs: Annotated[
+        float | None, typer.Option(help="Frame spacing for extxyz without time_fs, fs.")
+    ] = None,
+    dielectric: Annotated[
+        bool,
+        typer.Option(help="Also eps_0 and eps(omega) (periodic cells): PREFIX_dielectric.csv."),
+    ] = True,
+    eps_electronic: Annotated[
+        float | None,
+        typer.Option(
+            help="eps_inf added to the nuclear response (default: the student's eps_inf stored "
+            "with the MD, else 1)."
+        ),
+    ] = None,
     *,
     overrides: dict[str, Any],
 ) -> None:
@@ -224,9 +240,9 @@ def ir(
     settings = build_settings(IRSettings, None, overrides)
     group = settings.group
     from lesdistill.md import load_trajectory
+    from lesdistill.paths import check_output_file
     from lesdistill.spectra import ir as irmod
     from lesdistill.spectra import peaks
-    from lesdistill.paths import check_output_file
     from lesdistill.spectra.outputs import group_tables, view, write_ir_outputs
 
     for path in trajectories:

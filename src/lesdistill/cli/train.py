@@ -5,9 +5,9 @@ Examples::
     lesdistill train --data train.xyz --out run/ --preset small --epochs 200
     lesdistill train --data train.xyz --valid valid.xyz --out run/ --config train.yaml
     lesdistill train --data dft.xyz --out ft/ --init run/best.pt --epochs 50    # fine-tuning
-    lesdistill train --data dft.xyz --out sweep/ --init run/best.pt --fractions 0.05,0.1,0.2,0.4,0.7,1
-    torchrun --nproc_per_node=4 --no-python lesdistill train --data train.xyz --out run/ --device cuda
-    lesdistill evaluate --model run/best.pt --data test.xyz --out eval/
+    lesdistill train --data dft.xyz --out sweep/ --init run/best.pt --fractions
+    0.05,0.1,0.2,0.4,0.7,1 torchrun --nproc_per_node=4 --no-python lesdistill train --data train.xyz
+    --out run/ --device cuda lesdistill evaluate --model run/best.pt --data test.xyz --out eval/
 """
 
 from __future__ import annotations
@@ -29,31 +29,52 @@ def register(app: typer.Typer) -> None:
 
 
 def train_command(
-    data: list[Path] = typer.Option(..., "--data", help="Labelled extxyz training file(s) (repeatable)."),
-    out: Path = typer.Option(..., "--out", help="Output folder: best.pt, last.pt, state.pt, learning_curve.csv."),
-    valid: list[Path] = typer.Option(None, "--valid", help="Validation file(s); default: a seeded split of --data."),
-    preset: str = typer.Option(None, "--preset", help="Student size: tiny | small | medium (default small)."),
-    config: Path = typer.Option(None, "--config", help="TrainConfig YAML (options from the command line win)."),
+    data: list[Path] = typer.Option(
+        ..., "--data", help="Labelled extxyz training file(s) (repeatable)."
+    ),
+    out: Path = typer.Option(
+        ..., "--out", help="Output folder: best.pt, last.pt, state.pt, learning_curve.csv."
+    ),
+    valid: list[Path] = typer.Option(
+        None, "--valid", help="Validation file(s); default: a seeded split of --data."
+    ),
+    preset: str = typer.Option(
+        None, "--preset", help="Student size: tiny | small | medium (default small)."
+    ),
+    config: Path = typer.Option(
+        None, "--config", help="TrainConfig YAML (options from the command line win)."
+    ),
     epochs: int = typer.Option(None, "--epochs", help="Number of epochs."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Frames per optimizer step (global)."),
+    batch_size: int = typer.Option(
+        None, "--batch-size", help="Frames per optimizer step (global)."
+    ),
     lr: float = typer.Option(None, "--lr", help="Initial learning rate."),
     seed: int = typer.Option(None, "--seed", help="Seed of split, shuffling and initial weights."),
     init: Path = typer.Option(None, "--init", help="Fine-tune: start from this student (.pt)."),
-    allow_new_elements: bool = typer.Option(False, "--allow-new-elements",
-                                            help="With --init: allow elements the old student never saw."),
-    fractions: str = typer.Option(None, "--fractions", help="With --init: fine-tune on nested "
-                                  "fractions of --data (e.g. 0.05,0.1,0.2,0.4,0.7,1), all scored "
-                                  "on one held-out test split (test_fraction); writes "
-                                  "fractions.json and fractions.png into --out."),
-    scratch: bool = typer.Option(False, "--scratch", help="With --fractions: "
-                                 + field_help(FractionSettings, "scratch") + "."),
+    allow_new_elements: bool = typer.Option(
+        False, "--allow-new-elements", help="With --init: allow elements the old student never saw."
+    ),
+    fractions: str = typer.Option(
+        None,
+        "--fractions",
+        help="With --init: fine-tune on nested "
+        "fractions of --data (e.g. 0.05,0.1,0.2,0.4,0.7,1), all scored "
+        "on one held-out test split (test_fraction); writes "
+        "fractions.json and fractions.png into --out.",
+    ),
+    scratch: bool = typer.Option(
+        False,
+        "--scratch",
+        help="With --fractions: " + field_help(FractionSettings, "scratch") + ".",
+    ),
     device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N"),
     dtype: str = typer.Option(None, "--dtype", help="float32 (default) | float64"),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide progress bars."),
     trust_backbone: bool = typer.Option(False, "--trust-backbone", help=TRUST_BACKBONE_HELP),
     trust_code: bool = typer.Option(False, "--trust-code", help=TRUST_CODE_HELP),
 ) -> None:
-    """Train a LES student on teacher-labelled frames (resumes after a kill: re-run the same command)."""
+    """Train a LES student on teacher-labelled frames (resumes after a kill: re-run the same
+    command)."""
     from lesdistill.cli.common import device as check_device
     from lesdistill.codetrust import code_references, require_trust
     from lesdistill.errors import not_found
@@ -138,9 +159,15 @@ def evaluate_command(
     data: list[Path] = typer.Option(..., "--data", help="Labelled extxyz file(s) to evaluate on."),
     out: Path = typer.Option(None, "--out", help="Folder for metrics.json and parity plots (PNG)."),
     device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N"),
-    energy_key: str = typer.Option("energy", "--energy-key", help="Name of the reference energy label."),
-    forces_key: str = typer.Option("forces", "--forces-key", help="Name of the reference forces label."),
-    stress_key: str = typer.Option("stress", "--stress-key", help="Name of the reference stress label."),
+    energy_key: str = typer.Option(
+        "energy", "--energy-key", help="Name of the reference energy label."
+    ),
+    forces_key: str = typer.Option(
+        "forces", "--forces-key", help="Name of the reference forces label."
+    ),
+    stress_key: str = typer.Option(
+        "stress", "--stress-key", help="Name of the reference stress label."
+    ),
     trust_backbone: bool = typer.Option(False, "--trust-backbone", help=TRUST_BACKBONE_HELP),
 ) -> None:
     """Energy/force/stress MAE and RMSE of a student on labelled frames; parity plots with --out."""

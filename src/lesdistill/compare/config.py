@@ -4,8 +4,9 @@ One comparison = one system, one set of shared frames (drawn once, from one teac
 given extxyz file, then relabelled by every teacher so that every student is trained and evaluated
 on the same geometries), and a list of teachers. The per-teacher stages (label -> train -> evaluate
 -> MD -> BEC/IR) are configured by the ``student``, ``training``, ``md`` and ``ir`` blocks,
-which are passed unchanged to the pipeline modules and validated there. Input files (``system.file``,
-``sampling.file``) are relative to the config file; ``output`` is relative to the working folder.
+which are passed unchanged to the pipeline modules and validated there. Input files
+(``system.file``, ``sampling.file``) are relative to the config file; ``output`` is relative to the
+working folder.
 
 The shared sections (``system``, ``student``, ``training``, ``md``, ``ir``, ``report`` and the MD
 settings of ``sampling``) have the same schema as in ``lesdistill run`` (:mod:`lesdistill.config`);

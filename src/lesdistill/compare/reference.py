@@ -60,8 +60,10 @@ def finite_difference_bec(atoms, calculator, *, displacement_A: float = 0.01,
         raise UserInputError(f"displacement_A must be > 0 Å, got {displacement_A!r}")
     if not calculator_gives_dipole(calculator):
         name = type(calculator).__name__
-        raise UserInputError(f"calculator {name} gives no dipole; a finite-difference reference BEC "
-                         "needs one (use an xTB teacher or frames with 'bec' labels)")
+        raise UserInputError(
+            f"calculator {name} gives no dipole; a finite-difference reference BEC "
+            "needs one (use an xTB teacher or frames with 'bec' labels)"
+        )
     work = away_from_faces(atoms)
     work.calc = calculator
     base = work.get_positions()
@@ -71,7 +73,9 @@ def finite_difference_bec(atoms, calculator, *, displacement_A: float = 0.01,
     if progress:
         from lesdistill.progress import progress_bar
 
-        steps = progress_bar(steps, desc="reference BEC (finite differences)", unit="atom", leave=False)
+        steps = progress_bar(
+            steps, desc="reference BEC (finite differences)", unit="atom", leave=False
+        )
     for i in steps:
         for b in range(3):
             dip = []

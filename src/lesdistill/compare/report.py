@@ -45,13 +45,34 @@ def _main_tables(summary: Mapping[str, Any]) -> list:
     elements = summary["elements"]
     students = _ordered(summary)
     accuracy = Table(
-        ["teacher", "level of theory", "architecture", "training data", "E MAE (meV/atom)",
-         "F MAE (meV/Å)", "teacher ms/step", "student ms/step", "speed-up"],
-        [[t["name"], t["level_of_theory"], t["info"].get("architecture", ""),
-          t["info"].get("training_data", ""), t["energy_mae_meV_per_atom"], t["forces_mae_meV_per_A"],
-          t["teacher_ms_per_step"], t["student_ms_per_step"], t["speedup"]] for t in students],
+        [
+            "teacher",
+            "level of theory",
+            "architecture",
+            "training data",
+            "E MAE (meV/atom)",
+            "F MAE (meV/Å)",
+            "teacher ms/step",
+            "student ms/step",
+            "speed-up",
+        ],
+        [
+            [
+                t["name"],
+                t["level_of_theory"],
+                t["info"].get("architecture", ""),
+                t["info"].get("training_data", ""),
+                t["energy_mae_meV_per_atom"],
+                t["forces_mae_meV_per_A"],
+                t["teacher_ms_per_step"],
+                t["student_ms_per_step"],
+                t["speedup"],
+            ]
+            for t in students
+        ],
         "Student errors are against its own teacher on the held-out shared frames; ms/step = "
-        "one energy+forces call on the same structure, measured in this run.")
+        "one energy+forces call on the same structure, measured in this run.",
+    )
     response = Table(
         ["teacher"] + [f"<q> {e} (e)" for e in elements] + [f"Tr Z*/3 {e} (e)" for e in elements]
         + ["max |Σ Z*| (e)", "MD <T> (K)", "MD stable"],

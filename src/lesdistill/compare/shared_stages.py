@@ -23,8 +23,8 @@ import numpy as np
 
 from lesdistill import keys
 from lesdistill.compare.config import CompareConfig
-from lesdistill.fileio import atomic_path, write_text_atomic
 from lesdistill.errors import UserInputError
+from lesdistill.fileio import atomic_path, write_text_atomic
 
 PLAN_FRAMES, PLAN_REFERENCE = "plan/frames.json", "plan/reference.json"
 
@@ -39,8 +39,14 @@ def _sampling_settings(cfg: CompareConfig) -> Any:
 
 
 def run_frames(ctx) -> None:
-    from lesdistill.compare.frames import (bec_frame_indices, build_structure, draw_frames,
-                                           geometry_only, read_frames, write_frames)
+    from lesdistill.compare.frames import (
+        bec_frame_indices,
+        build_structure,
+        draw_frames,
+        geometry_only,
+        read_frames,
+        write_frames,
+    )
     from lesdistill.pipeline.stages_data import split_indices
 
     cfg: CompareConfig = ctx.config
@@ -72,8 +78,12 @@ def run_frames(ctx) -> None:
 
 def run_reference(ctx) -> None:
     from lesdistill.compare.frames import read_frames
-    from lesdistill.compare.reference import (calculator_gives_dipole, finite_difference_bec,
-                                              fixed_charge_bec, frames_bec)
+    from lesdistill.compare.reference import (
+        calculator_gives_dipole,
+        finite_difference_bec,
+        fixed_charge_bec,
+        frames_bec,
+    )
 
     cfg: CompareConfig = ctx.config
     plan = _plan(ctx, PLAN_REFERENCE)

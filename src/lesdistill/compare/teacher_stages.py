@@ -142,9 +142,8 @@ def student_rdfs(traj_dir: Path, report: Any) -> dict[str, dict[str, list[float]
     O-H, Cl-O, Ti-O when present); periodic cells only."""
     from ase.data import chemical_symbols
 
-    from lesdistill.analysis.rdf import radial_distribution
+    from lesdistill.analysis.rdf import radial_distribution, rdf_pairs
     from lesdistill.md import load_trajectory
-    from lesdistill.analysis.rdf import rdf_pairs
 
     traj = load_trajectory(traj_dir)
     if not np.all(traj.pbc):

@@ -141,18 +141,29 @@ class AtomicBatch:
             cell=torch.cat([p.cell for p in parts]),
             pbc=torch.cat([p.pbc for p in parts]),
             numbers=torch.cat([p.numbers for p in parts]),
-            edge_index=torch.cat([p.edge_index + int(o) for p, o in zip(parts, atom_offsets)], dim=1),
+            edge_index=torch.cat(
+                [p.edge_index + int(o) for p, o in zip(parts, atom_offsets)], dim=1
+            ),
             shifts=torch.cat([p.shifts for p in parts]),
             batch=torch.cat([p.batch + int(o) for p, o in zip(parts, struct_offsets)]),
             n_atoms=torch.cat([p.n_atoms for p in parts]),
             total_charge=torch.cat([p.total_charge for p in parts]),
-            spin_multiplicity=None if all(p.spin_multiplicity is None for p in parts) else torch.cat([
-                torch.ones_like(p.total_charge) if p.spin_multiplicity is None else p.spin_multiplicity
-                for p in parts]),
+            spin_multiplicity=None
+            if all(p.spin_multiplicity is None for p in parts)
+            else torch.cat(
+                [
+                    torch.ones_like(p.total_charge)
+                    if p.spin_multiplicity is None
+                    else p.spin_multiplicity
+                    for p in parts
+                ]
+            ),
         )
 
     # ---------------------------------------------------------------- conversion
-    def to(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> AtomicBatch:
+    def to(
+        self, device: str | torch.device | None = None, dtype: torch.dtype | None = None
+    ) -> AtomicBatch:
         """Move to ``device``; cast floating-point tensors (not integer/bool ones) to ``dtype``."""
 
         def conv(t: torch.Tensor | None) -> torch.Tensor | None:

@@ -50,8 +50,9 @@ class LabelledFrame:
     """One structure with its reference labels.
 
     ``atoms`` carries positions (Å), numbers, cell, pbc, ``info["total_charge"]`` (e) and
-    ``info["teacher"]`` when the file names one; it has no calculator attached. ``energy`` eV; ``forces`` (N, 3) eV/Å; ``stress`` (6,) eV/Å^3 Voigt or
-    None; ``bec`` (N, 3, 3) e or None. ``source`` is ``"file.xyz:index"`` for error messages.
+    ``info["teacher"]`` when the file names one; it has no calculator attached. ``energy`` eV;
+    ``forces`` (N, 3) eV/Å; ``stress`` (6,) eV/Å^3 Voigt or None; ``bec`` (N, 3, 3) e or None.
+    ``source`` is ``"file.xyz:index"`` for error messages.
     """
 
     atoms: Any  # ase.Atoms
@@ -79,7 +80,9 @@ def _lookup(atoms: Any, key: str) -> Any:
 
 def _finite(value: np.ndarray, what: str, source: str) -> np.ndarray:
     if not np.all(np.isfinite(value)):
-        raise UserInputError(f"{source}: {what} contains NaN or infinite values; fix or drop this frame")
+        raise UserInputError(
+            f"{source}: {what} contains NaN or infinite values; fix or drop this frame"
+        )
     return value
 
 
@@ -89,7 +92,9 @@ def _as_voigt(value: Any, source: str, key: str) -> np.ndarray:
         m = arr.reshape(3, 3)
         arr = np.array([m[0, 0], m[1, 1], m[2, 2], m[1, 2], m[0, 2], m[0, 1]])
     elif arr.size != 6:
-        raise UserInputError(f"{source}: stress '{key}' has {arr.size} values; expected 6 (Voigt) or 9 (3x3)")
+        raise UserInputError(
+            f"{source}: stress '{key}' has {arr.size} values; expected 6 (Voigt) or 9 (3x3)"
+        )
     return _finite(arr, f"stress '{key}'", source)
 
 
@@ -105,7 +110,9 @@ def frame_from_atoms(atoms: Any, source: str, label_keys: LabelKeys = LabelKeys(
     energy = _lookup(atoms, label_keys.energy)
     forces = _lookup(atoms, label_keys.forces)
     if energy is None or forces is None:
-        missing = [k for k, v in ((label_keys.energy, energy), (label_keys.forces, forces)) if v is None]
+        missing = [
+            k for k, v in ((label_keys.energy, energy), (label_keys.forces, forces)) if v is None
+        ]
         found = sorted(set(atoms.info) | set(atoms.arrays) - {"numbers", "positions"}
                        | set(getattr(atoms.calc, "results", {}) or {}))
         raise UserInputError(
@@ -115,7 +122,9 @@ def frame_from_atoms(atoms: Any, source: str, label_keys: LabelKeys = LabelKeys(
     try:
         energy_f = float(np.asarray(energy).reshape(()))
     except (TypeError, ValueError):
-        raise UserInputError(f"{source}: energy '{label_keys.energy}' is not a single number") from None
+        raise UserInputError(
+            f"{source}: energy '{label_keys.energy}' is not a single number"
+        ) from None
     if not math.isfinite(energy_f):
         raise UserInputError(f"{source}: energy is NaN or infinite; fix or drop this frame")
     forces_a = np.asarray(forces, dtype=np.float64)
@@ -165,8 +174,10 @@ def read_frames(paths: PathLike | Iterable[PathLike],
         try:
             images = read(path, index=":")
         except Exception as exc:  # ASE raises many types for malformed files
-            raise UserInputError(f"cannot read {path} as a structure file ({type(exc).__name__}: "
-                                 f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''})") from None
+            raise UserInputError(
+                f"cannot read {path} as a structure file ({type(exc).__name__}: "
+                f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''})"
+            ) from None
         if not images:
             raise UserInputError(f"{path} contains no frames")
         frames.extend(frame_from_atoms(a, f"{path}:{i}", label_keys) for i, a in enumerate(images))
@@ -194,10 +205,15 @@ def split_frames(frames: Sequence[LabelledFrame], valid_fraction: float,
     return train, valid
 
 
-def load_datasets(train_files: PathLike | Iterable[PathLike], valid_files: PathLike | Iterable[PathLike] | None = None,
-                  *, valid_fraction: float = 0.1, test_fraction: float = 0.0, seed: int = 0,
-                  label_keys: LabelKeys = LabelKeys()
-                  ) -> tuple[list[LabelledFrame], list[LabelledFrame], list[LabelledFrame]]:
+def load_datasets(
+    train_files: PathLike | Iterable[PathLike],
+    valid_files: PathLike | Iterable[PathLike] | None = None,
+    *,
+    valid_fraction: float = 0.1,
+    test_fraction: float = 0.0,
+    seed: int = 0,
+    label_keys: LabelKeys = LabelKeys(),
+) -> tuple[list[LabelledFrame], list[LabelledFrame], list[LabelledFrame]]:
     """Train, validation and test frames.
 
     With explicit ``valid_files`` the caller owns the split: every frame of ``train_files``
@@ -208,8 +224,11 @@ def load_datasets(train_files: PathLike | Iterable[PathLike], valid_files: PathL
     frames = read_frames(train_files, label_keys)
     if valid_files is not None:
         return frames, read_frames(valid_files, label_keys), []
-    rest, test = split_frames(frames, test_fraction, seed + 7919) if test_fraction > 0 and len(frames) >= 3 \
+    rest, test = (
+        split_frames(frames, test_fraction, seed + 7919)
+        if test_fraction > 0 and len(frames) >= 3
         else (frames, [])
+    )
     train, valid = split_frames(rest, valid_fraction, seed)
     return train, valid, test
 

@@ -19,16 +19,22 @@ import numpy as np
 from lesdistill.errors import UserInputError
 
 
-def _check_geometry(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float) -> None:
+def _check_geometry(
+    positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float
+) -> None:
     if not np.isfinite(cutoff) or cutoff <= 0.0:
         raise UserInputError(f"cutoff must be a positive number of Å, got {cutoff!r}")
     if positions.ndim != 2 or positions.shape[1] != 3:
         raise UserInputError(f"positions must have shape (N, 3), got {positions.shape}")
     if not np.all(np.isfinite(positions)):
         bad = int(np.flatnonzero(~np.all(np.isfinite(positions), axis=1))[0])
-        raise UserInputError(f"positions contain NaN or inf (first bad atom index {bad}); fix the structure")
+        raise UserInputError(
+            f"positions contain NaN or inf (first bad atom index {bad}); fix the structure"
+        )
     if cell.shape != (3, 3) or not np.all(np.isfinite(cell)):
-        raise UserInputError(f"cell must be a finite (3, 3) array of lattice vectors in Å, got {cell!r}")
+        raise UserInputError(
+            f"cell must be a finite (3, 3) array of lattice vectors in Å, got {cell!r}"
+        )
     for axis in np.flatnonzero(pbc):
         if np.linalg.norm(cell[axis]) < 1e-8:
             raise UserInputError(
@@ -36,7 +42,9 @@ def _check_geometry(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cu
                 "(atoms.set_cell) or make that direction non-periodic (atoms.pbc)"
             )
     if pbc.any() and pbc.all() and abs(np.linalg.det(cell)) < 1e-8:
-        raise UserInputError("periodic cell has zero volume; give three independent lattice vectors")
+        raise UserInputError(
+            "periodic cell has zero volume; give three independent lattice vectors"
+        )
 
 
 def neighbor_list(
@@ -78,7 +86,9 @@ def neighbor_list(
             box = np.zeros((3, 3))
     calculator = NeighborList(cutoff=float(cutoff), full_list=True)
     periodic = bool(pbc_arr[0]) if np.all(pbc_arr == pbc_arr[0]) else pbc_arr.tolist()
-    i, j, shifts = calculator.compute(points=positions, box=box, periodic=periodic, quantities="ijS")
+    i, j, shifts = calculator.compute(
+        points=positions, box=box, periodic=periodic, quantities="ijS"
+    )
     i = i.astype(np.int64)
     j = j.astype(np.int64)
     shifts = shifts.astype(np.int64)

@@ -85,7 +85,8 @@ def lammps(
     """Spectra MD in LAMMPS (fix external drives the student); `lesdistill ir` reads the output.
 
     Several MPI ranks: mpiexec -n 2 lesdistill lammps ... (the student is evaluated on every
-    rank for all atoms, or divided with --domain). The MD options are the fields of lesdistill.md.MDSettings."""
+    rank for all atoms, or divided with --domain). The MD options are the fields of
+    lesdistill.md.MDSettings."""
     from lesdistill.calculator import StudentCalculator
     from lesdistill.cli.common import device as check_device
     from lesdistill.cli.options import build as build_settings

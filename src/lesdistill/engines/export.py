@@ -23,11 +23,10 @@ What is fixed at export: the cell ``meta["cell_A"]`` (rows, Å) of a periodic st
 reciprocal-space k-set baked into the program (NVT/NVE at that cell; a new cell needs a new
 export), or an open structure (``cell_A`` None: the exact erf pair sum, any N). The periodic
 long range is always the direct Ewald sum (O(N K)): the PME path has data-dependent control
-flow that does not trace into a program, so a student that runs PME (``les_method`` pme, or auto in a large cell)
-gives the same filtered energy up to PME's error (~1e-5 relative) in the exported program.
-Stress is not exported.
-The ZBL repulsion prior, if the student has one, is evaluated on all pairs with a mask instead
-of selecting the close ones (same values).
+flow that does not trace into a program, so a student that runs PME (``les_method`` pme, or auto in
+a large cell) gives the same filtered energy up to PME's error (~1e-5 relative) in the exported
+program. Stress is not exported. The ZBL repulsion prior, if the student has one, is evaluated on
+all pairs with a mask instead of selecting the close ones (same values).
 """
 
 from __future__ import annotations
@@ -43,7 +42,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from lesdistill import keys
 from lesdistill.data.batch import AtomicBatch
 from lesdistill.data.neighbors import neighbor_list
 from lesdistill.errors import UserInputError
@@ -179,14 +177,21 @@ def export_student(model: StudentModel | str | os.PathLike[str], atoms: Any,
 
     if not isinstance(model, StudentModel):
         model = load_student(Path(model), device="cpu", trust_backbone=trust_backbone)
-    unsupported = [name for name, on in (("charge_model: qeq", model.config.charge_model != "latent"),
-                                         ("les_channels > 1", model.config.les_channels != 1),
-                                         ("charge_spin_embedding", model.config.charge_spin_embedding),
-                                         ("les_slab_correction", model.config.slab))
-                   if on]
+    unsupported = [
+        name
+        for name, on in (
+            ("charge_model: qeq", model.config.charge_model != "latent"),
+            ("les_channels > 1", model.config.les_channels != 1),
+            ("charge_spin_embedding", model.config.charge_spin_embedding),
+            ("les_slab_correction", model.config.slab),
+        )
+        if on
+    ]
     if unsupported:
-        raise UserInputError(f"export supports the plain latent-charge student only; this one uses "
-                             f"{', '.join(unsupported)} (run it through the ASE calculator or torch-sim)")
+        raise UserInputError(
+            f"export supports the plain latent-charge student only; this one uses "
+            f"{', '.join(unsupported)} (run it through the ASE calculator or torch-sim)"
+        )
     pbc = np.asarray(atoms.pbc, dtype=bool)
     if pbc.any() and not pbc.all():
         raise UserInputError(f"export needs a structure periodic in all three directions or in "

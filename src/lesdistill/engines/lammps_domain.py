@@ -69,8 +69,16 @@ class DomainStudentFix:
     cutoff to ``layers x cutoff + 0.5`` Å.
     """
 
-    def __init__(self, lmp: Any, model: Any, type_elements: list[str], *,
-                 fix_id: str = "student", device: str = "cpu", trust_backbone: bool = False) -> None:
+    def __init__(
+        self,
+        lmp: Any,
+        model: Any,
+        type_elements: list[str],
+        *,
+        fix_id: str = "student",
+        device: str = "cpu",
+        trust_backbone: bool = False,
+    ) -> None:
         from lesdistill.engines.lammps import StudentFix
 
         self._base = StudentFix.__new__(StudentFix)
@@ -115,11 +123,16 @@ class DomainStudentFix:
         edge_index = torch.from_numpy(np.stack([i, j])).to(dev)
         zeros_cell = torch.zeros(1, 3, 3, dtype=dt, device=dev)
         batch = AtomicBatch(
-            positions=positions, cell=zeros_cell, pbc=torch.zeros(1, 3, dtype=torch.bool, device=dev),
-            numbers=numbers, edge_index=edge_index,
+            positions=positions,
+            cell=zeros_cell,
+            pbc=torch.zeros(1, 3, dtype=torch.bool, device=dev),
+            numbers=numbers,
+            edge_index=edge_index,
             shifts=torch.zeros(edge_index.shape[1], 3, dtype=dt, device=dev),
             batch=torch.zeros(nall, dtype=torch.long, device=dev),
-            n_atoms=torch.tensor([nall], device=dev), total_charge=torch.zeros(1, dtype=dt, device=dev))
+            n_atoms=torch.tensor([nall], device=dev),
+            total_charge=torch.zeros(1, dtype=dt, device=dev),
+        )
         species = model.species(numbers)
         vectors = model._edge_vectors(batch, positions, zeros_cell)
         features, atomic = model._backbone(eager=True)(species, edge_index, vectors, batch)
@@ -148,9 +161,15 @@ class DomainStudentFix:
             cell = None
             if self.periodic:
                 cell = right_handed(torch.tensor(self.atoms.cell.array, dtype=dt, device=dev))
-            e_long = les_energy(q, r_all, cell, sigma=config.les_sigma, dl=config.les_dl,
-                                method=config.les_method,
-                                slab_correction=config.les_slab_correction if cell is not None else "none")
+            e_long = les_energy(
+                q,
+                r_all,
+                cell,
+                sigma=config.les_sigma,
+                dl=config.les_dl,
+                method=config.les_method,
+                slab_correction=config.les_slab_correction if cell is not None else "none",
+            )
             grad_q, grad_r = torch.autograd.grad(e_long, [q_all, r_all])
         own_t = torch.from_numpy(own).to(dev)
         local = e_short + (grad_q[own_t] * q_own).sum()

@@ -12,8 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from lesdistill.engines.lammps import (StudentFix, _create_system, _f, _rank, _type_masses,
-                                       new_lammps)
+from lesdistill.engines.lammps import (
+    StudentFix,
+    _create_system,
+    _f,
+    _rank,
+    _type_masses,
+    new_lammps,
+)
 from lesdistill.errors import UserInputError
 
 __all__ = ["run_lammps_md"]
@@ -54,7 +60,9 @@ def run_lammps_md(atoms: Any, calc: Any, out_path: str | os.PathLike[str], setti
     elements = list(calc.model.elements)
     unseen = sorted(set(atoms.get_chemical_symbols()) - set(elements))
     if unseen:
-        raise UserInputError(f"elements {unseen} are not known to this student (it knows {elements})")
+        raise UserInputError(
+            f"elements {unseen} are not known to this student (it knows {elements})"
+        )
     pbc = np.asarray(atoms.pbc, dtype=bool)
     if pbc.any() and not pbc.all():
         raise UserInputError(f"LAMMPS runs need a structure periodic in all three directions or "
@@ -112,8 +120,13 @@ def run_lammps_md(atoms: Any, calc: Any, out_path: str | os.PathLike[str], setti
 
     lmp.command("fix integrate all nve")
     done = step if phase == "equil" else s.n_equil + step
-    bar = progress_bar(total=s.n_equil + s.n_steps, initial=done, enabled=progress and rank == 0,
-                       unit="step", desc=f"LAMMPS {'equilibration' if phase == 'equil' else 'production'}")
+    bar = progress_bar(
+        total=s.n_equil + s.n_steps,
+        initial=done,
+        enabled=progress and rank == 0,
+        unit="step",
+        desc=f"LAMMPS {'equilibration' if phase == 'equil' else 'production'}",
+    )
     first = True
     dummy_rng = np.random.default_rng(seed)  # the checkpoint format has a numpy generator state
 

@@ -157,8 +157,8 @@ def run_replicas(atoms: Any, model: Any, out_path: str | Path, settings: MDSetti
     :func:`lesdistill.md.run_md` (module docstring for the thermostats). groups: name -> atom
     indices (of every replica's structure): the dipole current of these atoms is stored too
     (``group__<name>``). atom_currents: store j_i = Z*_i v_i (N, 3) of every frame (the dipole
-    current is then their sum), for the per-frame groups of ``lesdistill ir --group``. Calling again with the
-    same arguments resumes; a larger ``n_steps`` extends a finished run.
+    current is then their sum), for the per-frame groups of ``lesdistill ir --group``. Calling again
+    with the same arguments resumes; a larger ``n_steps`` extends a finished run.
     """
     from ase import units
 
@@ -219,8 +219,13 @@ def run_replicas(atoms: Any, model: Any, out_path: str | Path, settings: MDSetti
             torch.set_rng_state(rng_state)
         total = s.n_equil + s.n_steps
         done = step if phase == "equil" else s.n_equil + step
-        bar = progress_bar(total=total, initial=done, enabled=progress, unit="step",
-                           desc=f"MD x{n_replicas} " + ("equilibration" if phase == "equil" else "production"))
+        bar = progress_bar(
+            total=total,
+            initial=done,
+            enabled=progress,
+            unit="step",
+            desc=f"MD x{n_replicas} " + ("equilibration" if phase == "equil" else "production"),
+        )
         if phase == "equil":
             _, equil_step = nvt_langevin(model, dt=dt, kT=kT, gamma=gamma(s.coupling_fs))
             while step < s.n_equil:

@@ -135,11 +135,18 @@ class _StudentTorchSimMixin:
         if requires_grad:
             positions = positions.detach().requires_grad_(True)
         return AtomicBatch(
-            positions=positions, cell=cells,
-            pbc=torch.tensor(pbc, device=dev).expand(len(sizes), 3).clone(), numbers=numbers,
+            positions=positions,
+            cell=cells,
+            pbc=torch.tensor(pbc, device=dev).expand(len(sizes), 3).clone(),
+            numbers=numbers,
             edge_index=torch.from_numpy(np.concatenate(edges, axis=1)).to(dev),
-            shifts=torch.from_numpy(np.concatenate(shifts).astype(np.float64)).to(device=dev, dtype=dt),
-            batch=index, n_atoms=counts, total_charge=total)
+            shifts=torch.from_numpy(np.concatenate(shifts).astype(np.float64)).to(
+                device=dev, dtype=dt
+            ),
+            batch=index,
+            n_atoms=counts,
+            total_charge=total,
+        )
 
     # ------------------------------------------------------------------ torch-sim API
     def forward(self, state: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
@@ -151,8 +158,16 @@ class _StudentTorchSimMixin:
         batch = self.atomic_batch(state, requires_grad=True)
         out = self.student(batch, compute_forces=True, compute_stress=self._compute_stress,
                            create_graph=False)
-        result = {name: out[name].detach() for name in (
-            keys.ENERGY, keys.FORCES, keys.CHARGES, keys.ENERGY_SHORT_RANGE, keys.ENERGY_LONG_RANGE)}
+        result = {
+            name: out[name].detach()
+            for name in (
+                keys.ENERGY,
+                keys.FORCES,
+                keys.CHARGES,
+                keys.ENERGY_SHORT_RANGE,
+                keys.ENERGY_LONG_RANGE,
+            )
+        }
         if self._compute_stress:
             result[keys.STRESS] = out[keys.STRESS].detach()
         return result
@@ -203,8 +218,16 @@ class _StudentTorchSimMixin:
         for s, n in enumerate(sizes):
             part = slice(start, start + n)
             if normals is not None:  # slab: two phase directions, then the heights
-                terms.append(ResponseTerms(q[part], cells[s][:2], readout[:4, part], grads_t[:, part],
-                                           scale, normals[s]))
+                terms.append(
+                    ResponseTerms(
+                        q[part],
+                        cells[s][:2],
+                        readout[:4, part],
+                        grads_t[:, part],
+                        scale,
+                        normals[s],
+                    )
+                )
             else:
                 terms.append(ResponseTerms(q[part], None if cells is None else cells[s],
                                            readout[:, part] if periodic else None,
@@ -229,7 +252,9 @@ def StudentTorchSimModel(model: str | os.PathLike[str] | StudentModel, device: s
     elif isinstance(model, (str, os.PathLike)):
         student = load_student(Path(model), device=device, trust_backbone=trust_backbone)
     else:
-        raise TypeError(f"model must be a checkpoint path or a StudentModel, got {type(model).__name__}")
+        raise TypeError(
+            f"model must be a checkpoint path or a StudentModel, got {type(model).__name__}"
+        )
     cls = _model_class()
     instance = cls()
     instance._setup(student, compute_stress=compute_stress)

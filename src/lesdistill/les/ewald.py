@@ -1,8 +1,9 @@
 r"""Direct (reference) LES long-range energy: periodic reciprocal sum and open-boundary erf sum.
 
 Latent Ewald summation (LES) treats each latent charge :math:`q_i` (e) as a Gaussian of width
-:math:`\sigma` (Å), :math:`\rho_i(\mathbf r) = q_i (2\pi\sigma^2)^{-3/2} e^{-|\mathbf r - \mathbf r_i|^2/2\sigma^2}`.
-Two such Gaussians interact through :math:`q_i q_j\, k_e\, \mathrm{erf}(r/\sqrt2\sigma)/r` with
+:math:`\sigma` (Å), :math:`\rho_i(\mathbf r) = q_i (2\pi\sigma^2)^{-3/2} e^{-|\mathbf r - \mathbf
+r_i|^2/2\sigma^2}`. Two such Gaussians interact through :math:`q_i q_j\, k_e\,
+\mathrm{erf}(r/\sqrt2\sigma)/r` with
 :math:`k_e = 1/(4\pi\varepsilon_0)` = ``COULOMB_EV_A`` (eV Å / e²).
 
 **Periodic** (rows of ``cell`` are the lattice vectors, volume :math:`V`):
@@ -35,9 +36,11 @@ the energy with a uniform neutralising background (zero-mean potential conventio
 background correction is added, so the energy of a charged cell depends on the volume through the
 background. Models should predict neutral latent charges when the physical system is neutral.
 
-**Open boundary** (``cell=None``): :math:`E = k_e \sum_{i<j} q_i q_j\,\mathrm{erf}(r_{ij}/\sqrt2\sigma)/r_{ij}`
-(exact, no cut-off); with ``subtract_self=False`` the converged self-energy
-:math:`k_e\sum_i q_i^2/(\sigma\sqrt{2\pi})` is added so both conventions agree with the periodic ones.
+**Open boundary** (``cell=None``): :math:`E = k_e \sum_{i<j} q_i
+q_j\,\mathrm{erf}(r_{ij}/\sqrt2\sigma)/r_{ij}` (exact, no cut-off); with ``subtract_self=False`` the
+converged self-energy
+:math:`k_e\sum_i q_i^2/(\sigma\sqrt{2\pi})` is added so both conventions agree with the periodic
+ones.
 
 **Accuracy of the k-filter.** The converged (:math:`d_l\to0`) sum is the exact energy of Gaussian
 charges. At the defaults (:math:`\sigma` = 1 Å, :math:`d_l` = 2 Å) the Gaussian factor at the cut is
@@ -65,7 +68,9 @@ DEFAULT_SWITCH_WIDTH = 0.1
 _CHUNK_ELEMENTS = 1 << 22
 
 
-def kspace_switch(k: torch.Tensor, k_cut: float, width: float = DEFAULT_SWITCH_WIDTH) -> torch.Tensor:
+def kspace_switch(
+    k: torch.Tensor, k_cut: float, width: float = DEFAULT_SWITCH_WIDTH
+) -> torch.Tensor:
     r"""Smooth C² switch :math:`w(k)`: 1 below :math:`k_c(1-\delta)`, 0 above :math:`k_c(1+\delta)`.
 
     :param k: wave-vector norms (Å⁻¹), any shape.
@@ -81,7 +86,9 @@ def kspace_switch(k: torch.Tensor, k_cut: float, width: float = DEFAULT_SWITCH_W
 
 
 @lru_cache(maxsize=64)
-def self_energy_per_charge2(sigma: float, k_cut: float, width: float = DEFAULT_SWITCH_WIDTH) -> float:
+def self_energy_per_charge2(
+    sigma: float, k_cut: float, width: float = DEFAULT_SWITCH_WIDTH
+) -> float:
     r"""Filtered self-energy of one unit Gaussian charge (eV / e²).
 
     :math:`\frac{1}{2\varepsilon_0}\int\frac{d^3k}{(2\pi)^3} w(k)\frac{e^{-\sigma^2k^2/2}}{k^2}
@@ -112,12 +119,14 @@ def matmul3(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def reciprocal_cell(cell: torch.Tensor) -> torch.Tensor:
-    r"""Reciprocal lattice vectors as rows, :math:`\mathbf a_i\cdot\mathbf b_j = 2\pi\delta_{ij}` (Å⁻¹), [3, 3]."""
+    r"""Reciprocal lattice vectors as rows, :math:`\mathbf a_i\cdot\mathbf b_j = 2\pi\delta_{ij}`
+    (Å⁻¹), [3, 3]."""
     return 2.0 * math.pi * torch.linalg.inv(cell).transpose(0, 1)
 
 
 def _half_space_integers(cell: torch.Tensor, k_max: float) -> torch.Tensor:
-    """Integer triples n (as cell dtype, [K, 3]) of the half-space vectors 0 < |n @ recip| < k_max."""
+    """Integer triples n (as cell dtype, [K, 3]) of the half-space vectors 0 < |n @ recip| <
+    k_max."""
     with torch.no_grad():
         recip = reciprocal_cell(cell)
         # |n_i| = |k . a_i| / 2 pi <= k_max |a_i| / 2 pi
@@ -143,18 +152,22 @@ def half_space_kvectors(cell: torch.Tensor, k_max: float) -> torch.Tensor:
 
 
 def _cell_geometry(cell: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(reciprocal cell [3, 3], volume) from cross products: b_i = 2 pi (a_j x a_k) / V (few small ops)."""
+    """(reciprocal cell [3, 3], volume) from cross products: b_i = 2 pi (a_j x a_k) / V (few small
+    ops)."""
     cross = torch.linalg.cross(cell.roll(-1, 0), cell.roll(-2, 0))  # rows a2 x a3, a3 x a1, a1 x a2
     volume = (cell[0] * cross[0]).sum()
     return (2.0 * math.pi / volume) * cross, volume
 
 
 def _weights(k_sq: torch.Tensor, sigma: float, k_cut: float, width: float) -> torch.Tensor:
-    """2 w(k) exp(-sigma^2 k^2/2) / k^2 (Å²); the factor 2 counts the partner -k of a half-space k."""
+    """2 w(k) exp(-sigma^2 k^2/2) / k^2 (Å²); the factor 2 counts the partner -k of a half-space
+    k."""
     return 2.0 * kspace_switch(k_sq.sqrt(), k_cut, width) * torch.exp(-0.5 * sigma**2 * k_sq) / k_sq
 
 
-def _weights_slope(k_sq: torch.Tensor, sigma: float, k_cut: float, width: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _weights_slope(
+    k_sq: torch.Tensor, sigma: float, k_cut: float, width: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(weights, d weights / d k^2) without autograd (analytic derivative of :func:`_weights`)."""
     k = k_sq.sqrt()
     gauss = torch.exp(-0.5 * sigma**2 * k_sq) / k_sq
@@ -170,10 +183,15 @@ def _weights_slope(k_sq: torch.Tensor, sigma: float, k_cut: float, width: float)
 
 @lru_cache(maxsize=16)
 def _cached_kspace(
-    key: tuple[float, ...], dtype: torch.dtype, device: str, sigma: float, k_cut: float, width: float
+    key: tuple[float, ...],
+    dtype: torch.dtype,
+    device: str,
+    sigma: float,
+    k_cut: float,
+    width: float,
 ) -> tuple[torch.Tensor, ...]:
-    """(integer triples n, reciprocal cell, k = n @ recip, volume, weights, d weights / d k^2) of the
-    cell with values ``key``, without gradient.
+    """(integer triples n, reciprocal cell, k = n @ recip, volume, weights, d weights / d k^2) of
+    the cell with values ``key``, without gradient.
 
     Memoisation of a pure function of the cell *values* (NVT MD calls with the same cell every
     step): a changed cell is a new key. The cached tensors are never modified in place.
@@ -184,7 +202,13 @@ def _cached_kspace(
         n = _half_space_integers(cell, k_cut * (1.0 + max(width, 0.0)))
         recip, volume = _cell_geometry(cell)
         kvecs = n @ recip
-        return (n, recip, kvecs, volume, *_weights_slope((kvecs * kvecs).sum(dim=1), sigma, k_cut, width))
+        return (
+            n,
+            recip,
+            kvecs,
+            volume,
+            *_weights_slope((kvecs * kvecs).sum(dim=1), sigma, k_cut, width),
+        )
 
 
 def kspace_terms(
@@ -273,9 +297,13 @@ class _KSpaceEnergy(torch.autograd.Function):
         cs = _phases_nograd(r, kvecs)
         s = q @ cs
         n_k = kvecs.shape[0]
-        energy = HALF_INV_EPSILON0_EV_A / volume * (w * (s[:n_k] * s[:n_k] + s[n_k:] * s[n_k:])).sum()
+        energy = (
+            HALF_INV_EPSILON0_EV_A / volume * (w * (s[:n_k] * s[:n_k] + s[n_k:] * s[n_k:])).sum()
+        )
         ctx.params = params
-        ctx.save_for_backward(q, r, cell, n, recip, kvecs, volume, w, slope, energy, cs if keep else None)
+        ctx.save_for_backward(
+            q, r, cell, n, recip, kvecs, volume, w, slope, energy, cs if keep else None
+        )
         return energy
 
     @staticmethod
@@ -300,7 +328,9 @@ class _KSpaceEnergy(torch.autograd.Function):
                 )[0]
             return gq, gr, gc, None, None, None
         scale = g * HALF_INV_EPSILON0_EV_A / volume
-        gq, gr, gk, gw = _ksum_grads(q, r, kvecs, w, scale, _phases_nograd(r, kvecs) if cs is None else cs, needs)
+        gq, gr, gk, gw = _ksum_grads(
+            q, r, kvecs, w, scale, _phases_nograd(r, kvecs) if cs is None else cs, needs
+        )
         gc = None
         if need_c:
             gk = gk + (2.0 * gw * slope).unsqueeze(1) * kvecs
@@ -353,7 +383,9 @@ def ewald_energy(
         ]
         energy = torch.stack(parts).sum()
     if subtract_self:
-        energy = energy - self_energy_per_charge2(sigma, k_cut, switch_width) * (charges * charges).sum()
+        energy = (
+            energy - self_energy_per_charge2(sigma, k_cut, switch_width) * (charges * charges).sum()
+        )
     return energy
 
 
@@ -368,7 +400,8 @@ def _erf_over_r(r: torch.Tensor, a: float) -> torch.Tensor:
 def open_energy(
     charges: torch.Tensor, positions: torch.Tensor, *, sigma: float, subtract_self: bool = True
 ) -> torch.Tensor:
-    r"""Open-boundary LES energy :math:`k_e\sum_{i<j} q_i q_j\,\mathrm{erf}(r_{ij}/\sqrt2\sigma)/r_{ij}` (eV).
+    r"""Open-boundary LES energy :math:`k_e\sum_{i<j} q_i
+    q_j\,\mathrm{erf}(r_{ij}/\sqrt2\sigma)/r_{ij}` (eV).
 
     Exact pair sum, O(N²) memory and time. ``subtract_self=False`` adds the Gaussian self-energy
     :math:`k_e\sum_i q_i^2/(\sigma\sqrt{2\pi})`.
@@ -384,7 +417,9 @@ def open_energy(
         # sqrt with a guard so that coincident atoms keep finite gradients
         r_sq = (diff * diff).sum(dim=1)
         r = torch.sqrt(torch.where(r_sq > 0, r_sq, torch.ones_like(r_sq))) * (r_sq > 0)
-        energy = COULOMB_EV_A * (charges[i] * charges[j] * _erf_over_r(r, math.sqrt(2.0) * sigma)).sum()
+        energy = (
+            COULOMB_EV_A * (charges[i] * charges[j] * _erf_over_r(r, math.sqrt(2.0) * sigma)).sum()
+        )
     if not subtract_self:
         energy = energy + self_energy_per_charge2(sigma, math.inf) * (charges * charges).sum()
     return energy

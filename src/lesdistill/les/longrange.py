@@ -80,14 +80,20 @@ def energy(
     cell = check_cell(cell, positions)
     sigma = check_positive(sigma, "sigma")
     dl = check_positive(dl, "dl")
-    if isinstance(switch_width, bool) or not isinstance(switch_width, (int, float)) or not 0.0 <= switch_width < 1.0:
+    if (
+        isinstance(switch_width, bool)
+        or not isinstance(switch_width, (int, float))
+        or not 0.0 <= switch_width < 1.0
+    ):
         raise ValueError(f"switch_width must be a number in [0, 1), got {switch_width!r}")
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     slab = check_slab_correction(slab_correction) != "none"
     if slab and cell is None:
-        raise ValueError("slab_correction needs a periodic cell (its first two vectors span the slab); "
-                         "got cell=None: use slab_correction='none' for an open structure")
+        raise ValueError(
+            "slab_correction needs a periodic cell (its first two vectors span the slab); "
+            "got cell=None: use slab_correction='none' for an open structure"
+        )
     if cell is None:
         return open_energy(charges, positions, sigma=sigma, subtract_self=subtract_self)
     if method == "auto":
@@ -98,11 +104,23 @@ def energy(
         from lesdistill.les.pme import pme_energy
 
         out = pme_energy(
-            charges, positions, cell, sigma=sigma, dl=dl, switch_width=switch_width, subtract_self=subtract_self
+            charges,
+            positions,
+            cell,
+            sigma=sigma,
+            dl=dl,
+            switch_width=switch_width,
+            subtract_self=subtract_self,
         )
     else:
         out = ewald_energy(
-            charges, positions, cell, sigma=sigma, dl=dl, switch_width=switch_width, subtract_self=subtract_self
+            charges,
+            positions,
+            cell,
+            sigma=sigma,
+            dl=dl,
+            switch_width=switch_width,
+            subtract_self=subtract_self,
         )
     if slab:
         out = out + slab_correction_energy(charges, positions, cell, sigma=sigma)

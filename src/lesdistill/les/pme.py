@@ -4,7 +4,8 @@ Computes the *same* filtered energy as :func:`lesdistill.les.ewald.ewald_energy`
 
 .. math::
 
-    E = \frac{1}{2V\varepsilon_0}\sum_{\mathbf k\neq0} w(k)\frac{e^{-\sigma^2k^2/2}}{k^2}|S(\mathbf k)|^2
+    E = \frac{1}{2V\varepsilon_0}\sum_{\mathbf k\neq0} w(k)\frac{e^{-\sigma^2k^2/2}}{k^2}|S(\mathbf
+    k)|^2
         - E_\text{self},
 
 in O(N + M log M) time (M mesh points) instead of O(N K):
@@ -47,7 +48,12 @@ from typing import Any
 import torch
 
 from lesdistill.device import host_values
-from lesdistill.les.ewald import DEFAULT_SWITCH_WIDTH, kspace_switch, reciprocal_cell, self_energy_per_charge2
+from lesdistill.les.ewald import (
+    DEFAULT_SWITCH_WIDTH,
+    kspace_switch,
+    reciprocal_cell,
+    self_energy_per_charge2,
+)
 from lesdistill.units import HALF_INV_EPSILON0_EV_A
 
 #: Mesh oversampling factor f (Nyquist wave number / k_max).
@@ -94,7 +100,9 @@ def fft_size(n: float) -> int:
         m += 1
 
 
-def mesh_size(cell: torch.Tensor, k_max: float, oversampling: float = DEFAULT_OVERSAMPLING) -> list[int]:
+def mesh_size(
+    cell: torch.Tensor, k_max: float, oversampling: float = DEFAULT_OVERSAMPLING
+) -> list[int]:
     r"""Mesh points per lattice vector: fft_size(f k_max |a_i| / pi) (Nyquist = f k_max)."""
     lengths = [math.sqrt(sum(x * x for x in row)) for row in host_values(cell)]
     return [fft_size(oversampling * k_max * a / math.pi) for a in lengths]
@@ -119,7 +127,8 @@ def pme_energy(
     :param positions: [N, 3] Cartesian positions (Å), wrapped or not.
     :param cell: [3, 3] lattice vectors as rows (Å), right-handed.
     :param sigma: Gaussian width (Å). :param dl: cut-off wavelength (Å), k_c = 2 pi / dl.
-    :param switch_width: relative half-width of the k-switch. :param subtract_self: remove self-energy.
+    :param switch_width: relative half-width of the k-switch. :param subtract_self: remove
+        self-energy.
     :param oversampling: Nyquist wave number of the mesh over k_max (>= 1).
     :param order: B-spline order (torch-pme P3M interpolation nodes, 1..5).
     :param mesh: fixed mesh size (n1, n2, n3); default chosen from the cell.
@@ -137,15 +146,25 @@ def pme_energy(
         volume = torch.linalg.det(cell)
     else:
         key = tuple(v for row in host_values(cell) for v in row)
-        interp, kernel, volume = _cached_mesh(key, cell.dtype, str(cell.device), tuple(ns), float(sigma),
-                                              k_cut, float(switch_width), int(order))
+        interp, kernel, volume = _cached_mesh(
+            key,
+            cell.dtype,
+            str(cell.device),
+            tuple(ns),
+            float(sigma),
+            k_cut,
+            float(switch_width),
+            int(order),
+        )
     interp.compute_weights(positions)
     rho = _points_to_mesh(interp, charges.unsqueeze(1), tuple(ns))[0]  # [n1, n2, n3]
     rho_hat = torch.fft.rfftn(rho)  # [n1, n2, n3 // 2 + 1]
     power = rho_hat.real**2 + rho_hat.imag**2
     energy = HALF_INV_EPSILON0_EV_A / volume * (kernel * power).sum()
     if subtract_self:
-        energy = energy - self_energy_per_charge2(sigma, k_cut, switch_width) * (charges * charges).sum()
+        energy = (
+            energy - self_energy_per_charge2(sigma, k_cut, switch_width) * (charges * charges).sum()
+        )
     return energy
 
 
@@ -183,7 +202,8 @@ def _cached_mesh(
 def _mesh_kernel(
     cell: torch.Tensor, ns: list[int], sigma: float, k_cut: float, switch_width: float, order: int
 ) -> torch.Tensor:
-    """w(k) exp(-sigma^2 k^2/2) / k^2 / U(m)^2 on the rfft half-grid, with Hermitian weights, k=0 zeroed."""
+    """w(k) exp(-sigma^2 k^2/2) / k^2 / U(m)^2 on the rfft half-grid, with Hermitian weights, k=0
+    zeroed."""
     dev, dt = cell.device, cell.dtype
     m = [torch.fft.fftfreq(ns[0], device=dev, dtype=dt) * ns[0],
          torch.fft.fftfreq(ns[1], device=dev, dtype=dt) * ns[1],
@@ -194,7 +214,11 @@ def _mesh_kernel(
     k_sq = (kvec * kvec).sum(-1)
     is_zero = k_sq == 0
     k_sq_safe = torch.where(is_zero, torch.ones_like(k_sq), k_sq)
-    green = kspace_switch(k_sq_safe.sqrt(), k_cut, switch_width) * torch.exp(-0.5 * sigma**2 * k_sq_safe) / k_sq_safe
+    green = (
+        kspace_switch(k_sq_safe.sqrt(), k_cut, switch_width)
+        * torch.exp(-0.5 * sigma**2 * k_sq_safe)
+        / k_sq_safe
+    )
     green = torch.where(is_zero, torch.zeros_like(green), green)
     u = (torch.sinc(mx / ns[0]) * torch.sinc(my / ns[1]) * torch.sinc(mz / ns[2])) ** (2 * order)
     # Hermitian symmetry of the real-input FFT: planes 0 < m3 < n3/2 stand for +-m

@@ -6,7 +6,8 @@ the charges minimise
 .. math::
 
     E_\text{Qeq}(\mathbf q) = \sum_i \big(\chi_i q_i + \tfrac12 J_i q_i^2\big)
-        + E_\text{LES}^\text{full}(\mathbf q) = \boldsymbol\chi^T\mathbf q + \tfrac12\mathbf q^T H\mathbf q,
+        + E_\text{LES}^\text{full}(\mathbf q) = \boldsymbol\chi^T\mathbf q + \tfrac12\mathbf q^T
+        H\mathbf q,
     \qquad H = \mathrm{diag}(J) + A,\qquad \textstyle\sum_i q_i = Q,
 
 where :math:`E_\text{LES}^\text{full} = \frac12\mathbf q^TA\mathbf q` is the LES energy of the
@@ -22,11 +23,13 @@ multiplier :math:`\mu` (the chemical potential, eV/e) gives the closed form
 
 so charge flows over any distance the kernel reaches (all periodic images). Two solvers:
 
-* ``"dense"``: :math:`A` built explicitly (open: :math:`k_e\,\mathrm{erf}(r_{ij}/\sqrt2\sigma)/r_{ij}`
-  with its limit :math:`k_e\sqrt{2/\pi}/\sigma` on the diagonal; periodic: the same filtered
-  reciprocal sum as :func:`lesdistill.les.ewald.ewald_energy`,
-  :math:`A_{ij} = \frac{1}{V\varepsilon_0}\sum_{\mathbf k\in\text{half}} W_k\cos\mathbf k\cdot(\mathbf r_i-\mathbf r_j)`),
-  then one linear solve. O(N²) memory, O(N³) time; differentiable to any order (force training).
+* ``"dense"``: :math:`A` built explicitly (open:
+  :math:`k_e\,\mathrm{erf}(r_{ij}/\sqrt2\sigma)/r_{ij}` with its limit
+  :math:`k_e\sqrt{2/\pi}/\sigma` on the diagonal; periodic: the same filtered reciprocal sum as
+  :func:`lesdistill.les.ewald.ewald_energy`,
+  :math:`A_{ij} = \frac{1}{V\varepsilon_0}\sum_{\mathbf k\in\text{half}} W_k\cos\mathbf
+  k\cdot(\mathbf r_i-\mathbf r_j)`), then one linear solve. O(N²) memory, O(N³) time; differentiable
+  to any order (force training).
 * ``"cg"``: conjugate gradients on the constraint surface (Jacobi preconditioner projected onto
   :math:`\sum_i q_i = Q`, so one product per iteration), each product :math:`A\mathbf v`
   being the charge gradient of :func:`lesdistill.les.energy` at :math:`\mathbf v` (the same
@@ -46,7 +49,13 @@ from typing import Any
 
 import torch
 
-from lesdistill.les.ewald import DEFAULT_SWITCH_WIDTH, _cell_geometry, _erf_over_r, _weights, kspace_terms
+from lesdistill.les.ewald import (
+    DEFAULT_SWITCH_WIDTH,
+    _cell_geometry,
+    _erf_over_r,
+    _weights,
+    kspace_terms,
+)
 from lesdistill.units import COULOMB_EV_A, HALF_INV_EPSILON0_EV_A
 
 __all__ = ["SOLVERS", "coulomb_matrix", "qeq_charges", "qeq_energy"]
@@ -76,16 +85,23 @@ def coulomb_matrix(positions: torch.Tensor, cell: torch.Tensor | None, *, sigma:
     return scale * ((cos * w) @ cos.transpose(0, 1) + (sin * w) @ sin.transpose(0, 1))
 
 
-def _constrained_solve(matvec: Any, diag: torch.Tensor, chi: torch.Tensor, total: torch.Tensor,
-                       tol: float, max_iter: int, initial: torch.Tensor | None = None) -> torch.Tensor:
+def _constrained_solve(
+    matvec: Any,
+    diag: torch.Tensor,
+    chi: torch.Tensor,
+    total: torch.Tensor,
+    tol: float,
+    max_iter: int,
+    initial: torch.Tensor | None = None,
+) -> torch.Tensor:
     """argmin chi.q + q.Hq/2 subject to sum q = total: projected preconditioned CG.
 
     Starts from the uniform feasible q = total/N; every search direction has zero sum (the Jacobi
     preconditioned residual projected onto the constraint in the metric of diag), so each
     iterate stays feasible; a warm start ``initial`` is first moved onto the constraint and judged
-    against the residual of the uniform start. The gradient is kept without its component along 1 (which tends to
-    the chemical potential mu 1), so the inner products do not lose digits. One product H v per iteration; stops at a projected residual below
-    ``tol`` times the initial one."""
+    against the residual of the uniform start. The gradient is kept without its component along 1
+    (which tends to the chemical potential mu 1), so the inner products do not lose digits. One
+    product H v per iteration; stops at a projected residual below ``tol`` times the initial one."""
     n = chi.shape[0]
     tol = max(tol, 50.0 * torch.finfo(chi.dtype).eps)  # float32: ~6e-6, round-off bound
     inv = 1.0 / diag
@@ -105,8 +121,11 @@ def _constrained_solve(matvec: Any, diag: torch.Tensor, chi: torch.Tensor, total
     # reference: the projected residual at the uniform start (a warm start is judged by the same
     # yardstick as a cold one): project(H 1 total/n + chi)
     uniform = (total / n) * torch.ones_like(chi)
-    start = float(project(matvec(uniform.unsqueeze(1)).squeeze(1) + chi).norm()) if initial is not None \
+    start = (
+        float(project(matvec(uniform.unsqueeze(1)).squeeze(1) + chi).norm())
+        if initial is not None
         else float(g.norm())
+    )
     if start == 0.0 or float(g.norm()) == 0.0:
         return x
     for _ in range(max_iter + 1):
@@ -165,7 +184,9 @@ class _QeqCG(torch.autograd.Function):
     @staticmethod
     def forward(ctx, chi, hardness, positions, cell, total, les, tol, max_iter, initial):  # type: ignore[override]
         c = cell if cell.numel() else None
-        diag = hardness.detach() + _diagonal(positions, c, les["sigma"], les["dl"], les["switch_width"])
+        diag = hardness.detach() + _diagonal(
+            positions, c, les["sigma"], les["dl"], les["switch_width"]
+        )
         matvec = _les_matvec(positions, c, hardness, les)
         q = _constrained_solve(matvec, diag, chi.detach(), total.detach(), tol, max_iter, initial)
         ctx.save_for_backward(chi, hardness, positions, cell, q)
@@ -229,7 +250,12 @@ def qeq_charges(chi: torch.Tensor, hardness: torch.Tensor, positions: torch.Tens
         s, t = x[:, 0], x[:, 1]
         mu = (total - s.sum()) / t.sum()
         return s + mu * t
-    les = {"sigma": float(sigma), "dl": float(dl), "method": method, "switch_width": float(switch_width)}
+    les = {
+        "sigma": float(sigma),
+        "dl": float(dl),
+        "method": method,
+        "switch_width": float(switch_width),
+    }
     empty = positions.new_zeros(0)
     return _QeqCG.apply(chi, hardness, positions, empty if cell is None else cell, total, les,
                         float(tol), int(max_iter), initial)
@@ -239,7 +265,8 @@ def qeq_energy(charges: torch.Tensor, chi: torch.Tensor, hardness: torch.Tensor,
                positions: torch.Tensor, cell: torch.Tensor | None = None, *, sigma: float = 1.0,
                dl: float = 2.0, method: str = "auto",
                switch_width: float = DEFAULT_SWITCH_WIDTH) -> torch.Tensor:
-    r""":math:`E_\text{Qeq}` (eV) at ``charges``: sum(chi q + J q²/2) + LES energy with self-energy."""
+    r""":math:`E_\text{Qeq}` (eV) at ``charges``: sum(chi q + J q²/2) + LES energy with
+    self-energy."""
     from lesdistill.les import energy
 
     site = (chi * charges + 0.5 * hardness * charges * charges).sum()

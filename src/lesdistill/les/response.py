@@ -32,7 +32,8 @@ polarization is a continuous, translation-invariant read-out of the phase form:
 .. math::
 
     P^\text{frac}_a = \frac{1}{2\pi}\,\mathrm{Im}\Big[e^{-i\theta_a}\sum_j q'_j e^{iA_{ja}}\Big],
-    \qquad \theta_a = \arg\sum_j |q'_j| e^{iA_{ja}},\qquad \mathbf P = \sum_a P^\text{frac}_a\mathbf a_a,
+    \qquad \theta_a = \arg\sum_j |q'_j| e^{iA_{ja}},\qquad \mathbf P = \sum_a P^\text{frac}_a\mathbf
+    a_a,
 
 the first Fourier component of the charge density, centred on the circular mean
 :math:`\theta_a` of the charge positions. It equals :math:`\sum_j q'_j (s_{ja} - \theta_a/2\pi)`
@@ -84,13 +85,18 @@ def _check_slab(slab: object, cell: torch.Tensor | None) -> bool:
     if not isinstance(slab, bool):
         raise TypeError(f"slab must be True or False, got {slab!r}")
     if slab and cell is None:
-        raise ValueError("slab=True needs a periodic cell (its first two vectors span the slab); got cell=None")
+        raise ValueError(
+            "slab=True needs a periodic cell (its first two vectors span the slab); got cell=None"
+        )
     return slab
 
 
-def _phase_geometry(cell: torch.Tensor, slab: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """(lattice rows of the phase directions [d, 3], their reciprocal columns / 2 pi [3, d], normal or
-    None): all three directions for a periodic cell, the two in-plane ones and the normal for a slab."""
+def _phase_geometry(
+    cell: torch.Tensor, slab: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """(lattice rows of the phase directions [d, 3], their reciprocal columns / 2 pi [3, d], normal
+    or None): all three directions for a periodic cell, the two in-plane ones and the normal for a
+    slab."""
     if not slab:
         return cell, torch.linalg.inv(cell), None
     normal = slab_frame(cell)[0]
@@ -98,7 +104,11 @@ def _phase_geometry(cell: torch.Tensor, slab: bool) -> tuple[torch.Tensor, torch
 
 
 def polarization(
-    charges: torch.Tensor, positions: torch.Tensor, cell: torch.Tensor | None = None, *, eps_inf: float = 1.0,
+    charges: torch.Tensor,
+    positions: torch.Tensor,
+    cell: torch.Tensor | None = None,
+    *,
+    eps_inf: float = 1.0,
     slab: bool = False,
 ) -> torch.Tensor:
     r"""Polarization (periodic, phase form), dipole moment (open) or slab polarization, e Å.
@@ -123,7 +133,9 @@ def polarization(
     cos, sin = torch.cos(angles), torch.sin(angles)
     ref_re, ref_im = q.abs() @ cos, q.abs() @ sin
     theta = torch.atan2(ref_im, ref_re)
-    frac = (q @ torch.sin(angles - theta)) / (2.0 * math.pi)  # Im[e^{-i theta} sum_j q_j e^{i A_j}] / 2 pi
+    frac = (q @ torch.sin(angles - theta)) / (
+        2.0 * math.pi
+    )  # Im[e^{-i theta} sum_j q_j e^{i A_j}] / 2 pi
     out = frac @ rows
     if normal is not None:
         out = out + (q @ (positions @ normal)) * normal
@@ -136,21 +148,27 @@ def _neutral_charges(charge_fn: ChargeFn, x: torch.Tensor) -> torch.Tensor:
 
 
 def _component_grads(outputs: torch.Tensor, x: torch.Tensor, create_graph: bool) -> torch.Tensor:
-    """Gradients of each entry of a 1-d ``outputs`` w.r.t. ``x``: [K, *x.shape], one backward per entry.
+    """Gradients of each entry of a 1-d ``outputs`` w.r.t. ``x``: [K, *x.shape], one backward per
+    entry.
 
     (A vmapped ``is_grads_batched`` backward was slower on CPU for small graphs and needs every
     op of the charge model to support vmap, so plain passes sharing one forward graph are used.)
     """
     rows = []
     for k in range(outputs.shape[0]):
-        (g,) = torch.autograd.grad(outputs[k], x, retain_graph=True, create_graph=create_graph, allow_unused=True)
+        (g,) = torch.autograd.grad(
+            outputs[k], x, retain_graph=True, create_graph=create_graph, allow_unused=True
+        )
         rows.append(torch.zeros_like(x) if g is None else g)
     return torch.stack(rows)
 
 
 def _prepare(charge_fn: object, positions: torch.Tensor, cell: object, eps_inf: float):
     if not callable(charge_fn):
-        raise TypeError(f"charge_fn must be callable (positions [N, 3] -> charges [N]), got {type(charge_fn).__name__}")
+        raise TypeError(
+            "charge_fn must be callable (positions [N, 3] -> "
+            f"charges [N]), got {type(charge_fn).__name__}"
+        )
     positions = check_positions(positions)
     cell = check_cell(cell, positions)
     scale = math.sqrt(check_positive(eps_inf, "eps_inf"))
@@ -178,8 +196,8 @@ def born_effective_charges(
     sums, 6, for periodic), all sharing one forward pass of ``charge_fn``; never one per atom
     (module docstring for the math).
 
-    :param charge_fn: ``charge_fn(positions [N, 3]) -> charges [N]`` (latent charges, differentiable;
-        may itself use autograd through positions).
+    :param charge_fn: ``charge_fn(positions [N, 3]) -> charges [N]`` (latent charges,
+        differentiable; may itself use autograd through positions).
     :param positions: [N, 3] (Å). :param cell: None (open) or [3, 3] lattice rows (Å).
     :param eps_inf: physical charges = sqrt(eps_inf) * latent charges.
     :param create_graph: keep the graph so that Z* can be differentiated (e.g. trained on).
@@ -212,7 +230,8 @@ def born_effective_charges(
 
 def _transfer_bec(rows: torch.Tensor, phases: torch.Tensor, grads: torch.Tensor,
                   normal: torch.Tensor | None) -> torch.Tensor:
-    """Charge-transfer part of Z* [N, 3, 3] from the read-out phases [2d, N] and J'^T [2d (+1), N, 3]."""
+    """Charge-transfer part of Z* [N, 3, 3] from the read-out phases [2d, N] and J'^T [2d (+1), N,
+    3]."""
     d = rows.shape[0]
     cos, sin = phases[:d].T.unsqueeze(2), phases[d:].T.unsqueeze(2)  # [N, a, 1]
     g_cos, g_sin = grads[:d].permute(1, 0, 2), grads[d : 2 * d].permute(1, 0, 2)  # [N, a, b]
@@ -230,7 +249,9 @@ def _transfer_current(rows: torch.Tensor, phases: torch.Tensor, grads: torch.Ten
     d = rows.shape[0]
     along_v = (grads * v).sum(dim=2)  # [K, N]: (J'^T u)_i . v_i
     # sum_i (J'^T sin A_a)_i.v_i cos A_ia - (J'^T cos A_a)_i.v_i sin A_ia
-    frac = ((along_v[d : 2 * d] * phases[:d]).sum(dim=1) - (along_v[:d] * phases[d:]).sum(dim=1)) / (2.0 * math.pi)
+    frac = (
+        (along_v[d : 2 * d] * phases[:d]).sum(dim=1) - (along_v[:d] * phases[d:]).sum(dim=1)
+    ) / (2.0 * math.pi)
     out = frac @ rows
     if normal is not None:
         out = out + along_v[2 * d].sum() * normal
@@ -246,7 +267,8 @@ def dipole_current(
     eps_inf: float = 1.0,
     slab: bool = False,
 ) -> torch.Tensor:
-    r"""Dipole current :math:`\dot{\mathbf M} = \sum_i Z^*_i\mathbf v_i` (e Å/fs) without forming Z*.
+    r"""Dipole current :math:`\dot{\mathbf M} = \sum_i Z^*_i\mathbf v_i` (e Å/fs) without forming
+    Z*.
 
     Open: a single Jacobian-vector product of the charges along the velocities (double-backward
     trick), :math:`\dot{\mathbf M} = \sum_j q'_j\mathbf v_j + \sum_j \dot q'_j\mathbf r_j`.
@@ -255,8 +277,9 @@ def dipole_current(
 
     .. math::
 
-        \sum_a \mathbf a_a \sum_{ij} (\nabla_i q'_j\cdot\mathbf v_i)\,\frac{\sin(A_{ja}-A_{ia})}{2\pi}
-        = \sum_a \frac{\mathbf a_a}{2\pi}\Big[\langle J^\top\!\sin A_a, \mathbf v\cos A_a\rangle
+        \sum_a \mathbf a_a \sum_{ij} (\nabla_i q'_j\cdot\mathbf
+        v_i)\,\frac{\sin(A_{ja}-A_{ia})}{2\pi} = \sum_a \frac{\mathbf a_a}{2\pi}\Big[\langle
+        J^\top\!\sin A_a, \mathbf v\cos A_a\rangle
           - \langle J^\top\!\cos A_a, \mathbf v\sin A_a\rangle\Big],
 
     with :math:`J = \partial q'/\partial\mathbf r`, needs six vector-Jacobian products (cotangents
@@ -294,7 +317,9 @@ def _model_charges(charge_fn: ChargeFn, x: torch.Tensor) -> torch.Tensor:
     q = charge_fn(x)
     if not isinstance(q, torch.Tensor) or q.shape != (x.shape[0],):
         shape = tuple(q.shape) if isinstance(q, torch.Tensor) else type(q).__name__
-        raise ValueError(f"charge_fn must return a tensor of shape [N] = [{x.shape[0]}], got {shape}")
+        raise ValueError(
+            f"charge_fn must return a tensor of shape [N] = [{x.shape[0]}], got {shape}"
+        )
     return q if q.dtype == x.dtype else q.to(x.dtype)
 
 
@@ -303,7 +328,8 @@ def _phase_vjps(
     create_graph: bool = False, slab: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """(lattice rows of the d phase directions [d, 3], phases [2d, N] (cos A_a, then sin A_a, from
-    ``phase_positions``), J'^T of each [2d, N, 3] (slab: then J'^T z, [2d + 1, N, 3]), normal or None).
+    ``phase_positions``), J'^T of each [2d, N, 3] (slab: then J'^T z, [2d + 1, N, 3]), normal or
+    None).
 
     Periodic: d = 3; slab: d = 2 in-plane directions plus the heights z = r . n along the normal.
     J' = dq'/dx for the neutral charges q' = q_raw - mean(q_raw): J'^T u = J^T (u - mean u), so
@@ -313,28 +339,48 @@ def _phase_vjps(
     rows, inv, normal = _phase_geometry(cell, slab)
     angles = (2.0 * math.pi * matmul3(phase_positions, inv)).T.contiguous()  # [d, N]
     phases = torch.cat([torch.cos(angles), torch.sin(angles)])
-    readout = phases if normal is None else torch.cat([phases, (phase_positions @ normal).unsqueeze(0)])
+    readout = (
+        phases if normal is None else torch.cat([phases, (phase_positions @ normal).unsqueeze(0)])
+    )
     cotangents = readout - readout.mean(dim=1, keepdim=True)
     n = cotangents.shape[0]
-    grads = torch.stack([
-        _vjp(q_raw, x, cotangents[k], retain_graph=create_graph or k < n - 1, create_graph=create_graph)
-        for k in range(n)
-    ])
+    grads = torch.stack(
+        [
+            _vjp(
+                q_raw,
+                x,
+                cotangents[k],
+                retain_graph=create_graph or k < n - 1,
+                create_graph=create_graph,
+            )
+            for k in range(n)
+        ]
+    )
     return rows, phases, grads, normal
 
 
 def _vjp(
-    q: torch.Tensor, x: torch.Tensor, cotangent: torch.Tensor, retain_graph: bool, create_graph: bool = False
+    q: torch.Tensor,
+    x: torch.Tensor,
+    cotangent: torch.Tensor,
+    retain_graph: bool,
+    create_graph: bool = False,
 ) -> torch.Tensor:
     """J^T u with J = dq/dx (zeros where q does not depend on x)."""
     (g,) = torch.autograd.grad(
-        q, x, grad_outputs=cotangent, retain_graph=retain_graph, create_graph=create_graph, allow_unused=True
+        q,
+        x,
+        grad_outputs=cotangent,
+        retain_graph=retain_graph,
+        create_graph=create_graph,
+        allow_unused=True,
     )
     return torch.zeros_like(x) if g is None else g
 
 
 def _jvp(q: torch.Tensor, x: torch.Tensor, tangent: torch.Tensor) -> torch.Tensor:
-    """J w with J = dq/dx by the double-backward trick: s(u) = J^T u (linear in u), J w = d<s(u), w>/du."""
+    """J w with J = dq/dx by the double-backward trick: s(u) = J^T u (linear in u), J w = d<s(u),
+    w>/du."""
     u = torch.zeros_like(q, requires_grad=True)
     (s,) = torch.autograd.grad(q, x, grad_outputs=u, create_graph=True, allow_unused=True)
     if s is None or not s.requires_grad:  # charges do not depend on positions
@@ -356,12 +402,21 @@ class ResponseTerms:
     (``normal`` given) has two phase directions and the heights along the normal (five products).
     """
 
-    def __init__(self, charges: torch.Tensor, cell: torch.Tensor | None, phases: torch.Tensor | None,
-                 grads: torch.Tensor | None, scale: float, normal: torch.Tensor | None = None) -> None:
+    def __init__(
+        self,
+        charges: torch.Tensor,
+        cell: torch.Tensor | None,
+        phases: torch.Tensor | None,
+        grads: torch.Tensor | None,
+        scale: float,
+        normal: torch.Tensor | None = None,
+    ) -> None:
         self.charges = charges  # [N] neutral latent charges q', e
         self.cell = cell  # [d, 3] lattice rows of the phase directions, Å (d = 3; slab: 2), or None
         self.phases = phases  # [2d, N] cos A_a, sin A_a (periodic) or None
-        self.grads = grads  # [2d, N, 3] (periodic; slab: [5, N, 3]) or [3, N, 3] (open); None: fixed charges
+        self.grads = (
+            grads  # [2d, N, 3] (periodic; slab: [5, N, 3]) or [3, N, 3] (open); None: fixed charges
+        )
         self.scale = scale  # sqrt(eps_inf)
         self.normal = normal  # [3] slab normal or None
 
@@ -373,7 +428,9 @@ class ResponseTerms:
             return self.scale * ionic
         if self.cell is None:
             return self.scale * (ionic + (self.grads * v).sum(dim=2).sum(dim=1))
-        return self.scale * (ionic + _transfer_current(self.cell, self.phases, self.grads, self.normal, v))
+        return self.scale * (
+            ionic + _transfer_current(self.cell, self.phases, self.grads, self.normal, v)
+        )
 
     def born_effective_charges(self) -> torch.Tensor:
         """Z*[i, a, b] = dP_a/dr_ib, [N, 3, 3], e."""
@@ -387,7 +444,11 @@ class ResponseTerms:
 
 
 def response_terms(
-    charges: torch.Tensor, positions: torch.Tensor, cell: torch.Tensor | None = None, *, eps_inf: float = 1.0,
+    charges: torch.Tensor,
+    positions: torch.Tensor,
+    cell: torch.Tensor | None = None,
+    *,
+    eps_inf: float = 1.0,
     slab: bool = False,
 ) -> ResponseTerms:
     """:class:`ResponseTerms` from latent ``charges`` [N] (e) computed from the leaf tensor
@@ -408,7 +469,9 @@ def response_terms(
         return ResponseTerms(q, None if cell is None else cell.detach(), None, None, scale)
     if cell is None:
         centred = (x - x.mean(dim=0)).T.contiguous()  # [3, N]
-        grads = torch.stack([_vjp(charges, positions, centred[k], retain_graph=k < 2) for k in range(3)])
+        grads = torch.stack(
+            [_vjp(charges, positions, centred[k], retain_graph=k < 2) for k in range(3)]
+        )
         return ResponseTerms(q, None, None, grads, scale)
     rows, phases, grads, normal = _phase_vjps(charges, positions, x, cell.detach(), slab=slab)
     return ResponseTerms(q, rows, phases, grads, scale, normal)

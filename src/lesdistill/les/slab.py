@@ -1,4 +1,5 @@
-r"""Slab geometry: a cell periodic along :math:`\mathbf a_1, \mathbf a_2` with vacuum along the normal.
+r"""Slab geometry: a cell periodic along :math:`\mathbf a_1, \mathbf a_2` with vacuum along the
+normal.
 
 A slab (surface, interface with a vacuum gap) is simulated in a 3D-periodic cell whose third
 vector spans the slab plus a vacuum gap. The 3D Ewald sum then describes a stack of slabs that
@@ -7,8 +8,8 @@ the one of a single 2D-periodic slab.
 
 **Geometry.** :math:`\hat{\mathbf n} = (\mathbf a_1\times\mathbf a_2)/A` is the slab normal,
 :math:`A = |\mathbf a_1\times\mathbf a_2|` the lateral area, :math:`V` the cell volume and
-:math:`L = V/A` the period along :math:`\hat{\mathbf n}` (the height of the cell; :math:`\mathbf a_3`
-need not be parallel to :math:`\hat{\mathbf n}`). :math:`z_i = \mathbf r_i\cdot\hat{\mathbf n}`
+:math:`L = V/A` the period along :math:`\hat{\mathbf n}` (the height of the cell; :math:`\mathbf
+a_3` need not be parallel to :math:`\hat{\mathbf n}`). :math:`z_i = \mathbf r_i\cdot\hat{\mathbf n}`
 are taken as given (not wrapped): keep the slab away from the boundary along :math:`\hat{\mathbf n}`
 (put the vacuum gap across it) and the gap wider than the lateral cell size.
 
@@ -53,7 +54,8 @@ import torch
 
 from lesdistill.units import HALF_INV_EPSILON0_EV_A
 
-#: ``slab_correction`` values of :func:`lesdistill.les.energy` (and ``StudentConfig.les_slab_correction``).
+#: ``slab_correction`` values of :func:`lesdistill.les.energy` (and
+# ``StudentConfig.les_slab_correction``).
 SLAB_CORRECTIONS = ("none", "yeh-berkowitz")
 
 
@@ -65,7 +67,8 @@ def check_slab_correction(value: object) -> str:
 
 
 def slab_frame(cell: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    r"""(unit normal :math:`\hat{\mathbf n}` [3], lateral area A (Å²), volume V (Å³)) of a slab cell.
+    r"""(unit normal :math:`\hat{\mathbf n}` [3], lateral area A (Å²), volume V (Å³)) of a slab
+    cell.
 
     ``cell`` rows are the lattice vectors (Å), right-handed; the slab plane is spanned by the
     first two. Differentiable w.r.t. ``cell``.
@@ -91,7 +94,8 @@ def slab_correction_energy(
 ) -> torch.Tensor:
     r"""Slab correction (eV) added to the 3D LES energy (module docstring for the formula).
 
-    :param charges: [N] latent charges (e). :param positions: [N, 3] (Å), not wrapped along the normal.
+    :param charges: [N] latent charges (e). :param positions: [N, 3] (Å), not wrapped along the
+        normal.
     :param cell: [3, 3] lattice rows (Å), right-handed; slab plane spanned by rows 0 and 1.
     :param sigma: Gaussian width of the charges (Å).
     :return: 0-d tensor (eV), differentiable w.r.t. charges, positions and cell.
@@ -102,5 +106,7 @@ def slab_correction_energy(
     dipole = charges @ z
     second = charges @ (z * z)
     height_sq = (volume / area) ** 2
-    bracket = dipole * dipole - total * second - total * total * (0.5 * sigma * sigma + height_sq / 12.0)
+    bracket = (
+        dipole * dipole - total * second - total * total * (0.5 * sigma * sigma + height_sq / 12.0)
+    )
     return HALF_INV_EPSILON0_EV_A / volume * bracket

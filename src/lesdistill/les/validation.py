@@ -21,11 +21,15 @@ def _describe(t: torch.Tensor) -> str:
     return f"tensor of shape {tuple(t.shape)} and dtype {t.dtype}"
 
 
-def check_positions(positions: object, name: str = "positions", *, finite: bool = True) -> torch.Tensor:
+def check_positions(
+    positions: object, name: str = "positions", *, finite: bool = True
+) -> torch.Tensor:
     """Check a ``[N, 3]`` floating tensor of finite positions (Å) (``finite=False``: shape and
     dtype only, without reading the values, i.e. without a device sync)."""
     if not isinstance(positions, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape [N, 3], got {type(positions).__name__}")
+        raise TypeError(
+            f"{name} must be a torch.Tensor of shape [N, 3], got {type(positions).__name__}"
+        )
     if positions.dtype not in _FLOAT_DTYPES:
         raise TypeError(f"{name} must be float32 or float64, got {_describe(positions)}")
     if positions.ndim != 2 or positions.shape[1] != 3:
@@ -53,7 +57,9 @@ def check_charges(charges: object, positions: torch.Tensor, name: str = "charges
             f"got {_describe(charges)}"
         )
     if charges.dtype != positions.dtype:
-        raise TypeError(f"{name} dtype {charges.dtype} differs from positions dtype {positions.dtype}")
+        raise TypeError(
+            f"{name} dtype {charges.dtype} differs from positions dtype {positions.dtype}"
+        )
     if charges.device != positions.device:
         raise ValueError(f"{name} is on {charges.device} but positions are on {positions.device}")
     if finite and not bool(torch.isfinite(charges).all()):
@@ -63,7 +69,8 @@ def check_charges(charges: object, positions: torch.Tensor, name: str = "charges
 
 
 def check_cell(cell: object, positions: torch.Tensor, name: str = "cell") -> torch.Tensor | None:
-    """Check a periodic cell: ``None`` (open boundary) or a ``[3, 3]`` tensor, rows = lattice vectors (Å).
+    """Check a periodic cell: ``None`` (open boundary) or a ``[3, 3]`` tensor, rows = lattice
+    vectors (Å).
 
     The cell must be finite, non-singular and right-handed (``det(cell) > 0``). Its values are
     read through :func:`lesdistill.device.host_values` (one device-to-host copy per cell tensor).
@@ -71,11 +78,16 @@ def check_cell(cell: object, positions: torch.Tensor, name: str = "cell") -> tor
     if cell is None:
         return None
     if not isinstance(cell, torch.Tensor):
-        raise TypeError(f"{name} must be None (open boundary) or a torch.Tensor [3, 3], got {type(cell).__name__}")
+        raise TypeError(
+            f"{name} must be None (open boundary) or a "
+            f"torch.Tensor [3, 3], got {type(cell).__name__}"
+        )
     if cell.dtype != positions.dtype:
         raise TypeError(f"{name} dtype {cell.dtype} differs from positions dtype {positions.dtype}")
     if cell.shape != (3, 3):
-        raise ValueError(f"{name} must have shape [3, 3] (rows are lattice vectors), got {_describe(cell)}")
+        raise ValueError(
+            f"{name} must have shape [3, 3] (rows are lattice vectors), got {_describe(cell)}"
+        )
     if cell.device != positions.device:
         raise ValueError(f"{name} is on {cell.device} but positions are on {positions.device}")
     values = np.array(host_values(cell), dtype=np.float64)
@@ -99,7 +111,9 @@ def check_cell(cell: object, positions: torch.Tensor, name: str = "cell") -> tor
 def check_positive(value: object, name: str) -> float:
     """Check a finite, strictly positive real parameter (e.g. ``sigma``, ``dl`` in Å)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a positive real number, got {value!r} ({type(value).__name__})")
+        raise TypeError(
+            f"{name} must be a positive real number, got {value!r} ({type(value).__name__})"
+        )
     value = float(value)
     if not math.isfinite(value) or value <= 0.0:
         raise ValueError(f"{name} must be finite and > 0, got {value!r}")
@@ -110,9 +124,14 @@ def check_vectors_like(vectors: object, positions: torch.Tensor, name: str) -> t
     """Check a per-atom ``[N, 3]`` tensor (e.g. velocities in Å/fs) matching ``positions``."""
     vectors = check_positions(vectors, name)
     if vectors.shape != positions.shape:
-        raise ValueError(f"{name} must have shape {tuple(positions.shape)} like positions, got {_describe(vectors)}")
+        raise ValueError(
+            f"{name} must have shape {tuple(positions.shape)} "
+            f"like positions, got {_describe(vectors)}"
+        )
     if vectors.dtype != positions.dtype:
-        raise TypeError(f"{name} dtype {vectors.dtype} differs from positions dtype {positions.dtype}")
+        raise TypeError(
+            f"{name} dtype {vectors.dtype} differs from positions dtype {positions.dtype}"
+        )
     if vectors.device != positions.device:
         raise ValueError(f"{name} is on {vectors.device} but positions are on {positions.device}")
     return vectors

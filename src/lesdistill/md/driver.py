@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -107,7 +106,8 @@ def _group_masks(atoms: Any, groups: Mapping[str, GroupSpec]) -> dict[str, np.nd
 def _guard(atoms: Any, temperature_K: float, min_distance_A: float | None, phase: str, step: int,
            out: Path, n_parts: int) -> None:
     """Stop with :class:`UnstableDynamicsError` if the MD state is unphysical (NaN, runaway
-    temperature, atoms closer than ``min_distance_A``): a student driven outside its training data."""
+    temperature, atoms closer than ``min_distance_A``): a student driven outside its training
+    data."""
     from lesdistill.sampling.guards import SamplingAborted, check_md_state
 
     try:
@@ -115,7 +115,11 @@ def _guard(atoms: Any, temperature_K: float, min_distance_A: float | None, phase
                        min_distance_A=min_distance_A or 0.0)
     except SamplingAborted as exc:
         name = "equilibration" if phase == "equil" else "production"
-        kept = f"{n_parts} finished part file(s) kept in {out}" if n_parts else f"nothing stored in {out}"
+        kept = (
+            f"{n_parts} finished part file(s) kept in {out}"
+            if n_parts
+            else f"nothing stored in {out}"
+        )
         raise UnstableDynamicsError(
             f"spectra MD became unphysical in {name}: {exc}; {kept}. The potential has left the "
             "region it was trained on: train the student longer or on more frames (sample the "

@@ -74,7 +74,8 @@ class FieldCalculator(Calculator):
 
     Args:
         calc: an ASE calculator giving ``born_effective_charges`` (N, 3, 3, e) and ``dipole``
-            (open) or ``polarization`` (periodic), e Å (e.g. :class:`~lesdistill.StudentCalculator`).
+            (open) or ``polarization`` (periodic), e Å (e.g.
+            :class:`~lesdistill.StudentCalculator`).
         field_V_per_A: (Ex, Ey, Ez), V/Å.
         asr: subtract the mean BEC before forming the field forces (net field force zero).
 
@@ -83,8 +84,16 @@ class FieldCalculator(Calculator):
     ``polarization`` of ``calc``. ``get_dipole_current`` is the one of ``calc``.
     """
 
-    implemented_properties = ["energy", "free_energy", "forces", "charges", "born_effective_charges",
-                              "dipole", "polarization", FIELD_ENERGY]
+    implemented_properties = [
+        "energy",
+        "free_energy",
+        "forces",
+        "charges",
+        "born_effective_charges",
+        "dipole",
+        "polarization",
+        FIELD_ENERGY,
+    ]
 
     def __init__(self, calc: Any, field_V_per_A: Sequence[float], *, asr: bool = False) -> None:
         super().__init__()

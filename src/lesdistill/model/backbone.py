@@ -162,7 +162,12 @@ class PolynomialEnvelope(nn.Module):
     def forward(self, r: torch.Tensor) -> torch.Tensor:
         p = self.p
         d = r / self.cutoff
-        u = 1.0 - 0.5 * (p + 1) * (p + 2) * d**p + p * (p + 2) * d ** (p + 1) - 0.5 * p * (p + 1) * d ** (p + 2)
+        u = (
+            1.0
+            - 0.5 * (p + 1) * (p + 2) * d**p
+            + p * (p + 2) * d ** (p + 1)
+            - 0.5 * p * (p + 1) * d ** (p + 2)
+        )
         return torch.where(d < 1.0, u, torch.zeros_like(u))
 
 

@@ -32,7 +32,9 @@ PAULING_ELECTRONEGATIVITY: dict[int, float] = {
 }
 
 
-def charge_electronegativity_covariance(numbers: torch.Tensor, charges: torch.Tensor) -> float | None:
+def charge_electronegativity_covariance(
+    numbers: torch.Tensor, charges: torch.Tensor
+) -> float | None:
     """s = sum_i q_i (chi_i - <chi>) (e); None when an element has no tabulated chi.
 
     :param numbers: atomic numbers [N]. :param charges: latent charges [N] (e).
@@ -67,7 +69,9 @@ def flip_charge_sign(model: torch.nn.Module) -> None:
     """
     last = model.charge_head[-1]
     if not isinstance(last, torch.nn.Linear):
-        raise TypeError(f"the charge head must end in a Linear layer to flip its sign; got {last!r}")
+        raise TypeError(
+            f"the charge head must end in a Linear layer to flip its sign; got {last!r}"
+        )
     with torch.no_grad():
         last.weight.neg_()
         if last.bias is not None:

@@ -145,7 +145,9 @@ def model_from_state(
     except (TypeError, ValueError) as err:
         raise UserInputError(f"{source} has an invalid student config: {err}") from None
     model = StudentModel(config)
-    weights = {k: v.to(model.dtype) if v.is_floating_point() else v for k, v in state["state_dict"].items()}
+    weights = {
+        k: v.to(model.dtype) if v.is_floating_point() else v for k, v in state["state_dict"].items()
+    }
     try:
         model.load_state_dict(weights, strict=True)
     except RuntimeError as err:
@@ -200,6 +202,8 @@ def extend_elements(model: StudentModel, elements: Sequence[str]) -> StudentMode
                     merged[row] = 0.0
             new_state[name] = merged
         else:
-            raise ValueError(f"cannot extend parameter {name!r} of shape {tuple(old.shape)} to new elements")
+            raise ValueError(
+                f"cannot extend parameter {name!r} of shape {tuple(old.shape)} to new elements"
+            )
     new.load_state_dict(new_state)
     return new

@@ -41,7 +41,9 @@ class CompiledForward:
         self.failed = False
 
     def _run_compiled(self, *args: Any, **kwargs: Any) -> Any:
-        weights = [] if self.module is None else [p for p in self.module.parameters() if p.requires_grad]
+        weights = (
+            [] if self.module is None else [p for p in self.module.parameters() if p.requires_grad]
+        )
         for p in weights:
             p.requires_grad_(False)
         try:
@@ -57,7 +59,9 @@ class CompiledForward:
             except Exception as err:  # compiler missing / unsupported op: keep working, eagerly
                 import warnings
 
-                message = f"torch.compile of the backbone failed ({type(err).__name__}); running eager"
+                message = (
+                    f"torch.compile of the backbone failed ({type(err).__name__}); running eager"
+                )
                 warnings.warn(message, stacklevel=2)
                 self.failed = True
         return self.eager(*args, **kwargs)

@@ -146,7 +146,9 @@ class StudentConfig:
         if self.channels % 2:
             raise UserInputError(f"channels must be even, got {self.channels}")
         if self.avg_num_neighbors is not None and not float(self.avg_num_neighbors) > 0:
-            raise UserInputError(f"avg_num_neighbors must be positive or null, got {self.avg_num_neighbors!r}")
+            raise UserInputError(
+                f"avg_num_neighbors must be positive or null, got {self.avg_num_neighbors!r}"
+            )
         if self.neutrality not in NEUTRALITY:
             raise UserInputError(f"neutrality must be one of {NEUTRALITY}, got {self.neutrality!r}")
         if self.dtype not in DTYPES:
@@ -155,45 +157,68 @@ class StudentConfig:
             raise UserInputError(f"repulsion must be one of {REPULSIONS}, got {self.repulsion!r}")
         self.repulsion_range = self._checked_ranges(self.repulsion_range)
         if self.les_method not in LES_METHODS:
-            raise UserInputError(f"les_method must be one of {LES_METHODS}, got {self.les_method!r}")
+            raise UserInputError(
+                f"les_method must be one of {LES_METHODS}, got {self.les_method!r}"
+            )
         if self.les_slab_correction not in SLAB_CORRECTIONS:
             raise UserInputError(f"les_slab_correction must be one of {SLAB_CORRECTIONS}, "
                                  f"got {self.les_slab_correction!r}")
         if not isinstance(self.backbone, str) or not self.backbone:
-            raise UserInputError(f"backbone must be 'painn' or 'package.module:Factory', got {self.backbone!r}")
+            raise UserInputError(
+                f"backbone must be 'painn' or 'package.module:Factory', got {self.backbone!r}"
+            )
         if not isinstance(self.backbone_options, dict):
-            raise UserInputError(f"backbone_options must be a mapping, got {self.backbone_options!r}")
+            raise UserInputError(
+                f"backbone_options must be a mapping, got {self.backbone_options!r}"
+            )
         self.long_range = bool(self.long_range)
         self.charge_spin_embedding = bool(self.charge_spin_embedding)
         if self.charge_model not in CHARGE_MODELS:
-            raise UserInputError(f"charge_model must be one of {CHARGE_MODELS}, got {self.charge_model!r}")
+            raise UserInputError(
+                f"charge_model must be one of {CHARGE_MODELS}, got {self.charge_model!r}"
+            )
         hardness = self.qeq_hardness_min
         if isinstance(hardness, bool) or not isinstance(hardness, (int, float)) or not hardness > 0:
             raise UserInputError(f"qeq_hardness_min must be > 0 eV/e^2 (the Qeq hardness must stay "
                                  f"positive for a unique minimum), got {hardness!r}")
         self.qeq_hardness_min = float(hardness)
         if self.qeq_solver not in QEQ_SOLVERS:
-            raise UserInputError(f"qeq_solver must be one of {QEQ_SOLVERS}, got {self.qeq_solver!r}")
+            raise UserInputError(
+                f"qeq_solver must be one of {QEQ_SOLVERS}, got {self.qeq_solver!r}"
+            )
         if self.charge_model == "qeq" and self.les_channels != 1:
             raise UserInputError(f"charge_model 'qeq' has one charge channel; set les_channels: 1, "
                                  f"got {self.les_channels}")
         if self.slab and (self.charge_model != "latent" or not self.long_range):
-            raise UserInputError("les_slab_correction needs the latent-charge long-range part "
-                                 "(charge_model: latent, long_range: true); set les_slab_correction: none")
+            raise UserInputError(
+                "les_slab_correction needs the latent-charge long-range part "
+                "(charge_model: latent, long_range: true); set les_slab_correction: none"
+            )
         if self.charge_model == "qeq" and not self.long_range:
-            raise UserInputError("charge_model 'qeq' needs the long-range part; set long_range: true "
-                                 "or charge_model: latent")
+            raise UserInputError(
+                "charge_model 'qeq' needs the long-range part; set long_range: true "
+                "or charge_model: latent"
+            )
 
     def _checked_ranges(self, ranges: Any) -> dict[str, float]:
         from lesdistill.model.repulsion import pair_key, parse_pair_key
 
         if not isinstance(ranges, dict):
-            raise UserInputError(f"repulsion_range must be a mapping like {{'H-O': 0.8}}, got {ranges!r}")
+            raise UserInputError(
+                f"repulsion_range must be a mapping like {{'H-O': 0.8}}, got {ranges!r}"
+            )
         out = {}
         for key, value in ranges.items():
             pair = parse_pair_key(key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < self.cutoff:
-                raise UserInputError(f"repulsion_range[{key!r}] must be in (0, cutoff = {self.cutoff}) Å, got {value!r}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not 0 < value < self.cutoff
+            ):
+                raise UserInputError(
+                    f"repulsion_range[{key!r}] must be in (0, "
+                    f"cutoff = {self.cutoff}) Å, got {value!r}"
+                )
             out[pair_key(*pair)] = float(value)
         return dict(sorted(out.items()))
 
@@ -239,12 +264,16 @@ class StudentConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise UserInputError(f"unknown student config keys {unknown}; known keys: {sorted(known)}")
+            raise UserInputError(
+                f"unknown student config keys {unknown}; known keys: {sorted(known)}"
+            )
         values = dict(data)
         preset = values.get("preset", "custom")
         if preset != "custom":
             if preset not in PRESETS:
-                raise UserInputError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)} or 'custom'")
+                raise UserInputError(
+                    f"unknown preset {preset!r}; choose one of {sorted(PRESETS)} or 'custom'"
+                )
             values = {**PRESETS[preset], **values}
         values["elements"] = tuple(values.get("elements", ()))
         values["backbone_options"] = dict(values.get("backbone_options") or {})
@@ -283,5 +312,7 @@ class StudentConfig:
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as err:
-            raise UserInputError(f"student config is not valid YAML: {str(err).splitlines()[0]}") from None
+            raise UserInputError(
+                f"student config is not valid YAML: {str(err).splitlines()[0]}"
+            ) from None
         return cls.from_dict(data or {})

@@ -62,7 +62,8 @@ def _message_reference(
     w_vs: torch.Tensor, w_vv: torch.Tensor | None, unit: torch.Tensor, v: torch.Tensor | None,
     i: torch.Tensor, j: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""One PaiNN message in plain differentiable torch ops (the reference of :class:`_FusedMessage`).
+    r"""One PaiNN message in plain differentiable torch ops (the reference of
+    :class:`_FusedMessage`).
 
     ``phi_*`` [N, F] node parts of :math:`\phi(s_j)`, ``w_*`` [E, F] filters :math:`W(r_{ij})`,
     ``unit`` [E, 3] :math:`\hat r_{ij}`, ``v`` [N, 3, F] or None (layer 0, no vector-vector part).
@@ -75,7 +76,11 @@ def _message_reference(
         v_j = v.reshape(n_atoms, 3 * F).index_select(0, j).view(-1, 3, F)
         dv_edge = torch.addcmul(dv_edge, (phi_vv.index_select(0, j) * w_vv).unsqueeze(1), v_j)
     ds = phi_s.new_zeros(n_atoms, F).index_add_(0, i, x_s)
-    dv = phi_s.new_zeros(n_atoms, 3 * F).index_add_(0, i, dv_edge.reshape(-1, 3 * F)).view(n_atoms, 3, F)
+    dv = (
+        phi_s.new_zeros(n_atoms, 3 * F)
+        .index_add_(0, i, dv_edge.reshape(-1, 3 * F))
+        .view(n_atoms, 3, F)
+    )
     return ds, dv
 
 
@@ -112,7 +117,9 @@ def _message_grads(
             out[2] = to_nodes(gx * w_vv) if needs[2] else None
             out[5] = gx * pj_vv if needs[5] else None
         if needs[7]:
-            out[7] = to_nodes((gi_v * (pj_vv * w_vv).unsqueeze(1)).reshape(n_edges, 3 * F)).view(n_atoms, 3, F)
+            out[7] = to_nodes((gi_v * (pj_vv * w_vv).unsqueeze(1)).reshape(n_edges, 3 * F)).view(
+                n_atoms, 3, F
+            )
     return out
 
 
@@ -151,7 +158,11 @@ class _FusedMessage(torch.autograd.Function):
             edge.addcmul_(unit.unsqueeze(-1), x_vs.unsqueeze(1))
         else:
             edge = torch.mul(unit.unsqueeze(-1), x_vs.unsqueeze(1))
-        dv = phi_s.new_zeros(n_atoms, 3 * F).index_add_(0, i, edge.view(n_edges, 3 * F)).view(n_atoms, 3, F)
+        dv = (
+            phi_s.new_zeros(n_atoms, 3 * F)
+            .index_add_(0, i, edge.view(n_edges, 3 * F))
+            .view(n_atoms, 3, F)
+        )
         del edge
         x_s = _rows(phi_s, j).mul_(w_s)
         ds = phi_s.new_zeros(n_atoms, F).index_add_(0, i, x_s)
@@ -163,8 +174,13 @@ class _FusedMessage(torch.autograd.Function):
         phi_s, phi_vs, phi_vv, w_s, w_vs, w_vv, unit, v, i, j = ctx.saved_tensors
         needs = ctx.needs_input_grad[:8]
         if torch.is_grad_enabled():  # create_graph: the same formulas in differentiable ops
-            return (*_message_grads(phi_s, phi_vs, phi_vv, w_s, w_vs, w_vv, unit, v, i, j, g_s, g_v, needs),
-                    None, None)
+            return (
+                *_message_grads(
+                    phi_s, phi_vs, phi_vv, w_s, w_vs, w_vv, unit, v, i, j, g_s, g_v, needs
+                ),
+                None,
+                None,
+            )
         n_atoms, F = phi_s.shape
         n_edges = j.shape[0]
         out: list[torch.Tensor | None] = [None] * 8
@@ -201,7 +217,11 @@ class _FusedMessage(torch.autograd.Function):
                     out[5] = gx.mul_(pj_vv)
             if needs[7]:  # d v_m = sum_{e: j_e = m} G[i_e] x_vv[e]
                 gi_v.mul_(pj_vv.mul_(w_vv).unsqueeze(1))
-                out[7] = phi_s.new_zeros(n_atoms, 3 * F).index_add_(0, j, gi_v.view(n_edges, 3 * F)).view(n_atoms, 3, F)
+                out[7] = (
+                    phi_s.new_zeros(n_atoms, 3 * F)
+                    .index_add_(0, j, gi_v.view(n_edges, 3 * F))
+                    .view(n_atoms, 3, F)
+                )
         return (*out, None, None)
 
 
@@ -211,7 +231,8 @@ def painn_message(
     i: torch.Tensor, j: torch.Tensor, fused: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """PaiNN message sums (ds [N, F], dv [N, 3, F]); ``fused`` uses :class:`_FusedMessage`
-    (same values; the plain version is used while ``torch.compile`` traces, which fuses it itself)."""
+    (same values; the plain version is used while ``torch.compile`` traces, which fuses it
+    itself)."""
     if fused and not torch.compiler.is_compiling():
         return _FusedMessage.apply(phi_s, phi_vs, phi_vv, w_s, w_vs, w_vv, unit, v, i, j)
     return _message_reference(phi_s, phi_vs, phi_vv, w_s, w_vs, w_vv, unit, v, i, j)
@@ -237,7 +258,9 @@ class PaiNN(Backbone):
         # no bias: W(r) = Lin(rbf(r) u(r)) vanishes smoothly at the cutoff with the envelope u.
         # One small Linear per layer and message part: no [E, 3F] split/cat in the backward pass.
         # Layer 0 has no vector-vector part (all v are zero before the first message).
-        self.parts = [("s", "vs") if layer == 0 else ("s", "vv", "vs") for layer in range(config.layers)]
+        self.parts = [
+            ("s", "vs") if layer == 0 else ("s", "vv", "vs") for layer in range(config.layers)
+        ]
         self.filters = nn.ModuleDict(
             {f"{layer}_{part}": nn.Linear(config.n_rbf, channels, bias=False)
              for layer, parts in enumerate(self.parts) for part in parts}
@@ -257,7 +280,6 @@ class PaiNN(Backbone):
         edge_vectors: torch.Tensor,
         batch: AtomicBatch,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        n_atoms = species.shape[0]
         F = self.channels
         i, j = edge_index[0], edge_index[1]
         r = torch.linalg.norm(edge_vectors, dim=-1)
@@ -269,7 +291,9 @@ class PaiNN(Backbone):
         v: torch.Tensor | None = None  # zero before the first message
         for layer in range(self.n_layers):
             phi = dict(zip(self.parts[layer], self.phis[layer](s).split(F, dim=-1)))  # node level
-            w = {part: self.filters[f"{layer}_{part}"](radial) for part in self.parts[layer]}  # [E, F]
+            w = {
+                part: self.filters[f"{layer}_{part}"](radial) for part in self.parts[layer]
+            }  # [E, F]
             ds, dv = painn_message(phi["s"], phi["vs"], phi.get("vv"), w["s"], w["vs"], w.get("vv"),
                                    unit, v, i, j, fused=self.fused)
             s = s + ds * norm

@@ -49,11 +49,21 @@ def equilibrate(head: torch.Tensor, batch: AtomicBatch, positions: torch.Tensor,
     totals = (batch.total_charge.to(head.dtype) / config.eps_inf**0.5).unbind()
     sizes = batch.split_sizes()
     parts = [
-        qeq_charges(chi_b, j_b, r_b, cells[b], totals[b], sigma=config.les_sigma, dl=config.les_dl,
-                    method=config.les_method, solver=_solver(config, create_graph, sizes[b]),
-                    initial=guesses.get((sizes[b], chi.dtype, chi.device)) if guesses is not None else None)
-        for b, (chi_b, j_b, r_b) in enumerate(zip(chi.split(sizes), hardness.split(sizes),
-                                                  positions.split(sizes)))
+        qeq_charges(
+            chi_b,
+            j_b,
+            r_b,
+            cells[b],
+            totals[b],
+            sigma=config.les_sigma,
+            dl=config.les_dl,
+            method=config.les_method,
+            solver=_solver(config, create_graph, sizes[b]),
+            initial=guesses.get((sizes[b], chi.dtype, chi.device)) if guesses is not None else None,
+        )
+        for b, (chi_b, j_b, r_b) in enumerate(
+            zip(chi.split(sizes), hardness.split(sizes), positions.split(sizes))
+        )
     ]
     if guesses is not None:  # the next call (the next MD step) starts CG from these charges
         for size, part in zip(sizes, parts):
@@ -72,9 +82,18 @@ def qeq_long_range(terms: QeqTerms, batch: AtomicBatch, positions: torch.Tensor,
     q, chi, hardness = terms
     sizes = batch.split_sizes()
     out = [
-        qeq_energy(q_b.detach() if _solver(config, create_graph, sizes[b]) == "cg" else q_b, chi_b, j_b, r_b, cells[b], sigma=config.les_sigma, dl=config.les_dl,
-                   method=config.les_method)
-        for b, (q_b, chi_b, j_b, r_b) in enumerate(zip(q.split(sizes), chi.split(sizes),
-                                                       hardness.split(sizes), positions.split(sizes)))
+        qeq_energy(
+            q_b.detach() if _solver(config, create_graph, sizes[b]) == "cg" else q_b,
+            chi_b,
+            j_b,
+            r_b,
+            cells[b],
+            sigma=config.les_sigma,
+            dl=config.les_dl,
+            method=config.les_method,
+        )
+        for b, (q_b, chi_b, j_b, r_b) in enumerate(
+            zip(q.split(sizes), chi.split(sizes), hardness.split(sizes), positions.split(sizes))
+        )
     ]
     return torch.stack(out)

@@ -36,8 +36,8 @@ import torch
 from torch import nn
 
 from lesdistill.device import host_reads_are_free
-from lesdistill.units import BOHR_RADIUS_A, COULOMB_EV_A
 from lesdistill.errors import UserInputError
+from lesdistill.units import BOHR_RADIUS_A, COULOMB_EV_A
 
 SCREENING_LENGTH_A = 0.8854 * BOHR_RADIUS_A  # 0.46853 Å
 PHI_COEFFICIENTS = (0.18175, 0.50986, 0.28022, 0.02817)
@@ -49,7 +49,8 @@ DATA_RANGE_FACTOR = 0.999
 
 
 def zbl_energy(r: torch.Tensor, z_i: torch.Tensor, z_j: torch.Tensor) -> torch.Tensor:
-    """Unswitched ZBL pair energy (eV) at distances ``r`` (Å) for atomic numbers ``z_i``, ``z_j``."""
+    """Unswitched ZBL pair energy (eV) at distances ``r`` (Å) for atomic numbers ``z_i``,
+    ``z_j``."""
     a = SCREENING_LENGTH_A / (z_i.pow(0.23) + z_j.pow(0.23))
     x = r / a
     phi = sum(c * torch.exp(-b * x) for c, b in zip(PHI_COEFFICIENTS, PHI_EXPONENTS))
@@ -89,12 +90,16 @@ def parse_pair_key(key: str) -> tuple[int, int]:
     return low, high
 
 
-def pair_ranges(atomic_numbers: Sequence[int], ranges: dict[str, float] | None = None) -> dict[tuple[int, int], float]:
+def pair_ranges(
+    atomic_numbers: Sequence[int], ranges: dict[str, float] | None = None
+) -> dict[tuple[int, int], float]:
     """r_out (Å) for every pair (Z_a <= Z_b) of ``atomic_numbers``: ``ranges`` ({"H-O": ...}) where
     given, :func:`default_range` otherwise."""
     given = {parse_pair_key(k): float(v) for k, v in (ranges or {}).items()}
     numbers = sorted({int(z) for z in atomic_numbers})
-    return {(a, b): given.get((a, b), default_range(a, b)) for a in numbers for b in numbers if a <= b}
+    return {
+        (a, b): given.get((a, b), default_range(a, b)) for a in numbers for b in numbers if a <= b
+    }
 
 
 class ZBLRepulsion(nn.Module):
@@ -105,7 +110,9 @@ class ZBLRepulsion(nn.Module):
         ranges: r_out (Å) per pair ``{"H-O": 0.82, ...}``; missing pairs use :func:`default_range`.
     """
 
-    def __init__(self, atomic_numbers: Sequence[int], ranges: dict[str, float] | None = None) -> None:
+    def __init__(
+        self, atomic_numbers: Sequence[int], ranges: dict[str, float] | None = None
+    ) -> None:
         super().__init__()
         numbers = [int(z) for z in atomic_numbers]
         table = pair_ranges(numbers, ranges)
@@ -120,7 +127,9 @@ class ZBLRepulsion(nn.Module):
         """Largest r_out over element pairs, Å."""
         return float(self.r_out.max()) if self.r_out.numel() else 0.0
 
-    def forward(self, species: torch.Tensor, edge_index: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, species: torch.Tensor, edge_index: torch.Tensor, vectors: torch.Tensor
+    ) -> torch.Tensor:
         """species [N] element indices, edge_index [2, E] (full list), vectors [E, 3] r_j - r_i (Å)
         -> per-atom energies [N] (half of every pair on each atom), eV."""
         out = vectors.new_zeros(species.shape[0])

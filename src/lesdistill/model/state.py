@@ -27,12 +27,16 @@ class StateEmbedding(nn.Module):
     def __init__(self, feature_dim: int) -> None:
         super().__init__()
         hidden = max(feature_dim // 2, 1)
-        self.embed = nn.Sequential(nn.Linear(2, feature_dim), nn.SiLU(), nn.Linear(feature_dim, feature_dim))
+        self.embed = nn.Sequential(
+            nn.Linear(2, feature_dim), nn.SiLU(), nn.Linear(feature_dim, feature_dim)
+        )
         self.energy = nn.Sequential(nn.Linear(feature_dim, hidden), nn.SiLU(), nn.Linear(hidden, 1))
         nn.init.zeros_(self.energy[-1].weight)
         nn.init.zeros_(self.energy[-1].bias)
 
-    def forward(self, features: torch.Tensor, batch: AtomicBatch) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, features: torch.Tensor, batch: AtomicBatch
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         charge = batch.total_charge.to(features.dtype)
         spin = batch.spin_multiplicity
         unpaired = torch.zeros_like(charge) if spin is None else spin.to(features.dtype) - 1.0

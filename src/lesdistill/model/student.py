@@ -2,9 +2,9 @@ r"""The LES student: short-range backbone + latent-charge head + LES long-range 
 
 .. math::
 
-    E_b = \sum_{i\in b}\big(e_i + E^0_{Z_i} + e^\text{ZBL}_i\big) + E_\text{LES}(\{q_i\}_{i\in b}),\qquad
-    \mathbf F_i=-\partial E/\partial\mathbf r_i,\qquad
-    \sigma_b=\frac1{V_b}\,\partial E_b/\partial\varepsilon
+    E_b = \sum_{i\in b}\big(e_i + E^0_{Z_i} + e^\text{ZBL}_i\big) + E_\text{LES}(\{q_i\}_{i\in
+    b}),\qquad \mathbf F_i=-\partial E/\partial\mathbf r_i,\qquad \sigma_b=\frac1{V_b}\,\partial
+    E_b/\partial\varepsilon
 
 :math:`e_i` per-atom short-range energies from the backbone, :math:`E^0_Z` per-element reference
 energies (buffers, fitted by least squares, :func:`fit_reference_energies`), :math:`e^\text{ZBL}_i`
@@ -89,7 +89,9 @@ class StudentModel(nn.Module):
         if not isinstance(config, StudentConfig):
             raise TypeError(f"config must be a StudentConfig, got {type(config).__name__}")
         if not config.elements:
-            raise ValueError("StudentConfig.elements is empty; give the elements of the training set")
+            raise ValueError(
+                "StudentConfig.elements is empty; give the elements of the training set"
+            )
         self.config = config
         #: plain-type training metadata (teacher, data hashes, ...), saved in the checkpoint
         self.metadata: dict[str, object] = {}
@@ -110,7 +112,9 @@ class StudentModel(nn.Module):
         for index, z in enumerate(config.atomic_numbers):
             z_to_index[z] = index
         self.register_buffer("z_to_index", z_to_index, persistent=False)
-        self.register_buffer("reference_energies", torch.zeros(len(config.elements), dtype=torch.float64))
+        self.register_buffer(
+            "reference_energies", torch.zeros(len(config.elements), dtype=torch.float64)
+        )
         self.repulsion: ZBLRepulsion | None = None
         self._build_repulsion()
         self.to(config.torch_dtype)
@@ -192,7 +196,12 @@ class StudentModel(nn.Module):
         calculator, torch-sim) pays that device sync only for the first step."""
         key = memory_key(numbers)
         memo = getattr(self, "_species_memo", None)
-        if key is not None and memo is not None and memo[0] == key and memo[2].device == self.device:
+        if (
+            key is not None
+            and memo is not None
+            and memo[0] == key
+            and memo[2].device == self.device
+        ):
             return memo[2]
         species = self._checked_species(numbers)
         if key is not None:
@@ -201,7 +210,9 @@ class StudentModel(nn.Module):
 
     def _checked_species(self, numbers: torch.Tensor) -> torch.Tensor:
         if numbers.numel() and (numbers.min() < 1 or numbers.max() > 118):
-            raise ValueError(f"atomic numbers must be in 1..118, got {sorted(set(numbers.tolist()))}")
+            raise ValueError(
+                f"atomic numbers must be in 1..118, got {sorted(set(numbers.tolist()))}"
+            )
         species = self.z_to_index[numbers]
         if species.numel() and bool((species < 0).any()):
             from ase.data import chemical_symbols
@@ -219,14 +230,19 @@ class StudentModel(nn.Module):
             batch = batch.to(self.device, self.dtype)
         return batch
 
-    def _edge_vectors(self, batch: AtomicBatch, positions: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
+    def _edge_vectors(
+        self, batch: AtomicBatch, positions: torch.Tensor, cell: torch.Tensor
+    ) -> torch.Tensor:
         i, j = batch.edge_index[0], batch.edge_index[1]
         edge_cell = cell.index_select(0, batch.batch.index_select(0, i))
         shift = torch.einsum("ek,ekl->el", batch.shifts, edge_cell)
         return positions.index_select(0, j) - positions.index_select(0, i) + shift
 
     def _cells(self, cell: torch.Tensor, batch: AtomicBatch) -> list[torch.Tensor | None]:
-        return [right_handed(cell[b]) if p else None for b, p in enumerate(batch.pbc.any(dim=1).tolist())]
+        return [
+            right_handed(cell[b]) if p else None
+            for b, p in enumerate(batch.pbc.any(dim=1).tolist())
+        ]
 
     def _qeq(self, features: torch.Tensor, batch: AtomicBatch, positions: torch.Tensor,
              cell: torch.Tensor, create_graph: bool) -> Any:
@@ -236,16 +252,31 @@ class StudentModel(nn.Module):
         head = self.charge_head(features)
         if not hasattr(self, "_qeq_guesses"):
             self._qeq_guesses: dict[Any, torch.Tensor] = {}  # CG warm starts (inference only)
-        return equilibrate(head, batch, positions, self._cells(cell, batch), self.config, create_graph,
-                           self._qeq_guesses)
+        return equilibrate(
+            head,
+            batch,
+            positions,
+            self._cells(cell, batch),
+            self.config,
+            create_graph,
+            self._qeq_guesses,
+        )
 
-    def _qeq_long_range(self, features: torch.Tensor, batch: AtomicBatch, positions: torch.Tensor,
-                        cell: torch.Tensor, create_graph: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    def _qeq_long_range(
+        self,
+        features: torch.Tensor,
+        batch: AtomicBatch,
+        positions: torch.Tensor,
+        cell: torch.Tensor,
+        create_graph: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(Qeq charges [N], E_Qeq per structure [B]) at these (possibly strained) coordinates."""
         from lesdistill.model.qeq_head import qeq_long_range
 
         terms = self._qeq(features, batch, positions, cell, create_graph)
-        energy = qeq_long_range(terms, batch, positions, self._cells(cell, batch), self.config, create_graph)
+        energy = qeq_long_range(
+            terms, batch, positions, self._cells(cell, batch), self.config, create_graph
+        )
         return terms[0], energy
 
     def _charges(self, features: torch.Tensor, batch: AtomicBatch) -> torch.Tensor:
@@ -270,7 +301,9 @@ class StudentModel(nn.Module):
 
         # structure sizes and pbc from host copies kept per tensor: no device sync per step;
         # the values were validated where the batch was built
-        sizes = [positions.shape[0]] if batch.num_structures == 1 else list(host_values(batch.n_atoms))
+        sizes = (
+            [positions.shape[0]] if batch.num_structures == 1 else list(host_values(batch.n_atoms))
+        )
         periodic = [any(row) for row in host_values(batch.pbc)]
         out = []
         channels = q.unsqueeze(-1) if q.dim() == 1 else q  # [N, n_q]: one LES energy each
@@ -358,13 +391,17 @@ class StudentModel(nn.Module):
             pos_leaf = pos_leaf.detach().requires_grad_(True)
         positions, cell, strain = pos_leaf, batch.cell, None
         if compute_stress:
-            strain = torch.zeros(n_struct, 3, 3, dtype=self.dtype, device=self.device, requires_grad=True)
+            strain = torch.zeros(
+                n_struct, 3, 3, dtype=self.dtype, device=self.device, requires_grad=True
+            )
             sym = 0.5 * (strain + strain.transpose(1, 2))
             positions = positions + torch.einsum("nk,nkl->nl", positions, sym[batch.batch])
             cell = cell + torch.bmm(cell, sym)
         strained = batch.replace(positions=positions, cell=cell)
         vectors = self._edge_vectors(batch, positions, cell)
-        features, atomic = self._backbone(eager=create_graph)(species, batch.edge_index, vectors, strained)
+        features, atomic = self._backbone(eager=create_graph)(
+            species, batch.edge_index, vectors, strained
+        )
         atomic = atomic + self.reference_energies[species]
         if self.state is not None:  # total charge / spin embedding
             features, state_energy = self.state(features, batch)
@@ -394,8 +431,13 @@ class StudentModel(nn.Module):
         }
         inputs = ([pos_leaf] if compute_forces else []) + ([strain] if strain is not None else [])
         if inputs:
-            grads = torch.autograd.grad(energy.sum(), inputs, create_graph=create_graph,
-                                        retain_graph=create_graph or retain_graph, allow_unused=True)
+            grads = torch.autograd.grad(
+                energy.sum(),
+                inputs,
+                create_graph=create_graph,
+                retain_graph=create_graph or retain_graph,
+                allow_unused=True,
+            )
             grads = [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, grads)]
             if compute_forces:
                 out[keys.FORCES] = -grads[0]
@@ -404,7 +446,9 @@ class StudentModel(nn.Module):
                 periodic = batch.pbc.all(dim=1)
                 safe_volume = torch.where(periodic, volume, torch.ones_like(volume))
                 stress = grads[-1] / safe_volume[:, None, None]
-                out[keys.STRESS] = torch.where(periodic[:, None, None], stress, torch.zeros_like(stress))
+                out[keys.STRESS] = torch.where(
+                    periodic[:, None, None], stress, torch.zeros_like(stress)
+                )
         return out
 
 
@@ -413,7 +457,8 @@ def fit_reference_energies(
     energies: Sequence[float],
     elements: Sequence[str] | None = None,
 ) -> dict[str, float]:
-    r"""Per-element reference energies E0 (eV/atom) by least squares: :math:`E_s\approx\sum_Z n_{sZ}E^0_Z`.
+    r"""Per-element reference energies E0 (eV/atom) by least squares: :math:`E_s\approx\sum_Z
+    n_{sZ}E^0_Z`.
 
     Args:
         structures: ASE Atoms or arrays of atomic numbers, one per structure.
@@ -427,7 +472,9 @@ def fit_reference_energies(
     """
     from ase.data import atomic_numbers, chemical_symbols
 
-    numbers_list = [np.asarray(getattr(s, "numbers", s), dtype=np.int64).reshape(-1) for s in structures]
+    numbers_list = [
+        np.asarray(getattr(s, "numbers", s), dtype=np.int64).reshape(-1) for s in structures
+    ]
     energies_arr = np.asarray(energies, dtype=np.float64).reshape(-1)
     if len(numbers_list) != len(energies_arr):
         raise ValueError(f"got {len(numbers_list)} structures but {len(energies_arr)} energies")
@@ -447,7 +494,9 @@ def fit_reference_energies(
         for z in numbers:
             if int(z) not in column:
                 symbol = chemical_symbols[int(z)]
-                raise ValueError(f"structure {row} contains {symbol}, not in elements {list(elements)}")
+                raise ValueError(
+                    f"structure {row} contains {symbol}, not in elements {list(elements)}"
+                )
             counts[row, column[int(z)]] += 1
     solution, *_ = np.linalg.lstsq(counts, energies_arr, rcond=None)
     return {e: float(v) for e, v in zip(elements, solution)}

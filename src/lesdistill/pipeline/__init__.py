@@ -29,7 +29,14 @@ from lesdistill.config import RunConfig, config_to_dict
 from lesdistill.pipeline import layout as L
 from lesdistill.pipeline.runner import Stage, StageResult, run_stages, stage_timings
 
-__all__ = ["STAGE_NAMES", "hash_view", "make_stages", "run_pipeline", "report_path", "stage_timings"]
+__all__ = [
+    "STAGE_NAMES",
+    "hash_view",
+    "make_stages",
+    "run_pipeline",
+    "report_path",
+    "stage_timings",
+]
 
 STAGE_NAMES = ("build", "sample", "train", "finetune", "evaluate", "md", "ir", "vdos", "report")
 
@@ -77,7 +84,8 @@ def evaluate_payload(cfg: RunConfig) -> Any:
 def make_stages() -> list[Stage]:
     """The pipeline's stages (functions are imported lazily when a stage runs)."""
     from lesdistill.pipeline import stage_ir, stage_report, stage_vdos
-    from lesdistill.pipeline import stages_data as D, stages_physics as P
+    from lesdistill.pipeline import stages_data as D
+    from lesdistill.pipeline import stages_physics as P
 
     def c(x: Any) -> Any:
         return hash_view(x)

@@ -23,7 +23,11 @@ TRAIN, VALID, TEST = "sample/train.extxyz", "sample/valid.extxyz", "sample/test.
 TEACHER_JSON = "sample/teacher.json"
 STUDENT = "train/best.pt"
 CURVE = "train/learning_curve.csv"
-FT_STUDENT, FT_METRICS, FT_TEST = "finetune/best.pt", "finetune/metrics.json", "finetune/test.extxyz"
+FT_STUDENT, FT_METRICS, FT_TEST = (
+    "finetune/best.pt",
+    "finetune/metrics.json",
+    "finetune/test.extxyz",
+)
 FT_FRACTIONS = "finetune/fractions"
 EVAL_METRICS, PARITY = "evaluate/metrics.json", "evaluate/parity.npz"
 MD_START, TRAJ, MD_MIRROR = "md/start.extxyz", "md/traj", "md/mirror"

@@ -46,8 +46,8 @@ HEARTBEAT_S = 10.0  # seconds between writes of a running stage's elapsed time
 class Stage:
     """One pipeline stage.
 
-    ``run(ctx)`` does the work, writing only into ``ctx.stage_dir``; ``config_sections`` are the
-    parts of the config it reads (``hash_payload(config)`` returns them as plain data);
+    ``run(ctx)`` does the work, writing only into ``ctx.stage_dir``; ``hash_payload(config)``
+    returns the parts of the config it reads, as plain data (a change re-runs the stage);
     ``inputs`` are files or folders (relative to the output folder) written by earlier stages;
     ``outputs`` are files (relative to ``stage_dir``) that must exist when it is done.
     """
@@ -203,7 +203,11 @@ def run_stages(stages: Sequence[Stage], config: Any, out_dir: str | Path, *,
             raise RuntimeError(f"stage '{stage.name}' finished without writing {missing}")
         seconds = clock.finish("done", outputs=outputs)
         total = _total(clock.attempts)
-        earlier = f", {total:.1f} s over {len(clock.attempts)} attempts" if len(clock.attempts) > 1 else ""
+        earlier = (
+            f", {total:.1f} s over {len(clock.attempts)} attempts"
+            if len(clock.attempts) > 1
+            else ""
+        )
         log(f"{tag}: done in {seconds:.1f} s{earlier}")
         results.append(StageResult(stage.name, "ran", seconds, reason))
     return results
@@ -282,7 +286,8 @@ class _AttemptClock:
 
 
 def stage_attempts(stages: Sequence[Stage], out_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
-    """The attempts (``started``, ``seconds``, ``outcome``) of each finished stage, in stage order."""
+    """The attempts (``started``, ``seconds``, ``outcome``) of each finished stage, in stage
+    order."""
     out = Path(out_dir)
     found = {}
     for stage in stages:

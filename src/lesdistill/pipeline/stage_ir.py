@@ -49,9 +49,15 @@ def _finite(x: float | None) -> float | None:
 def run_ir(ctx: StageContext) -> None:
     from lesdistill.md import load_trajectory
     from lesdistill.spectra.ir import ir_spectrum
-    from lesdistill.spectra.peaks import (REFERENCE_CITATION, REFERENCE_FILES,
-                                          compare_with_reference, format_peak_table,
-                                          integrated_intensity, load_reference, write_peak_csv)
+    from lesdistill.spectra.peaks import (
+        REFERENCE_CITATION,
+        REFERENCE_FILES,
+        compare_with_reference,
+        format_peak_table,
+        integrated_intensity,
+        load_reference,
+        write_peak_csv,
+    )
 
     cfg: RunConfig = ctx.config
     irc = cfg.ir

@@ -17,13 +17,26 @@ import numpy as np
 
 from lesdistill import __version__, keys
 from lesdistill.config import RunConfig, config_to_dict
-from lesdistill.pipeline.layout import BEC_JSON, IR_JSON, MD_MIRROR
+from lesdistill.pipeline.layout import (
+    BEC_JSON,
+    CURVE,
+    EVAL_METRICS,
+    FRAMES,
+    FT_METRICS,
+    IR_JSON,
+    MD_MIRROR,
+    PARITY,
+    TEACHER_JSON,
+    TEST,
+    TRAIN,
+    TRAJ,
+    VALID,
+    VDOS_JSON,
+    VDOS_PNG,
+)
 from lesdistill.pipeline.runner import StageContext, finished_stage_times
-from lesdistill.pipeline.stages_data import (CURVE, FRAMES, FT_METRICS, TEACHER_JSON, TEST, TRAIN,
-                                             VALID, read_frames)
-from lesdistill.pipeline.stages_physics import (BEC_PARITY, EVAL_METRICS, PARITY, TRAJ,
-                                                teacher_segment)
-from lesdistill.pipeline.stage_vdos import VDOS_JSON, VDOS_PNG
+from lesdistill.pipeline.stages_data import read_frames
+from lesdistill.pipeline.stages_physics import BEC_PARITY, teacher_segment
 from lesdistill.sampling.snapshots import is_snapshot
 from lesdistill.spectra.bec import diagonals_by_element
 

@@ -23,7 +23,6 @@ from lesdistill.pipeline.runner import StageContext
 from lesdistill.pipeline.stages_data import FRAMES, final_student, read_frames
 from lesdistill.pipeline.stages_physics import teacher_segment
 
-
 __all__ = ["VDOS_JSON", "VDOS_PNG", "run_vdos", "vdos_png"]
 
 

@@ -24,11 +24,16 @@ from lesdistill import keys
 from lesdistill.config import RunConfig
 from lesdistill.errors import UserInputError
 from lesdistill.fileio import atomic_path, write_text_atomic
-from lesdistill.pipeline.layout import (CURVE, FRAMES, FT_FRACTIONS, FT_METRICS, FT_STUDENT,
-                                         FT_TEST, STRUCTURE, STUDENT, TEACHER_JSON, TEST, TRAIN,
-                                         VALID)
+from lesdistill.pipeline.layout import (
+    FRAMES,
+    FT_FRACTIONS,
+    FT_STUDENT,
+    STRUCTURE,
+    STUDENT,
+    TRAIN,
+    VALID,
+)
 from lesdistill.pipeline.runner import StageContext
-
 
 
 def final_student(cfg: RunConfig) -> str:

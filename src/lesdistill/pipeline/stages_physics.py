@@ -22,10 +22,9 @@ import numpy as np
 from lesdistill import keys
 from lesdistill.config import RunConfig
 from lesdistill.fileio import atomic_path, write_text_atomic
-from lesdistill.pipeline.layout import EVAL_METRICS, MD_START, PARITY, STUDENT, TRAJ
+from lesdistill.pipeline.layout import FRAMES, STRUCTURE, STUDENT, TEST
 from lesdistill.pipeline.runner import StageContext
-from lesdistill.pipeline.stages_data import (FRAMES, STRUCTURE, TEST, final_student, read_frames,
-                                             write_frames)
+from lesdistill.pipeline.stages_data import final_student, read_frames, write_frames
 from lesdistill.sampling.snapshots import is_snapshot
 
 BEC_BENCH = "bec_benchmark"  # folder inside evaluate/: bec_benchmark.json/.txt, bec_parity.png

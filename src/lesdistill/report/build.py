@@ -14,13 +14,15 @@ section is optional; a missing section is left out of the page. Keys of ``data``
 - ``ir``: {"wavenumber_cm", "n_alpha_per_cm", "error", "reference": {"wavenumber_cm",
   "n_alpha_per_cm", "label"}, "peaks": [rows], "sum_rule": {...}, "dielectric": {"static":
   {...}, "omega": {"wavenumber_cm", "real", "imag", ...}} or {"skipped": reason}}; with
-  per-frame groups ``"groups"`` and in paper style ``"paper"`` (:mod:`lesdistill.report.ir_sections`)
+  per-frame groups ``"groups"`` and in paper style ``"paper"``
+  (:mod:`lesdistill.report.ir_sections`)
 - ``bec_benchmark``, ``vdos``: see :mod:`lesdistill.report.benchmark_sections`
 - ``warnings``: [text] shown first; ``md``: student MD summary (drift, mean temperature)
 - ``speed``: [{"model", "n_atoms", "ms_per_step", ...}]; ``finetune``: {"before": {...},
   "after": {...}, "fractions": {"curve", "n_test", "folder"} (the fraction sweep,
-  :mod:`lesdistill.analysis.finetune_fractions`), ...}; ``timings_s``: {stage: seconds over all attempts};
-  ``timings_last_attempt_s``: {stage: seconds of the last attempt}; ``timings_attempts``: {stage: n}; ``config``: the run config
+  :mod:`lesdistill.analysis.finetune_fractions`), ...}; ``timings_s``: {stage: seconds over all
+  attempts}; ``timings_last_attempt_s``: {stage: seconds of the last attempt}; ``timings_attempts``:
+  {stage: n}; ``config``: the run config
 """
 
 from __future__ import annotations
@@ -86,10 +88,15 @@ def _section_overview(data: Mapping[str, Any]) -> Section | None:
         rows = [[k, v, last.get(k, v), n.get(k, 1)] for k, v in t.items()]
         rows.append(["total", sum(t.values()), sum(last.get(k, v) for k, v in t.items()),
                      sum(n.get(k, 1) for k in t)])
-        tables.append(Table(["stage", "wall time, all attempts (s)", "last attempt (s)", "attempts"],
-                            rows, "stage wall times: every attempt on the same inputs counts, "
-                                  "killed ones included; the last attempt is the uninterrupted cost "
-                                  "only when there was one attempt"))
+        tables.append(
+            Table(
+                ["stage", "wall time, all attempts (s)", "last attempt (s)", "attempts"],
+                rows,
+                "stage wall times: every attempt on the same inputs counts, "
+                "killed ones included; the last attempt is the uninterrupted cost "
+                "only when there was one attempt",
+            )
+        )
     return Section("Teacher, student and data", tables=tables) if tables else None
 
 
@@ -101,7 +108,9 @@ _CURVE_NOTE = ("Train errors are running means over each epoch's optimizer steps
                "difference between the two sets.")
 
 
-def _final_markers(final: Mapping[str, Any], part: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
+def _final_markers(
+    final: Mapping[str, Any], part: Mapping[str, Any]
+) -> dict[str, tuple[float, float]]:
     """Markers for the learning curve: the final EMA student's error on each set."""
     out = {}
     for which in ("train", "valid"):
@@ -109,7 +118,10 @@ def _final_markers(final: Mapping[str, Any], part: Mapping[str, Any]) -> dict[st
         for column in part:
             key = column.removeprefix(f"{which}_")
             if column.startswith(f"{which}_") and key in values:
-                out[f"{which}, final EMA student"] = (float(final.get("epoch", 0)), float(values[key]))
+                out[f"{which}, final EMA student"] = (
+                    float(final.get("epoch", 0)),
+                    float(values[key]),
+                )
     return out
 
 
@@ -223,11 +235,18 @@ def _section_teacher_md(data) -> Section | None:
     tmd = data.get("teacher_md")
     if not tmd:
         return None
-    paras = [f"Mean kinetic temperature of the recorded teacher MD frames: {tmd['mean_temperature_K']:.0f} K. "
-             "Frames are recorded only after the teacher MD passed the equilibration check (mean "
-             "temperature near the target, no potential-energy drift); 'equilibration_checked' says "
-             "whether every frame of a segment was recorded that way."]
-    return Section("Teacher MD", paras, [_nested_table(tmd["segments"], "segment", "teacher MD per segment (K)")])
+    paras = [
+        "Mean kinetic temperature of the recorded teacher MD "
+        f"frames: {tmd['mean_temperature_K']:.0f} K. "
+        "Frames are recorded only after the teacher MD passed the equilibration check (mean "
+        "temperature near the target, no potential-energy drift); 'equilibration_checked' says "
+        "whether every frame of a segment was recorded that way."
+    ]
+    return Section(
+        "Teacher MD",
+        paras,
+        [_nested_table(tmd["segments"], "segment", "teacher MD per segment (K)")],
+    )
 
 
 def _section_ir(data) -> Section | None:
@@ -301,10 +320,22 @@ def _section_finetune(data) -> Section | None:
     info = {k: v for k, v in ft.items() if k not in ("before", "after", "fractions")}
     if info:
         tables.insert(0, _kv_table(info, "fine-tuning set"))
-    figs = [Figure("finetune", F.finetune_png({"before": {k: before[k] for k in names},
-                                               "after": {k: after.get(k, math.nan) for k in names}}),
-                   "Student errors on the higher-level set before and after fine-tuning")] \
-        if names else []
+    figs = (
+        [
+            Figure(
+                "finetune",
+                F.finetune_png(
+                    {
+                        "before": {k: before[k] for k in names},
+                        "after": {k: after.get(k, math.nan) for k in names},
+                    }
+                ),
+                "Student errors on the higher-level set before and after fine-tuning",
+            )
+        ]
+        if names
+        else []
+    )
     if ft.get("fractions"):
         table, fig = _finetune_fractions(ft["fractions"])
         tables.append(table)
@@ -337,12 +368,24 @@ def _finetune_fractions(sweep: Mapping[str, Any]) -> tuple[Table, Figure]:
 def build_sections(data: Mapping[str, Any], samples: Mapping[str, Any] | None = None
                    ) -> list[Section]:
     """All report sections present in ``data`` (in reading order)."""
-    parts = [_section_warnings(data), _section_caveats(data), _section_overview(data),
-             _section_training(data, samples), _section_finetune(data), _section_charges(data, samples),
-             section_bec_benchmark(data, samples), _section_teacher_md(data), _section_rdf(data),
-             section_vdos(data, samples), _section_ir(data), section_ir_groups(data), section_water_profile(data),
-             section_ir_paper(data), _section_dielectric(data),
-             _section_speed(data)]
+    parts = [
+        _section_warnings(data),
+        _section_caveats(data),
+        _section_overview(data),
+        _section_training(data, samples),
+        _section_finetune(data),
+        _section_charges(data, samples),
+        section_bec_benchmark(data, samples),
+        _section_teacher_md(data),
+        _section_rdf(data),
+        section_vdos(data, samples),
+        _section_ir(data),
+        section_ir_groups(data),
+        section_water_profile(data),
+        section_ir_paper(data),
+        _section_dielectric(data),
+        _section_speed(data),
+    ]
     return [p for p in parts if p is not None]
 
 

@@ -183,7 +183,7 @@ _UNIT_SUFFIXES = (("_meV_atom", "meV/atom"), ("_meV_per_atom", "meV/atom"), ("_m
 
 def metric_label(name: str) -> tuple[str, str]:
     """``"force_mae_meV_A"`` -> ``("force MAE", "meV/Å")``: a metric key as title and unit."""
-    for suffix, unit in _UNIT_SUFFIXES:
+    for suffix, unit in _UNIT_SUFFIXES:  # noqa: B007 (unit is used after the break)
         if name.endswith(suffix):
             stem = name[: -len(suffix)]
             break

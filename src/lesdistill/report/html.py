@@ -18,8 +18,8 @@ __all__ = ["Figure", "Section", "Table", "render_html", "format_value"]
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 _STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;
-padding:0 1em;color:#222;line-height:1.45}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;
+margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.6em;border-bottom:2px solid #345;padding-bottom:.2em}
 h2{font-size:1.25em;margin-top:1.8em;color:#234}
 table{border-collapse:collapse;margin:.6em 0 1em 0;font-size:.92em}

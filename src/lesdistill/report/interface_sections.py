@@ -77,10 +77,18 @@ def section_water_profile(data: Mapping[str, Any]) -> Section | None:
     fig = Figure("water_profile", profile_png(profile, cuts),
                  "water density (by O) vs the distance to the nearest slab atom, per interface "
                  "(dashed: layer cuts), and along the surface normal (grey: slab)")
-    table = Table(["group", "range (Å from the surface)", "density maximum at (Å)",
-                   "maximum density (g/cm^3)", "mean density (g/cm^3)", "water molecules per frame"],
-                  layer_rows(profile["r_A"], profile["g_cm3"], cuts, groups.get("atoms_per_group") or {}),
-                  "water layers at the interface, from the student MD frames")
+    table = Table(
+        [
+            "group",
+            "range (Å from the surface)",
+            "density maximum at (Å)",
+            "maximum density (g/cm^3)",
+            "mean density (g/cm^3)",
+            "water molecules per frame",
+        ],
+        layer_rows(profile["r_A"], profile["g_cm3"], cuts, groups.get("atoms_per_group") or {}),
+        "water layers at the interface, from the student MD frames",
+    )
     paras = ["Water layers: each water O is assigned by its distance to the nearest slab atom; the "
              "cuts are the first density minima of this profile (found automatically unless given "
              "as ir.cuts_A) and are recomputed from the frames of this run: "

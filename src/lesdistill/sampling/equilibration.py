@@ -38,9 +38,15 @@ class SettleVerdict:
     reason: str
 
 
-def settled(temperatures_K: Sequence[float], potential_energies_eV: Sequence[float], target_K: float,
-            n_atoms: int, *, temperature_tolerance: float = 0.1,
-            energy_tolerance: float = 0.3) -> SettleVerdict:
+def settled(
+    temperatures_K: Sequence[float],
+    potential_energies_eV: Sequence[float],
+    target_K: float,
+    n_atoms: int,
+    *,
+    temperature_tolerance: float = 0.1,
+    energy_tolerance: float = 0.3,
+) -> SettleVerdict:
     """Whether an MD history (one value per step, the last ``window`` steps) is equilibrated.
 
     Args:
@@ -56,19 +62,25 @@ def settled(temperatures_K: Sequence[float], potential_energies_eV: Sequence[flo
     t = np.asarray(temperatures_K, dtype=float)
     e = np.asarray(potential_energies_eV, dtype=float)
     if len(t) < 4 or len(t) != len(e):
-        raise ValueError(f"need >= 4 steps of temperatures and energies of equal length, got {len(t)}, {len(e)}")
+        raise ValueError(
+            f"need >= 4 steps of temperatures and energies of equal length, got {len(t)}, {len(e)}"
+        )
     mean_t = float(t.mean())
     half = len(e) // 2
     drift = float(e[half:].mean() - e[:half].mean()) / n_atoms
     # small systems fluctuate more: never demand less than ~2 standard deviations of the window
     # mean (instantaneous relative std sqrt(2 / 3N), about one independent value per 10 steps)
-    t_tol = max(temperature_tolerance, 2.0 * (2.0 / (3.0 * n_atoms)) ** 0.5 / max(len(t) // 10, 1) ** 0.5)
+    t_tol = max(
+        temperature_tolerance, 2.0 * (2.0 / (3.0 * n_atoms)) ** 0.5 / max(len(t) // 10, 1) ** 0.5
+    )
     e_tol = max(energy_tolerance, 2.0 * (1.5 / n_atoms) ** 0.5)
     reasons = []
     if abs(mean_t - target_K) > t_tol * target_K:
         reasons.append(f"mean temperature {mean_t:.0f} K vs target {target_K:.0f} K")
     if abs(drift) > e_tol * KB_EV_PER_K * target_K:
-        reasons.append(f"potential energy drifting by {drift * 1e3:+.1f} meV/atom over {len(e)} steps")
+        reasons.append(
+            f"potential energy drifting by {drift * 1e3:+.1f} meV/atom over {len(e)} steps"
+        )
     return SettleVerdict(not reasons, mean_t, drift, "; ".join(reasons) or "settled")
 
 
@@ -92,8 +104,13 @@ class RigidWater:
     #: bond h of a molecule joins its atoms i with S[h, i] = +1 and -1 (O-H1, O-H2, H1-H2)
     S = np.array([[1.0, -1.0, 0.0], [1.0, 0.0, -1.0], [0.0, 1.0, -1.0]])
 
-    def __init__(self, n_molecules: int, bond_lengths_A: Sequence[float], tolerance_A2: float = 1e-12,
-                 max_iterations: int = 100) -> None:
+    def __init__(
+        self,
+        n_molecules: int,
+        bond_lengths_A: Sequence[float],
+        tolerance_A2: float = 1e-12,
+        max_iterations: int = 100,
+    ) -> None:
         self.n = int(n_molecules)
         self.d2 = np.asarray(bond_lengths_A, dtype=float) ** 2  # (3,) per bond of a molecule
         self.tolerance = tolerance_A2
@@ -141,7 +158,9 @@ class RigidWater:
         return {"name": "RigidWater", "kwargs": {}}
 
 
-def tip3p_start(atoms: Atoms, *, ps: float = 1.0, temperature_K: float = 300.0, seed: int = 0) -> Atoms:
+def tip3p_start(
+    atoms: Atoms, *, ps: float = 1.0, temperature_K: float = 300.0, seed: int = 0
+) -> Atoms:
     """Liquid-like start: ``ps`` of rigid TIP3P Langevin MD (2 fs steps) from ``atoms``.
 
     ``atoms`` must be a periodic water box ordered O, H, H (as :func:`lesdistill.systems.water_box`
@@ -156,8 +175,10 @@ def tip3p_start(atoms: Atoms, *, ps: float = 1.0, temperature_K: float = 300.0, 
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
     if not is_water(atoms):
-        raise UserInputError("the TIP3P pre-equilibration needs a periodic box of water molecules ordered "
-                             "O, H, H; set sampling.pre_equilibration: none for other systems")
+        raise UserInputError(
+            "the TIP3P pre-equilibration needs a periodic box of water molecules ordered "
+            "O, H, H; set sampling.pre_equilibration: none for other systems"
+        )
     if not ps > 0 or not temperature_K > 0:
         raise ValueError(f"ps and temperature_K must be positive, got {ps}, {temperature_K}")
     work = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True)

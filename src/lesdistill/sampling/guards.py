@@ -1,4 +1,5 @@
-"""Explosion guards for MD (teacher sampling and spectra MD): NaN, runaway temperature, overlapping atoms."""
+"""Explosion guards for MD (teacher sampling and spectra MD): NaN, runaway temperature, overlapping
+atoms."""
 
 from __future__ import annotations
 

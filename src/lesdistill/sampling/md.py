@@ -26,8 +26,15 @@ from ase import Atoms
 from lesdistill import keys
 from lesdistill.errors import UserInputError
 from lesdistill.sampling.guards import SamplingAborted, check_md_state
-from lesdistill.sampling.store import append_frames, frame_text, read_state, repair, state_path, write_state
 from lesdistill.sampling.settings import QUICK, THERMOSTATS, SampleSettings
+from lesdistill.sampling.store import (
+    append_frames,
+    frame_text,
+    read_state,
+    repair,
+    state_path,
+    write_state,
+)
 
 __all__ = ["QUICK", "THERMOSTATS", "SampleSettings", "sample", "structure_hash"]
 
@@ -150,8 +157,9 @@ def _with_state(atoms: Atoms, source: Atoms) -> Atoms:
 
 def _strained(start: Atoms, strain: float) -> Atoms:
     """A copy of ``start`` (with its charge state) with cell and positions scaled by 1 + strain."""
-    work = _with_state(Atoms(start.numbers, positions=start.positions, cell=start.cell, pbc=start.pbc),
-                       start)
+    work = _with_state(
+        Atoms(start.numbers, positions=start.positions, cell=start.cell, pbc=start.pbc), start
+    )
     if strain:
         work.set_cell(start.cell.array * (1.0 + strain), scale_atoms=True)
     return work
@@ -225,20 +233,42 @@ def segment_start(start: Atoms, settings: SampleSettings, seed: int, segment: in
     return _with_state(work, start)
 
 
-def segment_snapshots(start: Atoms, settings: SampleSettings, seed: int, segment: int,
-                      temperature: float, strain: float, monomer: MonomerModes, n: int) -> list[Atoms]:
+def segment_snapshots(
+    start: Atoms,
+    settings: SampleSettings,
+    seed: int,
+    segment: int,
+    temperature: float,
+    strain: float,
+    monomer: MonomerModes,
+    n: int,
+) -> list[Atoms]:
     """The ``n`` snapshot frames of a segment (:func:`lesdistill.sampling.snapshots.water_snapshots`
     from the strained ``start``; deterministic for the seed and segment)."""
     from lesdistill.sampling.snapshots import water_snapshots
 
-    snaps = water_snapshots(_strained(start, strain), monomer, n, temperature_K=temperature,
-                            interval_ps=settings.snapshot_interval_ps,
-                            first_ps=settings.pre_equilibration_ps, seed=seed * 1000 + segment + 500)
+    snaps = water_snapshots(
+        _strained(start, strain),
+        monomer,
+        n,
+        temperature_K=temperature,
+        interval_ps=settings.snapshot_interval_ps,
+        first_ps=settings.pre_equilibration_ps,
+        seed=seed * 1000 + segment + 500,
+    )
     return [_with_state(snap, start) for snap in snaps]
 
 
-def _labelled_frame(atoms: Atoms, teacher: Teacher, frame_id: int, temperature: float,
-                    strain: float, step: int, equil: tuple[int, bool], snapshot: bool = False) -> Atoms:
+def _labelled_frame(
+    atoms: Atoms,
+    teacher: Teacher,
+    frame_id: int,
+    temperature: float,
+    strain: float,
+    step: int,
+    equil: tuple[int, bool],
+    snapshot: bool = False,
+) -> Atoms:
     from ase.calculators.singlepoint import SinglePointCalculator
 
     results: dict[str, Any] = {"energy": float(atoms.get_potential_energy()),
@@ -248,11 +278,19 @@ def _labelled_frame(atoms: Atoms, teacher: Teacher, frame_id: int, temperature: 
     frame = _with_state(Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell,
                               pbc=atoms.pbc), atoms)
     frame.wrap()
-    frame.info.update({keys.TEACHER: teacher.name, keys.FRAME_ID: int(frame_id),
-                       keys.TEMPERATURE_K: float(temperature),
-                       keys.MD_TEMPERATURE_K: float(temperature if snapshot else atoms.get_temperature()),
-                       "strain": float(strain), "md_step": int(step), "equilibration_steps": int(equil[0]),
-                       keys.EQUILIBRATED: bool(equil[1]), keys.ORIGIN: "snapshot" if snapshot else "md"})
+    frame.info.update(
+        {
+            keys.TEACHER: teacher.name,
+            keys.FRAME_ID: int(frame_id),
+            keys.TEMPERATURE_K: float(temperature),
+            keys.MD_TEMPERATURE_K: float(temperature if snapshot else atoms.get_temperature()),
+            "strain": float(strain),
+            "md_step": int(step),
+            "equilibration_steps": int(equil[0]),
+            keys.EQUILIBRATED: bool(equil[1]),
+            keys.ORIGIN: "snapshot" if snapshot else "md",
+        }
+    )
     frame.calc = SinglePointCalculator(frame, **results)
     return frame
 
@@ -297,8 +335,16 @@ def _run_segments(start: Atoms, teacher: Teacher, out: Path, sidecar: Path, run:
                     from lesdistill.sampling.snapshots import monomer_modes
 
                     monomer = monomer_modes(teacher.calculator, periodic=teacher.info.periodic)
-                snaps = segment_snapshots(start, settings, run.seed, seg, temperature, strain, monomer,
-                                          snap_end - first_id)
+                snaps = segment_snapshots(
+                    start,
+                    settings,
+                    run.seed,
+                    seg,
+                    temperature,
+                    strain,
+                    monomer,
+                    snap_end - first_id,
+                )
                 for frame_id in range(done, snap_end):
                     work = snaps[frame_id - first_id]
                     work.calc = teacher.calculator
@@ -324,7 +370,10 @@ def _run_segments(start: Atoms, teacher: Teacher, out: Path, sidecar: Path, run:
                 work.set_momenta(np.array(state["momenta"], dtype=float))
                 rng.bit_generator.state = state["rng"]
                 step = int(state["step"])
-                equil = (int(state.get("equilibration_steps", 0)), bool(state.get("equilibrated", False)))
+                equil = (
+                    int(state.get("equilibration_steps", 0)),
+                    bool(state.get("equilibrated", False)),
+                )
             else:
                 MaxwellBoltzmannDistribution(work, temperature_K=temperature, rng=rng)
                 Stationary(work)
@@ -374,7 +423,8 @@ def _equilibrate(dyn: Any, work: Atoms, temperature: float, settings: SampleSett
                                  energy_tolerance=settings.settle_energy_tolerance, step_hook=hook)
     if verdict is not None and not verdict.ok:
         raise SamplingAborted(
-            f"teacher MD segment {seg + 1} ({temperature:.0f} K, strain {strain:+.3f}) did not settle "
+            f"teacher MD segment {seg + 1} ({temperature:.0f} "
+            f"K, strain {strain:+.3f}) did not settle "
             f"within {steps} steps ({verdict.reason}); its frames were not recorded. Raise "
             "max_equilibration_steps, relax the start (relax / pre_equilibration: tip3p for water) "
             "or check the teacher"

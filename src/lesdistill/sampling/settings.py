@@ -44,15 +44,24 @@ class SampleSettings(Settings):
     relax_steps: int = setting(200, "at most this many pre-relaxation steps")
     max_temperature_factor: float = setting(3.0, "abort when T exceeds this x the target")
     min_distance_A: float = setting(0.5, "abort when two atoms come closer (Å)")
-    pre_equilibration: str = setting("none", "none | tip3p: every segment starts from its own rigid-TIP3P "
-                                     "liquid (water boxes only; no teacher calls)")
+    pre_equilibration: str = setting(
+        "none",
+        "none | tip3p: every segment starts from its own rigid-TIP3P "
+        "liquid (water boxes only; no teacher calls)",
+    )
     pre_equilibration_ps: float = setting(1.0, "TIP3P MD per segment start (ps)")
-    snapshot_fraction: float = setting(0.0, "fraction of each segment's frames drawn as independent "
-                                       "TIP3P liquid snapshots in the teacher's thermal molecular "
-                                       "geometry, one teacher call each (needs pre_equilibration: tip3p)")
+    snapshot_fraction: float = setting(
+        0.0,
+        "fraction of each segment's frames drawn as independent "
+        "TIP3P liquid snapshots in the teacher's thermal molecular "
+        "geometry, one teacher call each (needs pre_equilibration: tip3p)",
+    )
     snapshot_interval_ps: float = setting(0.05, "TIP3P MD between two snapshots (ps)")
-    settle_window: int = setting(0, "equilibration check over the last N MD steps: <T> near the "
-                                 "target, no energy drift (0: no check; the demo and water configs use 20-40)")
+    settle_window: int = setting(
+        0,
+        "equilibration check over the last N MD steps: <T> near the "
+        "target, no energy drift (0: no check; the demo and water configs use 20-40)",
+    )
     max_equilibration_steps: int = setting(400, "record nothing if the MD has not settled after "
                                            "this many steps")
     settle_temperature_tolerance: float = setting(0.1, "allowed |<T> - target| / target")
@@ -73,18 +82,28 @@ class SampleSettings(Settings):
                                 f"{self.strains!r}")
         one_of(self, "thermostat", THERMOSTATS)
         one_of(self, "pre_equilibration", PRE_EQUILIBRATIONS)
-        positive(self, "pre_equilibration_ps", "settle_temperature_tolerance", "settle_energy_tolerance",
-                 "snapshot_interval_ps")
+        positive(
+            self,
+            "pre_equilibration_ps",
+            "settle_temperature_tolerance",
+            "settle_energy_tolerance",
+            "snapshot_interval_ps",
+        )
         if not 0.0 <= self.snapshot_fraction <= 1.0:
             raise SettingsError("snapshot_fraction", f"snapshot_fraction must be in [0, 1], got "
                                 f"{self.snapshot_fraction}")
         if self.snapshot_fraction > 0 and self.pre_equilibration != "tip3p":
-            raise SettingsError("snapshot_fraction", "snapshots need pre_equilibration: tip3p (water "
-                                "boxes); set snapshot_fraction: 0 for other systems")
+            raise SettingsError(
+                "snapshot_fraction",
+                "snapshots need pre_equilibration: tip3p (water "
+                "boxes); set snapshot_fraction: 0 for other systems",
+            )
         positive(self, "settle_window", "max_equilibration_steps", strict=False)
         if 0 < self.settle_window < 4:
-            raise SettingsError("settle_window", f"settle_window must be 0 (no check) or >= 4 steps, "
-                                f"got {self.settle_window}")
+            raise SettingsError(
+                "settle_window",
+                f"settle_window must be 0 (no check) or >= 4 steps, got {self.settle_window}",
+            )
         if self.max_equilibration_steps < self.equilibration_steps:
             raise SettingsError("max_equilibration_steps", f"max_equilibration_steps "
                                 f"({self.max_equilibration_steps}) must be >= equilibration_steps "

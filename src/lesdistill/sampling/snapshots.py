@@ -75,8 +75,15 @@ def _wavenumber_cm(omega2: np.ndarray) -> np.ndarray:
     return omega_per_s / (2.0 * np.pi * units._c * 100.0)
 
 
-def monomer_modes(calculator: object, *, periodic: bool = True, box_A: float = 12.0,
-                  fmax_eV_A: float = 1e-3, max_steps: int = 300, delta_A: float = 5e-3) -> MonomerModes:
+def monomer_modes(
+    calculator: object,
+    *,
+    periodic: bool = True,
+    box_A: float = 12.0,
+    fmax_eV_A: float = 1e-3,
+    max_steps: int = 300,
+    delta_A: float = 5e-3,
+) -> MonomerModes:
     """Relax one water molecule with ``calculator`` (an ASE calculator) and get its normal modes.
 
     The molecule sits in a cubic box of ``box_A`` (periodic if ``periodic``: teachers that only
@@ -98,8 +105,10 @@ def monomer_modes(calculator: object, *, periodic: bool = True, box_A: float = 1
     pos = mol.positions.copy()
     d1, d2 = np.linalg.norm(pos[1] - pos[0]), np.linalg.norm(pos[2] - pos[0])
     if not (0.8 < d1 < 1.2 and 0.8 < d2 < 1.2):
-        raise UserInputError(f"the teacher does not hold a water molecule together (O-H {d1:.2f} and "
-                             f"{d2:.2f} Å after relaxation); use sampling without snapshots for it")
+        raise UserInputError(
+            f"the teacher does not hold a water molecule together (O-H {d1:.2f} and "
+            f"{d2:.2f} Å after relaxation); use sampling without snapshots for it"
+        )
     hess = np.zeros((9, 9))
     for k in range(9):
         a, c = divmod(k, 3)
@@ -118,12 +127,21 @@ def monomer_modes(calculator: object, *, periodic: bool = True, box_A: float = 1
     omega2, modes = evals[-3:], evecs[:, -3:].T
     wn = _wavenumber_cm(omega2)
     if not np.all(wn > 300.0):
-        raise UserInputError(f"the teacher's water molecule has vibrations at {np.round(wn, 0).tolist()} "
-                             "cm^-1 (not a stable molecule); use sampling without snapshots for it")
+        raise UserInputError(
+            f"the teacher's water molecule has vibrations at {np.round(wn, 0).tolist()} "
+            "cm^-1 (not a stable molecule); use sampling without snapshots for it"
+        )
     u, v = pos[1] - pos[0], pos[2] - pos[0]
     angle = float(np.degrees(np.arccos(np.dot(u, v) / (d1 * d2))))
-    return MonomerModes(positions_A=pos - mol.get_center_of_mass(), masses_amu=masses, omega2=omega2,
-                        modes=modes, wavenumbers_cm=wn, r_oh_A=float(0.5 * (d1 + d2)), angle_deg=angle)
+    return MonomerModes(
+        positions_A=pos - mol.get_center_of_mass(),
+        masses_amu=masses,
+        omega2=omega2,
+        modes=modes,
+        wavenumbers_cm=wn,
+        r_oh_A=float(0.5 * (d1 + d2)),
+        angle_deg=angle,
+    )
 
 
 def _kabsch(reference: np.ndarray, target: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -177,6 +195,8 @@ def water_snapshots(start: Atoms, monomer: MonomerModes, n: int, *, temperature_
     current = tip3p_start(start, ps=first_ps, temperature_K=temperature_K, seed=seed)
     for k in range(n):
         if k:
-            current = tip3p_start(current, ps=interval_ps, temperature_K=temperature_K, seed=seed + 7919 * k)
+            current = tip3p_start(
+                current, ps=interval_ps, temperature_K=temperature_K, seed=seed + 7919 * k
+            )
         frames.append(thermal_water(current, monomer, temperature_K, rng))
     return frames

@@ -137,4 +137,6 @@ def read_state(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     try:
         return json.loads(p.read_text(encoding="utf-8"))
     except json.JSONDecodeError:
-        raise UserInputError(f"{p}: corrupted state file; delete it to start the job again") from None
+        raise UserInputError(
+            f"{p}: corrupted state file; delete it to start the job again"
+        ) from None

@@ -11,8 +11,9 @@ it is the time integral of the stored dipole current, M(t) = M(0) + integral_0^t
 (trapezoid rule over the frames; the unknown M(0) drops out of the variance). The integral is
 exact up to O(dt^2) bounded error for NVE production (the trapezoid errors of velocity Verlet
 telescope); stochastic production (Langevin) adds a random walk whose variance grows as
-T_run gamma dt_frame^2 (kT/m), so use NVE (or a weak thermostat) for eps_0. An ionic conductor (or proton transfer across the cell) makes M
-diffuse: eps_0 then grows with the run length instead of converging (see the convergence table).
+T_run gamma dt_frame^2 (kT/m), so use NVE (or a weak thermostat) for eps_0. An ionic conductor (or
+proton transfer across the cell) makes M diffuse: eps_0 then grows with the run length instead of
+converging (see the convergence table).
 
 Frequency-dependent dielectric function, from the same windowed current autocorrelation
 C(t) = <Mdot(0).Mdot(t)> w(t) as the IR spectrum (classical linear response, e^{+i omega t}):

@@ -217,23 +217,27 @@ def ir_spectrum(source: Any, settings: IRSettings | None = None, *,
     """IR absorption n*alpha (cm^-1) of one or several trajectories (paths or Trajectory).
 
     settings: the method (:class:`IRSettings`; default: its defaults); keyword ``overrides``
-    change single fields (``ir_spectrum(traj, n_blocks=4)``). temperature_K: K (default: the mean kinetic temperature of the stored frames, which is the
-    temperature of the velocities in NVE production; the run's target if no kinetic energies are
-    stored). volume_A3: Å^3 (default: mean cell volume;
-    required for non-periodic data). window: "hann" | "gaussian" | "none"; window_ps: its width
-    (default min(1 ps, half a block)); every block must be at least twice the longest lag used.
-    correction: see module docstring. n_blocks: each trajectory is split into this many blocks;
-    the spectrum is their mean, ``error`` the standard error (NaN for one block in total).
-    groups: stored group currents to decompose into (True: all); group_mode "cross" (FT of the
-    even part of <Mdot_G(0).Mdot(t)>, additive over a partition) or "self" (<Mdot_G.Mdot_G>;
-    the remainder total - sum of self spectra, the cross terms, is returned as ``cross_terms``).
-    max_wavenumber_cm: output cut (None: Nyquist). sum_z2_over_m: sum_i <|Z_i|^2/m_i> (e^2/amu)
-    for the sum-rule check if the trajectories hold no Born effective charges.
+    change single fields (``ir_spectrum(traj, n_blocks=4)``). temperature_K: K (default: the mean
+    kinetic temperature of the stored frames, which is the temperature of the velocities in NVE
+    production; the run's target if no kinetic energies are stored). volume_A3: Å^3 (default: mean
+    cell volume; required for non-periodic data). window: "hann" | "gaussian" | "none"; window_ps:
+    its width (default min(1 ps, half a block)); every block must be at least twice the longest lag
+    used. correction: see module docstring. n_blocks: each trajectory is split into this many
+    blocks; the spectrum is their mean, ``error`` the standard error (NaN for one block in total).
+    groups: stored group currents to decompose into (True: all); group_mode "cross" (FT of the even
+    part of <Mdot_G(0).Mdot(t)>, additive over a partition) or "self" (<Mdot_G.Mdot_G>; the
+    remainder total - sum of self spectra, the cross terms, is returned as ``cross_terms``).
+    max_wavenumber_cm: output cut (None: Nyquist). sum_z2_over_m: sum_i <|Z_i|^2/m_i> (e^2/amu) for
+    the sum-rule check if the trajectories hold no Born effective charges.
     """
     base = IRSettings() if settings is None else IRSettings.from_settings(settings)
     s = base.replace(**overrides) if overrides else base
     window, window_ps, correction, n_blocks = s.window, s.window_ps, s.correction, s.n_blocks
-    group_mode, max_wavenumber_cm, resolution_cm = s.group_mode, s.max_wavenumber_cm, s.resolution_cm
+    group_mode, max_wavenumber_cm, resolution_cm = (
+        s.group_mode,
+        s.max_wavenumber_cm,
+        s.resolution_cm,
+    )
     trajs = _as_trajectories(source)
     if not eps_inf > 0:
         raise UserInputError(f"eps_inf must be > 0, got {eps_inf}")

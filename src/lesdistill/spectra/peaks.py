@@ -208,7 +208,8 @@ def compare_with_reference(spectrum: object, system: str = "water", *,
 def find_peaks(wavenumber_cm: np.ndarray, values: np.ndarray, *,
                min_prominence: float = 0.05) -> list[Peak]:
     """All peaks with prominence >= min_prominence * max(values) (scipy.signal.find_peaks)."""
-    from scipy.signal import find_peaks as _find, peak_widths
+    from scipy.signal import find_peaks as _find
+    from scipy.signal import peak_widths
 
     values = np.asarray(values, dtype=float)
     index, _ = _find(values, prominence=min_prominence * float(np.max(values)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from ase import Atoms
 
+from lesdistill.errors import UserInputError
 from lesdistill.systems.packing import (
     AMU_PER_G_CM3_A3,
     hydronium_ion,
@@ -13,7 +14,6 @@ from lesdistill.systems.packing import (
     water_molecule,
 )
 from lesdistill.units import AVOGADRO
-from lesdistill.errors import UserInputError
 
 #: mol/L -> molecules per Å^3
 MOL_L_TO_PER_A3 = AVOGADRO * 1e-27
@@ -50,7 +50,9 @@ def hcl_solution(concentration_mol_L: float = 2.0, n_water: int = 128, seed: int
         1.0 / per_volume - m_hcl / (rho * AMU_PER_G_CM3_A3))
     n_hcl = max(1, int(round(n_exact)))
     if n_hcl >= n_water:
-        raise UserInputError(f"concentration {concentration_mol_L} M is too high for {n_water} waters")
+        raise UserInputError(
+            f"concentration {concentration_mol_L} M is too high for {n_water} waters"
+        )
     volume = (n_water * m_water + n_hcl * m_hcl) / (rho * AMU_PER_G_CM3_A3)
     length = volume ** (1.0 / 3.0)
     molecules = [hydronium_ion()] * n_hcl + [Atoms("Cl")] * n_hcl + [water_molecule()] * (

@@ -15,8 +15,8 @@ from ase import Atoms
 from ase.data import atomic_masses
 from scipy.spatial.transform import Rotation
 
-from lesdistill.units import AVOGADRO
 from lesdistill.errors import UserInputError
+from lesdistill.units import AVOGADRO
 
 #: amu per (g/cm^3 * Å^3): mass (amu) = density (g/cm^3) * volume (Å^3) * this
 AMU_PER_G_CM3_A3 = AVOGADRO * 1e-24
@@ -38,7 +38,8 @@ def water_molecule() -> Atoms:
 def hydronium_ion() -> Atoms:
     """One H3O+ (O first), trigonal pyramid with H-O-H = 111.3 deg, centred on O."""
     theta = math.radians(HYDRONIUM_HOH_DEG)
-    # angle alpha between each O-H bond and the C3 axis: cos(theta) = 1.5 sin^2(alpha) - 1 ... solved:
+    # angle alpha between each O-H bond and the C3 axis: cos(theta) = 1.5 sin^2(alpha) - 1 ...
+    # solved:
     sin2 = (1.0 - math.cos(theta)) / 1.5
     alpha = math.asin(math.sqrt(sin2))
     pos = [[0.0, 0.0, 0.0]]
@@ -97,7 +98,9 @@ def place_molecules(
     if keep_out_A is not None:
         keep_out = tuple(np.asarray(k, dtype=float) for k in keep_out_A)
         if any(k.shape != (len(system),) for k in keep_out):
-            raise ValueError(f"keep_out_A must be two arrays of length {len(system)} (atoms of system)")
+            raise ValueError(
+                f"keep_out_A must be two arrays of length {len(system)} (atoms of system)"
+            )
     result = system.copy()
     used = 0
     max_sites = len(sites) + 200 * n  # lattice sites first, then uniform random points
@@ -171,7 +174,8 @@ def _fits(new: np.ndarray, new_heavy: np.ndarray, positions: list[np.ndarray], h
 
 
 def min_intermolecular_distances(atoms: Atoms, molecule_ids: np.ndarray) -> tuple[float, float]:
-    """(min heavy-heavy, min any) minimum-image distance (Å) between atoms of different molecules."""
+    """(min heavy-heavy, min any) minimum-image distance (Å) between atoms of different
+    molecules."""
     d = atoms.get_all_distances(mic=True)
     other = molecule_ids[:, None] != molecule_ids[None, :]
     heavy = (atoms.numbers != 1)

@@ -23,7 +23,9 @@ from lesdistill.systems.packing import (
 )
 
 #: phase -> (spacegroup, cellpar (Å, deg), basis (Ti, O fractional), surface Miller index)
-PHASES: dict[str, tuple[int, list[float], list[tuple[float, float, float]], tuple[int, int, int]]] = {
+PHASES: dict[
+    str, tuple[int, list[float], list[tuple[float, float, float]], tuple[int, int, int]]
+] = {
     # anatase I4_1/amd, origin choice 1; a, c, O z from Horn et al., Z. Kristallogr. 136 (1972)
     "anatase": (141, [3.785, 3.785, 9.514, 90, 90, 90], [(0, 0, 0), (0, 0, 0.2081)], (1, 0, 1)),
     # rutile P4_2/mnm; a, c, O x from Burdett et al., JACS 109 (1987)
@@ -113,8 +115,15 @@ ION_SURFACE_MIN_A = 3.0
 ION_FREE_SURFACE_MIN_A = 2.0
 ION_WATER_O_MIN_A = 2.6
 ION_WATER_H_MIN_A = 2.0
-_DEFAULTS: dict[str, Any] = {"phase": "anatase", "layers": 3, "repeats": None, "water_thickness_A": 8.0,
-                             "n_ion_pairs": 0, "concentration_mol_L": None, "vacuum_A": 0.0}
+_DEFAULTS: dict[str, Any] = {
+    "phase": "anatase",
+    "layers": 3,
+    "repeats": None,
+    "water_thickness_A": 8.0,
+    "n_ion_pairs": 0,
+    "concentration_mol_L": None,
+    "vacuum_A": 0.0,
+}
 _MOL_L_PER_A3 = 6.02214076e-4  # molecules per Å^3 at 1 mol/L
 
 
@@ -123,10 +132,16 @@ def _ion_pairs(n_ion_pairs: int, concentration_mol_L: float | None, water_volume
         if n_ion_pairs:
             raise UserInputError("give n_ion_pairs or concentration_mol_L, not both")
         if not 0.0 <= float(concentration_mol_L) <= 6.0:
-            raise UserInputError(f"concentration_mol_L must be within 0..6 mol/L (NaCl saturates at "
-                                 f"6.1), got {concentration_mol_L}")
+            raise UserInputError(
+                f"concentration_mol_L must be within 0..6 mol/L (NaCl saturates at "
+                f"6.1), got {concentration_mol_L}"
+            )
         return round(float(concentration_mol_L) * _MOL_L_PER_A3 * water_volume_A3)
-    if isinstance(n_ion_pairs, bool) or not isinstance(n_ion_pairs, (int, np.integer)) or n_ion_pairs < 0:
+    if (
+        isinstance(n_ion_pairs, bool)
+        or not isinstance(n_ion_pairs, (int, np.integer))
+        or n_ion_pairs < 0
+    ):
         raise UserInputError(f"n_ion_pairs must be an integer >= 0, got {n_ion_pairs!r}")
     return int(n_ion_pairs)
 
@@ -176,14 +191,23 @@ def tio2_water_interface(
         3D-periodic Atoms (slab first, then Na, Cl alternating, then water O,H,H); ``info`` gives
         the composition, the slab thickness, the water and vacuum thickness.
     """
-    given = {"phase": phase, "layers": layers, "repeats": repeats, "water_thickness_A": water_thickness_A,
-             "n_ion_pairs": n_ion_pairs, "concentration_mol_L": concentration_mol_L, "vacuum_A": vacuum_A}
+    given = {
+        "phase": phase,
+        "layers": layers,
+        "repeats": repeats,
+        "water_thickness_A": water_thickness_A,
+        "n_ion_pairs": n_ion_pairs,
+        "concentration_mol_L": concentration_mol_L,
+        "vacuum_A": vacuum_A,
+    }
     if preset is not None and preset not in PRESETS:
         raise UserInputError(f"unknown tio2-water preset {preset!r}; known: {', '.join(PRESETS)}")
     values = {**_DEFAULTS, **(PRESETS[preset] if preset else {}),
               **{k: v for k, v in given.items() if v is not None}}
     if n_ion_pairs is not None and concentration_mol_L is None:
-        values["concentration_mol_L"] = None  # an explicit ion count replaces a preset's concentration
+        values["concentration_mol_L"] = (
+            None  # an explicit ion count replaces a preset's concentration
+        )
     phase, layers, repeats = values["phase"], int(values["layers"]), values["repeats"]
     water_thickness_A, vacuum = float(values["water_thickness_A"]), float(values["vacuum_A"])
     if phase not in PHASES:
@@ -213,15 +237,22 @@ def tio2_water_interface(
     if vacuum > 0.0:  # water | slab | water in the middle of the cell, vacuum across the boundary
         bottom = 0.5 * vacuum + w
         slab.positions[:, 2] += bottom
-        films = [(bottom - w, bottom, 0.5, 0.9), (bottom + thickness, bottom + thickness + w, 0.9, 0.5)]
+        films = [
+            (bottom - w, bottom, 0.5, 0.9),
+            (bottom + thickness, bottom + thickness + w, 0.9, 0.5),
+        ]
     else:  # one film between the slab top and the periodic image of its bottom
         films = [(thickness, thickness + 2.0 * w, 0.9, 0.9)]
     mol = water_molecule()
     n_ions = _ion_pairs(values["n_ion_pairs"], values["concentration_mol_L"], area * 2.0 * w)
-    n_water_total = round(density_g_cm3 * AMU_PER_G_CM3_A3 * area * (2.0 * w - 1.5) / molar_mass_amu(mol))
+    n_water_total = round(
+        density_g_cm3 * AMU_PER_G_CM3_A3 * area * (2.0 * w - 1.5) / molar_mass_amu(mol)
+    )
     n_water_total -= n_ions
     if n_water_total < 0:
-        raise UserInputError(f"{n_ions} ion pairs do not fit in {2 * w} Å of water; lower the concentration")
+        raise UserInputError(
+            f"{n_ions} ion pairs do not fit in {2 * w} Å of water; lower the concentration"
+        )
     rng = np.random.default_rng(seed)
     atoms = slab
     # ions: spread over the films (each film neutral when the count allows), away from surfaces
@@ -233,19 +264,40 @@ def tio2_water_interface(
             raise UserInputError(f"water_thickness_A = {w} leaves no room for ions "
                                  f"{ION_SURFACE_MIN_A} Å from the slab; use more water")
         ions = [Atoms("Na"), Atoms("Cl")] * n
-        atoms = place_molecules(atoms, ions, rng, np.array([x_lo, y_lo, lo_z]), np.array([x_hi, y_hi, hi_z]),
-                                min_heavy_A=ION_ION_MIN_A, min_any_A=ION_ION_MIN_A)
+        atoms = place_molecules(
+            atoms,
+            ions,
+            rng,
+            np.array([x_lo, y_lo, lo_z]),
+            np.array([x_hi, y_hi, hi_z]),
+            min_heavy_A=ION_ION_MIN_A,
+            min_any_A=ION_ION_MIN_A,
+        )
     is_ion = np.isin(atoms.numbers, (11, 17))
     keep_out = (np.where(is_ion, ION_WATER_O_MIN_A, 0.0), np.where(is_ion, ION_WATER_H_MIN_A, 0.0))
-    water_splits = [n_water_total] if len(films) == 1 else [n_water_total // 2, n_water_total - n_water_total // 2]
+    water_splits = (
+        [n_water_total]
+        if len(films) == 1
+        else [n_water_total // 2, n_water_total - n_water_total // 2]
+    )
     for (z0, z1, margin_lo, margin_hi), n in zip(films, water_splits, strict=True):
         lo = np.array([x_lo, y_lo, z0 + margin_lo])
         hi = np.array([x_hi, y_hi, z1 - margin_hi])
         n_before = len(atoms)
-        atoms = place_molecules(atoms, [mol] * n, rng, lo, hi, min_heavy_A=2.4, min_any_A=min_distance_A,
-                                keep_out_A=keep_out)
+        atoms = place_molecules(
+            atoms,
+            [mol] * n,
+            rng,
+            lo,
+            hi,
+            min_heavy_A=2.4,
+            min_any_A=min_distance_A,
+            keep_out_A=keep_out,
+        )
         keep_out = tuple(np.concatenate([k, np.zeros(len(atoms) - n_before)]) for k in keep_out)
-    atoms.wrap(pbc=[True, True, vacuum == 0.0])  # a slab with vacuum keeps its heights (no wrap in z)
+    atoms.wrap(
+        pbc=[True, True, vacuum == 0.0]
+    )  # a slab with vacuum keeps its heights (no wrap in z)
     atoms.info.update({"system": "tio2-water", "phase": phase, "surface": "".join(
         map(str, PHASES[phase][3])), "n_water": n_water_total, "n_ion_pairs": n_ions,
         "slab_thickness_A": thickness, "water_thickness_A": w, "vacuum_A": vacuum,

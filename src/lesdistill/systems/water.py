@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 from ase import Atoms
 
+from lesdistill.errors import UserInputError
 from lesdistill.systems.packing import (
     AMU_PER_G_CM3_A3,
     molar_mass_amu,
     place_molecules,
     water_molecule,
 )
-
-from lesdistill.errors import UserInputError
 
 
 def water_box(n_molecules: int = 32, density_g_cm3: float = 0.997, seed: int = 0,

@@ -1,10 +1,11 @@
 """The one interface every teacher family implements: :class:`TeacherAdapter`.
 
-An adapter turns a parsed spec (:class:`TeacherSpec`) into a :class:`~lesdistill.teachers.base.Teacher`
-and says, without importing any heavy package, what the teacher is (:meth:`TeacherAdapter.info`),
-what is missing to use it here (:meth:`TeacherAdapter.missing`) and how its family is installed
-(:attr:`TeacherAdapter.packages`, :meth:`TeacherAdapter.family_status`). The registry holds one
-instance per family and dispatches every spec through the same four calls; the conformance check
+An adapter turns a parsed spec (:class:`TeacherSpec`) into a
+:class:`~lesdistill.teachers.base.Teacher` and says, without importing any heavy package, what the
+teacher is (:meth:`TeacherAdapter.info`), what is missing to use it here
+(:meth:`TeacherAdapter.missing`) and how its family is installed (:attr:`TeacherAdapter.packages`,
+:meth:`TeacherAdapter.family_status`). The registry holds one instance per family and dispatches
+every spec through the same four calls; the conformance check
 :func:`lesdistill.teachers.conformance.check_adapter` is what every adapter passes in the tests.
 
 Subclasses set the class attributes and implement :meth:`info` and :meth:`load` (the only place a
@@ -77,7 +78,9 @@ class TeacherSpec:
             return True
         if value.lower() in ("0", "false", "no", "off"):
             return False
-        raise UserInputError(f"teacher {self.text!r}: option {name} must be true or false, got {value!r}")
+        raise UserInputError(
+            f"teacher {self.text!r}: option {name} must be true or false, got {value!r}"
+        )
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,7 @@ class TeacherAdapter(ABC):
         """Import the family's package and return the ASE calculator for ``spec``."""
 
     # ---- shared behaviour (override only with reason) -----------------------------------
-    def validate(self, spec: TeacherSpec) -> None:
+    def validate(self, spec: TeacherSpec) -> None:  # noqa: B027 (a no-op unless overridden)
         """Cheap checks of the spec's options (ValueError with a fix), before any file or import."""
 
     def loaded_info(self, spec: TeacherSpec, calc: Calculator) -> TeacherInfo:

@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
+from lesdistill.errors import UserInputError
 from lesdistill.teachers.adapter import TeacherAdapter, TeacherSpec
 from lesdistill.teachers.base import Teacher, TeacherInfo
 from lesdistill.units import COULOMB_EV_A
-from lesdistill.errors import UserInputError
 
 if TYPE_CHECKING:
     import torch
@@ -61,7 +61,9 @@ class IonicModel:
             if not value > 0:
                 raise UserInputError(f"IonicModel: {name} must be > 0, got {value}")
         if not 0 < self.tolerance < 1e-2:
-            raise UserInputError(f"IonicModel: tolerance must be in (0, 1e-2), got {self.tolerance}")
+            raise UserInputError(
+                f"IonicModel: tolerance must be in (0, 1e-2), got {self.tolerance}"
+            )
 
     @property
     def smearing_A(self) -> float:
@@ -134,7 +136,8 @@ def ionic_energy_forces_stress(
         )
     if periodic and abs(charges.sum()) > 1e-8:
         raise UserInputError(
-            f"analytic teacher: periodic cell must be charge neutral, total charge {charges.sum():g} e"
+            "analytic teacher: periodic cell must be charge "
+            f"neutral, total charge {charges.sum():g} e"
         )
     if not np.all(np.isfinite(atoms.positions)):
         raise UserInputError("analytic teacher: NaN/inf positions")
@@ -172,7 +175,9 @@ def ionic_energy_forces_stress(
     return float(energy.detach().cpu()), forces, stress
 
 
-def _pairs(atoms: Atoms, cutoff: float, periodic: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pairs(
+    atoms: Atoms, cutoff: float, periodic: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Half neighbour list (i, j, integer cell shifts) within ``cutoff`` (Å), via vesin."""
     from vesin import NeighborList
 

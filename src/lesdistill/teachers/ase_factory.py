@@ -66,7 +66,9 @@ class ASEFactoryAdapter(TeacherAdapter):
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
-            raise UserInputError(f"ase teacher: cannot import module {module_name!r}: {exc}") from None
+            raise UserInputError(
+                f"ase teacher: cannot import module {module_name!r}: {exc}"
+            ) from None
         factory = getattr(module, attr, None)
         if factory is None or not callable(factory):
             raise UserInputError(f"ase teacher: module {module_name!r} has no callable {attr!r}")

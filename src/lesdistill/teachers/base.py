@@ -62,7 +62,11 @@ class Teacher:
         a spin multiplicity other than 1 for a teacher that does not read it)."""
         check_atoms(atoms, self.info, self.name)
         spin = atoms.info.get(SPIN_MULTIPLICITY)
-        if spin is not None and float(spin) != 1.0 and not isinstance(self.calculator, ChargeSpinState):
+        if (
+            spin is not None
+            and float(spin) != 1.0
+            and not isinstance(self.calculator, ChargeSpinState)
+        ):
             raise UserInputError(
                 f"teacher {self.name!r} ignores the spin multiplicity, but the structure has "
                 f"info['{SPIN_MULTIPLICITY}'] = {spin}; label it with a spin-aware teacher (xtb, "
@@ -102,7 +106,9 @@ def check_atoms(atoms: Atoms, info: TeacherInfo, name: str) -> None:
     if len(atoms) == 0:
         raise UserInputError(f"teacher {name!r}: the structure has no atoms")
     if not np.all(np.isfinite(atoms.positions)):
-        raise UserInputError(f"teacher {name!r}: the structure has NaN/inf positions; fix the input")
+        raise UserInputError(
+            f"teacher {name!r}: the structure has NaN/inf positions; fix the input"
+        )
     if info.elements is not None:
         bad = sorted(set(atoms.get_chemical_symbols()) - set(info.elements))
         if bad:
@@ -127,7 +133,9 @@ def check_atoms(atoms: Atoms, info: TeacherInfo, name: str) -> None:
                 "but the structure is not periodic; add a cell or pick another teacher"
             )
     elif not info.periodic:
-        raise UserInputError(f"teacher {name!r} supports only open structures; got pbc={pbc.tolist()}")
+        raise UserInputError(
+            f"teacher {name!r} supports only open structures; got pbc={pbc.tolist()}"
+        )
 
 
 def has_module(module: str) -> bool:
@@ -145,7 +153,8 @@ def require_package(module: str, package: str, extra: str | None, purpose: str) 
 
 
 def require_file(path: str | os.PathLike[str], what: str) -> Path:
-    """Return ``path`` as a Path if it is an existing file; FileNotFoundError (one line) otherwise."""
+    """Return ``path`` as a Path if it is an existing file; FileNotFoundError (one line)
+    otherwise."""
     if not str(path).strip():
         raise FileNotFoundError(f"{what}: no checkpoint path given; use the form 'family:PATH'")
     p = Path(path).expanduser()
@@ -166,7 +175,8 @@ def missing_packages(modules: Iterable[tuple[str, str]]) -> list[str]:
 
 
 def split_option(arg: str) -> tuple[str, str | None]:
-    """``"/models/uma.pt@omol"`` -> ``("/models/uma.pt", "omol")``; no ``@option`` -> ``(arg, None)``."""
+    """``"/models/uma.pt@omol"`` -> ``("/models/uma.pt", "omol")``; no ``@option`` -> ``(arg,
+    None)``."""
     path, main, _ = parse_arg(arg)
     return path, main
 
@@ -235,7 +245,8 @@ class ChargeSpinCalculator:
     @staticmethod
     def wrap(calc_class: type, charge_key: str = "charge", spin_key: str = "spin",
              takes_charge: bool = True) -> type:
-        """``takes_charge=False``: the head ignores charge/spin, so a charged structure is an error."""
+        """``takes_charge=False``: the head ignores charge/spin, so a charged structure is an
+        error."""
         from lesdistill import keys
 
         class _Mapped(ChargeSpinState, calc_class):  # type: ignore[misc, valid-type]
@@ -244,7 +255,9 @@ class ChargeSpinCalculator:
 
                 if atoms is not None:
                     charge = float(atoms.info.get(keys.TOTAL_CHARGE, 0))
-                    if not takes_charge and (charge != 0 or atoms.info.get(SPIN_MULTIPLICITY, 1) != 1):
+                    if not takes_charge and (
+                        charge != 0 or atoms.info.get(SPIN_MULTIPLICITY, 1) != 1
+                    ):
                         raise UserInputError(
                             "this teacher's head does not take a total charge or spin "
                             f"(got charge {charge:g}, multiplicity "

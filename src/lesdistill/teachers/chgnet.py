@@ -28,10 +28,11 @@ class CHGNetAdapter(TeacherAdapter):
 
         return TeacherInfo(
             family="chgnet",
-            architecture="CHGNet 0.3.0: crystal-graph GNN with bond/angle graphs and magnetic moments",
+            architecture="CHGNet 0.3.0: crystal-graph GNN with "
+            "bond/angle graphs and magnetic moments",
             training_data="MPtrj (Materials Project relaxation trajectories, ~1.58 M frames)",
             level_of_theory="DFT PBE / PBE+U (Materials Project GGA/GGA+U mix)",
-            elements=frozenset(chemical_symbols[1:_CHGNET_Z_MAX + 1]),
+            elements=frozenset(chemical_symbols[1 : _CHGNET_Z_MAX + 1]),
             periodic=True,
             open=False,
             extra="chgnet",
@@ -52,12 +53,16 @@ class CHGNetAdapter(TeacherAdapter):
 
             def calculate(self, *args: Any, **kwargs: Any) -> None:
                 with warnings.catch_warnings():
-                    warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad")
+                    warnings.filterwarnings(
+                        "ignore", message="Converting a tensor with requires_grad"
+                    )
                     super().calculate(*args, **kwargs)
 
         with contextlib.redirect_stdout(io.StringIO()):  # chgnet prints banners on load
             model = CHGNet.load(model_name="0.3.0", use_device=device, verbose=False)
-            return _QuietCHGNetCalculator(model=model, use_device=device, on_isolated_atoms="ignore")
+            return _QuietCHGNetCalculator(
+                model=model, use_device=device, on_isolated_atoms="ignore"
+            )
 
 
 ADAPTER = CHGNetAdapter()

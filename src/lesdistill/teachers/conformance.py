@@ -47,7 +47,8 @@ def _spec_for(adapter: TeacherAdapter, path: str = "") -> TeacherSpec:
 
 
 def check_adapter(adapter: TeacherAdapter) -> None:
-    """Raise :class:`ConformanceError` if ``adapter`` breaks the adapter contract (no model loaded)."""
+    """Raise :class:`ConformanceError` if ``adapter`` breaks the adapter contract (no model
+    loaded)."""
     name = type(adapter).__name__
     _require(isinstance(adapter, TeacherAdapter), f"{name} is not a TeacherAdapter")
     _require(isinstance(getattr(adapter, "family", None), str) and bool(adapter.family),

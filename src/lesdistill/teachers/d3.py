@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from lesdistill.teachers.base import Teacher, TeacherInfo, missing_packages, require_package
 from lesdistill.errors import UserInputError
+from lesdistill.teachers.base import Teacher, TeacherInfo, missing_packages, require_package
 
 DEFAULT_FUNCTIONAL = "pbe"
 DAMPING = "d3bj"
@@ -25,7 +25,9 @@ def split_d3(spec: str) -> tuple[str, str | None]:
     if not functional:
         raise UserInputError(f"teacher spec {spec!r}: empty functional after '+d3='; e.g. +d3=pbe")
     if not base:
-        raise UserInputError(f"teacher spec {spec!r}: '+d3' needs a teacher in front, e.g. chgnet+d3")
+        raise UserInputError(
+            f"teacher spec {spec!r}: '+d3' needs a teacher in front, e.g. chgnet+d3"
+        )
     return base, functional
 
 

@@ -24,7 +24,6 @@ offline mode.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from lesdistill.errors import UserInputError
@@ -74,7 +73,9 @@ def read_references(path: str) -> dict[str, float]:
         try:
             refs[key] = float(value)
         except (TypeError, ValueError):
-            raise UserInputError(f"{file}: reference energy of {key} must be a number (eV)") from None
+            raise UserInputError(
+                f"{file}: reference energy of {key} must be a number (eV)"
+            ) from None
     return refs
 
 
@@ -124,8 +125,10 @@ class FairchemAdapter(TeacherAdapter):
         task = spec.option
         if task is None:
             if len(datasets) != 1:
-                raise UserInputError(f"{self.family}: the checkpoint has tasks {', '.join(datasets)}; "
-                                 f"choose one, e.g. {spec.key}:{spec.path}@{datasets[0]}")
+                raise UserInputError(
+                    f"{self.family}: the checkpoint has tasks {', '.join(datasets)}; "
+                    f"choose one, e.g. {spec.key}:{spec.path}@{datasets[0]}"
+                )
             task = datasets[0]
         elif task not in datasets:
             raise UserInputError(f"{self.family}: the checkpoint has no task {task!r}; it has "
@@ -142,7 +145,9 @@ class FairchemAdapter(TeacherAdapter):
                 if refs is not None and atoms is not None:
                     absent = sorted(set(atoms.get_chemical_symbols()) - set(refs))
                     if absent:
-                        raise UserInputError(f"reference energies lack element(s) {', '.join(absent)}")
+                        raise UserInputError(
+                            f"reference energies lack element(s) {', '.join(absent)}"
+                        )
                     shift = sum(refs[s] for s in atoms.get_chemical_symbols())
                     for key in ("energy", "free_energy"):
                         if key in self.results:
@@ -150,7 +155,9 @@ class FairchemAdapter(TeacherAdapter):
 
         calc = _FairchemTeacherCalculator(predictor, task_name=task)
         if refs is not None:
-            energies = f"referenced by the checkpoint, plus the references of {spec.options['refs']}"
+            energies = (
+                f"referenced by the checkpoint, plus the references of {spec.options['refs']}"
+            )
         elif built_in:
             energies = "total (element references from the checkpoint added back)"
         else:

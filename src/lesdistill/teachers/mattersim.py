@@ -37,7 +37,8 @@ class MatterSimAdapter(TeacherAdapter):
         return TeacherInfo(
             family="mattersim",
             architecture="MatterSim v1: M3GNet-style graph network with three-body interactions",
-            training_data="MatterSim active-learning set (~17 M structures over 0-5000 K, 0-1000 GPa)",
+            training_data="MatterSim active-learning set (~17 M "
+            "structures over 0-5000 K, 0-1000 GPa)",
             level_of_theory="DFT PBE / PBE+U",
             elements=None,
             periodic=True,

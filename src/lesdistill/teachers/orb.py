@@ -106,8 +106,10 @@ class OrbAdapter(TeacherAdapter):
 
         arch = architecture(spec)
         if arch is None:
-            raise UserInputError(f"orb: cannot tell the architecture from the file name {spec.path!r}; "
-                             f"add it as orb:PATH@ARCH with ARCH one of {', '.join(ARCHITECTURES)}")
+            raise UserInputError(
+                f"orb: cannot tell the architecture from the file name {spec.path!r}; "
+                f"add it as orb:PATH@ARCH with ARCH one of {', '.join(ARCHITECTURES)}"
+            )
         table: dict[str, Any] = getattr(pretrained, "ORB_PRETRAINED_MODELS", {})
         builder = table.get(arch) or getattr(pretrained, arch.replace("-", "_"), None)
         if builder is None:

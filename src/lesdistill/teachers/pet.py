@@ -1,9 +1,9 @@
 """PET (upet / metatomic) models: ``pet:PATH`` with PATH an exported ``.pt`` or a upet ``.ckpt``.
 
-An exported TorchScript metatomic model (``.pt``) is loaded by ``metatomic_ase.MetatomicCalculator``.
-upet's own releases are metatrain checkpoints (``.ckpt``): when upet is importable they are exported
-on load (to a temporary file, removed once the model is in memory), with ``upet.save_upet``; the
-same by hand::
+An exported TorchScript metatomic model (``.pt``) is loaded by
+``metatomic_ase.MetatomicCalculator``. upet's own releases are metatrain checkpoints (``.ckpt``):
+when upet is importable they are exported on load (to a temporary file, removed once the model is in
+memory), with ``upet.save_upet``; the same by hand::
 
     python -c "import upet; upet.save_upet(checkpoint_path='pet-mad.ckpt', output='pet-mad.pt')"
 
@@ -80,8 +80,10 @@ def _export(checkpoint: Path, folder: str) -> Path:
     from pathlib import Path
 
     if not has_module("upet"):
-        raise UserInputError(f"pet: {checkpoint} is a metatrain checkpoint and upet is not installed to "
-                         f"export it; install it ({INSTALL}) or export once with: {EXPORT_COMMAND}")
+        raise UserInputError(
+            f"pet: {checkpoint} is a metatrain checkpoint and upet is not installed to "
+            f"export it; install it ({INSTALL}) or export once with: {EXPORT_COMMAND}"
+        )
     import upet
 
     out = Path(folder) / (checkpoint.stem + ".pt")

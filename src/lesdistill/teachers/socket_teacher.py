@@ -52,11 +52,14 @@ _STATUS_TIMEOUT_S = 120.0
 
 
 def split_env(arg: str) -> tuple[str, dict[str, str], str]:
-    """``"/venv/bin/python,timeout=60@mace:/m.model"`` -> (python, {"timeout": "60"}, inner spec)."""
+    """``"/venv/bin/python,timeout=60@mace:/m.model"`` -> (python, {"timeout": "60"}, inner
+    spec)."""
     head, sep, inner = arg.partition("@")
     if not sep or not head or not inner:
-        raise UserInputError(f"socket teacher: expected 'env:PYTHON@SPEC' "
-                         f"(e.g. env:/opt/mace-env/bin/python@mace:/models/mace.model), got 'env:{arg}'")
+        raise UserInputError(
+            f"socket teacher: expected 'env:PYTHON@SPEC' "
+            f"(e.g. env:/opt/mace-env/bin/python@mace:/models/mace.model), got 'env:{arg}'"
+        )
     python, *items = head.split(",")
     options: dict[str, str] = {}
     for item in items:
@@ -75,7 +78,9 @@ def _timeout(options: dict[str, str]) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise UserInputError(f"socket teacher: timeout must be a number of seconds, got {text!r}") from None
+        raise UserInputError(
+            f"socket teacher: timeout must be a number of seconds, got {text!r}"
+        ) from None
     if not value > 0:
         raise UserInputError(f"socket teacher: timeout must be > 0 s, got {value}")
     return value
@@ -224,7 +229,7 @@ class SocketTeacherCalculator(ChargeSpinState, Calculator):
         while self._conn is None:
             try:
                 self._conn, _ = self._sock.accept()
-            except socket.timeout:
+            except TimeoutError:
                 if self.proc.poll() is not None:
                     self._fail(f"the server exited with code {self.proc.returncode} while "
                                "loading the teacher")
@@ -261,8 +266,9 @@ class SocketTeacherCalculator(ChargeSpinState, Calculator):
     def _fail(self, what: str) -> None:
         tail = self._log_tail()
         self.close()  # a later call starts a fresh server
-        raise TeacherServerError(f"teacher {self.teacher_name!r}: {what}" + (f"; server said: {tail}"
-                                                                       if tail else ""))
+        raise TeacherServerError(
+            f"teacher {self.teacher_name!r}: {what}" + (f"; server said: {tail}" if tail else "")
+        )
 
     def _exit_code(self, wait_s: float) -> int | None:
         """The server's exit code if it has exited or exits within ``wait_s`` seconds, else None."""
@@ -289,10 +295,12 @@ class SocketTeacherCalculator(ChargeSpinState, Calculator):
                 self._init(key)
             cell = np.asarray(self.atoms.cell, dtype=np.float64)
             result = self._protocol.calculate(self.atoms.positions, cell)
-        except socket.timeout:
+        except TimeoutError:
             self._fail(f"no answer within {self.timeout_s:g} s (hung server)")
         except (SocketClosed, OSError, AssertionError) as exc:
-            code = self._exit_code(wait_s=2.0)  # a killed server closes its socket before it is reaped
+            code = self._exit_code(
+                wait_s=2.0
+            )  # a killed server closes its socket before it is reaped
             what = f"the server died (exit code {code})" if code is not None else \
                 f"connection to the server lost ({type(exc).__name__})"
             self._fail(what)
@@ -312,8 +320,13 @@ class SocketTeacherCalculator(ChargeSpinState, Calculator):
     def _init(self, key: tuple[Any, ...]) -> None:
         """Send the system (i-PI INIT string: JSON numbers, pbc, charge, multiplicity)."""
         numbers, pbc, charge, spin = key
-        payload = json.dumps({"numbers": list(numbers), "pbc": list(pbc),
-                              "info": {keys.TOTAL_CHARGE: charge, SPIN_MULTIPLICITY: spin}}).encode()
+        payload = json.dumps(
+            {
+                "numbers": list(numbers),
+                "pbc": list(pbc),
+                "info": {keys.TOTAL_CHARGE: charge, SPIN_MULTIPLICITY: spin},
+            }
+        ).encode()
         proto = self._protocol
         proto.sendmsg("INIT")
         proto.send(np.array([0]), np.int32)  # bead index
@@ -336,7 +349,9 @@ class SocketAdapter(TeacherAdapter):
     def _parts(self, spec: TeacherSpec) -> tuple[str, dict[str, str], str]:
         python, options, inner = split_env(spec.arg)
         if inner.startswith("env:"):
-            raise UserInputError(f"socket teacher {spec.text!r}: the inner spec cannot be env: again")
+            raise UserInputError(
+                f"socket teacher {spec.text!r}: the inner spec cannot be env: again"
+            )
         return python, options, inner
 
     def validate(self, spec: TeacherSpec) -> None:

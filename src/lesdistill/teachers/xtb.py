@@ -66,7 +66,9 @@ class XTBAdapter(TeacherAdapter):
                 super().calculate(atoms, properties or ["energy"],
                                   all_changes if system_changes is None else system_changes)
 
-        return _ChargeSpinTBLite(method=_METHODS[spec.key], verbosity=0, electronic_temperature=300.0)
+        return _ChargeSpinTBLite(
+            method=_METHODS[spec.key], verbosity=0, electronic_temperature=300.0
+        )
 
 
 ADAPTER = XTBAdapter()

@@ -2,10 +2,10 @@
 
 Loss weights follow MACE's two-stage recipe: stage one weights forces strongly (``forces_weight``
 100 vs ``energy_weight`` 1); from ``stage_two_start`` (fraction of ``epochs``) the energy weight is
-raised (``stage_two_energy_weight`` 1000) and the learning rate lowered (``stage_two_lr_factor``), which
-fixes energies once forces are learnt. Loss terms
-(mean squared errors): energy per atom (eV/atom)^2, forces per component (eV/Å)^2, stress per
-component (eV/Å^3)^2, BEC per component (e^2).
+raised (``stage_two_energy_weight`` 1000) and the learning rate lowered (``stage_two_lr_factor``),
+which fixes energies once forces are learnt. Loss terms (mean squared errors): energy per atom
+(eV/atom)^2, forces per component (eV/Å)^2, stress per component (eV/Å^3)^2, BEC per component
+(e^2).
 """
 
 from __future__ import annotations
@@ -66,47 +66,78 @@ class TrainConfig:
     stress_key: str = "stress"
     bec_key: str = "bec"
     total_charge_key: str = "total_charge"
-    checkpoint_interval_s: float = 300.0  # also save resume state mid-epoch this often (s; 0: every step)
+    # also save resume state mid-epoch this often (s; 0: every step)
+    checkpoint_interval_s: float = 300.0
 
     def __post_init__(self) -> None:
         for name, choices in _CHOICES.items():
             if getattr(self, name) not in choices:
-                raise UserInputError(f"TrainConfig.{name}={getattr(self, name)!r}; choose one of {', '.join(choices)}")
+                raise UserInputError(
+                    f"TrainConfig.{name}={getattr(self, name)!r}; "
+                    f"choose one of {', '.join(choices)}"
+                )
         positive_int = ("epochs", "batch_size", "scheduler_patience")
         for name in positive_int:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise UserInputError(f"TrainConfig.{name}={value!r}; expected an integer >= 1")
         if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
-            raise UserInputError(f"TrainConfig.early_stopping_patience={self.early_stopping_patience}; "
-                                 "expected >= 1 or null")
+            raise UserInputError(
+                f"TrainConfig.early_stopping_patience={self.early_stopping_patience}; "
+                "expected >= 1 or null"
+            )
         positive = ("lr", "min_lr")
-        non_negative = ("checkpoint_interval_s", "weight_decay", "energy_weight", "forces_weight", "stress_weight", "bec_weight",
-                        "stage_two_energy_weight", "stage_two_forces_weight", "stage_two_stress_weight",
-                        "stage_two_bec_weight")
+        non_negative = (
+            "checkpoint_interval_s",
+            "weight_decay",
+            "energy_weight",
+            "forces_weight",
+            "stress_weight",
+            "bec_weight",
+            "stage_two_energy_weight",
+            "stage_two_forces_weight",
+            "stage_two_stress_weight",
+            "stage_two_bec_weight",
+        )
         for name in positive + non_negative:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 or (
                     name in positive and value == 0):
                 kind = "> 0" if name in positive else ">= 0"
-                raise UserInputError(f"TrainConfig.{name}={value!r}; expected a finite number {kind}")
+                raise UserInputError(
+                    f"TrainConfig.{name}={value!r}; expected a finite number {kind}"
+                )
         if not 0.0 < self.scheduler_factor < 1.0:
-            raise UserInputError(f"TrainConfig.scheduler_factor={self.scheduler_factor}; expected in (0, 1)")
+            raise UserInputError(
+                f"TrainConfig.scheduler_factor={self.scheduler_factor}; expected in (0, 1)"
+            )
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
-            raise UserInputError(f"TrainConfig.ema_decay={self.ema_decay}; expected in (0, 1) or null")
+            raise UserInputError(
+                f"TrainConfig.ema_decay={self.ema_decay}; expected in (0, 1) or null"
+            )
         if self.clip_grad_norm is not None and not self.clip_grad_norm > 0:
-            raise UserInputError(f"TrainConfig.clip_grad_norm={self.clip_grad_norm}; expected > 0 or null")
+            raise UserInputError(
+                f"TrainConfig.clip_grad_norm={self.clip_grad_norm}; expected > 0 or null"
+            )
         if self.stage_two_start is not None and not 0.0 <= self.stage_two_start <= 1.0:
-            raise UserInputError(f"TrainConfig.stage_two_start={self.stage_two_start}; expected in [0, 1] or null")
+            raise UserInputError(
+                f"TrainConfig.stage_two_start={self.stage_two_start}; expected in [0, 1] or null"
+            )
         if not 0.0 < self.stage_two_lr_factor <= 1.0:
-            raise UserInputError(f"TrainConfig.stage_two_lr_factor={self.stage_two_lr_factor}; expected in (0, 1]")
+            raise UserInputError(
+                f"TrainConfig.stage_two_lr_factor={self.stage_two_lr_factor}; expected in (0, 1]"
+            )
         for name in ("valid_fraction", "test_fraction"):
             if not 0.0 <= getattr(self, name) < 1.0:
-                raise UserInputError(f"TrainConfig.{name}={getattr(self, name)}; expected in [0, 1)")
+                raise UserInputError(
+                    f"TrainConfig.{name}={getattr(self, name)}; expected in [0, 1)"
+                )
         if self.valid_fraction + self.test_fraction >= 0.9:
-            raise UserInputError(f"TrainConfig.valid_fraction + test_fraction = "
-                                 f"{self.valid_fraction + self.test_fraction:g}; keep it below 0.9 so "
-                                 "frames are left for training")
+            raise UserInputError(
+                f"TrainConfig.valid_fraction + test_fraction = "
+                f"{self.valid_fraction + self.test_fraction:g}; keep it below 0.9 so "
+                "frames are left for training"
+            )
         if not isinstance(self.model, dict):
             raise UserInputError("TrainConfig.model must be a mapping of StudentConfig overrides")
 
@@ -156,13 +187,17 @@ class TrainConfig:
                                                       and text.endswith((".yaml", ".yml"))):
             path = Path(text_or_path)
             if not path.exists():
-                raise FileNotFoundError(f"training config not found: {path}; check the path or write "
-                                        "one (see `TrainConfig().to_yaml()`)")
+                raise FileNotFoundError(
+                    f"training config not found: {path}; check the path or write "
+                    "one (see `TrainConfig().to_yaml()`)"
+                )
             text = path.read_text(encoding="utf-8")
         try:
             data = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
-            raise UserInputError(f"training config is not valid YAML: {str(exc).splitlines()[0]}") from None
+            raise UserInputError(
+                f"training config is not valid YAML: {str(exc).splitlines()[0]}"
+            ) from None
         if isinstance(data, dict) and set(data) == {"train"}:
             data = data["train"] or {}
         return cls.from_dict(data)

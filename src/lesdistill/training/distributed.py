@@ -1,6 +1,7 @@
 """Data-parallel training through ``torch.distributed`` (DDP), launched with ``torchrun``.
 
-``torchrun --nproc_per_node=4 --no-python lesdistill train ...`` sets RANK / WORLD_SIZE / LOCAL_RANK;
+``torchrun --nproc_per_node=4 --no-python lesdistill train ...`` sets RANK / WORLD_SIZE /
+LOCAL_RANK;
 :func:`setup` then opens the process group (``nccl`` for CUDA devices, ``gloo`` on CPU) and gives
 every rank its GPU (``cuda:LOCAL_RANK``). A process group opened by the caller (e.g. tests using
 ``torch.multiprocessing.spawn``) is used as is. Without either, everything runs in one process.

@@ -110,8 +110,12 @@ def metrics_of(p: Predictions) -> dict[str, Any]:
     from ase.data import chemical_symbols
 
     out: dict[str, Any] = {"n_frames": int(p.energy_ref.size), "n_atoms": int(p.numbers.size)}
-    out["energy_mae_meV_per_atom"], out["energy_rmse_meV_per_atom"] = _mae_rmse(p.energy_ref, p.energy_pred)
-    out["forces_mae_meV_per_A"], out["forces_rmse_meV_per_A"] = _mae_rmse(p.forces_ref, p.forces_pred)
+    out["energy_mae_meV_per_atom"], out["energy_rmse_meV_per_atom"] = _mae_rmse(
+        p.energy_ref, p.energy_pred
+    )
+    out["forces_mae_meV_per_A"], out["forces_rmse_meV_per_A"] = _mae_rmse(
+        p.forces_ref, p.forces_pred
+    )
     per_element = {}
     for z in np.unique(p.numbers):
         mask = p.numbers == z
@@ -120,7 +124,9 @@ def metrics_of(p: Predictions) -> dict[str, Any]:
                                                  "n_atoms": int(mask.sum())}
     out["forces_per_element"] = per_element
     if p.stress_ref.size:
-        out["stress_mae_meV_per_A3"], out["stress_rmse_meV_per_A3"] = _mae_rmse(p.stress_ref, p.stress_pred)
+        out["stress_mae_meV_per_A3"], out["stress_rmse_meV_per_A3"] = _mae_rmse(
+            p.stress_ref, p.stress_pred
+        )
     if p.bec_ref.size:
         out["bec_mae_e"], out["bec_rmse_e"] = _mae_rmse(p.bec_ref, p.bec_pred, scale=1.0)
     return out
@@ -191,19 +197,40 @@ def write_parity_plots(preds: Predictions, out_dir: PathLike, prefix: str = "par
     import matplotlib.pyplot as plt
 
     out = Path(out_dir)
-    panels = [("energy", preds.energy_ref, preds.energy_pred, "energy (eV/atom)", 1000.0, "meV/atom"),
-              ("forces", preds.forces_ref.reshape(-1), preds.forces_pred.reshape(-1), "force component (eV/Å)",
-               1000.0, "meV/Å")]
+    panels = [
+        ("energy", preds.energy_ref, preds.energy_pred, "energy (eV/atom)", 1000.0, "meV/atom"),
+        (
+            "forces",
+            preds.forces_ref.reshape(-1),
+            preds.forces_pred.reshape(-1),
+            "force component (eV/Å)",
+            1000.0,
+            "meV/Å",
+        ),
+    ]
     if preds.stress_ref.size:
         panels.append(("stress", preds.stress_ref.reshape(-1), preds.stress_pred.reshape(-1),
                        "stress component (eV/Å³)", 1000.0, "meV/Å³"))
     if preds.bec_ref.size:
-        panels.append(("bec", preds.bec_ref.reshape(-1), preds.bec_pred.reshape(-1), "BEC component (e)", 1.0, "e"))
+        panels.append(
+            (
+                "bec",
+                preds.bec_ref.reshape(-1),
+                preds.bec_pred.reshape(-1),
+                "BEC component (e)",
+                1.0,
+                "e",
+            )
+        )
     written = []
     for name, ref, pred, label, scale, unit in panels:
         fig, ax = plt.subplots(figsize=(4.2, 4.0), dpi=120)
         ax.scatter(ref, pred, s=4, alpha=0.5, linewidths=0)
-        lo, hi = (float(min(ref.min(), pred.min())), float(max(ref.max(), pred.max()))) if ref.size else (0.0, 1.0)
+        lo, hi = (
+            (float(min(ref.min(), pred.min())), float(max(ref.max(), pred.max())))
+            if ref.size
+            else (0.0, 1.0)
+        )
         ax.plot([lo, hi], [lo, hi], color="k", lw=0.8)
         mae, rmse = _mae_rmse(ref, pred, scale)
         ax.set_xlabel(f"reference {label}")
@@ -220,13 +247,27 @@ def write_parity_plots(preds: Predictions, out_dir: PathLike, prefix: str = "par
 
 def format_table(metrics: dict[str, Any]) -> str:
     """Plain-text table of an :func:`evaluate` result."""
-    rows = [("quantity", "MAE", "RMSE", "unit"),
-            ("energy", metrics["energy_mae_meV_per_atom"], metrics["energy_rmse_meV_per_atom"], "meV/atom"),
-            ("forces", metrics["forces_mae_meV_per_A"], metrics["forces_rmse_meV_per_A"], "meV/Å")]
+    rows = [
+        ("quantity", "MAE", "RMSE", "unit"),
+        (
+            "energy",
+            metrics["energy_mae_meV_per_atom"],
+            metrics["energy_rmse_meV_per_atom"],
+            "meV/atom",
+        ),
+        ("forces", metrics["forces_mae_meV_per_A"], metrics["forces_rmse_meV_per_A"], "meV/Å"),
+    ]
     for sym, m in metrics.get("forces_per_element", {}).items():
         rows.append((f"  forces {sym}", m["mae_meV_per_A"], m["rmse_meV_per_A"], "meV/Å"))
     if "stress_mae_meV_per_A3" in metrics:
-        rows.append(("stress", metrics["stress_mae_meV_per_A3"], metrics["stress_rmse_meV_per_A3"], "meV/Å³"))
+        rows.append(
+            (
+                "stress",
+                metrics["stress_mae_meV_per_A3"],
+                metrics["stress_rmse_meV_per_A3"],
+                "meV/Å³",
+            )
+        )
     if "bec_mae_e" in metrics:
         rows.append(("BEC", metrics["bec_mae_e"], metrics["bec_rmse_e"], "e"))
     lines = [f"{metrics.get('n_frames', '?')} frames, {metrics.get('n_atoms', '?')} atoms"]

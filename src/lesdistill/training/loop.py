@@ -41,7 +41,13 @@ from lesdistill.training import losses, modelio, outputs
 from lesdistill.training.config import TrainConfig
 from lesdistill.training.distributed import DistContext, setup
 from lesdistill.training.ema import ExponentialMovingAverage
-from lesdistill.training.state import describe_mismatch, load_state, rng_state, save_state, set_rng_state
+from lesdistill.training.state import (
+    describe_mismatch,
+    load_state,
+    rng_state,
+    save_state,
+    set_rng_state,
+)
 
 PathLike = str | os.PathLike[str]
 _NOT_FINGERPRINTED = ("epochs", "checkpoint_interval_s", "early_stopping_patience")
@@ -79,7 +85,9 @@ def _as_list(files: PathLike | Iterable[PathLike] | None) -> list[Path] | None:
 class _Run:
     """Everything one training run holds; methods are the steps of :func:`train`."""
 
-    def __init__(self, config: TrainConfig, ctx: DistContext, device: str, out_dir: Path, progress: bool):
+    def __init__(
+        self, config: TrainConfig, ctx: DistContext, device: str, out_dir: Path, progress: bool
+    ):
         self.config, self.ctx, self.device, self.out_dir = config, ctx, device, out_dir
         self.dtype = torch.float64 if config.dtype == "float64" else torch.float32
         self.progress = progress and ctx.is_main
@@ -88,7 +96,11 @@ class _Run:
     # ---------------------------------------------------------------- data
     def prepare(self, train_frames: list[LabelledFrame], valid_frames: list[LabelledFrame],
                 test_frames: list[LabelledFrame]) -> None:
-        self.train_frames, self.valid_frames, self.test_frames = train_frames, valid_frames, test_frames
+        self.train_frames, self.valid_frames, self.test_frames = (
+            train_frames,
+            valid_frames,
+            test_frames,
+        )
         cutoff = modelio.cutoff(self.model)
         self.train_parts = modelio.batch_parts([f.atoms for f in train_frames], cutoff)
         self.valid_parts = modelio.batch_parts([f.atoms for f in valid_frames], cutoff)
@@ -111,8 +123,12 @@ class _Run:
         cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
         self.optimizer = cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, amsgrad=cfg.amsgrad)
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            self.optimizer, mode="min", factor=cfg.scheduler_factor, patience=cfg.scheduler_patience,
-            min_lr=cfg.min_lr)
+            self.optimizer,
+            mode="min",
+            factor=cfg.scheduler_factor,
+            patience=cfg.scheduler_patience,
+            min_lr=cfg.min_lr,
+        )
         self.ema = ExponentialMovingAverage(self.model, cfg.ema_decay) if cfg.ema_decay else None
         self.net: torch.nn.Module = self.model
         if self.ctx.enabled:
@@ -121,7 +137,9 @@ class _Run:
             ids = [torch.device(self.device).index] if str(self.device).startswith("cuda") else None
             # without the long-range term the charge head gets no gradient: DDP must know
             unused = not getattr(getattr(self.model, "config", None), "long_range", False)
-            self.net = DistributedDataParallel(self.model, device_ids=ids, find_unused_parameters=unused)
+            self.net = DistributedDataParallel(
+                self.model, device_ids=ids, find_unused_parameters=unused
+            )
 
     def initial_state(self) -> dict[str, Any]:
         return {"epoch": 0, "step": 0, "epoch_sums": {}, "stage": 1, "forced_stage_two": False,
@@ -129,10 +147,17 @@ class _Run:
                 "finished": False, "stopped_early": False}
 
     def snapshot(self) -> dict[str, Any]:
-        return {**self.loop_state, "fingerprint": self.fingerprint,
-                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "ema": self.ema.state_dict() if self.ema else None,
-                "rng": rng_state(), "student": modelio.describe(self.model), "world_size": self.ctx.world_size}
+        return {
+            **self.loop_state,
+            "fingerprint": self.fingerprint,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "ema": self.ema.state_dict() if self.ema else None,
+            "rng": rng_state(),
+            "student": modelio.describe(self.model),
+            "world_size": self.ctx.world_size,
+        }
 
     def restore(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
@@ -151,11 +176,15 @@ class _Run:
     # ---------------------------------------------------------------- one epoch
     def stage_weights(self) -> dict[str, float]:
         weights = self.config.weights(self.loop_state["stage"])
-        return {k: (w if (k != "stress" or self.has_stress) and (k != "bec" or self.has_bec) else 0.0)
-                for k, w in weights.items()}
+        return {
+            k: (w if (k != "stress" or self.has_stress) and (k != "bec" or self.has_bec) else 0.0)
+            for k, w in weights.items()
+        }
 
     def _predict(self, net: torch.nn.Module, batch: Any, training: bool) -> dict[str, torch.Tensor]:
-        return modelio.predict(net, batch, stress=self.has_stress, bec=self.has_bec, training=training)
+        return modelio.predict(
+            net, batch, stress=self.has_stress, bec=self.has_bec, training=training
+        )
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
         from torch.utils.data import DistributedSampler
@@ -172,8 +201,13 @@ class _Run:
         self.model.train()
         bar = None
         if self.progress:
-            bar = progress_bar(total=n_steps, initial=st["step"], desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                               leave=False, unit="step")
+            bar = progress_bar(
+                total=n_steps,
+                initial=st["step"],
+                desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                leave=False,
+                unit="step",
+            )
         for step in range(st["step"], n_steps):
             batch, targets = self._batch(self.train_parts, self.train_frames,
                                          order[step * local_bs:(step + 1) * local_bs])
@@ -194,7 +228,10 @@ class _Run:
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{float(loss) / ctx.world_size:.4g}")
-            if step + 1 < n_steps and time.monotonic() - self.last_save >= cfg.checkpoint_interval_s:
+            if (
+                step + 1 < n_steps
+                and time.monotonic() - self.last_save >= cfg.checkpoint_interval_s
+            ):
                 self.save()
         if bar is not None:
             bar.close()
@@ -205,7 +242,9 @@ class _Run:
             return None
         return self.evaluate_frames(self.valid_parts, self.valid_frames)
 
-    def evaluate_frames(self, parts: Sequence[Any], frames: Sequence[LabelledFrame]) -> dict[str, float]:
+    def evaluate_frames(
+        self, parts: Sequence[Any], frames: Sequence[LabelledFrame]
+    ) -> dict[str, float]:
         """Errors of the EMA weights (what best.pt / last.pt hold) on ``frames``, eval mode."""
         ctx = self.ctx
         sums: dict[str, float] = {}
@@ -240,16 +279,28 @@ class _Run:
 
     def metadata(self) -> dict[str, Any]:
         st = self.loop_state
-        return {"training": {"epoch": st["epoch"], "stage": st["stage"], "best_epoch": st["best_epoch"],
-                             "best_valid_loss": st["best_loss"], "data_sha256": self.fingerprint["data"],
-                             "n_train_frames": len(self.train_frames),
-                             "n_valid_frames": len(self.valid_frames),
-                             "n_test_frames": len(self.test_frames),
-                             "valid_frame_ids": [f.source for f in self.valid_frames],
-                             "test_frame_ids": [f.source for f in self.test_frames],
-                             "config": self.config.to_dict(),
-                             "teachers": sorted({str(f.atoms.info[keys.TEACHER]) for f in self.train_frames
-                                                 if keys.TEACHER in f.atoms.info})}}
+        return {
+            "training": {
+                "epoch": st["epoch"],
+                "stage": st["stage"],
+                "best_epoch": st["best_epoch"],
+                "best_valid_loss": st["best_loss"],
+                "data_sha256": self.fingerprint["data"],
+                "n_train_frames": len(self.train_frames),
+                "n_valid_frames": len(self.valid_frames),
+                "n_test_frames": len(self.test_frames),
+                "valid_frame_ids": [f.source for f in self.valid_frames],
+                "test_frame_ids": [f.source for f in self.test_frames],
+                "config": self.config.to_dict(),
+                "teachers": sorted(
+                    {
+                        str(f.atoms.info[keys.TEACHER])
+                        for f in self.train_frames
+                        if keys.TEACHER in f.atoms.info
+                    }
+                ),
+            }
+        }
 
 
 class _null:
@@ -286,8 +337,10 @@ def train(config: TrainConfig, train_files: PathLike | Iterable[PathLike], *,
     ctx, device = setup(device)
     if config.batch_size % ctx.world_size:
         ctx.teardown()
-        raise UserInputError(f"batch_size {config.batch_size} is not divisible by the {ctx.world_size} DDP "
-                             "ranks; batch_size is the global batch, use a multiple of the number of ranks")
+        raise UserInputError(
+            f"batch_size {config.batch_size} is not divisible by the {ctx.world_size} DDP "
+            "ranks; batch_size is the global batch, use a multiple of the number of ranks"
+        )
     try:
         return _train(config, train_list, valid_list, Path(out_dir), init, allow_new_elements,
                       device, progress, ctx, trust_backbone)
@@ -295,9 +348,18 @@ def train(config: TrainConfig, train_files: PathLike | Iterable[PathLike], *,
         ctx.teardown()
 
 
-def _train(config: TrainConfig, train_list: list[Path], valid_list: list[Path] | None, out_dir: Path,
-           init: PathLike | None, allow_new_elements: bool, device: str, progress: bool,
-           ctx: DistContext, trust_backbone: bool = False) -> TrainResult:
+def _train(
+    config: TrainConfig,
+    train_list: list[Path],
+    valid_list: list[Path] | None,
+    out_dir: Path,
+    init: PathLike | None,
+    allow_new_elements: bool,
+    device: str,
+    progress: bool,
+    ctx: DistContext,
+    trust_backbone: bool = False,
+) -> TrainResult:
     label_keys = LabelKeys(config.energy_key, config.forces_key, config.stress_key, config.bec_key,
                            config.total_charge_key)
     custom = config.model.get("backbone")
@@ -306,8 +368,13 @@ def _train(config: TrainConfig, train_list: list[Path], valid_list: list[Path] |
 
         _trust(custom)  # the caller chose this backbone: its own state.pt may rebuild it
     train_frames, valid_frames, test_frames = load_datasets(
-        train_list, valid_list, valid_fraction=config.valid_fraction, test_fraction=config.test_fraction,
-        seed=config.seed, label_keys=label_keys)
+        train_list,
+        valid_list,
+        valid_fraction=config.valid_fraction,
+        test_fraction=config.test_fraction,
+        seed=config.seed,
+        label_keys=label_keys,
+    )
     if not train_frames:
         raise UserInputError("no training frames left after the validation split; add data")
     run = _Run(config, ctx, device, out_dir, progress)
@@ -320,8 +387,10 @@ def _train(config: TrainConfig, train_list: list[Path], valid_list: list[Path] |
     if saved is not None:
         bad = describe_mismatch(saved.get("fingerprint", {}), run.fingerprint)
         if bad is not None:
-            raise UserInputError(f"{out_dir} holds a training run with a different {bad}; re-run the "
-                                 "original command, or use a new --out folder")
+            raise UserInputError(
+                f"{out_dir} holds a training run with a different {bad}; re-run the "
+                "original command, or use a new --out folder"
+            )
     torch.manual_seed(config.seed)
     elements = elements_of(train_frames + valid_frames)
     if saved is not None:
@@ -338,8 +407,13 @@ def _train(config: TrainConfig, train_list: list[Path], valid_list: list[Path] |
     if saved is not None:
         run.restore(saved)
     run.prepare(train_frames, valid_frames, test_frames)
-    if ctx.is_main and valid_list is None:  # the frames this run holds out, for `lesdistill evaluate`
-        for path, held in ((run.paths.valid_frames, valid_frames), (run.paths.test_frames, test_frames)):
+    if (
+        ctx.is_main and valid_list is None
+    ):  # the frames this run holds out, for `lesdistill evaluate`
+        for path, held in (
+            (run.paths.valid_frames, valid_frames),
+            (run.paths.test_frames, test_frames),
+        ):
             if held:
                 write_frames(path, held)
     run.last_save = time.monotonic()
@@ -352,11 +426,17 @@ def _train(config: TrainConfig, train_list: list[Path], valid_list: list[Path] |
     stage_two = config.stage_two_epoch
     outer = None
     if run.progress:
-        outer = progress_bar(total=config.epochs, initial=st["epoch"], desc="training", unit="epoch")
+        outer = progress_bar(
+            total=config.epochs, initial=st["epoch"], desc="training", unit="epoch"
+        )
     t_start = time.monotonic()
     while st["epoch"] < config.epochs:
         epoch = st["epoch"]
-        if st["stage"] == 1 and stage_two is not None and (epoch >= stage_two or st["forced_stage_two"]):
+        if (
+            st["stage"] == 1
+            and stage_two is not None
+            and (epoch >= stage_two or st["forced_stage_two"])
+        ):
             _enter_stage_two(run)
         train_m = run.train_epoch(epoch)
         valid_m = run.validate()
@@ -367,8 +447,16 @@ def _train(config: TrainConfig, train_list: list[Path], valid_list: list[Path] |
             st["best_loss"], st["best_epoch"], st["bad_epochs"] = select, epoch, 0
         else:
             st["bad_epochs"] += 1
-        row = outputs.curve_row(epoch, st["stage"], run.optimizer.param_groups[0]["lr"], train_m, valid_m,
-                                run.has_stress, run.has_bec, time.monotonic() - t_start)
+        row = outputs.curve_row(
+            epoch,
+            st["stage"],
+            run.optimizer.param_groups[0]["lr"],
+            train_m,
+            valid_m,
+            run.has_stress,
+            run.has_bec,
+            time.monotonic() - t_start,
+        )
         st["history"] = st["history"] + [row]
         st["epoch"], st["step"], st["epoch_sums"] = epoch + 1, 0, {}
         patience = config.early_stopping_patience

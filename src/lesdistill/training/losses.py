@@ -128,14 +128,18 @@ def weighted_loss(sums: Mapping[str, torch.Tensor], weights: Mapping[str, float]
     return loss
 
 
-def accumulate(total: dict[str, float], sums: Mapping[str, torch.Tensor | float]) -> dict[str, float]:
+def accumulate(
+    total: dict[str, float], sums: Mapping[str, torch.Tensor | float]
+) -> dict[str, float]:
     """Add detached batch sums into a running dict of floats (in place; also returned)."""
     for k in SUM_KEYS:
         total[k] = total.get(k, 0.0) + float(sums[k])
     return total
 
 
-def metrics(total: Mapping[str, float], weights: Mapping[str, float] | None = None) -> dict[str, float]:
+def metrics(
+    total: Mapping[str, float], weights: Mapping[str, float] | None = None
+) -> dict[str, float]:
     """MAE/RMSE in meV units from accumulated sums; plus ``loss`` if ``weights`` are given.
 
     energy_mae/rmse meV/atom, forces meV/Å, stress meV/Å^3, bec me (milli-e). Terms without data

@@ -30,19 +30,30 @@ if TYPE_CHECKING:
     from lesdistill.training.config import TrainConfig
 
 
-def new_student(config: TrainConfig, elements: Sequence[str], frames: Sequence[LabelledFrame]) -> StudentModel:
+def new_student(
+    config: TrainConfig, elements: Sequence[str], frames: Sequence[LabelledFrame]
+) -> StudentModel:
     """A fresh student of ``config.model_preset`` with E0 fitted on ``frames``."""
     from lesdistill.model import StudentConfig, StudentModel, fit_reference_energies
 
-    overrides = {"dtype": config.dtype, "seed": config.seed, **config.model, "elements": tuple(elements)}
+    overrides = {
+        "dtype": config.dtype,
+        "seed": config.seed,
+        **config.model,
+        "elements": tuple(elements),
+    }
     try:
         student_cfg = StudentConfig.from_preset(config.model_preset, **overrides)
     except ValueError as exc:
         raise UserInputError(f"bad student model settings: {exc}") from None
     model = StudentModel(student_cfg)
-    e0 = fit_reference_energies([f.atoms for f in frames], [f.energy for f in frames], list(elements))
+    e0 = fit_reference_energies(
+        [f.atoms for f in frames], [f.energy for f in frames], list(elements)
+    )
     model.set_reference_energies(e0)
-    if model.repulsion is not None:  # the ZBL prior ends at the closest contact of each pair in the data
+    if (
+        model.repulsion is not None
+    ):  # the ZBL prior ends at the closest contact of each pair in the data
         from lesdistill.model.repulsion import DATA_RANGE_FACTOR, pair_key
 
         closest = closest_pair_distances([f.atoms for f in frames], model.cutoff)
@@ -59,9 +70,11 @@ def from_init(path: str | os.PathLike[str], elements: Sequence[str], allow_new_e
     model = load_student(path, trust_backbone=trust_backbone)
     new = [e for e in elements if e not in model.elements]
     if new and not allow_new_elements:
-        raise UserInputError(f"the data contain element(s) {', '.join(new)} that the student {path} was "
-                             f"not trained on (it knows {', '.join(model.elements)}); pass "
-                             "--allow-new-elements (allow_new_elements=True) to add them")
+        raise UserInputError(
+            f"the data contain element(s) {', '.join(new)} that the student {path} was "
+            f"not trained on (it knows {', '.join(model.elements)}); pass "
+            "--allow-new-elements (allow_new_elements=True) to add them"
+        )
     if new:
         model = extend_elements(model, new)
     model.train()
@@ -86,7 +99,8 @@ def from_init(path: str | os.PathLike[str], elements: Sequence[str], allow_new_e
 
 
 def describe(model: StudentModel) -> dict[str, Any]:
-    """Plain-type description that :func:`rebuild` turns back into an identical (untrained) model."""
+    """Plain-type description that :func:`rebuild` turns back into an identical (untrained)
+    model."""
     return {"config": model.config.to_dict()}
 
 
@@ -99,7 +113,9 @@ def rebuild(description: Any, *, source: str = "training state",
 
     config = description.get("config") if isinstance(description, dict) else None
     if not isinstance(config, dict):
-        raise UserInputError(f"{source} holds no student description; delete it to restart training")
+        raise UserInputError(
+            f"{source} holds no student description; delete it to restart training"
+        )
     check_backbone_trusted(config.get("backbone", "painn"), trust=trust_backbone, source=source)
     try:
         return StudentModel(StudentConfig.from_dict(dict(config)))
@@ -160,7 +176,9 @@ def predict(net: torch.nn.Module, batch: AtomicBatch, *, stress: bool, bec: bool
     return out
 
 
-def born_effective_charges(model: StudentModel, batch: AtomicBatch, *, create_graph: bool) -> torch.Tensor:
+def born_effective_charges(
+    model: StudentModel, batch: AtomicBatch, *, create_graph: bool
+) -> torch.Tensor:
     """Student BEC tensors [N, 3, 3] (e), Z[i, a, b] = dP_a/dr_ib, structure by structure."""
     from lesdistill import les
 
@@ -186,7 +204,9 @@ def born_effective_charges(model: StudentModel, batch: AtomicBatch, *, create_gr
     return torch.cat(out)
 
 
-def with_charge_sign_convention(model: StudentModel, parts: Sequence[AtomicBatch]) -> tuple[StudentModel, dict[str, Any]]:
+def with_charge_sign_convention(
+    model: StudentModel, parts: Sequence[AtomicBatch]
+) -> tuple[StudentModel, dict[str, Any]]:
     """The model to save: ``model`` itself, or a copy with its latent charges negated so that the
     more electronegative atoms are negative on ``parts`` (see lesdistill.model.charge_sign)."""
     import copy

@@ -3,11 +3,12 @@
 ``out_dir/best.pt`` (best validation loss of the final stage), ``last.pt`` (latest epoch; both
 students with EMA weights, loadable with ``lesdistill.model.load_student``), ``state.pt`` (resume
 state), ``valid.extxyz`` / ``test.extxyz`` (the validation and held-out test frames of the
-seeded split, as read; only when no validation files are given), ``learning_curve.csv`` (one row per epoch: epoch, stage, lr, train/valid loss, energy MAE
-meV/atom, force MAE meV/Å, stress MAE meV/Å^3 and BEC MAE me when the data have them, wall time s;
-train columns: running mean over the epoch's optimizer steps with the live weights; valid
-columns: the EMA weights after the epoch), ``final_metrics.json`` (when training finished: train
-and valid errors of the final EMA weights, measured the same way, see
+seeded split, as read; only when no validation files are given), ``learning_curve.csv`` (one row per
+epoch: epoch, stage, lr, train/valid loss, energy MAE meV/atom, force MAE meV/Å, stress MAE meV/Å^3
+and BEC MAE me when the data have them, wall time s; train columns: running mean over the epoch's
+optimizer steps with the live weights; valid columns: the EMA weights after the epoch),
+``final_metrics.json`` (when training finished: train and valid errors of the final EMA weights,
+measured the same way, see
 :func:`write_final_metrics`).
 """
 
@@ -59,15 +60,32 @@ class OutputPaths:
         return self.out_dir / "test.extxyz"
 
 
-_METRIC_COLUMNS = (("energy_mae", "energy_mae_meV_per_atom"), ("forces_mae", "forces_mae_meV_per_A"),
-                   ("stress_mae", "stress_mae_meV_per_A3"), ("bec_mae", "bec_mae_me"))
+_METRIC_COLUMNS = (
+    ("energy_mae", "energy_mae_meV_per_atom"),
+    ("forces_mae", "forces_mae_meV_per_A"),
+    ("stress_mae", "stress_mae_meV_per_A3"),
+    ("bec_mae", "bec_mae_me"),
+)
 
 
-def curve_row(epoch: int, stage: int, lr: float, train: dict[str, float], valid: dict[str, float] | None,
-              has_stress: bool, has_bec: bool, wall_s: float) -> dict[str, float]:
+def curve_row(
+    epoch: int,
+    stage: int,
+    lr: float,
+    train: dict[str, float],
+    valid: dict[str, float] | None,
+    has_stress: bool,
+    has_bec: bool,
+    wall_s: float,
+) -> dict[str, float]:
     """One learning-curve row (epoch is 1-based in the table)."""
-    row: dict[str, float] = {"epoch": epoch + 1, "stage": stage, "lr": lr, "train_loss": train["loss"],
-                             "valid_loss": valid["loss"] if valid else math.nan}
+    row: dict[str, float] = {
+        "epoch": epoch + 1,
+        "stage": stage,
+        "lr": lr,
+        "train_loss": train["loss"],
+        "valid_loss": valid["loss"] if valid else math.nan,
+    }
     for key, column in _METRIC_COLUMNS:
         if (key == "stress_mae" and not has_stress) or (key == "bec_mae" and not has_bec):
             continue
@@ -89,8 +107,15 @@ def write_curve(path: Path, history: list[dict[str, float]]) -> None:
     write_text_atomic(path, buf.getvalue())
 
 
-def write_final_metrics(path: Path, epoch: int, train: dict[str, float], valid: dict[str, float] | None,
-                        *, has_stress: bool, has_bec: bool) -> None:
+def write_final_metrics(
+    path: Path,
+    epoch: int,
+    train: dict[str, float],
+    valid: dict[str, float] | None,
+    *,
+    has_stress: bool,
+    has_bec: bool,
+) -> None:
     """``{"epoch", "weights": "ema", "train": {column: value}, "valid": {...}}`` (learning-curve
     column names, meV units), atomically."""
     import json
@@ -98,9 +123,13 @@ def write_final_metrics(path: Path, epoch: int, train: dict[str, float], valid: 
     def columns(m: dict[str, float] | None) -> dict[str, float] | None:
         if m is None:
             return None
-        return {column: float(m[key]) for key, column in _METRIC_COLUMNS
-                if key in m and math.isfinite(m[key]) and not ((key == "stress_mae" and not has_stress)
-                                                               or (key == "bec_mae" and not has_bec))}
+        return {
+            column: float(m[key])
+            for key, column in _METRIC_COLUMNS
+            if key in m
+            and math.isfinite(m[key])
+            and not ((key == "stress_mae" and not has_stress) or (key == "bec_mae" and not has_bec))
+        }
 
     data = {"epoch": epoch, "weights": "ema", "train": columns(train), "valid": columns(valid)}
     write_text_atomic(path, json.dumps(data, indent=1, allow_nan=False, default=str) + "\n")
@@ -127,8 +156,15 @@ def result(run: _Run) -> TrainResult:
     from lesdistill.training.loop import TrainResult
 
     st = run.loop_state
-    return TrainResult(out_dir=run.out_dir, best_path=run.paths.best, last_path=run.paths.last,
-                       state_path=run.paths.state, curve_path=run.paths.curve,
-                       epochs_completed=int(st["epoch"]), best_epoch=int(st["best_epoch"]) + 1,
-                       best_valid_loss=float(st["best_loss"]), stopped_early=bool(st["stopped_early"]),
-                       history=list(st["history"]))
+    return TrainResult(
+        out_dir=run.out_dir,
+        best_path=run.paths.best,
+        last_path=run.paths.last,
+        state_path=run.paths.state,
+        curve_path=run.paths.curve,
+        epochs_completed=int(st["epoch"]),
+        best_epoch=int(st["best_epoch"]) + 1,
+        best_valid_loss=float(st["best_loss"]),
+        stopped_early=bool(st["stopped_early"]),
+        history=list(st["history"]),
+    )

@@ -62,8 +62,10 @@ def load_state(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
         raise UserInputError(f"{path} is not a lesdistill training state; use another --out folder")
     if state.get("version") != STATE_VERSION:
-        raise UserInputError(f"{path} has state version {state.get('version')}, this lesdistill reads "
-                             f"{STATE_VERSION}; delete it to restart training")
+        raise UserInputError(
+            f"{path} has state version {state.get('version')}, this lesdistill reads "
+            f"{STATE_VERSION}; delete it to restart training"
+        )
     return state
 
 

@@ -38,7 +38,8 @@ def water_box() -> Atoms:
 
 
 def label_file(tmp_path: Path, spec: Any, frames: list[Atoms]) -> list[Atoms]:
-    """Write ``frames``, relabel them with ``spec`` (or a Teacher) by ``lesdistill.sampling.label``."""
+    """Write ``frames``, relabel them with ``spec`` (or a Teacher) by
+    ``lesdistill.sampling.label``."""
     from ase.io import write
 
     from lesdistill.sampling import label

@@ -9,6 +9,8 @@ import pytest
 
 pytest.importorskip("fairchem.core")
 
+import sys  # noqa: E402
+
 from lesdistill import keys  # noqa: E402
 from lesdistill.teachers import get_teacher  # noqa: E402
 from lesdistill.teachers.base import SPIN_MULTIPLICITY  # noqa: E402
@@ -16,8 +18,6 @@ from lesdistill.teachers.conformance import check_teacher  # noqa: E402
 from lesdistill.teachers.registry import teacher_status  # noqa: E402
 
 from .conftest import HERE, label_file  # noqa: E402
-
-import sys  # noqa: E402
 
 sys.path.insert(0, str(HERE))
 from fairchem_models import build_checkpoint  # noqa: E402
@@ -85,7 +85,10 @@ def test_user_reference_energies_are_added(checkpoints, water_box, tmp_path) -> 
     refs.write_text(json.dumps({"H": -1.5, "O": -10.0}))
     base = get_teacher(f"esen:{checkpoints['esen_omol']}")
     shifted = get_teacher(f"esen:{checkpoints['esen_omol']}@omol,refs={refs}")
-    n_h, n_o = water_box.get_chemical_symbols().count("H"), water_box.get_chemical_symbols().count("O")
+    n_h, n_o = (
+        water_box.get_chemical_symbols().count("H"),
+        water_box.get_chemical_symbols().count("O"),
+    )
     a, b = base.label(water_box), shifted.label(water_box)
     assert b["energy"] - a["energy"] == pytest.approx(-1.5 * n_h - 10.0 * n_o, abs=1e-6)
     np.testing.assert_allclose(b["forces"], a["forces"], atol=1e-6)

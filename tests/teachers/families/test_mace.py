@@ -21,7 +21,9 @@ from lesdistill.teachers.registry import teacher_status
 
 from .conftest import HERE, TEACHER_VENVS, label_file
 
-MACE_PYTHON = os.environ.get("LESDISTILL_MACE_PYTHON", str(TEACHER_VENVS / "mace" / "bin" / "python"))
+MACE_PYTHON = os.environ.get(
+    "LESDISTILL_MACE_PYTHON", str(TEACHER_VENVS / "mace" / "bin" / "python")
+)
 if not Path(MACE_PYTHON).exists():
     pytest.skip(f"no MACE environment at {MACE_PYTHON} (.ci/teacher-envs.sh mace)",
                 allow_module_level=True)
