@@ -104,15 +104,15 @@ def make_stages() -> list[Stage]:
         Stage("sample", D.run_sample, description="teacher MD and labels",
               hash_payload=lambda cfg: {"teacher": c(cfg.teacher), "sampling": c(cfg.sampling),
                                         "seed": cfg.seed},
-              inputs=lambda cfg: [D.STRUCTURE],
+              inputs=lambda cfg: [L.STRUCTURE],
               outputs=lambda cfg: ["frames.extxyz", "train.extxyz", "valid.extxyz",
                                    "test.extxyz", "teacher.json"]),
         Stage("train", D.run_train, description="train the LES student",
               hash_payload=lambda cfg: {"student": c(cfg.student), "training": cfg.training,
                                         "seed": cfg.seed},
-              inputs=lambda cfg: [D.TRAIN, D.VALID], outputs=lambda cfg: ["best.pt"]),
+              inputs=lambda cfg: [L.TRAIN, L.VALID], outputs=lambda cfg: ["best.pt"]),
         Stage("finetune", D.run_finetune, description="fine-tune on the higher-level set",
-              hash_payload=ft_payload, inputs=lambda cfg: [D.STUDENT, D.FRAMES],
+              hash_payload=ft_payload, inputs=lambda cfg: [L.STUDENT, L.FRAMES],
               outputs=lambda cfg: ["best.pt", "metrics.json"]
               + (["fractions/fractions.json"] if cfg.finetune and cfg.finetune.fractions else []),
               enabled=lambda cfg: cfg.finetune is not None),
@@ -120,7 +120,7 @@ def make_stages() -> list[Stage]:
               hash_payload=lambda cfg: {"teacher": c(cfg.teacher),
                                         "speed_repeats": cfg.report.speed_repeats,
                                         "seed": cfg.seed, "evaluate": evaluate_payload(cfg)},
-              inputs=lambda cfg: sorted({D.STUDENT, D.final_student(cfg), D.TEST, D.STRUCTURE}),
+              inputs=lambda cfg: sorted({L.STUDENT, D.final_student(cfg), L.TEST, L.STRUCTURE}),
               outputs=lambda cfg: ["metrics.json", "parity.npz"]),
         Stage("md", P.run_md_stage, description="student MD (dipole current, BECs)",
               hash_payload=lambda cfg: {"md": c(cfg.md), "bec_every": cfg.ir.bec_every,
@@ -128,26 +128,26 @@ def make_stages() -> list[Stage]:
                                         # only when on: existing runs keep their md stage
                                         **({"atom_currents": True}
                                            if P.records_atom_currents(cfg) else {})},
-              inputs=lambda cfg: [D.final_student(cfg), D.FRAMES],
+              inputs=lambda cfg: [D.final_student(cfg), L.FRAMES],
               outputs=lambda cfg: ["traj/summary.json"]),
         Stage("ir", stage_ir.run_ir, description="BEC summary and IR spectrum",
               hash_payload=lambda cfg: {"ir": c(cfg.ir)},  # bec_every also re-runs md
-              inputs=lambda cfg: [P.TRAJ], outputs=lambda cfg: ["ir.json", "spectrum.csv"]),
+              inputs=lambda cfg: [L.TRAJ], outputs=lambda cfg: ["ir.json", "spectrum.csv"]),
         Stage("vdos", stage_vdos.run_vdos, description="teacher vs student VDOS, same start",
               hash_payload=lambda cfg: {"vdos": c(cfg.vdos), "teacher": c(cfg.teacher),
                                         "md_temperature_K": cfg.md.temperature_K,
                                         "bands": cfg.ir.reference, "seed": cfg.seed},
-              inputs=lambda cfg: [D.final_student(cfg), D.FRAMES],
+              inputs=lambda cfg: [D.final_student(cfg), L.FRAMES],
               outputs=lambda cfg: ["vdos.json", "vdos.png"],
               enabled=lambda cfg: cfg.vdos.n_steps > 0),
         Stage("report", stage_report.run_report, description="HTML/JSON report with RDFs",
               hash_payload=lambda cfg: {"config": c(cfg)},
-              inputs=lambda cfg: [p for p in (D.TEACHER_JSON, D.CURVE, P.EVAL_METRICS,
-                                              P.PARITY, L.TRAJ_SUMMARY, L.IR_JSON,
-                                              L.BEC_JSON, D.FT_METRICS, D.FRAMES,
-                                              stage_vdos.VDOS_JSON)
-                                  if (p != D.FT_METRICS or cfg.finetune is not None)
-                                  and (p != stage_vdos.VDOS_JSON or cfg.vdos.n_steps > 0)],
+              inputs=lambda cfg: [p for p in (L.TEACHER_JSON, L.CURVE, L.EVAL_METRICS,
+                                              L.PARITY, L.TRAJ_SUMMARY, L.IR_JSON,
+                                              L.BEC_JSON, L.FT_METRICS, L.FRAMES,
+                                              L.VDOS_JSON)
+                                  if (p != L.FT_METRICS or cfg.finetune is not None)
+                                  and (p != L.VDOS_JSON or cfg.vdos.n_steps > 0)],
               outputs=lambda cfg: ["report.html", "report.json"]),
     ]
 
