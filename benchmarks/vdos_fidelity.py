@@ -33,8 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--temperature", type=float, default=300.0, help="start velocities (K)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="write the result as JSON here")
+    ap.add_argument("--teacher-velocities", type=Path, default=None,
+                    help="npz cache of the teacher's velocities (Å/fs): read when it exists and "
+                         "matches the run, else written; lets several students share one "
+                         "teacher run")
     args = ap.parse_args(argv)
 
+    import numpy as np
     import torch
     from ase.io import read
 
@@ -52,18 +57,29 @@ def main(argv: list[str] | None = None) -> int:
     spectra, seconds = {}, {}
     models = (("teacher", get_teacher(args.teacher).calculator),
               ("student", StudentCalculator(str(args.student), device="cpu")))
+    cache = args.teacher_velocities
+    key = np.array([args.steps, args.timestep_fs, args.stride, args.temperature, args.seed,
+                    args.index])
     for name, calc in models:
         t0 = time.perf_counter()
-        v = nve_velocities(start, calc, n_steps=args.steps, timestep_fs=args.timestep_fs,
-                           stride=args.stride)
+        if name == "teacher" and cache is not None and cache.exists():
+            with np.load(cache, allow_pickle=False) as saved:
+                same = (np.allclose(saved["key"], key)
+                        and np.allclose(saved["start"], start.positions))
+                if not same:
+                    sys.exit(f"{cache} holds another run (steps, timestep, stride, T, seed, "
+                             "index or start differ); delete it or pick another path")
+                v = saved["velocities"]
+        else:
+            v = nve_velocities(start, calc, n_steps=args.steps, timestep_fs=args.timestep_fs,
+                               stride=args.stride)
+            if name == "teacher" and cache is not None:
+                np.savez(cache, velocities=v, key=key, start=start.positions)
         seconds[name] = time.perf_counter() - t0
         spectra[name] = vdos(v, masses, dt, symbols=symbols)
         t_mean = _kinetic_temperature_K(v, masses)
-        print(
-            f"{name}: {args.steps} NVE steps in "
-            f"{seconds[name]:.0f} s, mean kinetic T "
-            f"{t_mean:.0f} K"
-        )
+        print(f"{name}: {args.steps} NVE steps in {seconds[name]:.0f} s, mean kinetic T "
+              f"{t_mean:.0f} K")
     rows = compare_vdos(spectra["teacher"], spectra["student"], "water")
     print(format_vdos_table(rows))
     if args.out:

@@ -16,6 +16,8 @@ Layout (units in the field names)::
     sampling: {temperatures_K: [300], n_frames: 80, stride: 4, timestep_fs: 0.5, ...}  # total
     student:  {preset: tiny, options: {...}}       # options: StudentConfig fields
     training: {...}                                # TrainConfig fields (lesdistill.training)
+    refine:   {n_frames: 40, equilibration_ps: 1.0, interval_fs: 25, epochs: 20}  # optional:
+               # teacher labels on the student's own MD, then fine-tuning (0 frames: off)
     finetune: {teacher: xtb-gfn2, n_frames: 8, training: {...},   # optional
                fractions: [0.1, 0.4, 1.0], scratch: false}  # optional fraction sweep
     md:       {temperature_K: 300, timestep_fs: 0.5, n_equil: 200, n_steps: 4000, stride: 2,
@@ -45,6 +47,7 @@ from lesdistill.config_types import from_dict, to_dict
 from lesdistill.errors import UserInputError
 from lesdistill.md.same_start import SameStartSettings
 from lesdistill.md.settings import MDSettings
+from lesdistill.sampling.refine_settings import RefineSettings
 from lesdistill.sampling.settings import SampleSettings
 from lesdistill.settings import SettingsError, one_of, positive, setting
 from lesdistill.spectra.settings import IRSettings
@@ -192,6 +195,7 @@ class RunConfig:
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     student: StudentSection = field(default_factory=StudentSection)
     training: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields
+    refine: RefineSettings = field(default_factory=RefineSettings)  # student-driven sampling
     finetune: FinetuneConfig | None = None
     md: MDSettings = field(default_factory=MDSettings)
     ir: IRConfig = field(default_factory=IRConfig)

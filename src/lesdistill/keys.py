@@ -28,7 +28,8 @@ TEMPERATURE_K = "temperature_K"  # info: target temperature of the MD that produ
 MD_TEMPERATURE_K = "md_temperature_K"
 # info: the teacher MD passed the equilibration check before this frame
 EQUILIBRATED = "equilibrated"
-# info: how a teacher frame was made: "md" or "snapshot" (lesdistill.sampling.snapshots)
+# info: how a teacher-labelled frame was made: "md" (teacher MD), "snapshot"
+# (lesdistill.sampling.snapshots) or "student-md" (lesdistill.sampling.refine)
 ORIGIN = "origin"
 TOTAL_CHARGE = "total_charge"  # info: total charge of the structure, e (default 0)
 SPIN_MULTIPLICITY = "spin_multiplicity"  # info: spin multiplicity 2S+1 of the structure (default 1)

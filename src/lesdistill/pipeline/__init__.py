@@ -5,6 +5,8 @@ Stages, in order (each writes into ``OUTPUT/<stage>/``)::
     build     the structure (builder or file)                  -> build/structure.extxyz
     sample    teacher MD + labels, train/valid/test split      -> sample/*.extxyz
     train     the LES student                                   -> train/best.pt
+    refine    (refine.n_frames > 0) teacher labels on frames of -> refine/train/best.pt
+              the student's own MD, fine-tuning on them
     finetune  (optional) on a small higher-level set            -> finetune/best.pt
               (finetune.fractions: the fraction sweep)          -> finetune/fractions/
     evaluate  held-out errors, latent charges, speed table,    -> evaluate/metrics.json
@@ -38,7 +40,8 @@ __all__ = [
     "stage_timings",
 ]
 
-STAGE_NAMES = ("build", "sample", "train", "finetune", "evaluate", "md", "ir", "vdos", "report")
+STAGE_NAMES = ("build", "sample", "train", "refine", "finetune", "evaluate", "md", "ir", "vdos",
+               "report")
 
 
 def _file_digest(path: str | None) -> str | None:
@@ -83,7 +86,7 @@ def evaluate_payload(cfg: RunConfig) -> Any:
 
 def make_stages() -> list[Stage]:
     """The pipeline's stages (functions are imported lazily when a stage runs)."""
-    from lesdistill.pipeline import stage_ir, stage_report, stage_vdos
+    from lesdistill.pipeline import stage_ir, stage_refine, stage_report, stage_vdos
     from lesdistill.pipeline import stages_data as D
     from lesdistill.pipeline import stages_physics as P
 
@@ -111,8 +114,17 @@ def make_stages() -> list[Stage]:
               hash_payload=lambda cfg: {"student": c(cfg.student), "training": cfg.training,
                                         "seed": cfg.seed},
               inputs=lambda cfg: [L.TRAIN, L.VALID], outputs=lambda cfg: ["best.pt"]),
+        Stage("refine", stage_refine.run_refine,
+              description="teacher labels on the student's own MD, fine-tune",
+              hash_payload=lambda cfg: {"refine": c(cfg.refine), "teacher": c(cfg.teacher),
+                                        "training": cfg.training, "seed": cfg.seed,
+                                        "temperatures_K": cfg.sampling.temperatures_K},
+              inputs=lambda cfg: [L.STUDENT, L.FRAMES, L.TRAIN, L.VALID, L.TEST],
+              outputs=lambda cfg: ["train/best.pt", "metrics.json"],
+              enabled=lambda cfg: cfg.refine.n_frames > 0),
         Stage("finetune", D.run_finetune, description="fine-tune on the higher-level set",
-              hash_payload=ft_payload, inputs=lambda cfg: [L.STUDENT, L.FRAMES],
+              hash_payload=ft_payload,
+              inputs=lambda cfg: [D.distilled_student(cfg), L.FRAMES],
               outputs=lambda cfg: ["best.pt", "metrics.json"]
               + (["fractions/fractions.json"] if cfg.finetune and cfg.finetune.fractions else []),
               enabled=lambda cfg: cfg.finetune is not None),
@@ -120,7 +132,8 @@ def make_stages() -> list[Stage]:
               hash_payload=lambda cfg: {"teacher": c(cfg.teacher),
                                         "speed_repeats": cfg.report.speed_repeats,
                                         "seed": cfg.seed, "evaluate": evaluate_payload(cfg)},
-              inputs=lambda cfg: sorted({L.STUDENT, D.final_student(cfg), L.TEST, L.STRUCTURE}),
+              inputs=lambda cfg: sorted({D.distilled_student(cfg), D.final_student(cfg), L.TEST,
+                                         L.STRUCTURE}),
               outputs=lambda cfg: ["metrics.json", "parity.npz"]),
         Stage("md", P.run_md_stage, description="student MD (dipole current, BECs)",
               hash_payload=lambda cfg: {"md": c(cfg.md), "bec_every": cfg.ir.bec_every,
@@ -145,8 +158,9 @@ def make_stages() -> list[Stage]:
               inputs=lambda cfg: [p for p in (L.TEACHER_JSON, L.CURVE, L.EVAL_METRICS,
                                               L.PARITY, L.TRAJ_SUMMARY, L.IR_JSON,
                                               L.BEC_JSON, L.FT_METRICS, L.FRAMES,
-                                              L.VDOS_JSON)
+                                              L.VDOS_JSON, L.REFINE_METRICS)
                                   if (p != L.FT_METRICS or cfg.finetune is not None)
+                                  and (p != L.REFINE_METRICS or cfg.refine.n_frames > 0)
                                   and (p != L.VDOS_JSON or cfg.vdos.n_steps > 0)],
               outputs=lambda cfg: ["report.html", "report.json"]),
     ]

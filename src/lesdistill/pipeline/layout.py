@@ -6,6 +6,8 @@ per-teacher runs use the same layout)::
     sample/frames.extxyz            labelled teacher frames; train/valid/test splits beside
     sample/teacher.json             what the teacher is
     train/best.pt                   the distilled student; train/learning_curve.csv
+    refine/train/best.pt            the student refined on its own MD's frames (optional);
+                                    refine/metrics.json, refine/labelled.extxyz
     finetune/best.pt                the fine-tuned student (optional); metrics.json, test.extxyz
     finetune/fractions/             the fraction sweep (optional): fractions.json, fractions.png
     evaluate/metrics.json           held-out errors, charges, speed; evaluate/parity.npz
@@ -23,6 +25,7 @@ TRAIN, VALID, TEST = "sample/train.extxyz", "sample/valid.extxyz", "sample/test.
 TEACHER_JSON = "sample/teacher.json"
 STUDENT = "train/best.pt"
 CURVE = "train/learning_curve.csv"
+REFINE_STUDENT, REFINE_METRICS = "refine/train/best.pt", "refine/metrics.json"
 FT_STUDENT, FT_METRICS, FT_TEST = (
     "finetune/best.pt",
     "finetune/metrics.json",

@@ -26,6 +26,7 @@ from lesdistill.pipeline.layout import (
     IR_JSON,
     MD_MIRROR,
     PARITY,
+    REFINE_METRICS,
     TEACHER_JSON,
     TEST,
     TRAIN,
@@ -273,6 +274,8 @@ def gather(cfg: RunConfig, out: Path, stage_names: list[str]) -> tuple[dict, dic
         if (out / VDOS_PNG).is_file():
             samples["vdos_png"] = (out / VDOS_PNG).read_bytes()
     data["finetune"] = _json(out / FT_METRICS)
+    if cfg.refine.n_frames > 0:
+        data["refine"] = _json(out / REFINE_METRICS)
     data["rdf"] = compute_rdfs(cfg, out)
     timings = finished_stage_times(stage_names, out)
     data["timings_s"] = {name: t["seconds"] for name, t in timings.items()}

@@ -28,6 +28,7 @@ from lesdistill.pipeline.layout import (
     FRAMES,
     FT_FRACTIONS,
     FT_STUDENT,
+    REFINE_STUDENT,
     STRUCTURE,
     STUDENT,
     TRAIN,
@@ -38,7 +39,13 @@ from lesdistill.pipeline.runner import StageContext
 
 def final_student(cfg: RunConfig) -> str:
     """The student used downstream (MD, BEC, IR): fine-tuned if a finetune block is given."""
-    return FT_STUDENT if cfg.finetune is not None else STUDENT
+    return FT_STUDENT if cfg.finetune is not None else distilled_student(cfg)
+
+
+def distilled_student(cfg: RunConfig) -> str:
+    """The student distilled from the teacher: refined on its own MD's frames (``refine``
+    stage) when ``refine.n_frames > 0``, else the train stage's."""
+    return REFINE_STUDENT if cfg.refine.n_frames > 0 else STUDENT
 
 
 def write_frames(path: Path, frames: list[Any]) -> None:
@@ -210,7 +217,7 @@ def run_finetune(ctx: StageContext) -> None:
     test, valid, trn = perm[:n_test], perm[n_test:2 * n_test], perm[2 * n_test:]
     for name, idx in (("train", trn), ("valid", valid), ("test", test)):
         write_frames(ctx.stage_dir / f"{name}.extxyz", [frames[i] for i in sorted(idx)])
-    base = ctx.input(STUDENT)
+    base = ctx.input(distilled_student(cfg))
     before = evaluate(base, ctx.stage_dir / "test.extxyz", device=cfg.device)
     config = train_config(cfg, ft.training)
     sweep = _fraction_sweep(ctx, config) if ft.fractions else None
@@ -253,7 +260,7 @@ def _fraction_sweep(ctx: StageContext, config: Any) -> dict[str, Any]:
     d = ctx.stage_dir
     ctx.log(f"  fraction sweep {', '.join(f'{f:g}' for f in cfg.finetune.fractions)} ...")
     return sweep.run_finetune_fractions(
-        ctx.input(STUDENT),
+        ctx.input(distilled_student(cfg)),
         sweep.SweepInputs(d / "train.extxyz", d / "valid.extxyz", d / "test.extxyz"),
         ctx.out_dir / FT_FRACTIONS, FractionSettings.from_settings(cfg.finetune), config,
         device=cfg.device, progress=ctx.progress, log=ctx.log)

@@ -22,9 +22,14 @@ import numpy as np
 from lesdistill import keys
 from lesdistill.config import RunConfig
 from lesdistill.fileio import atomic_path, write_text_atomic
-from lesdistill.pipeline.layout import FRAMES, STRUCTURE, STUDENT, TEST
+from lesdistill.pipeline.layout import FRAMES, STRUCTURE, TEST
 from lesdistill.pipeline.runner import StageContext
-from lesdistill.pipeline.stages_data import final_student, read_frames, write_frames
+from lesdistill.pipeline.stages_data import (
+    distilled_student,
+    final_student,
+    read_frames,
+    write_frames,
+)
 from lesdistill.sampling.snapshots import is_snapshot
 
 BEC_BENCH = "bec_benchmark"  # folder inside evaluate/: bec_benchmark.json/.txt, bec_parity.png
@@ -43,7 +48,7 @@ def run_evaluate(ctx: StageContext) -> None:
 
     cfg: RunConfig = ctx.config
     model_path = ctx.input(final_student(cfg))
-    distilled = ctx.input(STUDENT)
+    distilled = ctx.input(distilled_student(cfg))
     test = read_labelled(ctx.input(TEST))
     pred = predict(load_student(distilled, device=cfg.device), test)
     metrics: dict[str, Any] = {"held_out": metrics_of(pred)}

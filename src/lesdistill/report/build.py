@@ -41,6 +41,7 @@ from lesdistill.report.benchmark_sections import section_bec_benchmark, section_
 from lesdistill.report.html import Figure, Section, Table, render_html
 from lesdistill.report.interface_sections import section_water_profile
 from lesdistill.report.ir_sections import section_ir_groups, section_ir_paper
+from lesdistill.report.refine_sections import section_refine
 
 __all__ = ["build_report", "build_sections"]
 
@@ -373,7 +374,7 @@ def build_sections(data: Mapping[str, Any], samples: Mapping[str, Any] | None = 
         _section_caveats(data),
         _section_overview(data),
         _section_training(data, samples),
-        _section_finetune(data),
+        section_refine(data), _section_finetune(data),
         _section_charges(data, samples),
         section_bec_benchmark(data, samples),
         _section_teacher_md(data),
