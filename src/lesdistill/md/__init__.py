@@ -9,7 +9,8 @@ stores positions, velocities and the dipole current; resumable trajectory store.
 from __future__ import annotations
 
 from lesdistill.md.driver import format_summary, run_md, summarize
+from lesdistill.md.load import load_trajectory
 from lesdistill.md.settings import MDSettings
-from lesdistill.md.trajectory import Trajectory, load_trajectory
+from lesdistill.md.trajectory import Trajectory
 
 __all__ = ["MDSettings", "Trajectory", "format_summary", "load_trajectory", "run_md", "summarize"]

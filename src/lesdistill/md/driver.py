@@ -24,6 +24,7 @@ import numpy as np
 
 from lesdistill.errors import UnstableDynamicsError, UserInputError
 from lesdistill.md import trajectory as tj
+from lesdistill.md.load import load_trajectory
 from lesdistill.md.settings import PRODUCTIONS, THERMOSTATS, MDSettings
 from lesdistill.units import SPEED_OF_LIGHT_CM_PER_FS
 
@@ -378,7 +379,7 @@ def _run(atoms: Any, out: Path, s: MDSettings, meta: dict[str, Any],
 def summarize(path: str | Path) -> dict[str, Any]:
     """Write and return ``summary.json``: frames, time, mean temperature, NVE drift."""
     out = Path(path)
-    traj = tj.load_trajectory(out, positions=False)
+    traj = load_trajectory(out, positions=False)
     summary: dict[str, Any] = {
         "n_frames": traj.n_frames, "production_ps": float(traj.time_fs[-1] * 1e-3),
         "frame_dt_fs": traj.frame_dt_fs,

@@ -194,24 +194,15 @@ def check_uniform(step: np.ndarray, stride: int, where: str) -> None:
                 f"steps apart, expected {stride}); spectra need equally spaced frames")
 
 
-def load_trajectory(path: str | Path, *, positions: bool = True,
-                    frame_dt_fs: float | None = None) -> Trajectory:
-    """Load a trajectory directory written by :func:`lesdistill.md.run_md` (or an extxyz file).
+def load_run(path: Path, *, positions: bool = True) -> Trajectory:
+    """Load a trajectory folder written by :func:`lesdistill.md.run_md` (see
+    :func:`lesdistill.md.load_trajectory`, which also reads extxyz files).
 
     positions: also load positions, velocities and per-atom currents (False: total and group
         currents and energies only, less memory).
-    frame_dt_fs: sampling interval for extxyz files without a ``time_fs`` info key.
-    Raises FileNotFoundError / UserInputError for a missing path, a run with no stored frames,
-    missing velocities, non-uniform stride, or a periodic trajectory without a cell.
+    Raises UserInputError for a run with no stored frames, missing velocities, non-uniform
+    stride, or a periodic trajectory without a cell.
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"trajectory not found: {path}; pass a folder written by "
-                                "`lesdistill md` (or an extxyz file with velocities)")
-    if path.is_file():
-        from lesdistill.md.extxyz import load_extxyz
-
-        return load_extxyz(path, frame_dt_fs=frame_dt_fs)
     meta = read_meta(path)
     state = read_state(path)
     n_parts = 0 if state is None else state["n_parts"]

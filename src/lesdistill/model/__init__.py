@@ -10,7 +10,8 @@ See :mod:`lesdistill.model.student` for the forward contract and
 :mod:`lesdistill.data.batch` for the input batch.
 """
 
-from lesdistill.model.backbone import Backbone, build_backbone
+from lesdistill.model.backbone import Backbone
+from lesdistill.model.build import build_backbone
 from lesdistill.model.checkpoint import extend_elements, load_student, read_checkpoint, save_student
 from lesdistill.model.config import PRESETS, StudentConfig
 from lesdistill.model.painn import PaiNN

@@ -36,7 +36,6 @@ Rules for a backbone:
 from __future__ import annotations
 
 import contextlib
-import importlib
 import math
 import re
 import threading
@@ -50,7 +49,6 @@ from lesdistill.errors import UntrustedCodeError, UserInputError
 
 if TYPE_CHECKING:
     from lesdistill.data.batch import AtomicBatch
-    from lesdistill.model.config import StudentConfig
 
 #: backbones that ship with lesdistill
 BUILTIN_BACKBONES = ("painn",)
@@ -169,42 +167,3 @@ class PolynomialEnvelope(nn.Module):
             - 0.5 * p * (p + 1) * d ** (p + 2)
         )
         return torch.where(d < 1.0, u, torch.zeros_like(u))
-
-
-def build_backbone(config: StudentConfig) -> Backbone:
-    """Instantiate the backbone named by ``config.backbone``: "painn", an installed
-    ``lesdistill.backbones`` entry-point name, or "package.module:Factory".
-
-    This imports and calls the named code; files are checked first with
-    :func:`check_backbone_trusted` (see the module docstring)."""
-    options: dict[str, Any] = dict(config.backbone_options)
-    name = check_backbone_name(config.backbone)
-    if name == "painn":
-        from lesdistill.model.painn import PaiNN
-
-        return PaiNN(config, **options)
-    target = name
-    if not SPEC_RE.fullmatch(name):
-        target = _entry_points().get(name, "")
-        if not SPEC_RE.fullmatch(target):
-            raise UserInputError(f"unknown backbone {name!r}: not built in "
-                                 f"({', '.join(BUILTIN_BACKBONES)}) and no installed "
-                                 f"'{ENTRY_POINT_GROUP}' entry point of that name")
-    module_name, _, attr = target.partition(":")
-    try:
-        factory: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            factory = getattr(factory, part)
-    except (ImportError, AttributeError) as err:
-        raise UserInputError(f"cannot import backbone {name!r}: {err}; install the package "
-                             "that provides it or fix the spec") from None
-    if not callable(factory):
-        raise UserInputError(f"backbone {name!r} is a {type(factory).__name__}, not a callable "
-                             "factory; name a Backbone class or a function that returns one")
-    backbone = factory(config, **options)
-    if not isinstance(backbone, Backbone):
-        raise UserInputError(f"backbone factory {name!r} returned {type(backbone).__name__}, "
-                             "not a lesdistill.model.Backbone")
-    if not isinstance(getattr(backbone, "feature_dim", None), int):
-        raise UserInputError(f"backbone {name!r} must set an integer attribute feature_dim")
-    return backbone

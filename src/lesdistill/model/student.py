@@ -57,7 +57,7 @@ from torch import nn
 
 from lesdistill import keys
 from lesdistill.device import host_values, memory_key
-from lesdistill.model.backbone import build_backbone
+from lesdistill.model.build import build_backbone
 from lesdistill.model.compiled import CompiledForward
 from lesdistill.model.config import StudentConfig
 from lesdistill.model.repulsion import ZBLRepulsion

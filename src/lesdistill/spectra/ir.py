@@ -189,7 +189,8 @@ def _integral(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _as_trajectories(source: Any) -> list[Any]:
-    from lesdistill.md.trajectory import Trajectory, load_trajectory
+    from lesdistill.md.load import load_trajectory
+    from lesdistill.md.trajectory import Trajectory
 
     items = [source] if isinstance(source, str | Path | Trajectory) else list(source)
     if not items:

@@ -146,6 +146,21 @@ class _Run:
                 "best_loss": math.inf, "best_epoch": -1, "bad_epochs": 0, "history": [],
                 "finished": False, "stopped_early": False}
 
+    def result(self) -> TrainResult:
+        st = self.loop_state
+        return TrainResult(
+            out_dir=self.out_dir,
+            best_path=self.paths.best,
+            last_path=self.paths.last,
+            state_path=self.paths.state,
+            curve_path=self.paths.curve,
+            epochs_completed=int(st["epoch"]),
+            best_epoch=int(st["best_epoch"]) + 1,
+            best_valid_loss=float(st["best_loss"]),
+            stopped_early=bool(st["stopped_early"]),
+            history=list(st["history"]),
+        )
+
     def snapshot(self) -> dict[str, Any]:
         return {
             **self.loop_state,
@@ -421,7 +436,7 @@ def _train(
     if st["finished"] and (st["stopped_early"] or st["epoch"] >= config.epochs):
         if not run.paths.final_metrics.is_file():  # killed right after the last epoch
             _write_final_metrics(run)
-        return outputs.result(run)
+        return run.result()
     st["finished"] = False
     stage_two = config.stage_two_epoch
     outer = None
@@ -481,7 +496,7 @@ def _train(
     if st["finished"]:
         _write_final_metrics(run)
     ctx.barrier()
-    return outputs.result(run)
+    return run.result()
 
 
 def _write_final_metrics(run: _Run) -> None:

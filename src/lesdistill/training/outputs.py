@@ -19,12 +19,9 @@ import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lesdistill.fileio import write_text_atomic
-
-if TYPE_CHECKING:
-    from lesdistill.training.loop import TrainResult, _Run
 
 
 @dataclass(frozen=True)
@@ -150,21 +147,3 @@ def postfix(row: dict[str, Any]) -> dict[str, str]:
             value = row.get(key.replace("valid_", "train_"), math.nan)
         out[label] = f"{value:.3g}"
     return out
-
-
-def result(run: _Run) -> TrainResult:
-    from lesdistill.training.loop import TrainResult
-
-    st = run.loop_state
-    return TrainResult(
-        out_dir=run.out_dir,
-        best_path=run.paths.best,
-        last_path=run.paths.last,
-        state_path=run.paths.state,
-        curve_path=run.paths.curve,
-        epochs_completed=int(st["epoch"]),
-        best_epoch=int(st["best_epoch"]) + 1,
-        best_valid_loss=float(st["best_loss"]),
-        stopped_early=bool(st["stopped_early"]),
-        history=list(st["history"]),
-    )
