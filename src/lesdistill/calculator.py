@@ -44,6 +44,7 @@ import numpy as np
 import torch
 from ase import Atoms, units
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
+from ase.stress import full_3x3_to_voigt_6_stress
 
 from lesdistill import keys
 from lesdistill.data.batch import AtomicBatch
@@ -59,11 +60,6 @@ COMPILE_MIN_STEPS = 10_000
 
 _BASE = (keys.ENERGY, keys.FORCES, keys.CHARGES, keys.ENERGY_SHORT_RANGE, keys.ENERGY_LONG_RANGE)
 
-
-def _full_to_voigt(stress: np.ndarray) -> np.ndarray:
-    return np.array(
-        [stress[0, 0], stress[1, 1], stress[2, 2], stress[1, 2], stress[0, 2], stress[0, 1]]
-    )
 
 
 class StudentCalculator(Calculator):
@@ -382,7 +378,7 @@ class StudentCalculator(Calculator):
             keys.ENERGY_LONG_RANGE: float(host[2]),
         }
         if stress:
-            results[keys.STRESS] = _full_to_voigt(host[3 + 4 * n :].reshape(3, 3))
+            results[keys.STRESS] = full_3x3_to_voigt_6_stress(host[3 + 4 * n :].reshape(3, 3))
         if keep:
             cell = right_handed(batch.cell[0]) if atoms.pbc.any() else None
             self._graph = (batch.positions, out[keys.LATENT_CHARGES], cell, compiled)

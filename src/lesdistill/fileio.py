@@ -11,10 +11,11 @@ under the new name (a rename can reach the disk before the data otherwise).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -118,6 +119,25 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp_path)
         raise
+
+
+def file_sha256(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *,
+                separator: bool = False) -> str:
+    """SHA-256 hex digest of the contents of ``paths`` (in order), read in 1 MiB chunks.
+
+    ``separator=True`` adds a zero byte after each file (the training-data fingerprint: moving
+    bytes from one file to the next changes it).
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    h = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as handle:
+            while block := handle.read(1 << 20):
+                h.update(block)
+        if separator:
+            h.update(b"\0")
+    return h.hexdigest()
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:

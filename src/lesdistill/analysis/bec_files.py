@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from lesdistill.analysis import bec_benchmark
+from lesdistill.data.frames import read_frames
 from lesdistill.errors import UserInputError
 from lesdistill.fileio import atomic_path, write_text_atomic
 
@@ -59,21 +60,7 @@ class ReferenceSet:
 
 
 def _read_frames(path: PathLike, what: str) -> list[Any]:
-    from ase.io import read
-
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise FileNotFoundError(f"{what} file not found: {p}")
-    if p.is_dir():
-        raise UserInputError(f"{what} {p} is a directory, not an extxyz file")
-    try:
-        frames = read(p, index=":", format="extxyz")
-    except Exception as exc:  # ASE raises many types for unreadable files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserInputError(f"cannot read {what} {p} as extxyz: {first}") from exc
-    if not frames:
-        raise UserInputError(f"{what} {p} contains no frames")
-    return frames
+    return read_frames(path, what=f"{what} file", format="extxyz")
 
 
 def _per_atom_array(atoms: Any, array: str, where: str) -> np.ndarray:

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lesdistill.data.frames import read_frames as read_any
+from lesdistill.data.frames import write_frames as write_any
 from lesdistill.errors import UserInputError
-from lesdistill.fileio import atomic_path
 from lesdistill.sampling.md import SampleSettings, sample
 
 if TYPE_CHECKING:
@@ -33,30 +34,12 @@ def build_structure(system: dict[str, Any], *, seed: int = 0) -> Atoms:
 
 def read_frames(path: str | Path) -> list[Atoms]:
     """All frames of an extxyz file (FileNotFoundError / UserInputError on bad input)."""
-    from ase.io import read
-
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"frames file not found: {p}; check sampling.file in the config")
-    try:
-        frames = read(p, index=":")
-    except Exception as exc:  # ASE raises many types for a broken file
-        raise UserInputError(f"cannot read frames from {p}: {exc}".splitlines()[0]) from None
-    if not frames:
-        raise UserInputError(f"{p} holds no frames")
-    for k, atoms in enumerate(frames):
-        if not np.all(np.isfinite(atoms.positions)):
-            raise UserInputError(f"{p}: frame {k} has NaN/inf positions")
-    return list(frames)
+    return read_any(path, what="frames file", hint="check sampling.file in the config")
 
 
 def write_frames(path: str | Path, frames: list[Atoms]) -> Path:
     """Write frames as extxyz atomically (labels, ``info`` and per-atom arrays kept)."""
-    from ase.io import write
-
-    with atomic_path(path) as tmp:
-        write(tmp, frames, format="extxyz")
-    return Path(path)
+    return write_any(path, frames)
 
 
 def bec_frame_indices(test: list[int], n: int) -> list[int]:

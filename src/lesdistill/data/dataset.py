@@ -17,7 +17,6 @@ Every problem (missing file, frame without labels, wrong shape, non-finite numbe
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from collections.abc import Iterable, Sequence
@@ -26,10 +25,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ase.stress import full_3x3_to_voigt_6_stress
 
 from lesdistill import keys
 from lesdistill.data.charge_state import charge_and_spin, finite_number
+from lesdistill.data.frames import read_frames as read_images
+from lesdistill.data.frames import write_frames as write_images
 from lesdistill.errors import UserInputError
+from lesdistill.fileio import file_sha256
 
 PathLike = str | os.PathLike[str]
 
@@ -89,8 +92,7 @@ def _finite(value: np.ndarray, what: str, source: str) -> np.ndarray:
 def _as_voigt(value: Any, source: str, key: str) -> np.ndarray:
     arr = np.asarray(value, dtype=np.float64).reshape(-1)
     if arr.size == 9:
-        m = arr.reshape(3, 3)
-        arr = np.array([m[0, 0], m[1, 1], m[2, 2], m[1, 2], m[0, 2], m[0, 1]])
+        arr = full_3x3_to_voigt_6_stress(arr.reshape(3, 3))
     elif arr.size != 6:
         raise UserInputError(
             f"{source}: stress '{key}' has {arr.size} values; expected 6 (Voigt) or 9 (3x3)"
@@ -161,25 +163,12 @@ def frame_from_atoms(atoms: Any, source: str, label_keys: LabelKeys = LabelKeys(
 def read_frames(paths: PathLike | Iterable[PathLike],
                 label_keys: LabelKeys = LabelKeys()) -> list[LabelledFrame]:
     """Read every frame of one or more extxyz files (any format ASE reads works too)."""
-    from ase.io import read
 
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     frames: list[LabelledFrame] = []
     for path in map(Path, paths):
-        if not path.exists():
-            raise FileNotFoundError(f"data file not found: {path}")
-        if path.is_dir():
-            raise IsADirectoryError(f"data path is a folder, expected an extxyz file: {path}")
-        try:
-            images = read(path, index=":")
-        except Exception as exc:  # ASE raises many types for malformed files
-            raise UserInputError(
-                f"cannot read {path} as a structure file ({type(exc).__name__}: "
-                f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''})"
-            ) from None
-        if not images:
-            raise UserInputError(f"{path} contains no frames")
+        images = read_images(path, what="data file")
         frames.extend(frame_from_atoms(a, f"{path}:{i}", label_keys) for i, a in enumerate(images))
     if not frames:
         raise UserInputError("no data files given")
@@ -240,20 +229,14 @@ def write_frames(path: PathLike, frames: Sequence[LabelledFrame]) -> Path:
     The frames are taken again from their source files (``frame.source`` is ``file:index``), so
     a written file holds exactly what the reader saw and reads back with the same label keys.
     """
-    from ase.io import read, write
-
-    from lesdistill.fileio import atomic_path
-
     cache: dict[str, list[Any]] = {}
     images = []
     for frame in frames:
         name, _, index = frame.source.rpartition(":")
         if name not in cache:
-            cache[name] = read(name, index=":")
+            cache[name] = read_images(name, what="data file")
         images.append(cache[name][int(index)])
-    with atomic_path(path) as tmp:
-        write(tmp, images, format="extxyz")
-    return Path(path)
+    return write_images(path, images)
 
 
 def elements_of(frames: Iterable[LabelledFrame]) -> list[str]:
@@ -268,12 +251,4 @@ def elements_of(frames: Iterable[LabelledFrame]) -> list[str]:
 
 def file_digest(paths: PathLike | Iterable[PathLike]) -> str:
     """SHA-256 of the contents of ``paths`` (in order), to detect changed training data."""
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    h = hashlib.sha256()
-    for path in paths:
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                h.update(chunk)
-        h.update(b"\0")
-    return h.hexdigest()
+    return file_sha256(paths, separator=True)

@@ -23,11 +23,11 @@ A stage is skipped when the content hash of its config sections and input files 
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 from lesdistill.config import RunConfig, config_to_dict
+from lesdistill.fileio import file_sha256
 from lesdistill.pipeline import layout as L
 from lesdistill.pipeline.runner import Stage, StageResult, run_stages, stage_timings
 
@@ -47,7 +47,7 @@ STAGE_NAMES = ("build", "sample", "train", "refine", "finetune", "evaluate", "md
 def _file_digest(path: str | None) -> str | None:
     if path is None or not Path(path).is_file():
         return None
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return file_sha256(path)
 
 
 def hash_view(value: Any) -> Any:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from lesdistill.errors import UserInputError
-from lesdistill.fileio import write_text_atomic
+from lesdistill.fileio import file_sha256, write_text_atomic
 
 STATE_FILE = ".stage.json"
 HEARTBEAT_S = 10.0  # seconds between writes of a running stage's elapsed time
@@ -87,15 +87,6 @@ class StageResult:
     status: str  # "ran" | "skipped" | "disabled"
     seconds: float
     reason: str = ""
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 hex digest of a file's contents."""
-    h = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def stage_hash(stage: Stage, config: Any, out_dir: Path) -> str:

@@ -22,6 +22,8 @@ import numpy as np
 
 from lesdistill import keys
 from lesdistill.config import RunConfig
+from lesdistill.data.frames import read_frames as read_any
+from lesdistill.data.frames import write_frames as write_any
 from lesdistill.errors import UserInputError
 from lesdistill.fileio import atomic_path, write_text_atomic
 from lesdistill.pipeline.layout import (
@@ -50,16 +52,12 @@ def distilled_student(cfg: RunConfig) -> str:
 
 def write_frames(path: Path, frames: list[Any]) -> None:
     """Write frames (with their calculator results) to extxyz, atomically."""
-    from ase.io import write
-
-    with atomic_path(path) as tmp:
-        write(tmp, frames, format="extxyz")
+    write_any(path, frames)
 
 
 def read_frames(path: Path) -> list[Any]:
-    from ase.io import read
-
-    return read(path, index=":", format="extxyz")
+    """The frames of a run-folder extxyz file (it may hold none, e.g. an empty split)."""
+    return read_any(path, format="extxyz", allow_empty=True)
 
 
 # --- build --------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ off, so the file always holds only complete frames. Small state sidecars are wri
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from collections.abc import Iterable
@@ -18,17 +17,14 @@ from typing import Any
 
 from ase import Atoms
 
+from lesdistill.data.frames import frames_text, parse_frames_text
 from lesdistill.errors import UserInputError
 from lesdistill.fileio import write_text_atomic
 
 
 def frame_text(atoms: Atoms) -> str:
     """One frame as extxyz text (labels from ``atoms.calc`` results, info and arrays)."""
-    from ase.io import write
-
-    buffer = io.StringIO()
-    write(buffer, atoms, format="extxyz")
-    return buffer.getvalue()
+    return frames_text(atoms)
 
 
 def complete_length(path: str | os.PathLike[str]) -> tuple[int, int]:
@@ -105,8 +101,6 @@ def append_frames(path: str | os.PathLike[str], frames: Iterable[Atoms | str]) -
 
 def read_frames(path: str | os.PathLike[str]) -> list[Atoms]:
     """All complete frames of an extxyz file written by this module (partial tail ignored)."""
-    from ase.io import read
-
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"frame file not found: {p}")
@@ -115,7 +109,7 @@ def read_frames(path: str | os.PathLike[str]) -> list[Atoms]:
         return []
     with open(p, "rb") as handle:
         text = handle.read(good).decode("utf-8")
-    return list(read(io.StringIO(text), index=":", format="extxyz"))
+    return parse_frames_text(text)
 
 
 def state_path(out_path: str | os.PathLike[str]) -> Path:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
+from lesdistill.data.frames import read_frame, read_frames
 from lesdistill.errors import UserInputError
 
 
@@ -74,38 +75,14 @@ def load_structure(path: str | os.PathLike[str], *, index: int = 0, periodic: bo
 
     Raises FileNotFoundError (missing), UserInputError (not a structure / invalid content).
     """
-    from ase.io import read
-
     p = Path(path).expanduser()
-    if not p.exists():
-        raise FileNotFoundError(f"structure file not found: {p}; check the path or build one "
-                                "with `lesdistill system`")
-    if p.is_dir():
-        raise UserInputError(f"{p} is a directory, not a structure file")
-    try:
-        atoms = read(p, index=index, format=format)
-    except Exception as exc:  # ASE raises many types for unreadable input
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserInputError(
-            f"{p} is not a structure file ASE can read ({detail}); use extxyz, cif, POSCAR, ..."
-        ) from None
-    if isinstance(atoms, list):  # defensive: some readers ignore a scalar index
-        atoms = atoms[0]
+    atoms = read_frame(p, index, what="structure file", format=format,
+                       hint="check the path or build one with `lesdistill system`")
     return validate_structure(atoms, periodic=periodic, source=str(p))
 
 
 def load_frames(path: str | os.PathLike[str], *, format: str | None = None) -> list[Atoms]:
     """Read every frame of ``path`` (validated); used by ``label``."""
-    from ase.io import read
-
     p = Path(path).expanduser()
-    if not p.exists():
-        raise FileNotFoundError(f"structure file not found: {p}; check the path")
-    try:
-        frames = read(p, index=":", format=format)
-    except Exception as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserInputError(f"{p} is not a structure file ASE can read ({detail})") from None
-    if not frames:
-        raise UserInputError(f"{p} contains no frames")
+    frames = read_frames(p, what="structure file", format=format)
     return [validate_structure(a, source=f"{p} frame {k}") for k, a in enumerate(frames)]

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
+from ase.stress import full_3x3_to_voigt_6_stress
 
 from lesdistill.errors import UserInputError
 from lesdistill.teachers.adapter import TeacherAdapter, TeacherSpec
@@ -171,7 +172,7 @@ def ionic_energy_forces_stress(
     if periodic:
         volume = abs(float(np.linalg.det(atoms.cell.array)))
         sig = grads[1].detach().cpu().numpy() / volume
-        stress = np.array([sig[0, 0], sig[1, 1], sig[2, 2], sig[1, 2], sig[0, 2], sig[0, 1]])
+        stress = full_3x3_to_voigt_6_stress(sig)
     return float(energy.detach().cpu()), forces, stress
 
 
