@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+if TYPE_CHECKING:  # the lazy exports below, for type checkers and IDEs
+    from lesdistill.calculator import StudentCalculator
+
 __all__ = ["StudentCalculator", "__version__"]
 
 

@@ -8,7 +8,11 @@ against a reference, IR spectra and RDFs overlaid, and teachers grouped by level
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the lazy exports below, for type checkers and IDEs
+    from lesdistill.compare.config import CompareConfig, load_compare_config
+    from lesdistill.compare.runner import run_compare
 
 __all__ = ["CompareConfig", "load_compare_config", "run_compare"]
 

@@ -8,7 +8,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the lazy exports below, for type checkers and IDEs
+    from lesdistill.sampling.guards import SamplingAborted
+    from lesdistill.sampling.md import sample
+    from lesdistill.sampling.relabel import label, merge
+    from lesdistill.sampling.settings import SampleSettings
+    from lesdistill.sampling.store import read_frames
 
 __all__ = ["SampleSettings", "SamplingAborted", "label", "merge", "read_frames", "sample"]
 

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     "IRSpectrum": "ir",
@@ -51,7 +51,82 @@ _EXPORTS = {
     "StaticDielectric": "dielectric",
     "DielectricFunction": "dielectric",
 }
-__all__ = sorted(_EXPORTS)
+if TYPE_CHECKING:  # the lazy exports below, for type checkers and IDEs
+    from lesdistill.spectra.bec import (
+        BECSummary,
+        bec_of_frames,
+        bec_of_trajectory,
+        bec_summary,
+        compute_bec,
+        read_bec_extxyz,
+        subtract_mean_bec,
+        write_bec_extxyz,
+    )
+    from lesdistill.spectra.dielectric import (
+        DielectricFunction,
+        StaticDielectric,
+        dielectric_function,
+        static_dielectric,
+    )
+    from lesdistill.spectra.ir import (
+        IRSpectrum,
+        SumRule,
+        correction_factor,
+        ir_prefactor,
+        ir_spectrum,
+        spectrum_from_current,
+        sum_rule_prefactor,
+    )
+    from lesdistill.spectra.outputs import ir_summary, write_ir_outputs
+    from lesdistill.spectra.paper import PaperSpectrum, nqe_shift_cm, paper_view
+    from lesdistill.spectra.peaks import (
+        Peak,
+        compare_with_reference,
+        find_peaks,
+        format_peak_table,
+        load_reference,
+        reference_bands,
+        write_peak_csv,
+    )
+    from lesdistill.spectra.plot import plot_ir
+    from lesdistill.spectra.settings import CORRECTIONS, IRSettings
+
+__all__ = [
+    "BECSummary",
+    "CORRECTIONS",
+    "DielectricFunction",
+    "IRSettings",
+    "IRSpectrum",
+    "PaperSpectrum",
+    "Peak",
+    "StaticDielectric",
+    "SumRule",
+    "bec_of_frames",
+    "bec_of_trajectory",
+    "bec_summary",
+    "compare_with_reference",
+    "compute_bec",
+    "correction_factor",
+    "dielectric_function",
+    "find_peaks",
+    "format_peak_table",
+    "ir_prefactor",
+    "ir_spectrum",
+    "ir_summary",
+    "load_reference",
+    "nqe_shift_cm",
+    "paper_view",
+    "plot_ir",
+    "read_bec_extxyz",
+    "reference_bands",
+    "spectrum_from_current",
+    "static_dielectric",
+    "subtract_mean_bec",
+    "sum_rule_prefactor",
+    "write_bec_extxyz",
+    "write_ir_outputs",
+    "write_peak_csv",
+]
 
 
 def __getattr__(name: str) -> Any:

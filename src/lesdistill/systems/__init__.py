@@ -12,8 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from lesdistill.errors import UserInputError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # Atoms for annotations; the lazy exports below, for type checkers and IDEs
     from ase import Atoms
+
+    from lesdistill.systems.hcl import hcl_solution
+    from lesdistill.systems.io import load_structure
+    from lesdistill.systems.ionic import random_ionic_box
+    from lesdistill.systems.tio2 import tio2_water_interface
+    from lesdistill.systems.water import water_box
 
 __all__ = ["BUILDERS", "build", "hcl_solution", "load_structure", "random_ionic_box",
            "tio2_water_interface", "water_box"]

@@ -11,9 +11,12 @@ is built.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lesdistill.teachers.base import Teacher, TeacherInfo, TeacherStatus
+
+if TYPE_CHECKING:  # the lazy exports below, for type checkers and IDEs
+    from lesdistill.teachers.registry import get_teacher, list_teachers
 
 __all__ = ["Teacher", "TeacherInfo", "TeacherStatus", "get_teacher", "list_teachers"]
 

@@ -13,7 +13,12 @@ Heavy modules are imported on first use.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the lazy exports below, for type checkers and IDEs
+    from lesdistill.training.config import TrainConfig
+    from lesdistill.training.evaluate import evaluate, write_parity_plots
+    from lesdistill.training.loop import TrainResult, train
 
 __all__ = ["TrainConfig", "TrainResult", "evaluate", "train", "write_parity_plots"]
 
