@@ -50,7 +50,9 @@ from lesdistill import keys
 from lesdistill.data.batch import AtomicBatch
 from lesdistill.data.charge_state import charge_and_spin, check_charge_spin
 from lesdistill.data.neighbors import VerletNeighborList, within_cutoff
+from lesdistill.device import check_device
 from lesdistill.errors import UserInputError
+from lesdistill.les import polarization
 from lesdistill.les.response import ResponseTerms, response_terms
 from lesdistill.model.checkpoint import load_student
 from lesdistill.model.student import StudentModel, right_handed
@@ -107,8 +109,6 @@ class StudentCalculator(Calculator):
         skin: float = 1.0,
         **kwargs: Any,
     ) -> None:
-        from lesdistill.device import check_device
-
         self._graph: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, bool] | None = None
         #: None until the first reuse of a compiled forward graph was checked against eager
         self._compiled_reuse: bool | None = None
@@ -310,8 +310,6 @@ class StudentCalculator(Calculator):
         properties: Sequence[str] = (keys.ENERGY,),
         system_changes: Sequence[str] = tuple(all_changes),
     ) -> None:
-        from lesdistill.les import polarization
-
         super().calculate(atoms, properties, system_changes)
         atoms = self.atoms
         want_stress = keys.STRESS in properties

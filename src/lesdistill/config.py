@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from lesdistill.analysis.fraction_settings import FractionSettings
+from lesdistill.codetrust import check_run_config
 from lesdistill.config_types import from_dict, to_dict
 from lesdistill.errors import UserInputError
 from lesdistill.md.same_start import SameStartSettings
@@ -432,7 +433,6 @@ def load_config(path: str | Path, *, output: str | Path | None = None,
     if output is not None:
         data["output"] = str(output)
     cfg = config_from_dict(data)
-    from lesdistill.codetrust import check_run_config
 
     check_run_config(cfg, path, trust_code)
     return cfg

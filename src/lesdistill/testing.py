@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lesdistill import keys
+from lesdistill.units import COULOMB_EV_A
 
 if TYPE_CHECKING:
     from ase import Atoms
@@ -212,7 +213,6 @@ def check_far_apart(
     import torch
 
     from lesdistill.les import energy as les_energy
-    from lesdistill.units import COULOMB_EV_A
 
     gap = model.cutoff + 1.0 if gap is None else float(gap)
     a, b = atoms_a.copy(), atoms_b.copy()

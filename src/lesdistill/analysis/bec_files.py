@@ -25,10 +25,14 @@ from typing import Any
 
 import numpy as np
 
+from lesdistill import keys
 from lesdistill.analysis import bec_benchmark
+from lesdistill.compare.reference import calculator_gives_dipole, finite_difference_bec
 from lesdistill.data.frames import read_frames
 from lesdistill.errors import UserInputError
 from lesdistill.fileio import atomic_path, write_text_atomic
+from lesdistill.systems.io import validate_structure
+from lesdistill.teachers import get_teacher
 
 PathLike = str | os.PathLike[str]
 
@@ -83,8 +87,6 @@ def read_reference(path: PathLike, array: str = DEFAULT_ARRAY) -> ReferenceSet:
 
     Raises FileNotFoundError or :class:`UserInputError` (one line) on a missing file, no frames,
     a missing array, a wrong shape, NaN, or invalid structures."""
-    from lesdistill.systems.io import validate_structure
-
     frames = _read_frames(path, "reference")
     becs, symbols = [], []
     for k, atoms in enumerate(frames):
@@ -100,10 +102,6 @@ def finite_difference_reference(path: PathLike, teacher: str, *, displacement_A:
     """Reference BECs of a dipole-giving teacher (xTB) on the frames of ``path``: central finite
     differences of its dipole (:func:`lesdistill.compare.reference.finite_difference_bec`,
     6 N teacher calls per frame). The frames need no BEC array."""
-    from lesdistill.compare.reference import calculator_gives_dipole, finite_difference_bec
-    from lesdistill.systems.io import validate_structure
-    from lesdistill.teachers import get_teacher
-
     frames = _read_frames(path, "reference")
     for k, atoms in enumerate(frames):
         validate_structure(atoms, source=f"reference {path} frame {k}")
@@ -200,8 +198,6 @@ def check_elements(model_elements: Sequence[str], reference: ReferenceSet) -> No
 def student_becs(calculator: Any, frames: Sequence[Any]) -> np.ndarray:
     """BECs (sum N, 3, 3) in e of an ASE calculator with ``born_effective_charges`` (a
     StudentCalculator) on each frame (copied; the frames keep their labels)."""
-    from lesdistill import keys
-
     out = []
     for atoms in frames:
         work = atoms.copy()

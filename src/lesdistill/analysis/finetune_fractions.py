@@ -38,8 +38,9 @@ from typing import Any
 import numpy as np
 
 from lesdistill.analysis.fraction_settings import FractionSettings
-from lesdistill.errors import UserInputError
+from lesdistill.errors import UserInputError, not_found
 from lesdistill.fileio import atomic_path, write_text_atomic
+from lesdistill.progress import progress_bar
 
 PathLike = str | os.PathLike[str]
 
@@ -89,7 +90,6 @@ def plan_sizes(n_pool: int, fractions: Sequence[float]) -> list[int]:
 
 
 def _student_elements(student: PathLike, trust_backbone: bool) -> tuple[list[str], dict[str, Any]]:
-    from lesdistill.errors import not_found
     from lesdistill.model import load_student
 
     if not Path(student).is_file():
@@ -187,7 +187,6 @@ def run_finetune_fractions(student: PathLike, inputs: SweepInputs, out_dir: Path
     to ``out_dir/fractions.json`` with the plot ``fractions.png``. ``config``: the TrainConfig
     of every fine-tuning run (and of the from-scratch runs, with the student's architecture)."""
     from lesdistill.data.dataset import read_frames, write_frames
-    from lesdistill.progress import progress_bar
     from lesdistill.training import train
     from lesdistill.training.evaluate import evaluate
 

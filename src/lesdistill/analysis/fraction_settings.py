@@ -10,6 +10,7 @@ import itertools
 import math
 from dataclasses import dataclass
 
+from lesdistill.errors import UserInputError
 from lesdistill.settings import Settings, SettingsError, coerce, setting
 
 __all__ = ["PAPER_FRACTIONS", "FractionSettings", "parse_fractions"]
@@ -47,8 +48,6 @@ class FractionSettings(Settings):
 
 def parse_fractions(text: str, flag: str = "--fractions") -> tuple[float, ...]:
     """``"0.1,0.4,1"`` -> ``(0.1, 0.4, 1.0)``; a one-line error naming ``flag`` otherwise."""
-    from lesdistill.errors import UserInputError
-
     try:
         values = tuple(float(x) for x in text.split(",") if x.strip())
     except ValueError:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from lesdistill.analysis import bec_benchmark
 from lesdistill.errors import UserInputError
 from lesdistill.fileio import atomic_path, write_text_atomic
 
@@ -116,7 +117,6 @@ def _validate(pool_path: PathLike, test_path: PathLike, s: LearningCurveSettings
 
 
 def _score_size(best: Path, test_path: PathLike, reference: Any, device: str) -> dict[str, Any]:
-    from lesdistill.analysis import bec_benchmark
     from lesdistill.analysis.bec_files import student_becs
     from lesdistill.calculator import StudentCalculator
     from lesdistill.training.evaluate import evaluate

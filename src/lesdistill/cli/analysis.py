@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from lesdistill.cli.common import TRUST_BACKBONE_HELP, trusted
+from lesdistill.errors import UserInputError
 
 
 def bec_benchmark(
@@ -52,8 +53,6 @@ def bec_benchmark(
 
 
 def _sizes(text: str) -> tuple[int, ...]:
-    from lesdistill.errors import UserInputError
-
     try:
         return tuple(int(x) for x in text.split(",") if x.strip())
     except ValueError:

@@ -6,6 +6,8 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from lesdistill.errors import not_found
+
 TRUST_BACKBONE_HELP = ("Let the student / training-state files import and run the custom "
                        "backbone (package.module:Factory) they name. Only for files you trust.")
 TRUST_CODE_HELP = ("Let the config file name code that is imported and run (ase: teachers, "
@@ -33,8 +35,6 @@ def device(name: str, where: str = "--device") -> str:
 
 def require_structure_and_student(structure: Path, model: Path) -> None:
     """One-line errors (exit 2) when the start structure or the student checkpoint is missing."""
-    from lesdistill.errors import not_found
-
     if not structure.is_file():
         raise not_found("structure file", structure, "pass an extxyz/cif/POSCAR file (e.g. from "
                         "`lesdistill system`)")

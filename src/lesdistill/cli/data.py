@@ -12,9 +12,11 @@ from typing import Any
 
 import typer
 
+from lesdistill import keys
 from lesdistill.cli.options import build as build_settings
 from lesdistill.cli.options import settings_options
-from lesdistill.errors import UserInputError
+from lesdistill.errors import UserInputError, not_found
+from lesdistill.fileio import atomic_path
 from lesdistill.sampling.settings import QUICK, SampleSettings
 
 #: water molecules of ``sample --system water``: default, and with --quick (laptop CPU, minutes)
@@ -155,7 +157,6 @@ def system(ctx: typer.Context,
            out: str = typer.Option(..., "--out", "-o", help="Output structure file (extxyz)."),
            seed: int = typer.Option(0, help="Random seed.")) -> None:
     """Build a benchmark structure; builder parameters as --name value (e.g. --n-molecules 64)."""
-    from lesdistill.fileio import atomic_path
     from lesdistill.paths import check_output_file
     from lesdistill.systems import build
 
@@ -234,9 +235,7 @@ def label(
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Relabel frames with another teacher (e.g. a higher level for fine-tuning)."""
-    from lesdistill import keys
     from lesdistill.device import check_device
-    from lesdistill.errors import not_found
     from lesdistill.paths import check_output_file
     from lesdistill.sampling import label as run_label
     from lesdistill.sampling.relabel import parse_shard
@@ -263,7 +262,6 @@ def label(
 def merge(shards: list[str] = typer.Argument(..., help="Shard files to join."),
           out: str = typer.Option(..., "--out", "-o", help="Merged extxyz.")) -> None:
     """Join labelled shards: unique frame_id, sorted by frame_id."""
-    from lesdistill.errors import not_found
     from lesdistill.paths import check_output_file
     from lesdistill.sampling import merge as run_merge
     from lesdistill.sampling import read_frames

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from lesdistill.cli.common import TRUST_CODE_HELP
+from lesdistill.errors import UserInputError
 
 STAGES_HELP = "build, sample, train, finetune, evaluate, md, ir, report"
 
@@ -92,7 +93,6 @@ def _demo_reference(given: Path | None) -> Path | None:
     ``$LESDISTILL_REFERENCE_DIR``, else ``../shared/reference`` from the working directory."""
     import os
 
-    from lesdistill.errors import UserInputError
 
     if given is not None:
         if not (given / DEMO_REFERENCE).is_file():

@@ -11,7 +11,9 @@ from lesdistill.cli.common import TRUST_BACKBONE_HELP, require_structure_and_stu
 from lesdistill.cli.options import build as build_settings
 from lesdistill.cli.options import settings_options
 from lesdistill.errors import UserInputError, not_found
+from lesdistill.md import format_summary, load_trajectory, run_md
 from lesdistill.md.settings import MDSettings
+from lesdistill.md.trajectory import SUMMARY
 from lesdistill.spectra.settings import IRSettings
 
 #: ``md --group`` values that store per-atom currents for groups computed per frame in ``ir``
@@ -76,7 +78,6 @@ def md(
 
     The MD options are the fields of lesdistill.md.MDSettings."""
     from lesdistill.cli.common import device as check_device
-    from lesdistill.md import format_summary, run_md
     from lesdistill.paths import check_output_dir
     from lesdistill.systems.io import check_start_structure, load_structure
 
@@ -120,7 +121,6 @@ def md(
                   progress=progress, atom_currents=any(g in DYNAMIC_GROUPS for g in group or []))
     import json
 
-    from lesdistill.md.trajectory import SUMMARY
 
     typer.echo(format_summary(json.loads((path / SUMMARY).read_text(encoding="utf-8"))))
     typer.echo(f"trajectory: {path}")
@@ -157,8 +157,6 @@ def bec(
 
         check_output_file(out, "--out")
     if source.is_dir():
-        from lesdistill.md import load_trajectory
-
         traj = load_trajectory(source)
         if model is None:
             if traj.bec is None:
@@ -239,7 +237,6 @@ def ir(
         overrides["group_mode"] = "self"  # per-frame groups: self terms, as the paper
     settings = build_settings(IRSettings, None, overrides)
     group = settings.group
-    from lesdistill.md import load_trajectory
     from lesdistill.paths import check_output_file
     from lesdistill.spectra import ir as irmod
     from lesdistill.spectra import peaks

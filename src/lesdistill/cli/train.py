@@ -16,9 +16,9 @@ from pathlib import Path
 
 import typer
 
-from lesdistill.analysis.fraction_settings import FractionSettings
+from lesdistill.analysis.fraction_settings import FractionSettings, parse_fractions
 from lesdistill.cli.common import TRUST_BACKBONE_HELP, TRUST_CODE_HELP, trusted
-from lesdistill.errors import UserInputError
+from lesdistill.errors import UserInputError, not_found
 from lesdistill.settings import field_help
 
 
@@ -77,7 +77,6 @@ def train_command(
     command)."""
     from lesdistill.cli.common import device as check_device
     from lesdistill.codetrust import code_references, require_trust
-    from lesdistill.errors import not_found
     from lesdistill.paths import check_output_dir
     from lesdistill.training.config import TrainConfig
     from lesdistill.training.loop import train
@@ -127,8 +126,6 @@ def train_command(
 def _sweep_settings(fractions: str | None, scratch: bool, init: Path | None,
                     valid: list[Path] | None) -> FractionSettings | None:
     """The fraction sweep asked for on the command line (None: plain training)."""
-    from lesdistill.analysis.fraction_settings import parse_fractions
-
     if fractions is None:
         if scratch:
             raise UserInputError("--scratch needs --fractions (the from-scratch comparison of a "
@@ -173,7 +170,6 @@ def evaluate_command(
     """Energy/force/stress MAE and RMSE of a student on labelled frames; parity plots with --out."""
     from lesdistill.cli.common import device as check_device
     from lesdistill.data.dataset import LabelKeys
-    from lesdistill.errors import not_found
     from lesdistill.paths import check_output_dir
     from lesdistill.training.evaluate import evaluate, format_table
 

@@ -23,8 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from lesdistill.analysis.rdf import rdf_from_atoms
 from lesdistill.compare import metrics
 from lesdistill.compare.config import CompareConfig
+from lesdistill.compare.report import write_report
+from lesdistill.compare.stability import md_check
 from lesdistill.compare.summary import INFO_FIELDS, TeacherResult, build_summary
 
 
@@ -59,7 +62,6 @@ def fill_result(r: TeacherResult, overrides: Mapping[str, str]) -> dict[str, Any
     r.rdf = _json(folder / "compare" / "rdf.json") or {}
     raw = _json(folder / "compare" / "md_check.json")
     if raw is not None:  # re-judged here, so the thresholds of this version apply
-        from lesdistill.compare.stability import md_check
 
         mean_t = raw.get("mean_temperature_K")
         check = md_check(float("nan") if mean_t is None else float(mean_t), raw["target_K"],
@@ -112,7 +114,6 @@ def experiment_of(folders: Sequence[Path]) -> tuple[dict[str, float], tuple | No
 def frames_rdfs(cfg: CompareConfig, pairs: Sequence[str]) -> dict[str, dict[str, list[float]]]:
     """RDFs of the shared frames (the sampler's MD) for the given pairs ("O-H"), same bins as the
     students'; {} when there are no periodic shared frames."""
-    from lesdistill.analysis.rdf import rdf_from_atoms
     from lesdistill.compare.frames import read_frames
 
     path = Path(cfg.output) / "frames" / "all.extxyz"
@@ -158,7 +159,6 @@ def collect_and_report(cfg: CompareConfig, results: list[TeacherResult], plan: M
     """Fill the results from the teachers' folders, build the summary, write the report."""
     from ase.io import read
 
-    from lesdistill.compare.report import write_report
 
     out = Path(cfg.output)
     ref_info = _json(out / "reference" / "reference.json")

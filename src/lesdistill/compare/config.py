@@ -66,6 +66,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from lesdistill.codetrust import check_compare_config
 from lesdistill.config import RunConfig, SamplingConfig, config_from_dict
 from lesdistill.errors import UserInputError
 
@@ -355,7 +356,6 @@ def load_compare_config(path: str | Path, *, trust_code: bool = False) -> Compar
         first = str(exc).splitlines()[0] if str(exc) else "syntax error"
         raise UserInputError(f"{p} is not valid YAML: {first}") from None
     cfg = parse(data, base_dir=p.parent, default_name=p.stem)
-    from lesdistill.codetrust import check_compare_config
 
     check_compare_config(cfg, p, trust_code)
     return cfg

@@ -17,6 +17,7 @@ from lesdistill.data.frames import read_frames as read_any
 from lesdistill.data.frames import write_frames as write_any
 from lesdistill.errors import UserInputError
 from lesdistill.sampling.md import SampleSettings, sample
+from lesdistill.systems import build, load_structure
 
 if TYPE_CHECKING:
     from ase import Atoms
@@ -24,10 +25,7 @@ if TYPE_CHECKING:
 def build_structure(system: dict[str, Any], *, seed: int = 0) -> Atoms:
     """The starting structure of a compare config's ``system`` block (builder or file)."""
     if "file" in system:
-        from lesdistill.systems import load_structure
-
         return load_structure(system["file"])
-    from lesdistill.systems import build
 
     return build(system["builder"], seed=seed, **system.get("params", {}))
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from lesdistill import keys
 from lesdistill.errors import UserInputError
+from lesdistill.progress import progress_bar
 
 
 def calculator_gives_dipole(calculator: object) -> bool:
@@ -71,8 +72,6 @@ def finite_difference_bec(atoms, calculator, *, displacement_A: float = 0.01,
     z = np.zeros((n, 3, 3))
     steps = range(n)
     if progress:
-        from lesdistill.progress import progress_bar
-
         steps = progress_bar(
             steps, desc="reference BEC (finite differences)", unit="atom", leave=False
         )

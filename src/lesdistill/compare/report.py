@@ -16,6 +16,8 @@ import numpy as np
 
 from lesdistill.compare import plots
 from lesdistill.fileio import atomic_open, write_text_atomic
+from lesdistill.report.benchmark_sections import section_bec_benchmark
+from lesdistill.report.html import Figure, Section, Table, render_html
 
 SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.html"
@@ -40,8 +42,6 @@ def _main_tables(summary: Mapping[str, Any]) -> list:
     """Two narrow tables (one per question) instead of one that overflows a 1400 px page:
     who the teachers are and how close and fast each student is; and what each student says
     about charges, BECs and MD."""
-    from lesdistill.report.html import Table
-
     elements = summary["elements"]
     students = _ordered(summary)
     accuracy = Table(
@@ -103,8 +103,6 @@ def _missing_note(ok: list[dict[str, Any]], unstable: list[dict[str, Any]], what
 
 
 def _sections(summary: Mapping[str, Any], experiment_curve: tuple | None):
-    from lesdistill.report.html import Figure, Section, Table
-
     levels = _levels(summary)
     ok = _ok(summary)
     frames = summary["shared_frames"]
@@ -147,8 +145,6 @@ def _sections(summary: Mapping[str, Any], experiment_curve: tuple | None):
     if figures or tables or paras:
         sections.append(Section("Born effective charges", paras, tables, figures))
     if summary.get("bec_benchmark"):
-        from lesdistill.report.benchmark_sections import section_bec_benchmark
-
         sections.append(section_bec_benchmark(summary))
     unstable = [t for t in ok if t.get("md_stable") is False]
     shown = [t for t in ok if t.get("md_stable") is not False]
@@ -207,8 +203,6 @@ def _sections(summary: Mapping[str, Any], experiment_curve: tuple | None):
 def _timing_table(summary: Mapping[str, Any]):
     """Seconds per stage and teacher (from the stage state files: cached stages show the time
     they took when they ran)."""
-    from lesdistill.report.html import Table
-
     ok = [t for t in _ok(summary) if t.get("stage_seconds")]
     if not ok:
         return None
@@ -225,8 +219,6 @@ def _timing_table(summary: Mapping[str, Any]):
 
 
 def _level_section(summary: Mapping[str, Any], levels: Mapping[str, str]):
-    from lesdistill.report.html import Figure, Section, Table
-
     ok = _ok(summary)
     rows = [[level, ", ".join(names)] for level, names in summary["levels_of_theory"].items()]
     spread = summary.get("level_spread") or {}
@@ -257,8 +249,6 @@ def write_report(summary: Mapping[str, Any], out_dir: str | Path, *,
     """Write ``summary.json``, one PNG per figure and ``report.html`` into ``out_dir``; returns
     the HTML path. ``experiment_curve`` = (wavenumber_cm, n_alpha_per_cm) overlays experiment
     (default: the summary's ``experiment_curve``, so a re-render keeps it)."""
-    from lesdistill.report.html import render_html
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stored = summary.get("experiment_curve")

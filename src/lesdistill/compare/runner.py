@@ -21,10 +21,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lesdistill.compare.collect import collect_and_report
 from lesdistill.compare.config import CompareConfig, TeacherEntry
+from lesdistill.compare.shared_stages import shared_stages
 from lesdistill.compare.summary import TeacherResult
+from lesdistill.compare.teacher_stages import OVERRIDES, TeacherJob, teacher_stages
 from lesdistill.errors import UserInputError
 from lesdistill.fileio import write_text_atomic
+from lesdistill.pipeline import make_stages
+from lesdistill.pipeline.runner import run_stages, stage_timings
+from lesdistill.teachers.base import check_atoms
 
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, ImportError, RuntimeError, OSError,
                KeyError)
@@ -40,7 +46,6 @@ def resolve_teachers(cfg: CompareConfig,
     """Split the configured teachers into usable ones and skipped ones (with the reason), using
     :func:`lesdistill.teachers.registry.teacher_status` (no model is loaded) and the teacher's
     element/periodicity coverage of ``atoms``."""
-    from lesdistill.teachers.base import check_atoms
     from lesdistill.teachers.registry import teacher_status
 
     usable, skipped = [], []
@@ -99,19 +104,13 @@ def write_plan(out: Path, the_plan: dict[str, Any]) -> None:
 
 def _pipeline_stages() -> list[Any]:
     """The pipeline's stage list (``lesdistill run``)."""
-    from lesdistill.pipeline import make_stages
-
     return make_stages()
 
 
 def run_compare(cfg: CompareConfig, *, progress: bool = True, log: Callable[[str], None] = print,
                 from_stage: str | None = None) -> Path:
     """Run the comparison described by ``cfg``; returns the path of ``report/report.html``."""
-    from lesdistill.compare.collect import collect_and_report
     from lesdistill.compare.frames import build_structure
-    from lesdistill.compare.shared_stages import shared_stages
-    from lesdistill.compare.teacher_stages import OVERRIDES, TeacherJob, teacher_stages
-    from lesdistill.pipeline.runner import run_stages, stage_timings
     from lesdistill.teachers import get_teacher
 
     start = time.perf_counter()

@@ -23,8 +23,16 @@ import numpy as np
 
 from lesdistill import keys
 from lesdistill.compare.config import CompareConfig
+from lesdistill.compare.reference import (
+    calculator_gives_dipole,
+    finite_difference_bec,
+    fixed_charge_bec,
+    frames_bec,
+)
+from lesdistill.config import config_to_dict
 from lesdistill.errors import UserInputError
 from lesdistill.fileio import atomic_path, write_text_atomic
+from lesdistill.pipeline.runner import Stage
 
 PLAN_FRAMES, PLAN_REFERENCE = "plan/frames.json", "plan/reference.json"
 
@@ -78,12 +86,6 @@ def run_frames(ctx) -> None:
 
 def run_reference(ctx) -> None:
     from lesdistill.compare.frames import read_frames
-    from lesdistill.compare.reference import (
-        calculator_gives_dipole,
-        finite_difference_bec,
-        fixed_charge_bec,
-        frames_bec,
-    )
 
     cfg: CompareConfig = ctx.config
     plan = _plan(ctx, PLAN_REFERENCE)
@@ -126,9 +128,6 @@ def run_reference(ctx) -> None:
 
 
 def shared_stages() -> list[Any]:
-    from lesdistill.config import config_to_dict
-    from lesdistill.pipeline.runner import Stage
-
     def frames_inputs(cfg: CompareConfig) -> list[str]:
         files = [PLAN_FRAMES]
         if cfg.sampling.file is not None:

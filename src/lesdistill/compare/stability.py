@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from lesdistill.md import load_trajectory
+
 
 def closest_approach(positions: np.ndarray, cells: np.ndarray, numbers: np.ndarray,
                      pbc: Sequence[bool]) -> dict[str, float]:
@@ -65,7 +67,6 @@ def check_student_md(traj_dir: Any, shared_frames: Sequence[Any], target_K: floa
     the last ``n_last`` stored frames and up to ``n_shared`` shared frames (evenly spaced)."""
     from pathlib import Path
 
-    from lesdistill.md import load_trajectory
 
     traj = load_trajectory(Path(traj_dir))
     summary = Path(traj_dir) / "summary.json"

@@ -27,9 +27,13 @@ from typing import Any
 
 import numpy as np
 
+from lesdistill.analysis.rdf import radial_distribution, rdf_pairs
 from lesdistill.compare.config import CompareConfig, TeacherEntry
+from lesdistill.compare.stability import check_student_md
 from lesdistill.fileio import atomic_path, write_text_atomic
+from lesdistill.md import load_trajectory
 from lesdistill.pipeline import layout as L
+from lesdistill.pipeline.runner import Stage
 
 FRAMES = "frames"  # folder (under the compare output) of the shared frames
 SHARED_FILES = ("structure.extxyz", "all.extxyz", "split.json", "bec.extxyz")
@@ -123,7 +127,6 @@ def run_compare_stage(ctx) -> None:
         np.savez(tmp, becs=np.stack(becs), charges=np.stack(charges), symbols=np.stack(symbols))
     rdfs = student_rdfs(ctx.input(L.TRAJ), cfg.report)
     write_text_atomic(ctx.stage_dir / "rdf.json", json.dumps(rdfs) + "\n")
-    from lesdistill.compare.stability import check_student_md
 
     check = check_student_md(ctx.input(L.TRAJ), _read(ctx.input(shared("all.extxyz"))),
                              cfg.md.temperature_K)
@@ -142,8 +145,6 @@ def student_rdfs(traj_dir: Path, report: Any) -> dict[str, dict[str, list[float]
     O-H, Cl-O, Ti-O when present); periodic cells only."""
     from ase.data import chemical_symbols
 
-    from lesdistill.analysis.rdf import radial_distribution, rdf_pairs
-    from lesdistill.md import load_trajectory
 
     traj = load_trajectory(traj_dir)
     if not np.all(traj.pbc):
@@ -161,8 +162,6 @@ def student_rdfs(traj_dir: Path, report: Any) -> dict[str, dict[str, list[float]
 
 def compare_stages() -> dict[str, Any]:
     """The compare versions of ``build`` and ``sample`` and the added ``compare`` stage."""
-    from lesdistill.pipeline.runner import Stage
-
     return {
         "build": Stage("build", run_build, description="shared starting structure",
                        inputs=lambda c: [shared("structure.extxyz")],

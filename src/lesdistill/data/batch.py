@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from lesdistill.data.charge_state import charge_and_spin
 from lesdistill.data.neighbors import neighbor_list
 
 if TYPE_CHECKING:
@@ -111,7 +112,6 @@ class AtomicBatch:
             i, j, shifts = neighbor_list(positions, cell, pbc, cutoff)
         except ValueError as err:
             raise ValueError(f"structure {index}: {err}") from None
-        from lesdistill.data.charge_state import charge_and_spin
 
         charge, spin = charge_and_spin(atoms.info, atoms.numbers, f"structure {index}")
         return cls(

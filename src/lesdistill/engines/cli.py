@@ -11,7 +11,9 @@ import typer
 from lesdistill.cli.common import TRUST_BACKBONE_HELP, require_structure_and_student, trusted
 from lesdistill.cli.options import settings_options
 from lesdistill.errors import UserInputError
+from lesdistill.md import format_summary
 from lesdistill.md.settings import MDSettings
+from lesdistill.md.trajectory import SUMMARY
 
 
 def md_replicas(atoms: Any, structure: Path, model: Path, out: Path, settings: MDSettings, *,
@@ -20,7 +22,6 @@ def md_replicas(atoms: Any, structure: Path, model: Path, out: Path, settings: M
     """``lesdistill md --replicas N``: N replicas in one torch-sim batch, one trajectory each."""
     from lesdistill.engines.replicas import _check, run_replicas
     from lesdistill.engines.torchsim import StudentTorchSimModel, require_torch_sim
-    from lesdistill.md.trajectory import SUMMARY
     from lesdistill.systems.io import check_start_structure
 
     if replicas < 1:
@@ -33,7 +34,6 @@ def md_replicas(atoms: Any, structure: Path, model: Path, out: Path, settings: M
     paths = run_replicas(atoms, engine, out, settings, n_replicas=replicas, seed=seed,
                          bec_every=bec_every, groups=groups, atom_currents=atom_currents,
                          progress=progress)
-    from lesdistill.md import format_summary
 
     for path in paths:
         summary = json.loads((path / SUMMARY).read_text(encoding="utf-8"))
@@ -92,8 +92,6 @@ def lammps(
     from lesdistill.cli.options import build as build_settings
     from lesdistill.engines.lammps import new_lammps
     from lesdistill.engines.lammps_md import run_lammps_md
-    from lesdistill.md import format_summary
-    from lesdistill.md.trajectory import SUMMARY
     from lesdistill.paths import check_output_dir
     from lesdistill.systems.io import check_start_structure, load_structure
 

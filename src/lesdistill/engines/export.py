@@ -45,6 +45,10 @@ import torch
 from lesdistill.data.batch import AtomicBatch
 from lesdistill.data.neighbors import neighbor_list
 from lesdistill.errors import UserInputError
+from lesdistill.fileio import atomic_path
+from lesdistill.les import ewald
+from lesdistill.les.ewald import ewald_energy, open_energy
+from lesdistill.model.checkpoint import load_student
 from lesdistill.model.repulsion import smoothstep_off, zbl_energy
 from lesdistill.model.student import StudentModel, right_handed
 
@@ -104,8 +108,6 @@ class _Forward(torch.nn.Module):
         return energy, q
 
     def _long_range(self, q: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        from lesdistill.les.ewald import ewald_energy, open_energy
-
         config = self.model.config
         if self.cell is None:
             return open_energy(q, positions, sigma=config.les_sigma)
@@ -136,7 +138,6 @@ def _fixed_kspace(cell: torch.Tensor | None, model: StudentModel) -> Iterator[No
     its values: inside the trace the cell is a symbolic tensor without values)."""
     from unittest import mock
 
-    from lesdistill.les import ewald
 
     if cell is None:
         yield
@@ -172,8 +173,6 @@ def export_student(model: StudentModel | str | os.PathLike[str], atoms: Any,
     """
     from torch.fx.experimental.proxy_tensor import make_fx
 
-    from lesdistill.fileio import atomic_path
-    from lesdistill.model.checkpoint import load_student
 
     if not isinstance(model, StudentModel):
         model = load_student(Path(model), device="cpu", trust_backbone=trust_backbone)

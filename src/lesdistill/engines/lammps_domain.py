@@ -28,7 +28,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from lesdistill.data.batch import AtomicBatch
+from lesdistill.data.neighbors import neighbor_list
+from lesdistill.engines.lammps import StudentFix
+from lesdistill.engines.mpi_runtime import _lammps_dir
 from lesdistill.errors import UserInputError
+from lesdistill.les import energy as les_energy
+from lesdistill.model.student import right_handed
 
 __all__ = ["DomainStudentFix"]
 
@@ -46,8 +52,6 @@ class _Allreduce:
         try:
             self.fn = lib.MPI_Allreduce
         except AttributeError:
-            from lesdistill.engines.mpi_runtime import _lammps_dir
-
             folder = _lammps_dir()
             self.fn = ctypes.CDLL(str(folder / "libmpi.so.12")).MPI_Allreduce
         self.fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
@@ -79,8 +83,6 @@ class DomainStudentFix:
         device: str = "cpu",
         trust_backbone: bool = False,
     ) -> None:
-        from lesdistill.engines.lammps import StudentFix
-
         self._base = StudentFix.__new__(StudentFix)
         # the checks and the fix of the replicated version, then our own callback
         StudentFix.__init__(self._base, lmp, model, type_elements, fix_id=fix_id, device=device,
@@ -105,11 +107,6 @@ class DomainStudentFix:
 
     def _callback(self, caller: Any, step: int, nlocal: int, tag: np.ndarray, x: np.ndarray,
                   f: np.ndarray) -> None:
-        from lesdistill.data.batch import AtomicBatch
-        from lesdistill.data.neighbors import neighbor_list
-        from lesdistill.les import energy as les_energy
-        from lesdistill.model.student import right_handed
-
         lmp, model = self.lmp, self.calc.model
         dev, dt = model.device, model.dtype
         nall = nlocal + int(lmp.extract_global("nghost"))

@@ -21,6 +21,10 @@ from lesdistill.engines.lammps import (
     new_lammps,
 )
 from lesdistill.errors import UserInputError
+from lesdistill.md import driver
+from lesdistill.md import trajectory as tj
+from lesdistill.md.settings import MDSettings
+from lesdistill.progress import progress_bar
 
 __all__ = ["run_lammps_md"]
 
@@ -46,10 +50,6 @@ def run_lammps_md(atoms: Any, calc: Any, out_path: str | os.PathLike[str], setti
     """
     from ase.md import velocitydistribution as vdist
 
-    from lesdistill.md import driver
-    from lesdistill.md import trajectory as tj
-    from lesdistill.md.settings import MDSettings
-    from lesdistill.progress import progress_bar
 
     base = MDSettings() if settings is None else MDSettings.from_settings(settings)
     s = base.replace(**overrides) if overrides else base

@@ -27,10 +27,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from lesdistill.engines.torchsim import require_torch_sim, state_from_atoms
 from lesdistill.errors import UnstableDynamicsError, UserInputError
 from lesdistill.md import trajectory as tj
-from lesdistill.md.driver import RESUME_KEYS
+from lesdistill.md.driver import RESUME_KEYS, summarize
 from lesdistill.md.settings import MDSettings
+from lesdistill.progress import progress_bar
 
 __all__ = ["REPLICA_PREFIX", "STATE", "expand_replica_dirs", "replica_dir", "run_replicas"]
 
@@ -91,8 +93,6 @@ class _Batch:
     """The batched MD state plus what the trajectory files need (unwrapped positions)."""
 
     def __init__(self, model: Any, starts: list[Any]) -> None:
-        from lesdistill.engines.torchsim import state_from_atoms
-
         self.model = model
         self.sim = state_from_atoms(starts, model)
         self.sizes = [len(a) for a in starts]
@@ -162,8 +162,6 @@ def run_replicas(atoms: Any, model: Any, out_path: str | Path, settings: MDSetti
     """
     from ase import units
 
-    from lesdistill.engines.torchsim import require_torch_sim
-    from lesdistill.progress import progress_bar
 
     require_torch_sim()
     from torch_sim.integrators import nve, nvt_langevin
@@ -269,7 +267,6 @@ def run_replicas(atoms: Any, model: Any, out_path: str | Path, settings: MDSetti
                 _checkpoint(out, batch, "prod", step, n_parts, step == s.n_steps, n_replicas)
         bar.close()
         _checkpoint(out, batch, "prod", step, n_parts, True, n_replicas)
-    from lesdistill.md.driver import summarize
 
     paths = [replica_dir(out, k) for k in range(n_replicas)]
     for path in paths:

@@ -38,9 +38,11 @@ import torch
 from lesdistill import keys
 from lesdistill.data.batch import AtomicBatch
 from lesdistill.data.neighbors import neighbor_list
+from lesdistill.device import check_device
 from lesdistill.errors import MissingDependencyError, UserInputError
 from lesdistill.les.response import ResponseTerms
 from lesdistill.les.slab import slab_cell, slab_frame
+from lesdistill.model.checkpoint import load_student
 from lesdistill.model.student import StudentModel, right_handed
 
 __all__ = ["BatchedResponse", "StudentTorchSimModel", "require_torch_sim"]
@@ -243,9 +245,6 @@ def StudentTorchSimModel(model: str | os.PathLike[str] | StudentModel, device: s
     The class derives from torch-sim's ``ModelInterface``, so it is created on first use (torch-sim
     stays an optional import). Raises :class:`MissingDependencyError` without torch-sim.
     """
-    from lesdistill.device import check_device
-    from lesdistill.model.checkpoint import load_student
-
     device = check_device(device)
     if isinstance(model, StudentModel):
         student = model.to(device)

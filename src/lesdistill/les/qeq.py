@@ -49,6 +49,7 @@ from typing import Any
 
 import torch
 
+from lesdistill.les import energy
 from lesdistill.les.ewald import (
     DEFAULT_SWITCH_WIDTH,
     _cell_geometry,
@@ -149,8 +150,6 @@ def _constrained_solve(
 def _les_matvec(positions: torch.Tensor, cell: torch.Tensor | None, hardness: torch.Tensor,
                 les: dict[str, Any]) -> Any:
     """v [N, K] -> H v with A v = dE_LES/dq at q = v (one LES gradient per column)."""
-    from lesdistill.les import energy
-
     r = positions.detach()
     c = None if cell is None else cell.detach()
 
@@ -195,7 +194,6 @@ class _QeqCG(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g):  # type: ignore[override]
-        from lesdistill.les import energy
 
         chi, hardness, positions, cell, q = ctx.saved_tensors
         c = cell if cell.numel() else None
@@ -267,8 +265,6 @@ def qeq_energy(charges: torch.Tensor, chi: torch.Tensor, hardness: torch.Tensor,
                switch_width: float = DEFAULT_SWITCH_WIDTH) -> torch.Tensor:
     r""":math:`E_\text{Qeq}` (eV) at ``charges``: sum(chi q + J q²/2) + LES energy with
     self-energy."""
-    from lesdistill.les import energy
-
     site = (chi * charges + 0.5 * hardness * charges * charges).sum()
     return site + energy(charges, positions, cell, sigma=sigma, dl=dl, method=method,
                          subtract_self=False, switch_width=switch_width)

@@ -41,6 +41,7 @@ import numpy as np
 
 from lesdistill.errors import UserInputError
 from lesdistill.fileio import atomic_path, write_text_atomic
+from lesdistill.units import KB_EV_PER_K
 
 FORMAT = "lesdistill-md/1"
 META = "meta.json"
@@ -153,8 +154,6 @@ class Trajectory:
     def temperature_series_K(self) -> np.ndarray:
         """(F,) instantaneous kinetic temperature, K (3N degrees of freedom for Langevin
         production, else 3N - 3: the total momentum is conserved at zero)."""
-        from lesdistill.units import KB_EV_PER_K
-
         if self.kinetic is None:
             raise UserInputError("trajectory has no kinetic energies stored")
         free = self.meta.get("production") == "langevin"

@@ -27,10 +27,14 @@ from typing import Any
 
 import torch
 
+from lesdistill import __version__
+from lesdistill.device import check_device
 from lesdistill.errors import UserInputError, not_found
+from lesdistill.fileio import atomic_path
 from lesdistill.model.backbone import check_backbone_trusted
 from lesdistill.model.config import StudentConfig
 from lesdistill.model.student import StudentModel
+from lesdistill.safeload import UnreadableTorchFile, load_tensors
 
 FORMAT = "lesdistill-student"
 FORMAT_VERSION = 1
@@ -59,8 +63,6 @@ def _check_plain(value: Any, where: str) -> None:
 
 def student_state(model: StudentModel, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The checkpoint dict of ``model`` (what :func:`save_student` writes)."""
-    from lesdistill import __version__
-
     metadata = dict(metadata or {})
     _check_plain(metadata, "metadata")
     return {
@@ -83,7 +85,6 @@ def save_student(
     if not isinstance(model, StudentModel):
         raise TypeError(f"save_student expects a StudentModel, got {type(model).__name__}")
     state = student_state(model, metadata)
-    from lesdistill.fileio import atomic_path
 
     target = Path(path)
     with atomic_path(target) as tmp:
@@ -93,8 +94,6 @@ def save_student(
 
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Load and validate a checkpoint dict (tensors on CPU) without building the model."""
-    from lesdistill.safeload import UnreadableTorchFile, load_tensors
-
     target = Path(path)
     if target.is_dir():
         raise UserInputError(f"{target} is a folder, not a student checkpoint; pass its .pt file "
@@ -163,8 +162,6 @@ def load_student(path: str | os.PathLike[str], device: str | torch.device = "cpu
 
     ``trust_backbone=True`` lets a checkpoint that names a custom backbone import and run it
     (only for files you trust). The checkpoint's metadata is available as ``model.metadata``."""
-    from lesdistill.device import check_device
-
     device = check_device(device)
     state = read_checkpoint(path)
     model = model_from_state(state, device, source=str(path), trust_backbone=trust_backbone)

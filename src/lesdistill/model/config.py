@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lesdistill.errors import UserInputError
+from lesdistill.fileio import write_text_atomic
 from lesdistill.les.slab import SLAB_CORRECTIONS
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -292,8 +293,6 @@ class StudentConfig:
 
         text = yaml.safe_dump(self.to_dict(), sort_keys=False)
         if path is not None:
-            from lesdistill.fileio import write_text_atomic
-
             write_text_atomic(path, text)
         return text
 

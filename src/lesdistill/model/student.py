@@ -57,6 +57,7 @@ from torch import nn
 
 from lesdistill import keys
 from lesdistill.device import host_values, memory_key
+from lesdistill.les import energy as les_energy
 from lesdistill.model.build import build_backbone
 from lesdistill.model.compiled import CompiledForward
 from lesdistill.model.config import StudentConfig
@@ -297,8 +298,6 @@ class StudentModel(nn.Module):
     def _long_range(
         self, q: torch.Tensor, positions: torch.Tensor, cell: torch.Tensor, batch: AtomicBatch
     ) -> torch.Tensor:
-        from lesdistill.les import energy as les_energy
-
         # structure sizes and pbc from host copies kept per tensor: no device sync per step;
         # the values were validated where the batch was built
         sizes = (

@@ -26,8 +26,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lesdistill.config import RunConfig, config_to_dict
-from lesdistill.fileio import file_sha256
+from lesdistill.config import RunConfig, config_to_dict, dump_config
+from lesdistill.errors import UserInputError
+from lesdistill.fileio import file_sha256, write_text_atomic
 from lesdistill.pipeline import layout as L
 from lesdistill.pipeline.runner import Stage, StageResult, run_stages, stage_timings
 
@@ -186,10 +187,6 @@ def run_pipeline(cfg: RunConfig, *, from_stage: str | None = None,
                  only: list[str] | None = None, progress: bool = True,
                  log: Any = print) -> list[StageResult]:
     """Run (or continue) the whole pipeline of ``cfg`` into ``cfg.output``."""
-    from lesdistill.config import dump_config
-    from lesdistill.errors import UserInputError
-    from lesdistill.fileio import write_text_atomic
-
     if from_stage is not None and from_stage not in STAGE_NAMES:
         raise UserInputError(f"unknown stage {from_stage!r} for --from; stages: "
                              f"{', '.join(STAGE_NAMES)}")

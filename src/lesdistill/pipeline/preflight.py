@@ -13,7 +13,11 @@ import inspect
 from pathlib import Path
 from typing import Any
 
+from lesdistill.analysis.finetune_fractions import plan_sizes
+from lesdistill.device import check_device
 from lesdistill.errors import UserInputError, not_found
+from lesdistill.paths import check_output_dir
+from lesdistill.systems import BUILDERS, _resolve
 
 
 def _student(preset: str, options: dict[str, Any], where: str) -> None:
@@ -47,7 +51,6 @@ def check_system(system: Any, periodic: bool | None = None) -> None:
                             "paths are relative to the config file)")
         load_structure(system.file)
         return
-    from lesdistill.systems import BUILDERS, _resolve
 
     if system.builder not in BUILDERS:
         raise UserInputError(f"system.builder {system.builder!r} is unknown; use one of "
@@ -62,9 +65,6 @@ def check_system(system: Any, periodic: bool | None = None) -> None:
 
 def check_run_config(cfg: Any) -> None:
     """Raise :class:`UserInputError` for the first bad value of ``cfg`` (a RunConfig)."""
-    from lesdistill.device import check_device
-    from lesdistill.paths import check_output_dir
-
     check_device(cfg.device, "device (config or --device)")
     check_output_dir(cfg.output, "output folder")
     check_system(cfg.system)
@@ -99,7 +99,6 @@ def check_sections(cfg: Any) -> None:
 
 def _fraction_sizes(cfg: Any) -> None:
     """Every fraction of ``finetune.fractions`` gets its own number of training frames."""
-    from lesdistill.analysis.finetune_fractions import plan_sizes
     from lesdistill.pipeline.stages_data import finetune_split_sizes
 
     ft = cfg.finetune

@@ -17,18 +17,31 @@ from typing import Any
 
 import numpy as np
 
+from lesdistill.analysis import groups as groupmod
 from lesdistill.config import RunConfig
 from lesdistill.fileio import write_text_atomic
+from lesdistill.md import load_trajectory
 from lesdistill.pipeline.layout import TRAJ
 from lesdistill.pipeline.runner import StageContext
+from lesdistill.spectra.bec import bec_summary
+from lesdistill.spectra.dielectric import dielectric_response, summary_dict
+from lesdistill.spectra.ir import ir_spectrum
+from lesdistill.spectra.outputs import group_arrays, group_tables, paper_arrays, view
+from lesdistill.spectra.peaks import (
+    REFERENCE_CITATION,
+    REFERENCE_FILES,
+    compare_with_reference,
+    format_peak_table,
+    integrated_intensity,
+    load_reference,
+    write_peak_csv,
+)
 
 
 def bec_summary_dict(bec: np.ndarray, numbers: np.ndarray, total_charge: float = 0.0
                      ) -> dict[str, Any]:
     """JSON-ready per-element BEC statistics and acoustic sum rule (lesdistill.spectra.bec_summary);
     bec (B, N, 3, 3) in e."""
-    from lesdistill.spectra.bec import bec_summary
-
     summ = bec_summary(numbers, bec, total_charge=total_charge)
     elements = {e.symbol: {"Z_xx": float(e.mean_diagonal[0]), "Z_yy": float(e.mean_diagonal[1]),
                            "Z_zz": float(e.mean_diagonal[2]), "trace_over_3": e.mean_trace3,
@@ -47,25 +60,11 @@ def _finite(x: float | None) -> float | None:
 
 
 def run_ir(ctx: StageContext) -> None:
-    from lesdistill.md import load_trajectory
-    from lesdistill.spectra.ir import ir_spectrum
-    from lesdistill.spectra.peaks import (
-        REFERENCE_CITATION,
-        REFERENCE_FILES,
-        compare_with_reference,
-        format_peak_table,
-        integrated_intensity,
-        load_reference,
-        write_peak_csv,
-    )
-
     cfg: RunConfig = ctx.config
     irc = cfg.ir
     traj = load_trajectory(ctx.input(TRAJ), positions=irc.group is not None)
     decomposition = None
     if irc.group is not None:
-        from lesdistill.analysis import groups as groupmod
-
         traj, labels = groupmod.with_group_currents(traj, irc.group, **irc.selector_options())
         decomposition = groupmod.summary(labels)
     out: dict[str, Any] = {}
@@ -86,7 +85,6 @@ def run_ir(ctx: StageContext) -> None:
                 "correction": spec.correction, "window": spec.window,
                 "window_ps": spec.window_ps, "n_blocks": spec.n_blocks,
                 "frame_dt_fs": spec.frame_dt_fs, "max_wavenumber_cm": irc.max_wavenumber_cm})
-    from lesdistill.spectra.dielectric import dielectric_response, summary_dict
 
     response = dielectric_response(traj, window=spec.window, window_ps=spec.window_ps,
                                    n_blocks=irc.n_blocks, max_wavenumber_cm=irc.max_wavenumber_cm,
@@ -126,9 +124,6 @@ def _groups(ctx: StageContext, spec: Any, decomposition: dict[str, Any], system:
             ) -> dict[str, Any]:
     """Group spectra (already in ``spectrum.csv``), their band tables against the matching
     reference (``peaks_<group>.csv``) and the sum check, JSON-ready; logged."""
-    from lesdistill.spectra.outputs import group_arrays, group_tables
-    from lesdistill.spectra.peaks import format_peak_table, write_peak_csv
-
     result = {**decomposition, **group_arrays(spec, system)}
     for name, (table, rows) in group_tables(spec, system).items():
         write_peak_csv(rows, ctx.stage_dir / f"peaks_{name}.csv")
@@ -148,9 +143,6 @@ def _groups(ctx: StageContext, spec: Any, decomposition: dict[str, Any], system:
 
 def _paper(ctx: StageContext, spec: Any, system: str) -> dict[str, Any]:
     """The paper-style view (``spectrum_paper.csv``, labelled), JSON-ready; logged."""
-    from lesdistill.spectra.outputs import paper_arrays, view
-    from lesdistill.spectra.peaks import compare_with_reference, format_peak_table
-
     shown = view(spec, system, "paper")
     shown.write_csv(ctx.stage_dir / "spectrum_paper.csv")
     ctx.log(f"  {shown.label()} (1 a.u. = {shown.scale_per_cm:.4g} cm^-1 of n*alpha): "

@@ -14,6 +14,8 @@ from lesdistill.config import RunConfig
 from lesdistill.pipeline.layout import FRAMES, STUDENT, TEST, TRAIN, VALID
 from lesdistill.pipeline.runner import StageContext
 from lesdistill.pipeline.stages_data import read_frames, train_config
+from lesdistill.sampling.refine import refine
+from lesdistill.teachers import get_teacher
 
 
 def md_starts(frames: list[Any], temperatures: tuple[float, ...]) -> dict[float, Any]:
@@ -29,9 +31,6 @@ def md_starts(frames: list[Any], temperatures: tuple[float, ...]) -> dict[float,
 
 
 def run_refine(ctx: StageContext) -> None:
-    from lesdistill.sampling.refine import refine
-    from lesdistill.teachers import get_teacher
-
     cfg: RunConfig = ctx.config
     r = cfg.refine
     temps = r.temperatures_K or tuple(cfg.sampling.temperatures_K)

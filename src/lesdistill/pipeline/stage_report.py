@@ -16,7 +16,10 @@ from typing import Any
 import numpy as np
 
 from lesdistill import __version__, keys
+from lesdistill.analysis.rdf import compare_rdf_sources, matching_frames
 from lesdistill.config import RunConfig, config_to_dict
+from lesdistill.md import load_trajectory
+from lesdistill.pipeline import STAGE_NAMES
 from lesdistill.pipeline.layout import (
     BEC_JSON,
     CURVE,
@@ -38,6 +41,7 @@ from lesdistill.pipeline.layout import (
 from lesdistill.pipeline.runner import StageContext, finished_stage_times
 from lesdistill.pipeline.stages_data import read_frames
 from lesdistill.pipeline.stages_physics import BEC_PARITY, teacher_segment
+from lesdistill.report.build import build_report
 from lesdistill.sampling.snapshots import is_snapshot
 from lesdistill.spectra.bec import diagonals_by_element
 
@@ -53,9 +57,6 @@ def _count(path: Path) -> int:
 def compute_rdfs(cfg: RunConfig, out: Path) -> dict[str, Any] | None:
     """RDFs of teacher MD vs student MD run with the same protocol and length (``md/mirror``),
     plus the student's production MD over the same simulated time (see module docstring)."""
-    from lesdistill.analysis.rdf import compare_rdf_sources, matching_frames
-    from lesdistill.md import load_trajectory
-
     frames = read_frames(out / FRAMES)
     if not all(frames[0].pbc):
         return None
@@ -215,8 +216,6 @@ def _short_teacher(meta: dict[str, Any]) -> dict[str, Any]:
 
 def gather(cfg: RunConfig, out: Path, stage_names: list[str]) -> tuple[dict, dict]:
     """(report data, plot samples) from the files of the finished stages."""
-    from lesdistill.md import load_trajectory
-
     data: dict[str, Any] = {"title": cfg.report.title, "lesdistill_version": __version__,
                             "output": str(out)}
     samples: dict[str, Any] = {}
@@ -288,10 +287,7 @@ def gather(cfg: RunConfig, out: Path, stage_names: list[str]) -> tuple[dict, dic
 
 
 def run_report(ctx: StageContext) -> None:
-    from lesdistill.report.build import build_report
-
     cfg: RunConfig = ctx.config
-    from lesdistill.pipeline import STAGE_NAMES
 
     names = ctx.extra.get("stage_names") or list(STAGE_NAMES)
     data, samples = gather(cfg, ctx.out_dir, [n for n in names if n != "report"])

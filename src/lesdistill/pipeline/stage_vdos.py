@@ -18,10 +18,13 @@ import numpy as np
 
 from lesdistill.config import RunConfig
 from lesdistill.fileio import atomic_path, write_text_atomic
+from lesdistill.md.same_start import nve_velocities, start_state
 from lesdistill.pipeline.layout import VDOS_JSON, VDOS_PNG
 from lesdistill.pipeline.runner import StageContext
 from lesdistill.pipeline.stages_data import FRAMES, final_student, read_frames
 from lesdistill.pipeline.stages_physics import teacher_segment
+from lesdistill.spectra.vdos import compare_vdos, format_vdos_table, vdos
+from lesdistill.teachers import get_teacher
 
 __all__ = ["VDOS_JSON", "VDOS_PNG", "run_vdos", "vdos_png"]
 
@@ -63,9 +66,6 @@ def vdos_png(teacher: dict[str, Any], student: dict[str, Any], bands: list[dict[
 
 def run_vdos(ctx: StageContext) -> None:
     from lesdistill.calculator import StudentCalculator
-    from lesdistill.md.same_start import nve_velocities, start_state
-    from lesdistill.spectra.vdos import compare_vdos, format_vdos_table, vdos
-    from lesdistill.teachers import get_teacher
 
     cfg: RunConfig = ctx.config
     s = cfg.vdos

@@ -21,6 +21,9 @@ from typing import Any
 import numpy as np
 
 from lesdistill import keys
+from lesdistill.analysis import finetune_fractions as sweep
+from lesdistill.analysis.finetune_fractions import fraction_student
+from lesdistill.analysis.fraction_settings import FractionSettings
 from lesdistill.config import RunConfig
 from lesdistill.data.frames import read_frames as read_any
 from lesdistill.data.frames import write_frames as write_any
@@ -37,6 +40,10 @@ from lesdistill.pipeline.layout import (
     VALID,
 )
 from lesdistill.pipeline.runner import StageContext
+from lesdistill.sampling import label
+from lesdistill.systems import build, load_structure
+from lesdistill.teachers import get_teacher
+from lesdistill.training.config import TrainConfig
 
 
 def final_student(cfg: RunConfig) -> str:
@@ -65,13 +72,9 @@ def read_frames(path: Path) -> list[Any]:
 def run_build(ctx: StageContext) -> None:
     cfg: RunConfig = ctx.config
     if cfg.system.file is not None:
-        from lesdistill.systems import load_structure
-
         atoms = load_structure(cfg.system.file)
         what = cfg.system.file
     else:
-        from lesdistill.systems import build
-
         atoms = build(cfg.system.builder, seed=cfg.seed, **cfg.system.params)
         what = f"builder '{cfg.system.builder}' {cfg.system.params or ''}"
     if not np.all(np.isfinite(atoms.positions)):
@@ -97,8 +100,8 @@ def split_indices(segments: list, valid_fraction: float, test_fraction: float,
     labels = [str(x) for x in segments]
     train, valid, test = [], [], []
     rng = np.random.default_rng(seed)
-    for label in dict.fromkeys(labels):
-        idx = np.array([i for i, x in enumerate(labels) if x == label])
+    for segment in dict.fromkeys(labels):
+        idx = np.array([i for i, x in enumerate(labels) if x == segment])
         n_test = int(round(test_fraction * len(idx)))
         n_test = min(max(n_test, 1 if test_fraction > 0 else 0), len(idx) - 1)
         test.extend(idx[len(idx) - n_test:].tolist())
@@ -115,7 +118,6 @@ def split_indices(segments: list, valid_fraction: float, test_fraction: float,
 
 def run_sample(ctx: StageContext) -> None:
     from lesdistill.sampling import sample
-    from lesdistill.teachers import get_teacher
 
     cfg: RunConfig = ctx.config
     s = cfg.sampling
@@ -141,8 +143,6 @@ def run_sample(ctx: StageContext) -> None:
 
 def train_config(cfg: RunConfig, overrides: dict[str, Any] | None = None) -> Any:
     """The TrainConfig of a run: student preset/options, the run seed, the training section."""
-    from lesdistill.training.config import TrainConfig
-
     values = {**cfg.training, **(overrides or {})}
     return TrainConfig(model_preset=cfg.student.preset, model=dict(cfg.student.options),
                        seed=cfg.seed, **values)
@@ -175,8 +175,6 @@ def _finetune_frames(ctx: StageContext) -> list[Any]:
         if not path.is_file():
             raise FileNotFoundError(f"finetune.data file not found: {path}")
         return read_frames(path)
-    from lesdistill.sampling import label
-    from lesdistill.teachers import get_teacher
 
     frames = read_frames(ctx.input(FRAMES))
     take = np.unique(np.linspace(0, len(frames) - 1, min(ft.n_frames, len(frames))).round()
@@ -222,7 +220,6 @@ def run_finetune(ctx: StageContext) -> None:
     if sweep is not None and ft.fractions[-1] == 1.0:
         # the sweep's fraction 1 is this stage's fine-tuning run (the same training frames in
         # the same order, validation frames and TrainConfig): its student is the stage's
-        from lesdistill.analysis.finetune_fractions import fraction_student
 
         full = fraction_student(ctx.out_dir / FT_FRACTIONS, 1.0)
         with atomic_path(ctx.stage_dir / "best.pt") as tmp:
@@ -250,9 +247,6 @@ def run_finetune(ctx: StageContext) -> None:
 
 def _fraction_sweep(ctx: StageContext, config: Any) -> dict[str, Any]:
     """Fine-tune on nested fractions of the stage's training frames, scored on its test frames."""
-    from lesdistill.analysis import finetune_fractions as sweep
-    from lesdistill.analysis.fraction_settings import FractionSettings
-
     cfg: RunConfig = ctx.config
     assert cfg.finetune is not None
     d = ctx.stage_dir

@@ -20,8 +20,12 @@ from typing import Any
 import numpy as np
 
 from lesdistill import keys
+from lesdistill.analysis.bec_benchmark import format_benchmark
+from lesdistill.analysis.bec_files import run_bec_benchmark
 from lesdistill.config import RunConfig
+from lesdistill.data.dataset import read_frames as read_labelled
 from lesdistill.fileio import atomic_path, write_text_atomic
+from lesdistill.md import format_summary, run_md
 from lesdistill.pipeline.layout import FRAMES, STRUCTURE, TEST
 from lesdistill.pipeline.runner import StageContext
 from lesdistill.pipeline.stages_data import (
@@ -30,7 +34,11 @@ from lesdistill.pipeline.stages_data import (
     read_frames,
     write_frames,
 )
+from lesdistill.pipeline.timing import time_calculators
+from lesdistill.sampling.replay import replay_settings, replay_start
 from lesdistill.sampling.snapshots import is_snapshot
+from lesdistill.teachers import get_teacher
+from lesdistill.training.evaluate import charge_stats, metrics_of, parity_arrays, predict
 
 BEC_BENCH = "bec_benchmark"  # folder inside evaluate/: bec_benchmark.json/.txt, bec_parity.png
 BEC_PARITY = f"evaluate/{BEC_BENCH}/bec_parity.png"
@@ -40,11 +48,7 @@ BEC_PARITY = f"evaluate/{BEC_BENCH}/bec_parity.png"
 
 def run_evaluate(ctx: StageContext) -> None:
     from lesdistill.calculator import StudentCalculator
-    from lesdistill.data.dataset import read_frames as read_labelled
     from lesdistill.model import load_student
-    from lesdistill.pipeline.timing import time_calculators
-    from lesdistill.teachers import get_teacher
-    from lesdistill.training.evaluate import charge_stats, metrics_of, parity_arrays, predict
 
     cfg: RunConfig = ctx.config
     model_path = ctx.input(final_student(cfg))
@@ -97,9 +101,6 @@ def run_evaluate(ctx: StageContext) -> None:
 def bec_benchmark_of(ctx: StageContext, model_path: Path) -> dict[str, Any]:
     """The final student's BECs against ``evaluate.bec_reference`` (and the other models of
     ``evaluate.bec_compare``), written to ``evaluate/bec_benchmark/``; the JSON-ready result."""
-    from lesdistill.analysis.bec_benchmark import format_benchmark
-    from lesdistill.analysis.bec_files import run_bec_benchmark
-
     ev = ctx.config.evaluate
     ctx.log(f"  BEC benchmark against {ev.bec_reference} ...")
     result = run_bec_benchmark(ev.bec_reference, model=model_path, array=ev.bec_array,
@@ -140,9 +141,6 @@ def _run_mirror(ctx: StageContext, calc: Any) -> None:
     """Student MD with the teacher's sampling protocol for the RDF segment: same start structure,
     temperature, strain, thermostat, time step, equilibration and length (``md/mirror``,
     :mod:`lesdistill.sampling.replay`)."""
-    from lesdistill.md import run_md
-    from lesdistill.sampling.replay import replay_settings, replay_start
-
     cfg: RunConfig = ctx.config
     s = cfg.sampling
     frames = read_frames(ctx.input(FRAMES))
@@ -165,7 +163,6 @@ def records_atom_currents(cfg: RunConfig) -> bool:
 
 def run_md_stage(ctx: StageContext) -> None:
     from lesdistill.calculator import StudentCalculator
-    from lesdistill.md import format_summary, run_md
 
     cfg: RunConfig = ctx.config
     m = cfg.md

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from lesdistill.analysis.finetune_fractions import fractions_png
 from lesdistill.fileio import atomic_open, write_text_atomic
 from lesdistill.report import figures as F
 from lesdistill.report.benchmark_sections import section_bec_benchmark, section_vdos
@@ -346,8 +347,6 @@ def _section_finetune(data) -> Section | None:
 
 def _finetune_fractions(sweep: Mapping[str, Any]) -> tuple[Table, Figure]:
     """The fraction sweep: test force RMSE per fraction of the higher-level training frames."""
-    from lesdistill.analysis.finetune_fractions import fractions_png
-
     c = sweep["curve"]
     kinds = [k for k in ("finetune", "scratch") if k in c]
     header = ["fraction", "training frames"] + [f"{k} force RMSE (meV/Å)" for k in kinds] \

@@ -25,8 +25,11 @@ from ase import Atoms
 
 from lesdistill import keys
 from lesdistill.errors import UserInputError
+from lesdistill.progress import progress_bar
+from lesdistill.sampling.equilibration import equilibrate, tip3p_start
 from lesdistill.sampling.guards import SamplingAborted, check_md_state
 from lesdistill.sampling.settings import QUICK, THERMOSTATS, SampleSettings
+from lesdistill.sampling.snapshots import monomer_modes, water_snapshots
 from lesdistill.sampling.store import (
     append_frames,
     frame_text,
@@ -35,6 +38,8 @@ from lesdistill.sampling.store import (
     state_path,
     write_state,
 )
+from lesdistill.systems.io import validate_structure
+from lesdistill.teachers import get_teacher
 
 __all__ = ["QUICK", "THERMOSTATS", "SampleSettings", "sample", "structure_hash"]
 
@@ -82,9 +87,6 @@ def sample(
     Raises :class:`SamplingAborted` if the MD explodes (NaN, runaway temperature, overlapping
     atoms); frames written before are kept.
     """
-    from lesdistill.systems.io import validate_structure
-    from lesdistill.teachers import get_teacher
-
     base = SampleSettings() if settings is None else SampleSettings.from_settings(settings)
     settings = base.replace(**overrides) if overrides else base
     if isinstance(teacher, str):
@@ -224,8 +226,6 @@ def segment_start(start: Atoms, settings: SampleSettings, seed: int, segment: in
     """Start structure of one sampling segment: ``start`` strained by ``strain`` (cell and
     positions scaled by 1 + strain), then, with ``pre_equilibration="tip3p"``, its own TIP3P
     liquid snapshot at ``temperature`` (seeded by ``seed`` and the segment index)."""
-    from lesdistill.sampling.equilibration import tip3p_start
-
     work = _strained(start, strain)
     if settings.pre_equilibration == "tip3p":
         work = tip3p_start(work, ps=settings.pre_equilibration_ps, temperature_K=temperature,
@@ -245,8 +245,6 @@ def segment_snapshots(
 ) -> list[Atoms]:
     """The ``n`` snapshot frames of a segment (:func:`lesdistill.sampling.snapshots.water_snapshots`
     from the strained ``start``; deterministic for the seed and segment)."""
-    from lesdistill.sampling.snapshots import water_snapshots
-
     snaps = water_snapshots(
         _strained(start, strain),
         monomer,
@@ -299,7 +297,6 @@ def _run_segments(start: Atoms, teacher: Teacher, out: Path, sidecar: Path, run:
                   state: dict[str, Any] | None, done: int, progress: bool) -> None:
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
-    from lesdistill.progress import progress_bar
 
     settings = run.settings
     segments = settings.segments()
@@ -332,8 +329,6 @@ def _run_segments(start: Atoms, teacher: Teacher, out: Path, sidecar: Path, run:
             snap_end = first_id + settings.n_snapshots(n_seg)
             if done < snap_end:  # the teacher's monomer: once per run, only when snapshots remain
                 if monomer is None:
-                    from lesdistill.sampling.snapshots import monomer_modes
-
                     monomer = monomer_modes(teacher.calculator, periodic=teacher.info.periodic)
                 snaps = segment_snapshots(
                     start,
@@ -410,8 +405,6 @@ def _run_segments(start: Atoms, teacher: Teacher, out: Path, sidecar: Path, run:
 def _equilibrate(dyn: Any, work: Atoms, temperature: float, settings: SampleSettings, seg: int,
                  strain: float) -> tuple[int, bool]:
     """Unrecorded teacher MD until the segment has settled; (steps, passed the check)."""
-    from lesdistill.sampling.equilibration import equilibrate
-
     def hook(step: int) -> None:
         # an unrelaxed start heats up first: only catch a real explosion here
         _guard(work, temperature, step, settings, check_overlap=False, looser=4.0)

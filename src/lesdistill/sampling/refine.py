@@ -36,9 +36,12 @@ import numpy as np
 from ase import Atoms
 
 from lesdistill import keys
+from lesdistill.errors import UserInputError
 from lesdistill.fileio import atomic_path, write_text_atomic
+from lesdistill.progress import progress_bar
 from lesdistill.sampling.guards import SamplingAborted, check_md_state
 from lesdistill.sampling.refine_settings import RefineSettings
+from lesdistill.sampling.relabel import label
 
 __all__ = ["ORIGIN_STUDENT_MD", "RefineResult", "RefineSettings", "refine", "student_md_frames"]
 
@@ -73,7 +76,6 @@ def student_md_frames(student: Any, start: Atoms, *, temperature_K: float, n_fra
     from ase.md.langevin import Langevin
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
-    from lesdistill.progress import progress_bar
 
     work = Atoms(start.numbers, positions=start.positions, cell=start.cell, pbc=start.pbc)
     for key in (keys.TOTAL_CHARGE, keys.SPIN_MULTIPLICITY):
@@ -145,8 +147,6 @@ def refine(student: PathLike, starts: Mapping[float, Atoms], teacher: Any, out_d
     from ase.io import read
 
     from lesdistill.calculator import StudentCalculator
-    from lesdistill.errors import UserInputError
-    from lesdistill.sampling.relabel import label
     from lesdistill.training import train
     from lesdistill.training.evaluate import evaluate
 

@@ -20,7 +20,11 @@ from ase import Atoms
 
 from lesdistill import keys
 from lesdistill.errors import UserInputError
+from lesdistill.fileio import atomic_open
+from lesdistill.progress import progress_bar
 from lesdistill.sampling.store import append_frames, frame_text, read_frames, repair
+from lesdistill.systems.io import load_frames
+from lesdistill.teachers import get_teacher
 
 if TYPE_CHECKING:
     from lesdistill.teachers.base import Teacher
@@ -76,7 +80,6 @@ def relabel_frame(frame: Atoms, teacher: Teacher, keep_prefix: str | None) -> At
 def _init_worker(spec: str, device: str) -> None:
     import torch
 
-    from lesdistill.teachers import get_teacher
 
     torch.set_num_threads(1)  # N workers on N cores: one thread each
     _WORKER["teacher"] = get_teacher(spec, device=device)
@@ -116,10 +119,6 @@ def label(
         workers: processes on this machine (each loads the teacher once, one torch thread each).
         shard: ``"i/n"`` or ``(i, n)``: label only frames with index % n == i.
     """
-    from lesdistill.progress import progress_bar
-    from lesdistill.systems.io import load_frames
-    from lesdistill.teachers import get_teacher
-
     if workers < 1:
         raise UserInputError(f"workers must be >= 1, got {workers}")
     if Path(out_path).resolve() == Path(in_path).resolve():
@@ -173,8 +172,6 @@ def merge(shard_paths: Sequence[str | os.PathLike[str]], out_path: str | os.Path
     Partial trailing frames of the shards are ignored. The output is written atomically.
     Raises UserInputError if a frame has no frame_id.
     """
-    from lesdistill.fileio import atomic_open
-
     if not shard_paths:
         raise UserInputError("merge needs at least one shard file")
     by_id: dict[int, str] = {}

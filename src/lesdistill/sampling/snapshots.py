@@ -30,7 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 from ase import Atoms
 
+from lesdistill import keys
 from lesdistill.errors import UserInputError
+from lesdistill.sampling.equilibration import tip3p_start
 from lesdistill.units import KB_EV_PER_K
 
 __all__ = ["MonomerModes", "is_snapshot", "monomer_modes", "thermal_water", "water_snapshots"]
@@ -38,8 +40,6 @@ __all__ = ["MonomerModes", "is_snapshot", "monomer_modes", "thermal_water", "wat
 
 def is_snapshot(frame: Atoms) -> bool:
     """True for a snapshot frame (``info["origin"]``); frames without the key are teacher MD."""
-    from lesdistill import keys
-
     return frame.info.get(keys.ORIGIN, "md") == "snapshot"
 
 
@@ -188,8 +188,6 @@ def water_snapshots(start: Atoms, monomer: MonomerModes, n: int, *, temperature_
     """``n`` liquid-water configurations at ``temperature_K``: TIP3P MD from ``start`` for
     ``first_ps``, then a snapshot every ``interval_ps`` (ps), each in the teacher's thermal
     monomer geometry (:func:`thermal_water`). Deterministic for a given ``seed``."""
-    from lesdistill.sampling.equilibration import tip3p_start
-
     rng = np.random.default_rng([seed, 11])
     frames = []
     current = tip3p_start(start, ps=first_ps, temperature_K=temperature_K, seed=seed)

@@ -21,6 +21,8 @@ import numpy as np
 
 from lesdistill import keys
 from lesdistill.errors import UserInputError
+from lesdistill.fileio import atomic_path
+from lesdistill.progress import progress_bar
 
 
 def compute_bec(atoms: Any, calc: Any = None) -> np.ndarray:
@@ -39,8 +41,6 @@ def compute_bec(atoms: Any, calc: Any = None) -> np.ndarray:
 
 def bec_of_frames(frames: Sequence[Any], calc: Any, *, progress: bool = False) -> np.ndarray:
     """(B, N, 3, 3) BEC of each structure in ``frames`` (e)."""
-    from lesdistill.progress import progress_bar
-
     return np.stack([compute_bec(atoms, calc)
                      for atoms in progress_bar(frames, enabled=progress, desc="BEC", unit="frame")])
 
@@ -125,7 +125,6 @@ def write_bec_extxyz(path: str | Path, frames: Sequence[Any], bec: np.ndarray) -
     """Write frames with a per-atom ``bec`` (N, 9) array to extxyz, atomically."""
     from ase.io import write
 
-    from lesdistill.fileio import atomic_path
 
     bec = np.asarray(bec, dtype=float)
     out = []

@@ -39,7 +39,9 @@ import numpy as np
 
 from lesdistill import units
 from lesdistill.errors import UserInputError
+from lesdistill.fileio import write_text_atomic
 from lesdistill.spectra import correlation as corr
+from lesdistill.spectra.ir import _as_trajectories, _blocks, _kinetic_temperature_K, _mean_error
 
 
 def fluctuation_prefactor(volume_A3: float, temperature_K: float) -> float:
@@ -89,8 +91,6 @@ class StaticDielectric:
 
 def _settings(trajs: Sequence[Any], temperature_K: float | None, volume_A3: float | None,
               eps_inf: float | None) -> tuple[float, float, float]:
-    from lesdistill.spectra.ir import _kinetic_temperature_K
-
     if temperature_K is None:
         temperature_K = _kinetic_temperature_K(trajs)
     if volume_A3 is None:
@@ -136,8 +136,6 @@ def static_dielectric(source: Any, *, temperature_K: float | None = None,
     current_scale: multiplies the current correlations (the IR's ``eps_inf`` scale for latent
     currents; 1 for physical ones).
     """
-    from lesdistill.spectra.ir import _as_trajectories
-
     trajs = _as_trajectories(source)
     if n_blocks < 1 or any(t.n_frames < 4 * n_blocks for t in trajs):
         raise UserInputError(f"need n_blocks >= 1 and at least 4 frames per block; got "
@@ -179,8 +177,6 @@ class DielectricFunction:
 
     def write_csv(self, path: Any) -> Any:
         """CSV (atomic): wavenumber_cm-1, eps_real, eps_imag and their errors."""
-        from lesdistill.fileio import write_text_atomic
-
         lines = [f"# lesdistill dielectric function eps(omega) = eps' + i eps'' (eps_inf = "
                  f"{self.eps_inf:g}, window = {self.window} {self.window_ps:g} ps)",
                  "wavenumber_cm-1,eps_real,eps_imag,eps_real_error,eps_imag_error"]
@@ -199,8 +195,6 @@ def dielectric_function(source: Any, *, temperature_K: float | None = None,
                         ) -> DielectricFunction:
     """eps(omega) from the windowed dipole-current autocorrelation (see module docstring);
     ``current_scale`` as in :func:`static_dielectric`."""
-    from lesdistill.spectra.ir import _as_trajectories, _blocks, _mean_error
-
     trajs = _as_trajectories(source)
     temperature_K, volume_A3, eps_inf = _settings(trajs, temperature_K, volume_A3, eps_inf)
     dt = trajs[0].frame_dt_fs
@@ -244,8 +238,6 @@ def dielectric_response(source: Any, *, window: str, window_ps: float, n_blocks:
                         ) -> tuple[StaticDielectric, DielectricFunction] | str:
     """(eps_0, eps(omega)) of periodic trajectories with the IR's window and blocks, or the
     reason why they cannot give them (open boundary, too short)."""
-    from lesdistill.spectra.ir import _as_trajectories
-
     trajs = _as_trajectories(source)
     if not all(bool(np.all(t.pbc)) for t in trajs):
         return "the dielectric constant needs a periodic cell (tin-foil Ewald)"

@@ -49,6 +49,9 @@ import numpy as np
 
 from lesdistill import units
 from lesdistill.errors import UserInputError
+from lesdistill.fileio import atomic_open
+from lesdistill.md.load import load_trajectory
+from lesdistill.md.trajectory import Trajectory
 from lesdistill.spectra import correlation as corr
 from lesdistill.spectra.settings import CORRECTIONS, IRSettings
 
@@ -158,8 +161,6 @@ class IRSpectrum:
     def write_csv(self, path: str | Path) -> Path:
         """CSV (atomic): '#' comment lines with the settings, then wavenumber_cm-1,
         n_alpha_cm-1, error_cm-1 and n_alpha_<group>_cm-1, error_<group>_cm-1 per group."""
-        from lesdistill.fileio import atomic_open
-
         columns = [self.wavenumber_cm, self.n_alpha_per_cm, self.error_per_cm]
         names = ["wavenumber_cm-1", "n_alpha_cm-1", "error_cm-1"]
         for name, (value, error) in self.groups.items():
@@ -189,9 +190,6 @@ def _integral(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _as_trajectories(source: Any) -> list[Any]:
-    from lesdistill.md.load import load_trajectory
-    from lesdistill.md.trajectory import Trajectory
-
     items = [source] if isinstance(source, str | Path | Trajectory) else list(source)
     if not items:
         raise UserInputError("no trajectories given")
@@ -374,8 +372,6 @@ def spectrum_from_current(current: np.ndarray, frame_dt_fs: float, *, temperatur
                           group_currents: Mapping[str, np.ndarray] | None = None,
                           **kwargs: Any) -> IRSpectrum:
     """:func:`ir_spectrum` of a bare dipole-current series (F, 3) in e Å/fs, frames dt fs apart."""
-    from lesdistill.md.trajectory import Trajectory
-
     current = np.asarray(current, dtype=float)
     if current.ndim != 2 or current.shape[1] != 3 or not np.all(np.isfinite(current)):
         raise UserInputError(f"dipole current must be a finite (F, 3) array, got {current.shape}")

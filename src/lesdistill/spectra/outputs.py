@@ -12,6 +12,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from lesdistill.errors import UserInputError
+
 
 def _num(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
@@ -26,7 +28,6 @@ def _bands(table: list[Any], height_key: str) -> list[dict[str, Any]]:
 
 def view(spectrum: Any, system: str, style: str) -> Any:
     """The spectrum in the requested style (``absolute``: unchanged; ``paper``: PaperSpectrum)."""
-    from lesdistill.errors import UserInputError
     from lesdistill.spectra.paper import STYLES, paper_view
 
     if style not in STYLES:

@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 
 from lesdistill.errors import UserInputError
+from lesdistill.fileio import write_text_atomic
+from lesdistill.spectra.peaks import normalize_system
 from lesdistill.spectra.settings import STYLES
 
 #: (wavenumber cm^-1, red shift cm^-1) anchors of the empirical NQE shift; constant outside
@@ -89,8 +91,6 @@ class PaperSpectrum:
     def write_csv(self, path: str | Path) -> Path:
         """CSV (atomic): '#' lines with the settings, then wavenumber_cm-1, intensity_au,
         error_au and intensity_<group>_au per group."""
-        from lesdistill.fileio import write_text_atomic
-
         names = ["wavenumber_cm-1", "intensity_au", "error_au"]
         columns = [self.wavenumber_cm, self.intensity, self.error]
         for name, values in self.groups.items():
@@ -115,8 +115,6 @@ def normalisation(wavenumber_cm: np.ndarray, values: np.ndarray, system: str
     """(baseline, scale) in the unit of ``values`` such that (values - baseline) / scale is the
     paper's normalised intensity for ``system`` (water: min and max - min over the grid;
     hcl, tio2-water: 0 and the maximum in 2800-3800 cm^-1)."""
-    from lesdistill.spectra.peaks import normalize_system
-
     key = normalize_system(system)
     x, y = np.asarray(wavenumber_cm, float), np.asarray(values, float)
     window = NORMALISATION_WINDOW_CM[key]
@@ -138,8 +136,6 @@ def normalisation(wavenumber_cm: np.ndarray, values: np.ndarray, system: str
 def paper_view(spectrum: Any, system: str = "water") -> PaperSpectrum:
     """The paper's view of an IRSpectrum (see the module docstring). Needs a spectrum computed
     with ``correction="harmonic"`` (no intensity correction factor)."""
-    from lesdistill.spectra.peaks import normalize_system
-
     key = normalize_system(system)
     if spectrum.correction != "harmonic":
         raise UserInputError(

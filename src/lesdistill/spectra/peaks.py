@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from lesdistill.errors import UserInputError
+from lesdistill.fileio import write_text_atomic
 
 REFERENCE_FILES = {"water": "water_ir_h2o_25C_segelstein1981.csv"}
 REFERENCE_CITATION = {
@@ -237,8 +238,6 @@ def format_peak_table(peaks: list[Peak], system: str | None = None, *,
 def write_peak_csv(peaks: list[Peak], path: str | Path, *, height_unit: str = "cm-1") -> Path:
     """Peak table as CSV (atomic): band, position_cm-1, height_<unit> (cm-1; "au" for paper-style
     spectra), fwhm_cm-1, reference_cm-1, shift_cm-1, resolved."""
-    from lesdistill.fileio import write_text_atomic
-
     def fmt(value: float | None) -> str:
         return "" if value is None or (isinstance(value, float) and math.isnan(value)) \
             else f"{value:.6g}"

@@ -7,6 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from lesdistill.fileio import atomic_path
+from lesdistill.spectra.peaks import REFERENCE_CITATION, load_reference, reference_bands
+
 
 def plot_ir(spectrum: Any, path: str | Path, *, reference: str | None = "water",
             groups: bool = True, max_wavenumber_cm: float | None = None,
@@ -24,8 +27,6 @@ def plot_ir(spectrum: Any, path: str | Path, *, reference: str | None = "water",
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    from lesdistill.fileio import atomic_path
-    from lesdistill.spectra.peaks import REFERENCE_CITATION, load_reference, reference_bands
 
     paper = hasattr(spectrum, "intensity")
     x = np.asarray(spectrum.wavenumber_cm)

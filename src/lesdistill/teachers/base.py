@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lesdistill import keys
 from lesdistill.errors import MissingDependencyError, UserInputError
 
 if TYPE_CHECKING:
@@ -215,8 +216,6 @@ SPIN_MULTIPLICITY = "spin_multiplicity"
 
 def charge_and_spin(atoms: Atoms) -> tuple[float, int]:
     """(total charge in e, spin multiplicity) of ``atoms`` (defaults 0 and 1)."""
-    from lesdistill import keys
-
     return float(atoms.info.get(keys.TOTAL_CHARGE, 0.0)), int(atoms.info.get(SPIN_MULTIPLICITY, 1))
 
 
@@ -247,8 +246,6 @@ class ChargeSpinCalculator:
              takes_charge: bool = True) -> type:
         """``takes_charge=False``: the head ignores charge/spin, so a charged structure is an
         error."""
-        from lesdistill import keys
-
         class _Mapped(ChargeSpinState, calc_class):  # type: ignore[misc, valid-type]
             def calculate(self, atoms=None, properties=None, system_changes=None):  # type: ignore[no-untyped-def]
                 from ase.calculators.calculator import all_changes

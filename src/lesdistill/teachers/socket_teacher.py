@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
+import lesdistill
 from lesdistill import keys
 from lesdistill.errors import TeacherServerError, UserInputError
 from lesdistill.teachers.adapter import TeacherAdapter, TeacherSpec
@@ -88,8 +89,6 @@ def _timeout(options: dict[str, str]) -> float:
 
 def _source_path() -> Path:
     """A folder holding only a link to this lesdistill package (the server's PYTHONPATH)."""
-    import lesdistill
-
     package = Path(lesdistill.__file__).resolve().parent
     digest = hashlib.sha1(str(package).encode()).hexdigest()[:12]
     folder = Path(tempfile.gettempdir()) / f"lesdistill-src-{os.getuid()}-{digest}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lesdistill.teachers.adapter import Package, TeacherAdapter, TeacherSpec
-from lesdistill.teachers.base import TeacherInfo
+from lesdistill.teachers.base import ChargeSpinState, TeacherInfo, charge_and_spin
 
 if TYPE_CHECKING:
     from ase.calculators.calculator import Calculator
@@ -50,7 +50,6 @@ class XTBAdapter(TeacherAdapter):
         """tblite GFN-xTB calculator (CPU only; ``device`` is recorded but not used)."""
         from tblite.ase import TBLite
 
-        from lesdistill.teachers.base import ChargeSpinState, charge_and_spin
 
         class _ChargeSpinTBLite(ChargeSpinState, TBLite):  # type: ignore[misc]
             """TBLite with the structure's total charge and multiplicity (``atoms.info``)."""

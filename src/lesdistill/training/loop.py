@@ -35,7 +35,10 @@ from lesdistill.data.dataset import (
     load_datasets,
     write_frames,
 )
+from lesdistill.device import check_device
 from lesdistill.errors import UserInputError
+from lesdistill.model.backbone import trust_backbone as _trust
+from lesdistill.paths import check_output_dir
 from lesdistill.progress import progress_bar
 from lesdistill.training import losses, modelio, outputs
 from lesdistill.training.config import TrainConfig
@@ -344,8 +347,6 @@ def train(config: TrainConfig, train_files: PathLike | Iterable[PathLike], *,
     train_list, valid_list = _as_list(train_files), _as_list(valid_files)
     if not train_list:
         raise UserInputError("no training data files given")
-    from lesdistill.device import check_device
-    from lesdistill.paths import check_output_dir
 
     device = check_device(device)
     check_output_dir(out_dir, "training output folder --out")
@@ -379,8 +380,6 @@ def _train(
                            config.total_charge_key)
     custom = config.model.get("backbone")
     if isinstance(custom, str) and custom not in ("painn",):
-        from lesdistill.model.backbone import trust_backbone as _trust
-
         _trust(custom)  # the caller chose this backbone: its own state.pt may rebuild it
     train_frames, valid_frames, test_frames = load_datasets(
         train_list,

@@ -19,9 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from lesdistill import keys
+from lesdistill import keys, les
 from lesdistill.data.neighbors import closest_pair_distances
 from lesdistill.errors import UserInputError
+from lesdistill.model import extend_elements, fit_reference_energies, load_student, save_student
+from lesdistill.model.backbone import check_backbone_trusted
+from lesdistill.model.charge_sign import flip_charge_sign, follows_convention
+from lesdistill.model.repulsion import DATA_RANGE_FACTOR, pair_key
 
 if TYPE_CHECKING:
     from lesdistill.data.batch import AtomicBatch
@@ -54,7 +58,6 @@ def new_student(
     if (
         model.repulsion is not None
     ):  # the ZBL prior ends at the closest contact of each pair in the data
-        from lesdistill.model.repulsion import DATA_RANGE_FACTOR, pair_key
 
         closest = closest_pair_distances([f.atoms for f in frames], model.cutoff)
         model.set_repulsion_range({pair: DATA_RANGE_FACTOR * d for pair, d in closest.items()
@@ -65,8 +68,6 @@ def new_student(
 def from_init(path: str | os.PathLike[str], elements: Sequence[str], allow_new_elements: bool,
               frames: Sequence[LabelledFrame], *, trust_backbone: bool = False) -> StudentModel:
     """Load a student to fine-tune; check elements; refit E0 on the residuals of ``frames``."""
-    from lesdistill.model import extend_elements, fit_reference_energies, load_student
-
     model = load_student(path, trust_backbone=trust_backbone)
     new = [e for e in elements if e not in model.elements]
     if new and not allow_new_elements:
@@ -89,7 +90,6 @@ def from_init(path: str | os.PathLike[str], elements: Sequence[str], allow_new_e
     e0 = model.reference_energies_dict()
     model.set_reference_energies({k: e0[k] + delta.get(k, 0.0) for k in model.elements})
     if model.repulsion is not None:  # new data closer than the prior's range: move the range in
-        from lesdistill.model.repulsion import DATA_RANGE_FACTOR
 
         current = model.repulsion_ranges()
         closest = closest_pair_distances([f.atoms for f in frames], cutoff_)
@@ -109,7 +109,6 @@ def rebuild(description: Any, *, source: str = "training state",
     """The (untrained) model of a :func:`describe` dict read from ``source`` (a file): its
     backbone is checked like a student checkpoint's before any code is built."""
     from lesdistill.model import StudentConfig, StudentModel
-    from lesdistill.model.backbone import check_backbone_trusted
 
     config = description.get("config") if isinstance(description, dict) else None
     if not isinstance(config, dict):
@@ -125,15 +124,11 @@ def rebuild(description: Any, *, source: str = "training state",
 
 
 def save(model: StudentModel, path: str | os.PathLike[str], metadata: dict[str, Any]) -> None:
-    from lesdistill.model import save_student
-
     save_student(model, path, metadata)
 
 
 def load(path: str | os.PathLike[str], device: str = "cpu", *,
          trust_backbone: bool = False) -> StudentModel:
-    from lesdistill.model import load_student
-
     return load_student(path, device=device, trust_backbone=trust_backbone)
 
 
@@ -180,8 +175,6 @@ def born_effective_charges(
     model: StudentModel, batch: AtomicBatch, *, create_graph: bool
 ) -> torch.Tensor:
     """Student BEC tensors [N, 3, 3] (e), Z[i, a, b] = dP_a/dr_ib, structure by structure."""
-    from lesdistill import les
-
     eps_inf = float(model.config.eps_inf)
     sizes = batch.split_sizes()
     offsets = [0]
@@ -211,7 +204,6 @@ def with_charge_sign_convention(
     more electronegative atoms are negative on ``parts`` (see lesdistill.model.charge_sign)."""
     import copy
 
-    from lesdistill.model.charge_sign import flip_charge_sign, follows_convention
 
     ok = follows_convention(model, parts)
     if ok is None:

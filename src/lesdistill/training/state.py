@@ -16,8 +16,9 @@ from typing import Any
 
 import torch
 
-from lesdistill.errors import UserInputError
+from lesdistill.errors import UserInputError, not_found
 from lesdistill.fileio import atomic_path
+from lesdistill.safeload import UnreadableTorchFile, load_tensors
 
 STATE_FORMAT = "lesdistill-train-state"
 STATE_VERSION = 1
@@ -48,9 +49,6 @@ def load_state(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Load a resume state (weights only, never code); one-line errors for missing, corrupted
     or foreign files. The student it holds is rebuilt by ``modelio.rebuild``, which checks its
     backbone like any student file."""
-    from lesdistill.errors import not_found
-    from lesdistill.safeload import UnreadableTorchFile, load_tensors
-
     path = Path(path)
     if not path.is_file():
         raise not_found("training state", path, "run `lesdistill train` without it to start afresh")
