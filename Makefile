@@ -1,6 +1,6 @@
 # Two entry points, each self-contained on a fresh machine:
 #   make demo   -> create .venv, install, run the end-to-end demo
-#   make test   -> create .venv, install, lint (ruff), run the test suite
+#   make test   -> create .venv, install, lint (ruff, mypy), run the test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -22,6 +22,7 @@ demo: $(BIN)/.installed
 
 lint: $(BIN)/.installed
 	$(BIN)/python -m ruff check .
+	$(BIN)/python -m mypy
 
 test: lint
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q

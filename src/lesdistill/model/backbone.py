@@ -136,6 +136,8 @@ class Backbone(nn.Module):
 class BesselBasis(nn.Module):
     r"""Bessel radial basis :math:`\sqrt{2/r_c}\,\sin(n\pi r/r_c)/r`, n = 1..n_rbf (r in Å)."""
 
+    freqs: torch.Tensor  # buffer [n_rbf]: n pi / r_c, 1/Å
+
     def __init__(self, cutoff: float, n_rbf: int) -> None:
         super().__init__()
         self.cutoff = float(cutoff)

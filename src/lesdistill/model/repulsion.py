@@ -110,6 +110,9 @@ class ZBLRepulsion(nn.Module):
         ranges: r_out (Å) per pair ``{"H-O": 0.82, ...}``; missing pairs use :func:`default_range`.
     """
 
+    z: torch.Tensor  # buffer [n_elements]: atomic numbers
+    r_out: torch.Tensor  # buffer [n_elements, n_elements]: outer switching radius, Å
+
     def __init__(
         self, atomic_numbers: Sequence[int], ranges: dict[str, float] | None = None
     ) -> None:

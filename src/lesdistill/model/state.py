@@ -31,8 +31,10 @@ class StateEmbedding(nn.Module):
             nn.Linear(2, feature_dim), nn.SiLU(), nn.Linear(feature_dim, feature_dim)
         )
         self.energy = nn.Sequential(nn.Linear(feature_dim, hidden), nn.SiLU(), nn.Linear(hidden, 1))
-        nn.init.zeros_(self.energy[-1].weight)
-        nn.init.zeros_(self.energy[-1].bias)
+        last = self.energy[-1]
+        assert isinstance(last, nn.Linear)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
 
     def forward(
         self, features: torch.Tensor, batch: AtomicBatch

@@ -85,6 +85,9 @@ def _segment_sum(values: torch.Tensor, index: torch.Tensor, n: int) -> torch.Ten
 class StudentModel(nn.Module):
     """LES-augmented short-range potential (see the module docstring for the forward contract)."""
 
+    z_to_index: torch.Tensor  # buffer [max Z + 1]: element index of each atomic number
+    reference_energies: torch.Tensor  # buffer [n_elements]: E0 per element, eV
+
     def __init__(self, config: StudentConfig) -> None:
         super().__init__()
         if not isinstance(config, StudentConfig):
@@ -437,7 +440,7 @@ class StudentModel(nn.Module):
                 retain_graph=create_graph or retain_graph,
                 allow_unused=True,
             )
-            grads = [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, grads)]
+            grads = tuple(torch.zeros_like(x) if g is None else g for x, g in zip(inputs, grads))
             if compute_forces:
                 out[keys.FORCES] = -grads[0]
             if strain is not None:

@@ -88,6 +88,9 @@ def _as_list(files: PathLike | Iterable[PathLike] | None) -> list[Path] | None:
 class _Run:
     """Everything one training run holds; methods are the steps of :func:`train`."""
 
+    model: Any  # the student (StudentModel or a user backbone's model), set by train()
+    fingerprint: dict[str, Any]  # config and data hashes a resume must match, set by train()
+
     def __init__(
         self, config: TrainConfig, ctx: DistContext, device: str, out_dir: Path, progress: bool
     ):
@@ -208,7 +211,8 @@ class _Run:
         from torch.utils.data import DistributedSampler
 
         cfg, ctx, st = self.config, self.ctx, self.loop_state
-        sampler = DistributedSampler(range(len(self.train_frames)), num_replicas=ctx.world_size,
+        indices: Any = range(len(self.train_frames))  # a sized sequence is all the sampler needs
+        sampler: DistributedSampler[int] = DistributedSampler(indices, num_replicas=ctx.world_size,
                                      rank=ctx.rank, shuffle=True, seed=cfg.seed, drop_last=False)
         sampler.set_epoch(epoch)
         order = list(sampler)
