@@ -126,9 +126,18 @@ def teacher_md_summary(frames: list[Any]) -> dict[str, Any] | None:
         return None
     segments: dict[str, dict[str, Any]] = {}
     for f, t in zip(frames, temps):
-        key = f"{float(f.info.get(keys.TEMPERATURE_K, 0.0)):.0f} K, strain {float(f.info.get('strain', 0.0)):+.3f}"
-        seg = segments.setdefault(key, {"target_K": float(f.info.get(keys.TEMPERATURE_K, 0.0)), "md_K": [],
-                                        "equilibrated": True})
+        key = (
+            f"{float(f.info.get(keys.TEMPERATURE_K, 0.0)):.0f} K, "
+            f"strain {float(f.info.get('strain', 0.0)):+.3f}"
+        )
+        seg = segments.setdefault(
+            key,
+            {
+                "target_K": float(f.info.get(keys.TEMPERATURE_K, 0.0)),
+                "md_K": [],
+                "equilibrated": True,
+            },
+        )
         seg["md_K"].append(float(t))
         seg["equilibrated"] = seg["equilibrated"] and bool(f.info.get(keys.EQUILIBRATED, False))
     rows = {k: {"target_K": v["target_K"], "mean_K": float(np.mean(v["md_K"])),
@@ -147,28 +156,45 @@ def caveats(cfg: RunConfig, data: dict[str, Any]) -> list[str]:
     if ds:
         temps = ", ".join(f"{t:.0f}" for t in ds.get("temperatures_K", []))
         mean_t = f", mean kinetic temperature {tmd['mean_temperature_K']:.0f} K" if tmd else ""
-        snaps = (f" and {ds['n_snapshots']} independent TIP3P liquid snapshots in the teacher's thermal "
-                 "molecular geometry" if ds.get("n_snapshots") else "")
-        notes.append(f"The student saw {ds.get('n_train', '?')} training frames of {ds.get('n_atoms', '?')} "
-                     f"atoms from {ds.get('teacher_md_fs', 0):.0f} fs of teacher MD{snaps} at {temps} K{mean_t}; "
-                     "configurations far from these are extrapolation.")
+        snaps = (
+            f" and {ds['n_snapshots']} independent TIP3P liquid snapshots in the teacher's thermal "
+            "molecular geometry"
+            if ds.get("n_snapshots")
+            else ""
+        )
+        notes.append(
+            f"The student saw {ds.get('n_train', '?')} training frames of {ds.get('n_atoms', '?')} "
+            f"atoms from {ds.get('teacher_md_fs', 0):.0f} fs of "
+            f"teacher MD{snaps} at {temps} K{mean_t}; "
+            "configurations far from these are extrapolation."
+        )
     if teacher:
-        level = teacher.get("level_of_theory") or teacher.get("training_data") or "its training data"
-        notes.append(f"A student can only be as faithful as its teacher: {teacher.get('name', 'the teacher')} "
-                     f"({level}) sets the ceiling for charges, BECs and spectra; differences from experiment "
-                     "are the teacher's plus the distillation's.")
+        level = (
+            teacher.get("level_of_theory") or teacher.get("training_data") or "its training data"
+        )
+        notes.append(
+            "A student can only be as faithful as its teacher: "
+            f"{teacher.get('name', 'the teacher')} "
+            f"({level}) sets the ceiling for charges, BECs and "
+            "spectra; differences from experiment "
+            "are the teacher's plus the distillation's."
+        )
     md, ir = data.get("md") or {}, data.get("ir") or {}
     if md and ir:
         ps = cfg.md.n_steps * cfg.md.timestep_fs / 1000.0
-        notes.append(f"The spectrum comes from {ps:.1f} ps of classical student MD in {cfg.ir.n_blocks} "
-                     "block(s) (the band shows their spread): band positions are meaningful to a few "
-                     "tens of cm^-1, line shapes and intensities are not converged; nuclear quantum "
-                     "effects are only approximated by the quantum correction factor.")
+        notes.append(
+            f"The spectrum comes from {ps:.1f} ps of classical student MD in {cfg.ir.n_blocks} "
+            "block(s) (the band shows their spread): band positions are meaningful to a few "
+            "tens of cm^-1, line shapes and intensities are not converged; nuclear quantum "
+            "effects are only approximated by the quantum correction factor."
+        )
         if cfg.vdos.n_steps == 0:
-            notes.append("The student's dynamics were not compared with the teacher's in this run "
-                         "(vdos.n_steps: 0): a band's distance from experiment may be distillation "
-                         "error as well as the teacher's; vdos: {n_steps: 1000} runs both models from "
-                         "the same start and reports the band shifts.")
+            notes.append(
+                "The student's dynamics were not compared with the teacher's in this run "
+                "(vdos.n_steps: 0): a band's distance from experiment may be distillation "
+                "error as well as the teacher's; vdos: {n_steps: 1000} runs both models from "
+                "the same start and reports the band shifts."
+            )
     return notes
 
 
@@ -181,9 +207,11 @@ def quality_warnings(cfg: RunConfig, data: dict[str, Any]) -> list[str]:
         if hot or not seg["equilibration_checked"]:
             why = (f"mean {seg['mean_K']:.0f} K vs target {seg['target_K']:.0f} K" if hot
                    else "frames recorded without a passed equilibration check")
-            notes.append(f"teacher MD segment {name}: {why}; the student learnt from configurations "
-                         "that may not be equilibrated (use sampling.pre_equilibration and the "
-                         "equilibration check)")
+            notes.append(
+                f"teacher MD segment {name}: {why}; the student learnt from configurations "
+                "that may not be equilibrated (use sampling.pre_equilibration and the "
+                "equilibration check)"
+            )
     md = data.get("md") or {}
     drift = md.get("nve_drift_meV_per_atom_ps")
     if drift is not None and abs(drift) > 1.0:
@@ -227,12 +255,18 @@ def gather(cfg: RunConfig, out: Path, stage_names: list[str]) -> tuple[dict, dic
         data["student"] = metrics["student"]
     frames = read_frames(out / FRAMES)
     n_snap = sum(is_snapshot(f) for f in frames)
-    data["dataset"] = {"n_frames": len(frames), "n_snapshots": n_snap, "n_train": _count(out / TRAIN),
-                       "n_valid": _count(out / VALID), "n_test": _count(out / TEST),
-                       "n_atoms": len(frames[0]), "formula": frames[0].get_chemical_formula(),
-                       "temperatures_K": list(cfg.sampling.temperatures_K),
-                       # recorded teacher MD (all segments; equilibration not counted)
-                       "teacher_md_fs": (len(frames) - n_snap) * cfg.sampling.stride * cfg.sampling.timestep_fs}
+    data["dataset"] = {
+        "n_frames": len(frames),
+        "n_snapshots": n_snap,
+        "n_train": _count(out / TRAIN),
+        "n_valid": _count(out / VALID),
+        "n_test": _count(out / TEST),
+        "n_atoms": len(frames[0]),
+        "formula": frames[0].get_chemical_formula(),
+        "temperatures_K": list(cfg.sampling.temperatures_K),
+        # recorded teacher MD (all segments; equilibration not counted)
+        "teacher_md_fs": (len(frames) - n_snap) * cfg.sampling.stride * cfg.sampling.timestep_fs,
+    }
     data["teacher_md"] = teacher_md_summary(frames)
     data["learning_curve"] = _learning_curve(out / CURVE)
     final = _json((out / CURVE).parent / "final_metrics.json")
