@@ -16,7 +16,6 @@ from lesdistill import keys
 from lesdistill.cli.options import build as build_settings
 from lesdistill.cli.options import settings_options
 from lesdistill.errors import UserInputError, not_found
-from lesdistill.fileio import atomic_path
 from lesdistill.sampling.settings import QUICK, SampleSettings
 
 #: water molecules of ``sample --system water``: default, and with --quick (laptop CPU, minutes)
@@ -163,10 +162,9 @@ def system(ctx: typer.Context,
     params = parse_params(_extra_args_to_pairs(list(ctx.args)), name)
     check_output_file(out, "--out")
     atoms = build(name, seed=seed, **params)
-    from ase.io import write
+    from lesdistill.data.frames import write_frames  # ASE's I/O loads on use, not at --help
 
-    with atomic_path(out) as tmp:
-        write(tmp, atoms, format="extxyz")
+    write_frames(out, atoms)
     typer.echo(f"wrote {out}: {atoms.get_chemical_formula()} ({len(atoms)} atoms), "
                f"cell {' x '.join(f'{x:.2f}' for x in atoms.cell.lengths())} A")
 

@@ -30,6 +30,7 @@ import numpy as np
 from lesdistill.analysis.rdf import radial_distribution, rdf_pairs
 from lesdistill.compare.config import CompareConfig, TeacherEntry
 from lesdistill.compare.stability import check_student_md
+from lesdistill.data.frames import read_frames, write_frames
 from lesdistill.fileio import atomic_path, write_text_atomic
 from lesdistill.md import load_trajectory
 from lesdistill.pipeline import layout as L
@@ -76,16 +77,11 @@ def teacher_metadata(info: Any, spec: str, overrides: dict[str, str]) -> dict[st
 # --- stage bodies -------------------------------------------------------------------------------
 
 def _read(path: Path) -> list[Any]:
-    from ase.io import read
-
-    return read(path, index=":", format="extxyz")
+    return read_frames(path, format="extxyz", allow_empty=True)
 
 
 def _write(path: Path, frames: list[Any]) -> None:
-    from ase.io import write
-
-    with atomic_path(path) as tmp:
-        write(tmp, frames, format="extxyz")
+    write_frames(path, frames)
 
 
 def run_build(ctx) -> None:

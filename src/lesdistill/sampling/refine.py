@@ -36,8 +36,9 @@ import numpy as np
 from ase import Atoms
 
 from lesdistill import keys
+from lesdistill.data.frames import write_frames
 from lesdistill.errors import UserInputError
-from lesdistill.fileio import atomic_path, write_text_atomic
+from lesdistill.fileio import write_text_atomic
 from lesdistill.progress import progress_bar
 from lesdistill.sampling.guards import SamplingAborted, check_md_state
 from lesdistill.sampling.refine_settings import RefineSettings
@@ -127,10 +128,7 @@ def _split(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
 
 
 def _write(path: Path, frames: Sequence[Atoms]) -> None:
-    from ase.io import write
-
-    with atomic_path(path) as tmp:
-        write(tmp, list(frames), format="extxyz")
+    write_frames(path, list(frames))
 
 
 def refine(student: PathLike, starts: Mapping[float, Atoms], teacher: Any, out_dir: PathLike,

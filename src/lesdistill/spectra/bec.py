@@ -21,7 +21,6 @@ import numpy as np
 
 from lesdistill import keys
 from lesdistill.errors import UserInputError
-from lesdistill.fileio import atomic_path
 from lesdistill.progress import progress_bar
 
 
@@ -123,8 +122,7 @@ def bec_summary(numbers: np.ndarray, bec: np.ndarray, *, total_charge: float = 0
 
 def write_bec_extxyz(path: str | Path, frames: Sequence[Any], bec: np.ndarray) -> Path:
     """Write frames with a per-atom ``bec`` (N, 9) array to extxyz, atomically."""
-    from ase.io import write
-
+    from lesdistill.data.frames import write_frames
 
     bec = np.asarray(bec, dtype=float)
     out = []
@@ -133,25 +131,14 @@ def write_bec_extxyz(path: str | Path, frames: Sequence[Any], bec: np.ndarray) -
         copy.calc = None
         copy.arrays[keys.BEC_ARRAY] = z.reshape(len(copy), 9)
         out.append(copy)
-    target = Path(path)
-    with atomic_path(target) as tmp:
-        write(tmp, out, format="extxyz")
-    return target
+    return write_frames(path, out)
 
 
 def read_bec_extxyz(path: str | Path) -> tuple[list[Any], np.ndarray | None]:
     """Frames of an extxyz/structure file and their stored BEC (None if not stored)."""
-    from ase.io import read
+    from lesdistill.data.frames import read_frames
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"structure file not found: {path}")
-    try:
-        frames = read(path, index=":")
-    except Exception as exc:  # ASE raises many types for unreadable files
-        raise UserInputError(f"cannot read structures from {path}: {exc}") from exc
-    if not frames:
-        raise UserInputError(f"{path}: no structures")
+    frames = read_frames(path, what="structure file")
     if all(keys.BEC_ARRAY in atoms.arrays for atoms in frames):
         return frames, np.stack([atoms.arrays[keys.BEC_ARRAY].reshape(-1, 3, 3)
                                  for atoms in frames])
