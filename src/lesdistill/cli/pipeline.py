@@ -93,7 +93,6 @@ def _demo_reference(given: Path | None) -> Path | None:
     ``$LESDISTILL_REFERENCE_DIR``, else ``../shared/reference`` from the working directory."""
     import os
 
-
     if given is not None:
         if not (given / DEMO_REFERENCE).is_file():
             raise UserInputError(f"--reference {given}: no {DEMO_REFERENCE} there; give the folder "

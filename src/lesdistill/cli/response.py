@@ -121,7 +121,6 @@ def md(
                   progress=progress, atom_currents=any(g in DYNAMIC_GROUPS for g in group or []))
     import json
 
-
     typer.echo(format_summary(json.loads((path / SUMMARY).read_text(encoding="utf-8"))))
     typer.echo(f"trajectory: {path}")
 

@@ -62,7 +62,6 @@ def fill_result(r: TeacherResult, overrides: Mapping[str, str]) -> dict[str, Any
     r.rdf = _json(folder / "compare" / "rdf.json") or {}
     raw = _json(folder / "compare" / "md_check.json")
     if raw is not None:  # re-judged here, so the thresholds of this version apply
-
         mean_t = raw.get("mean_temperature_K")
         check = md_check(float("nan") if mean_t is None else float(mean_t), raw["target_K"],
                          raw["closest_approach_A"], raw["shared_closest_approach_A"])
@@ -158,7 +157,6 @@ def collect_and_report(cfg: CompareConfig, results: list[TeacherResult], plan: M
                        *, seconds: Mapping[str, float] | None = None) -> Path:
     """Fill the results from the teachers' folders, build the summary, write the report."""
     from ase.io import read
-
 
     out = Path(cfg.output)
     ref_info = _json(out / "reference" / "reference.json")

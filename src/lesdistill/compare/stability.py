@@ -67,7 +67,6 @@ def check_student_md(traj_dir: Any, shared_frames: Sequence[Any], target_K: floa
     the last ``n_last`` stored frames and up to ``n_shared`` shared frames (evenly spaced)."""
     from pathlib import Path
 
-
     traj = load_trajectory(Path(traj_dir))
     summary = Path(traj_dir) / "summary.json"
     mean_t = float("nan")

@@ -141,7 +141,6 @@ def student_rdfs(traj_dir: Path, report: Any) -> dict[str, dict[str, list[float]
     O-H, Cl-O, Ti-O when present); periodic cells only."""
     from ase.data import chemical_symbols
 
-
     traj = load_trajectory(traj_dir)
     if not np.all(traj.pbc):
         return {}

@@ -138,7 +138,6 @@ def _fixed_kspace(cell: torch.Tensor | None, model: StudentModel) -> Iterator[No
     its values: inside the trace the cell is a symbolic tensor without values)."""
     from unittest import mock
 
-
     if cell is None:
         yield
         return
@@ -172,7 +171,6 @@ def export_student(model: StudentModel | str | os.PathLike[str], atoms: Any,
     Returns the written path (``.pt2``, written atomically).
     """
     from torch.fx.experimental.proxy_tensor import make_fx
-
 
     if not isinstance(model, StudentModel):
         model = load_student(Path(model), device="cpu", trust_backbone=trust_backbone)

@@ -50,7 +50,6 @@ def run_lammps_md(atoms: Any, calc: Any, out_path: str | os.PathLike[str], setti
     """
     from ase.md import velocitydistribution as vdist
 
-
     base = MDSettings() if settings is None else MDSettings.from_settings(settings)
     s = base.replace(**overrides) if overrides else base
     out = Path(out_path)

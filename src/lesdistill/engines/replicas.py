@@ -162,7 +162,6 @@ def run_replicas(atoms: Any, model: Any, out_path: str | Path, settings: MDSetti
     """
     from ase import units
 
-
     require_torch_sim()
     from torch_sim.integrators import nve, nvt_langevin
 

@@ -194,7 +194,6 @@ class _QeqCG(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g):  # type: ignore[override]
-
         chi, hardness, positions, cell, q = ctx.saved_tensors
         c = cell if cell.numel() else None
         diag = hardness.detach() + _diagonal(positions, c, ctx.les["sigma"], ctx.les["dl"],

@@ -297,7 +297,6 @@ def _run_segments(start: Atoms, teacher: Teacher, out: Path, sidecar: Path, run:
                   state: dict[str, Any] | None, done: int, progress: bool) -> None:
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
-
     settings = run.settings
     segments = settings.segments()
     bar = progress_bar(total=settings.n_frames, initial=done, unit="frame", enabled=progress,

@@ -77,7 +77,6 @@ def student_md_frames(student: Any, start: Atoms, *, temperature_K: float, n_fra
     from ase.md.langevin import Langevin
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
-
     work = Atoms(start.numbers, positions=start.positions, cell=start.cell, pbc=start.pbc)
     for key in (keys.TOTAL_CHARGE, keys.SPIN_MULTIPLICITY):
         if key in start.info:

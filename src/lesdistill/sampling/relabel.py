@@ -80,7 +80,6 @@ def relabel_frame(frame: Atoms, teacher: Teacher, keep_prefix: str | None) -> At
 def _init_worker(spec: str, device: str) -> None:
     import torch
 
-
     torch.set_num_threads(1)  # N workers on N cores: one thread each
     _WORKER["teacher"] = get_teacher(spec, device=device)
 

@@ -27,7 +27,6 @@ def plot_ir(spectrum: Any, path: str | Path, *, reference: str | None = "water",
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-
     paper = hasattr(spectrum, "intensity")
     x = np.asarray(spectrum.wavenumber_cm)
     fig = Figure(figsize=(7.0, 4.2), dpi=120)

@@ -50,7 +50,6 @@ class XTBAdapter(TeacherAdapter):
         """tblite GFN-xTB calculator (CPU only; ``device`` is recorded but not used)."""
         from tblite.ase import TBLite
 
-
         class _ChargeSpinTBLite(ChargeSpinState, TBLite):  # type: ignore[misc]
             """TBLite with the structure's total charge and multiplicity (``atoms.info``)."""
 

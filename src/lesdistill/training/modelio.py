@@ -58,7 +58,6 @@ def new_student(
     if (
         model.repulsion is not None
     ):  # the ZBL prior ends at the closest contact of each pair in the data
-
         closest = closest_pair_distances([f.atoms for f in frames], model.cutoff)
         model.set_repulsion_range({pair: DATA_RANGE_FACTOR * d for pair, d in closest.items()
                                    if pair_key(*pair) not in student_cfg.repulsion_range})
@@ -90,7 +89,6 @@ def from_init(path: str | os.PathLike[str], elements: Sequence[str], allow_new_e
     e0 = model.reference_energies_dict()
     model.set_reference_energies({k: e0[k] + delta.get(k, 0.0) for k in model.elements})
     if model.repulsion is not None:  # new data closer than the prior's range: move the range in
-
         current = model.repulsion_ranges()
         closest = closest_pair_distances([f.atoms for f in frames], cutoff_)
         model.set_repulsion_range({pair: min(DATA_RANGE_FACTOR * d, current[pair])
@@ -203,7 +201,6 @@ def with_charge_sign_convention(
     """The model to save: ``model`` itself, or a copy with its latent charges negated so that the
     more electronegative atoms are negative on ``parts`` (see lesdistill.model.charge_sign)."""
     import copy
-
 
     ok = follows_convention(model, parts)
     if ok is None:
