@@ -216,3 +216,16 @@ def test_bad_input_exit_2_nothing_written(water, tmp_path, capsys, case, phrase)
     err = capsys.readouterr().err.strip()
     assert info.value.code == 2 and len(err.splitlines()) == 1 and phrase in err, err
     assert not out.exists()
+
+
+def test_new_elements_pass_with_allow_new_elements(water, tmp_path) -> None:
+    data = _with_sodium(water["high"], tmp_path / "na.extxyz")
+    cfg = tiny_config(**{**FT, "epochs": 1})
+    summary = sweep_from_data(water["student"], data, tmp_path / "sweep",
+                              FractionSettings(fractions=(1.0,)), cfg, allow_new_elements=True,
+                              progress=False, log=lambda s: None)
+    assert summary["curve"]["n_train"] == [14]
+    assert "Na" in summary["rows"][0]["finetune"]["forces_per_element"]
+    # the pretrained student cannot predict Na: no baseline, said so in the table
+    assert summary["curve"]["baseline"] == {} and "Na" in summary["baseline"]["skipped"]
+    assert "does not know Na" in format_fractions(summary)

@@ -99,7 +99,8 @@ def _student_elements(student: PathLike, trust_backbone: bool) -> tuple[list[str
 
 
 def _check_elements(frames: Sequence[Any], known: Sequence[str], student: PathLike,
-                    allow_new_elements: bool) -> None:
+                    allow_new_elements: bool) -> list[str]:
+    """The elements of ``frames`` the student does not know (an error unless allowed)."""
     from lesdistill.data.dataset import elements_of
 
     new = [e for e in elements_of(frames) if e not in known]
@@ -108,6 +109,7 @@ def _check_elements(frames: Sequence[Any], known: Sequence[str], student: PathLi
                              f"the student {student} was not trained on (it knows "
                              f"{', '.join(known)}); pass --allow-new-elements "
                              "(allow_new_elements=True) to add them")
+    return new
 
 
 def split_once(data: PathLike | Sequence[PathLike], out_dir: PathLike, config: Any, *,
@@ -196,8 +198,9 @@ def run_finetune_fractions(student: PathLike, inputs: SweepInputs, out_dir: Path
     known, student_config = _student_elements(student, trust_backbone)
     pool = read_frames(inputs.train)  # validates the labels (energy, forces) frame by frame
     n_valid = len(read_frames(inputs.valid))
-    _check_elements(pool + read_frames(inputs.valid) + read_frames(inputs.test), known, student,
-                    allow_new_elements)
+    test_frames = read_frames(inputs.test)
+    _check_elements(pool + read_frames(inputs.valid), known, student, allow_new_elements)
+    unseen = _check_elements(test_frames, known, student, allow_new_elements)
     sizes = plan_sizes(len(pool), s.fractions)
     out = Path(out_dir)
     fingerprint = _fingerprint(student, inputs, config)
@@ -211,14 +214,19 @@ def run_finetune_fractions(student: PathLike, inputs: SweepInputs, out_dir: Path
     baseline_path = out / "baseline.json"
     if baseline_path.is_file():
         baseline = json.loads(baseline_path.read_text(encoding="utf-8"))
+    elif unseen:  # the pretrained student cannot predict them: no baseline
+        baseline = {"skipped": f"the student does not know {', '.join(unseen)}",
+                    "n_frames": len(test_frames)}
+        write_text_atomic(baseline_path, json.dumps(baseline, indent=1) + "\n")
     else:
         baseline = evaluate(student, inputs.test, device=device)
         write_text_atomic(baseline_path, json.dumps(baseline, indent=1, allow_nan=True) + "\n")
     order = np.random.default_rng(config.seed + _ORDER_SEED_OFFSET).permutation(len(pool))
     kinds = KINDS if s.scratch else KINDS[:1]
     configs = {"finetune": config, "scratch": _scratch_config(config, student_config)}
-    log(f"  baseline (not fine-tuned) on {baseline['n_frames']} test frames: force RMSE "
-        f"{baseline['forces_rmse_meV_per_A']:.1f} meV/Å")
+    log(f"  baseline (not fine-tuned) on {baseline['n_frames']} test frames: "
+        + (f"force RMSE {baseline['forces_rmse_meV_per_A']:.1f} meV/Å"
+           if "skipped" not in baseline else baseline["skipped"]))
     bar = progress_bar(total=len(sizes) * len(kinds), desc="fraction sweep", unit="student",
                        enabled=progress)
     rows = []
@@ -264,14 +272,14 @@ def _summary(rows: list[dict[str, Any]], baseline: dict[str, Any], kinds: Sequen
     curve: dict[str, Any] = {"fraction": [r["fraction"] for r in rows],
                              "n_train": [r["n_train"] for r in rows]}
     for kind in kinds:
-        curve[kind] = {m: [r[kind][m] for r in rows] for m in _CURVE_METRICS if m in baseline}
+        curve[kind] = {m: [r[kind][m] for r in rows] for m in _CURVE_METRICS if m in rows[0][kind]}
     curve["baseline"] = {m: baseline[m] for m in _CURVE_METRICS if m in baseline}
     rmse = curve["finetune"]["forces_rmse_meV_per_A"]
     curve["finetune"]["forces_rmse_vs_largest"] = [v / rmse[-1] if rmse[-1] > 0 else math.nan
                                                    for v in rmse]
     return {"curve": curve, "rows": rows, "baseline": baseline,
             "n_pool": n_pool, "n_valid": n_valid,
-            "n_test": int(baseline["n_frames"]), "student": str(student),
+            "n_test": int(rows[0]["finetune"]["n_frames"]), "student": str(student),
             "split": {k: str(getattr(inputs, k)) for k in ("train", "valid", "test")},
             "settings": {"fractions": list(s.fractions), "scratch": s.scratch},
             "training": config.to_dict()}
@@ -293,8 +301,9 @@ def fractions_png(summary: dict[str, Any]) -> bytes:
     if "scratch" in c:
         ax.plot(c["fraction"], c["scratch"]["forces_rmse_meV_per_A"], "s--",
                 label="from scratch")
-    ax.axhline(c["baseline"]["forces_rmse_meV_per_A"], color="gray", ls=":",
-               label="not fine-tuned")
+    if "forces_rmse_meV_per_A" in c["baseline"]:
+        ax.axhline(c["baseline"]["forces_rmse_meV_per_A"], color="gray", ls=":",
+                   label="not fine-tuned")
     ax.set_xscale("log")
     ax.set_xticks(c["fraction"])
     ax.set_xticklabels([f"{f:g}\n({n})" for f, n in zip(c["fraction"], c["n_train"],
@@ -321,9 +330,12 @@ def format_fractions(summary: dict[str, Any]) -> str:
         head += f"{kind + ' F RMSE':>18}{'F MAE':>8}{'E MAE':>8}"
     lines = [f"test: {summary['n_test']} frames; forces meV/Å, energy meV/atom", head]
     b = c["baseline"]
-    lines.append(f"{'baseline':>9}{0:>8}" + (f"{b['forces_rmse_meV_per_A']:>18.1f}"
-                                              f"{b['forces_mae_meV_per_A']:>8.1f}"
-                                              f"{b['energy_mae_meV_per_atom']:>8.2f}"))
+    if b:
+        lines.append(f"{'baseline':>9}{0:>8}" + (f"{b['forces_rmse_meV_per_A']:>18.1f}"
+                                                  f"{b['forces_mae_meV_per_A']:>8.1f}"
+                                                  f"{b['energy_mae_meV_per_atom']:>8.2f}"))
+    else:
+        lines.append(f"baseline: {summary['baseline'].get('skipped', 'not scored')}")
     for k, (f, n) in enumerate(zip(c["fraction"], c["n_train"], strict=True)):
         line = f"{f:>9g}{n:>8}"
         for kind in kinds:

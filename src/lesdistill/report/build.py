@@ -351,9 +351,10 @@ def _finetune_fractions(sweep: Mapping[str, Any]) -> tuple[Table, Figure]:
     kinds = [k for k in ("finetune", "scratch") if k in c]
     header = ["fraction", "training frames"] + [f"{k} force RMSE (meV/Å)" for k in kinds] \
         + [f"{k} energy MAE (meV/atom)" for k in kinds]
+    base = c["baseline"]
     rows = [["0 (not fine-tuned)", 0]
-            + [c["baseline"]["forces_rmse_meV_per_A"]] * len(kinds)
-            + [c["baseline"]["energy_mae_meV_per_atom"]] * len(kinds)]
+            + [base["forces_rmse_meV_per_A"]] * len(kinds)
+            + [base["energy_mae_meV_per_atom"]] * len(kinds)] if base else []
     for i, (f, n) in enumerate(zip(c["fraction"], c["n_train"], strict=True)):
         rows.append([f, n] + [c[k]["forces_rmse_meV_per_A"][i] for k in kinds]
                     + [c[k]["energy_mae_meV_per_atom"][i] for k in kinds])
