@@ -21,8 +21,11 @@ from typing import Any
 import numpy as np
 
 from lesdistill import keys
-from lesdistill.analysis import finetune_fractions as sweep
-from lesdistill.analysis.finetune_fractions import fraction_student
+from lesdistill.analysis.finetune_fractions import (
+    SweepInputs,
+    fraction_student,
+    run_finetune_fractions,
+)
 from lesdistill.analysis.fraction_settings import FractionSettings
 from lesdistill.config import RunConfig
 from lesdistill.data.frames import read_frames as read_any
@@ -220,7 +223,6 @@ def run_finetune(ctx: StageContext) -> None:
     if sweep is not None and ft.fractions[-1] == 1.0:
         # the sweep's fraction 1 is this stage's fine-tuning run (the same training frames in
         # the same order, validation frames and TrainConfig): its student is the stage's
-
         full = fraction_student(ctx.out_dir / FT_FRACTIONS, 1.0)
         with atomic_path(ctx.stage_dir / "best.pt") as tmp:
             tmp.write_bytes(full.read_bytes())
@@ -251,8 +253,8 @@ def _fraction_sweep(ctx: StageContext, config: Any) -> dict[str, Any]:
     assert cfg.finetune is not None
     d = ctx.stage_dir
     ctx.log(f"  fraction sweep {', '.join(f'{f:g}' for f in cfg.finetune.fractions)} ...")
-    return sweep.run_finetune_fractions(
+    return run_finetune_fractions(
         ctx.input(distilled_student(cfg)),
-        sweep.SweepInputs(d / "train.extxyz", d / "valid.extxyz", d / "test.extxyz"),
+        SweepInputs(d / "train.extxyz", d / "valid.extxyz", d / "test.extxyz"),
         ctx.out_dir / FT_FRACTIONS, FractionSettings.from_settings(cfg.finetune), config,
         device=cfg.device, progress=ctx.progress, log=ctx.log)
