@@ -88,14 +88,13 @@ def _reference_in_pool(pool: Sequence[Any], reference: Any) -> int | None:
 
 def _validate(pool_path: PathLike, test_path: PathLike, s: LearningCurveSettings,
               bec_reference: PathLike | None, bec_array: str) -> tuple[list, Any]:
-    from ase.io import read
-
     from lesdistill.analysis.bec_files import read_reference
     from lesdistill.data.dataset import read_frames
+    from lesdistill.data.frames import read_frames as read_images
 
     labelled = read_frames(pool_path)  # validates labels (energy, forces) frame by frame
     read_frames(test_path)
-    pool = read(pool_path, index=":")
+    pool = read_images(pool_path, what="data file")
     n_valid = max(1, round(s.valid_fraction * len(pool)))
     if s.sizes[-1] > len(pool) - n_valid:
         raise UserInputError(f"the largest size ({s.sizes[-1]} frames) exceeds the {len(pool)} "

@@ -31,14 +31,10 @@ def _charges(atoms) -> np.ndarray:
 def load_extxyz(path: Path, *, frame_dt_fs: float | None = None) -> Trajectory:
     """Load an extxyz MD trajectory as a :class:`Trajectory` (see the module docstring)."""
     from ase import units as ase_units
-    from ase.io import read
 
-    try:
-        frames = read(path, index=":")
-    except Exception as exc:  # ASE raises many types for unreadable files
-        raise UserInputError(f"cannot read trajectory {path}: {exc}") from exc
-    if not frames:
-        raise UserInputError(f"{path}: no frames")
+    from lesdistill.data.frames import read_frames
+
+    frames = read_frames(path, what="trajectory")
     first = frames[0]
     if any(len(atoms) != len(first) for atoms in frames):
         raise UserInputError(f"{path}: the number of atoms changes between frames")

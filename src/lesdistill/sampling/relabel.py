@@ -19,6 +19,7 @@ import numpy as np
 from ase import Atoms
 
 from lesdistill import keys
+from lesdistill.data.frames import parse_frames_text
 from lesdistill.errors import UserInputError
 from lesdistill.fileio import atomic_open
 from lesdistill.progress import progress_bar
@@ -85,12 +86,8 @@ def _init_worker(spec: str, device: str) -> None:
 
 
 def _work(args: tuple[str, str | None]) -> str:
-    import io
-
-    from ase.io import read
-
     text, keep_prefix = args
-    frame = read(io.StringIO(text), format="extxyz")
+    (frame,) = parse_frames_text(text)
     return frame_text(relabel_frame(frame, _WORKER["teacher"], keep_prefix))
 
 
