@@ -226,8 +226,9 @@ class _AttemptClock:
                  heartbeat_s: float | None = None) -> None:
         self.stage_dir, self.hash = stage_dir, stage_hash_
         self.heartbeat_s = HEARTBEAT_S if heartbeat_s is None else heartbeat_s
-        self.current = {"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "seconds": 0.0,
-                        "outcome": "running"}
+        self.current: dict[str, Any] = {
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "seconds": 0.0, "outcome": "running"
+        }
         self.attempts = [*earlier, self.current]
         self._start = time.perf_counter()
         self._lock = threading.Lock()

@@ -60,6 +60,6 @@ class ExponentialMovingAverage:
         if not isinstance(shadow, dict) or set(shadow) != set(self.shadow):
             raise ValueError("EMA state does not match the model parameters")
         self.decay = float(state["decay"])  # type: ignore[arg-type]
-        self.num_updates = int(state["num_updates"])  # type: ignore[arg-type]
+        self.num_updates = int(state["num_updates"])  # type: ignore[call-overload]
         for k, v in shadow.items():
             self.shadow[k].copy_(v)
