@@ -28,7 +28,7 @@ import numpy as np
 from lesdistill import keys
 from lesdistill.analysis import bec_benchmark
 from lesdistill.compare.reference import calculator_gives_dipole, finite_difference_bec
-from lesdistill.data.frames import read_frames
+from lesdistill.data.frames import read_frames, write_frames
 from lesdistill.errors import UserInputError
 from lesdistill.fileio import atomic_path, write_text_atomic
 from lesdistill.systems.io import validate_structure
@@ -295,16 +295,13 @@ def run_bec_benchmark(reference: PathLike, *, model: PathLike | None = None,
         files = {"json": str(out / "bec_benchmark.json"), "table": str(out / "bec_benchmark.txt"),
                  "parity": str(write_parity_plot(preds, result, ref, out / "bec_parity.png"))}
         if fd_teacher is not None:
-            from ase.io import write
-
             frames, offset = [], 0
             for atoms in ref.frames:
                 work = atoms.copy()
                 work.arrays["BEC"] = ref.becs[offset:offset + len(atoms)].reshape(-1, 9)
                 offset += len(atoms)
                 frames.append(work)
-            with atomic_path(out / "reference_fd.extxyz") as tmp:
-                write(tmp, frames, format="extxyz")
+            write_frames(out / "reference_fd.extxyz", frames)
             files["reference"] = str(out / "reference_fd.extxyz")
         result["files"] = files
         write_text_atomic(out / "bec_benchmark.txt", bec_benchmark.format_benchmark(result) + "\n")

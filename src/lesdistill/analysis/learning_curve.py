@@ -135,8 +135,7 @@ def run_learning_curve(data: PathLike, test: PathLike, out_dir: PathLike,
                        device: str = "cpu", progress: bool = True) -> dict[str, Any]:
     """Train one student per size on nested subsets of ``data`` and score each on ``test`` (and
     ``bec_reference``); returns the JSON-ready summary (also written to ``out_dir``)."""
-    from ase.io import write
-
+    from lesdistill.data.frames import write_frames as write_images
     from lesdistill.training import TrainConfig, train
 
     s = settings
@@ -146,8 +145,7 @@ def run_learning_curve(data: PathLike, test: PathLike, out_dir: PathLike,
     order = np.random.default_rng(s.seed).permutation(len(pool))
     n_valid = max(1, round(s.valid_fraction * len(pool)))
     valid_path = out / "valid.extxyz"
-    with atomic_path(valid_path) as tmp:
-        write(tmp, [pool[i] for i in sorted(order[:n_valid])], format="extxyz")
+    write_images(valid_path, [pool[i] for i in sorted(order[:n_valid])])
     rest = order[n_valid:]
     rows = []
     for n in s.sizes:
@@ -158,8 +156,7 @@ def run_learning_curve(data: PathLike, test: PathLike, out_dir: PathLike,
             continue
         subset = folder / "train.extxyz"
         if not subset.is_file():
-            with atomic_path(subset) as tmp:
-                write(tmp, [pool[i] for i in rest[:n]], format="extxyz")
+            write_images(subset, [pool[i] for i in rest[:n]])
         result = train(cfg, subset, valid_files=valid_path, out_dir=folder, device=device,
                        progress=progress)
         row = {"n_frames": n, "epochs_completed": result.epochs_completed,
