@@ -156,7 +156,7 @@ def merged_bec_benchmark(results: Sequence[TeacherResult]) -> dict[str, Any] | N
 def collect_and_report(cfg: CompareConfig, results: list[TeacherResult], plan: Mapping[str, Any],
                        *, seconds: Mapping[str, float] | None = None) -> Path:
     """Fill the results from the teachers' folders, build the summary, write the report."""
-    from ase.io import read
+    from lesdistill.data.frames import read_frame
 
     out = Path(cfg.output)
     ref_info = _json(out / "reference" / "reference.json")
@@ -178,7 +178,7 @@ def collect_and_report(cfg: CompareConfig, results: list[TeacherResult], plan: M
                 r.bec_vs_reference = metrics.bec_errors(becs[r.name], ref, symbols)
     structure = out / "frames" / "structure.extxyz"
     if structure.is_file():
-        elements = sorted(set(read(structure).get_chemical_symbols()))
+        elements = sorted(set(read_frame(structure).get_chemical_symbols()))
     else:
         elements = sorted(set(symbols or []))
     agreement = metrics.bec_agreement_matrix(becs) if len(becs) >= 2 else None

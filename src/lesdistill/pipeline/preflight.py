@@ -103,9 +103,9 @@ def _fraction_sizes(cfg: Any) -> None:
 
     ft = cfg.finetune
     if ft.data is not None:
-        from ase.io import read
+        from lesdistill.data.frames import read_frames
 
-        n = len(read(ft.data, index=":"))
+        n = len(read_frames(ft.data, what="finetune.data file"))
     else:
         n = min(ft.n_frames, cfg.sampling.n_frames)
     n_train = finetune_split_sizes(n, ft.test_fraction)[2] if n >= 3 else 0

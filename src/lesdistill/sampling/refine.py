@@ -36,7 +36,7 @@ import numpy as np
 from ase import Atoms
 
 from lesdistill import keys
-from lesdistill.data.frames import write_frames
+from lesdistill.data.frames import read_frames, write_frames
 from lesdistill.errors import UserInputError
 from lesdistill.fileio import write_text_atomic
 from lesdistill.progress import progress_bar
@@ -141,8 +141,6 @@ def refine(student: PathLike, starts: Mapping[float, Atoms], teacher: Any, out_d
     ``train_config`` is the :class:`~lesdistill.training.config.TrainConfig` of the original
     training; the fine-tuning uses it with ``settings.epochs`` and ``lr x settings.lr_factor``.
     """
-    from ase.io import read
-
     from lesdistill.calculator import StudentCalculator
     from lesdistill.training import train
     from lesdistill.training.evaluate import evaluate
@@ -179,7 +177,7 @@ def refine(student: PathLike, starts: Mapping[float, Atoms], teacher: Any, out_d
     elif (out / "notes.json").is_file():
         notes = json.loads((out / "notes.json").read_text())
     labelled = label(md_path, out / "labelled.extxyz", teacher, device=device, progress=progress)
-    frames = read(labelled, index=":", format="extxyz")
+    frames = read_frames(labelled, format="extxyz", allow_empty=True)
     tr, va = _split(len(frames), settings.valid_fraction, seed)
     new_train, new_valid = out / "new_train.extxyz", out / "new_valid.extxyz"
     _write(new_train, [frames[i] for i in tr])
