@@ -307,7 +307,7 @@ class StudentModel(nn.Module):
             [positions.shape[0]] if batch.num_structures == 1 else list(host_values(batch.n_atoms))
         )
         periodic = [any(row) for row in host_values(batch.pbc)]
-        out = []
+        out: list[Any] = []  # one energy per structure (a sum over charge channels)
         channels = q.unsqueeze(-1) if q.dim() == 1 else q  # [N, n_q]: one LES energy each
         for b, (q_b, r_b) in enumerate(zip(channels.split(sizes), positions.split(sizes))):
             out.append(sum(
@@ -334,7 +334,9 @@ class StudentModel(nn.Module):
         eager mode with a warning.
         """
         if not isinstance(self.backbone.forward, CompiledForward):
-            self.backbone.forward = CompiledForward(self.backbone.forward, self.backbone)
+            self.backbone.forward = CompiledForward(  # type: ignore[method-assign]
+                self.backbone.forward, self.backbone
+            )
 
     def uncompile_backbone(self) -> None:
         """Undo :meth:`compile_backbone` (the eager backbone is used again)."""
