@@ -16,8 +16,13 @@ sign during training, or when an element has no tabulated electronegativity.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from lesdistill.data.batch import AtomicBatch
+    from lesdistill.model.student import StudentModel
 
 #: Pauling electronegativities (dimensionless) of the common elements.
 PAULING_ELECTRONEGATIVITY: dict[int, float] = {
@@ -47,7 +52,7 @@ def charge_electronegativity_covariance(
     return float((q * (chi - chi.mean())).sum())
 
 
-def follows_convention(model: torch.nn.Module, batches: Sequence[object]) -> bool | None:
+def follows_convention(model: StudentModel, batches: Sequence[AtomicBatch]) -> bool | None:
     """True/False whether ``model``'s latent charges on ``batches`` (AtomicBatch) follow the
     convention (electronegative atoms negative); None when it cannot be decided."""
     total = 0.0
@@ -62,7 +67,7 @@ def follows_convention(model: torch.nn.Module, batches: Sequence[object]) -> boo
     return total < 0.0
 
 
-def flip_charge_sign(model: torch.nn.Module) -> None:
+def flip_charge_sign(model: StudentModel) -> None:
     """Negate every latent charge of ``model`` in place (last linear layer of its charge head).
 
     Exact for neutral structures; energies and forces are unchanged.
