@@ -1,5 +1,5 @@
 """End-to-end `lesdistill run` on a tiny water box with GFN1-xTB as the teacher and GFN2-xTB as
-the fine-tuning ("higher") level: every stage runs, the report is valid, a re-run skips every
+the fine-tuning ("higher") level and a refine stage: every stage runs, the report is valid, a re-run skips every
 stage, a changed MD setting re-runs only md/ir/report, and --from re-runs from a stage."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ TINY = {
                  "valid_fraction": 0.15, "test_fraction": 0.15},
     "student": {"preset": "tiny", "options": {"channels": 16, "eps_inf": 1.78}},
     "training": {"epochs": 4, "batch_size": 4, "lr": 0.005, "stage_two_start": 0.5},
+    "refine": {"n_frames": 4, "equilibration_ps": 0.01, "interval_fs": 2.0, "epochs": 2},
     "finetune": {"teacher": "xtb-gfn2", "n_frames": 8, "test_fraction": 0.34,
                  "training": {"epochs": 4, "lr": 0.002}},
     "md": {"temperature_K": 350.0, "timestep_fs": 0.5, "n_equil": 20, "n_steps": 420,
@@ -89,7 +90,7 @@ def test_tiny_run_end_to_end(tmp_path: Path, restore_threads: None) -> None:
             "vdos": {"n_steps": 40, "timestep_fs": 0.5, "stride": 2}}
     cfg = load_config(_write(tmp_path, tiny))
     results = run_pipeline(cfg, progress=False, log=logs.append)
-    assert [r.status for r in results] == ["ran"] * 9, logs
+    assert [r.status for r in results] == ["ran"] * 10, logs
     out = Path(cfg.output)
 
     # report: valid HTML, every image an inline PNG, all sections present
@@ -142,7 +143,7 @@ def test_tiny_run_end_to_end(tmp_path: Path, restore_threads: None) -> None:
     # a second run with the same config skips every stage
     logs.clear()
     again = run_pipeline(cfg, progress=False, log=logs.append)
-    assert [r.status for r in again] == ["skipped"] * 9
+    assert [r.status for r in again] == ["skipped"] * 10
 
     # a changed MD length re-runs md, ir and report only
     longer = load_config(_write(tmp_path, {**tiny, "md": {**TINY["md"], "n_steps": 440}}))

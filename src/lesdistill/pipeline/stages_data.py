@@ -134,8 +134,9 @@ def run_sample(ctx: StageContext) -> None:
     sample(atoms, teacher, frames_path, s.settings(), seed=cfg.seed, device=cfg.device,
            progress=ctx.progress)
     frames = read_frames(frames_path)
-    segment = [(float(f.info.get(keys.TEMPERATURE_K, 0.0)), float(f.info.get("strain", 0.0)))
-               for f in frames]
+    # clusters (sampling.n_clusters) split on their own: the test set gets clusters too
+    segment = [(float(f.info.get(keys.TEMPERATURE_K, 0.0)), float(f.info.get("strain", 0.0)),
+                f.info.get(keys.ORIGIN, "md") == "cluster") for f in frames]
     tr, va, te = split_indices(segment, s.valid_fraction, s.test_fraction, cfg.seed)
     for name, idx in (("train", tr), ("valid", va), ("test", te)):
         write_frames(ctx.stage_dir / f"{name}.extxyz", [frames[i] for i in idx])

@@ -33,6 +33,7 @@ from lesdistill.sampling.snapshots import monomer_modes, water_snapshots
 from lesdistill.sampling.store import (
     append_frames,
     frame_text,
+    read_frames,
     read_state,
     repair,
     state_path,
@@ -93,6 +94,10 @@ def sample(
         teacher = get_teacher(teacher, device=device)
     validate_structure(atoms, source="input structure")
     teacher.check(atoms)
+    if settings.n_clusters:
+        from lesdistill.sampling.clusters import check_cluster_sampling
+
+        check_cluster_sampling(atoms, teacher, settings.cluster_molecules)
     run = _Run(settings=settings, seed=int(seed), teacher=teacher.name,
                structure_hash=structure_hash(atoms))
     out = Path(out_path)
@@ -119,6 +124,14 @@ class _Run:
         return json.loads(json.dumps(record))
 
 
+def _same_run(saved: dict[str, Any], current: dict[str, Any]) -> bool:
+    """True if a saved run record describes ``current``; a setting added to
+    :class:`SampleSettings` after the record was written counts as its default."""
+    defaults = json.loads(json.dumps(asdict(SampleSettings())))
+    return set(saved) <= set(current) and all(
+        saved.get(key, defaults.get(key)) == value for key, value in current.items())
+
+
 def _reconcile(out: Path, sidecar: Path, run: _Run) -> dict[str, Any] | None:
     """Make ``out`` and its state consistent after a possible kill; return the state (or None)."""
     state = read_state(sidecar)
@@ -132,7 +145,7 @@ def _reconcile(out: Path, sidecar: Path, run: _Run) -> dict[str, Any] | None:
         if out.exists():
             out.unlink()  # only a partial frame was there
         return None
-    if state.get("settings") != run.jsonable():
+    if not _same_run(state.get("settings") or {}, run.jsonable()):
         raise UserInputError(
             f"{out} was started with different settings (teacher, structure, temperatures, ...); "
             "re-run with the same arguments to resume, or choose another output file"
@@ -266,6 +279,8 @@ def _labelled_frame(
     step: int,
     equil: tuple[int, bool],
     snapshot: bool = False,
+    md_temperature: float | None = None,
+    origin: str | None = None,
 ) -> Atoms:
     from ase.calculators.singlepoint import SinglePointCalculator
 
@@ -281,12 +296,13 @@ def _labelled_frame(
             keys.TEACHER: teacher.name,
             keys.FRAME_ID: int(frame_id),
             keys.TEMPERATURE_K: float(temperature),
-            keys.MD_TEMPERATURE_K: float(temperature if snapshot else atoms.get_temperature()),
+            keys.MD_TEMPERATURE_K: float(md_temperature if md_temperature is not None
+                                         else temperature if snapshot else atoms.get_temperature()),
             "strain": float(strain),
             "md_step": int(step),
             "equilibration_steps": int(equil[0]),
             keys.EQUILIBRATED: bool(equil[1]),
-            keys.ORIGIN: "snapshot" if snapshot else "md",
+            keys.ORIGIN: origin or ("snapshot" if snapshot else "md"),
         }
     )
     frame.calc = SinglePointCalculator(frame, **results)
@@ -299,8 +315,8 @@ def _run_segments(start: Atoms, teacher: Teacher, out: Path, sidecar: Path, run:
 
     settings = run.settings
     segments = settings.segments()
-    bar = progress_bar(total=settings.n_frames, initial=done, unit="frame", enabled=progress,
-                       desc=f"sampling {teacher.name}")
+    bar = progress_bar(total=settings.n_frames + settings.n_clusters, initial=done, unit="frame",
+                       enabled=progress, desc=f"sampling {teacher.name}")
     t0 = time.perf_counter()
     n_new = 0
 
@@ -392,6 +408,20 @@ def _run_segments(start: Atoms, teacher: Teacher, out: Path, sidecar: Path, run:
                       "equilibration_steps": equil[0], "equilibrated": equil[1]},
                      T_K=f"{work.get_temperature():.0f}", seg=f"{seg + 1}/{len(segments)}")
             first_id = seg_end
+        if settings.n_clusters and done < settings.n_frames + settings.n_clusters:
+            from lesdistill.sampling.clusters import cluster_plan
+
+            plan = cluster_plan(read_frames(out), settings.n_clusters, settings.cluster_molecules,
+                                run.seed, settings.n_frames, done)
+            for frame_id, cluster, source in plan:
+                cluster.calc = teacher.calculator
+                info = source.info
+                keep(_labelled_frame(cluster, teacher, frame_id, float(info[keys.TEMPERATURE_K]),
+                                     float(info.get("strain", 0.0)), int(info.get("md_step", 0)),
+                                     (0, True), md_temperature=info.get(keys.MD_TEMPERATURE_K),
+                                     origin="cluster"),
+                     {"cluster": frame_id - settings.n_frames},
+                     cluster=f"{frame_id - settings.n_frames + 1}/{settings.n_clusters}")
     except SamplingAborted as exc:
         raise SamplingAborted(
             f"{exc}; {done} labelled frames kept in {out}; lower --timestep-fs or the "

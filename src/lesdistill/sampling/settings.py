@@ -57,6 +57,11 @@ class SampleSettings(Settings):
         "geometry, one teacher call each (needs pre_equilibration: tip3p)",
     )
     snapshot_interval_ps: float = setting(0.05, "TIP3P MD between two snapshots (ps)")
+    n_clusters: int = setting(0, "extra frames: clusters of cluster_molecules whole molecules cut "
+                              "from the recorded MD frames, labelled by the teacher in open "
+                              "boundaries (teachers with open-boundary support; neutral systems)")
+    cluster_molecules: int = setting(8, "molecules per cluster (the nearest to a random centre "
+                                     "molecule)")
     settle_window: int = setting(
         0,
         "equilibration check over the last N MD steps: <T> near the "
@@ -98,7 +103,8 @@ class SampleSettings(Settings):
                 "snapshots need pre_equilibration: tip3p (water "
                 "boxes); set snapshot_fraction: 0 for other systems",
             )
-        positive(self, "settle_window", "max_equilibration_steps", strict=False)
+        positive(self, "settle_window", "max_equilibration_steps", "n_clusters", strict=False)
+        positive(self, "cluster_molecules")
         if 0 < self.settle_window < 4:
             raise SettingsError(
                 "settle_window",
