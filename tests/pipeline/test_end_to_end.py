@@ -1,6 +1,7 @@
-"""End-to-end `lesdistill run` on a tiny water box with GFN1-xTB as the teacher and GFN2-xTB as
-the fine-tuning ("higher") level and a refine stage: every stage runs, the report is valid, a re-run skips every
-stage, a changed MD setting re-runs only md/ir/report, and --from re-runs from a stage."""
+"""End-to-end `lesdistill run` on a tiny water box with GFN1-xTB as the teacher, a refine
+stage and GFN2-xTB as the fine-tuning ("higher") level: every stage runs, the report is valid,
+a re-run skips every stage, a changed MD setting re-runs only md/ir/report, and --from re-runs
+from a stage."""
 
 from __future__ import annotations
 
