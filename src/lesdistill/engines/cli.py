@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +18,8 @@ from lesdistill.md.trajectory import SUMMARY
 
 
 def md_replicas(atoms: Any, structure: Path, model: Path, out: Path, settings: MDSettings, *,
-                replicas: int, groups: dict[str, list[int]], atom_currents: bool, bec_every: int,
+                replicas: int, groups: dict[str, Sequence[int]], atom_currents: bool,
+                bec_every: int,
                 seed: int, device: str, progress: bool, trust_backbone: bool) -> None:
     """``lesdistill md --replicas N``: N replicas in one torch-sim batch, one trajectory each."""
     from lesdistill.engines.replicas import _check, run_replicas
