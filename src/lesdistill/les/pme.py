@@ -168,7 +168,7 @@ def pme_energy(
     return energy
 
 
-def _points_to_mesh(interp: Any, weights: torch.Tensor, ns: tuple[int, int, int]) -> torch.Tensor:
+def _points_to_mesh(interp: Any, weights: torch.Tensor, ns: tuple[int, ...]) -> torch.Tensor:
     """``interp.points_to_mesh(weights)`` with the mesh size given from the host: torch-pme
     (0.5) reads ``int(ns_mesh[k])`` there, a device sync when ``ns_mesh`` is a GPU tensor, and
     uses ``ns_mesh`` for nothing else in that call."""
