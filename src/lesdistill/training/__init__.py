@@ -15,15 +15,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+# Not lazy: ``evaluate`` is also the name of the submodule that defines it, and importing the
+# submodule (``lesdistill.training.evaluate``) would otherwise replace the lazy function on the
+# package by the module. Importing it here binds the function once (numpy-only imports); the
+# module itself is ``importlib.import_module("lesdistill.training.evaluate")``.
+from lesdistill.training.evaluate import evaluate, write_parity_plots
+
 if TYPE_CHECKING:  # the lazy exports below, for type checkers and IDEs
     from lesdistill.training.config import TrainConfig
-    from lesdistill.training.evaluate import evaluate, write_parity_plots
     from lesdistill.training.loop import TrainResult, train
 
 __all__ = ["TrainConfig", "TrainResult", "evaluate", "train", "write_parity_plots"]
 
-_WHERE = {"TrainConfig": "config", "TrainResult": "loop", "train": "loop", "evaluate": "evaluate",
-          "write_parity_plots": "evaluate"}
+_WHERE = {"TrainConfig": "config", "TrainResult": "loop", "train": "loop"}
 
 
 def __getattr__(name: str) -> Any:
