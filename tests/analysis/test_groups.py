@@ -138,7 +138,14 @@ def test_water_profiles_of_a_known_slab_in_the_summary():
     z, rho = np.array(profile["z_A"]), np.array(profile["z_g_cm3"])
     molecules = rho.sum() * (z[1] - z[0]) * 144.0 * AMU_PER_G_CM3_A3 / 18.01528
     assert molecules == pytest.approx(16.0, rel=1e-9)  # 16 waters per frame
-    assert profile["slab_z_A"] == pytest.approx([0.0, 2.0])
-    assert z[np.argmax(rho)] == pytest.approx(4.2, abs=0.2)  # layer 1: 2.2 Å above z = 2
+    # the slab (z = 0..2 in a 30 Å cell) is put in the middle: 14..16 Å, even when it straddles
+    # the cell boundary
+    assert profile["slab_z_A"] == pytest.approx([14.0, 16.0])
+    assert z[np.argmax(rho)] == pytest.approx(16.0 + 2.2, abs=0.2)  # layer 1: 2.2 Å above the top
+    shifted = positions.copy()
+    shifted[:, :, 2] = (shifted[:, :, 2] - 1.0) % 30.0  # slab bottom O wrapped to z = 29
+    again = groups.summary(groups.tio2_labels(_traj(numbers, shifted, cell)))["profile"]
+    assert again["slab_z_A"] == pytest.approx([14.0, 16.0])
+    np.testing.assert_allclose(again["z_g_cm3"], profile["z_g_cm3"], atol=1e-9)
     r, g = np.array(profile["r_A"]), np.array(profile["g_cm3"])
     assert r[np.argmax(g)] < out["cuts_A"][0]

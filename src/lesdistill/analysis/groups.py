@@ -213,10 +213,13 @@ def density_profile(distances: np.ndarray, *, bin_A: float = 0.05, max_distance_
 
 
 def height_profile(positions: np.ndarray, cells: np.ndarray, water_o: np.ndarray,
-                   slab: np.ndarray, *, bin_A: float = 0.2) -> dict[str, list[float]]:
+                   slab: np.ndarray, *, bin_A: float = 0.2) -> dict[str, Any]:
     """Water density along the surface normal: (bin centres Å, g/cm^3) of the water O heights
-    z = s_3 L over all frames (s_3 the fractional coordinate along the third cell vector, wrapped
-    into [0, 1); L = V / A the cell height), and the mean height range (Å) of the slab atoms."""
+    over all frames, in a frame that puts the slab in the middle of the cell: z = ((s_3 -
+    c_3 + 1/2) mod 1) L, with s_3 the fractional coordinate along the third cell vector, c_3 the
+    circular mean of the slab atoms' s_3 in that frame and L = V / A the cell height (so a slab
+    that straddles the cell boundary stays in one piece); also the mean height range (Å) of the
+    slab atoms in that frame."""
     from lesdistill.systems.packing import AMU_PER_G_CM3_A3
 
     cell0 = np.asarray(cells[0], float)
@@ -224,10 +227,13 @@ def height_profile(positions: np.ndarray, cells: np.ndarray, water_o: np.ndarray
     height = abs(float(np.linalg.det(cell0))) / area
     z_water, z_lo, z_hi = [], [], []
     for p, c in zip(positions, cells, strict=True):
-        s3 = (np.asarray(p, float) @ np.linalg.inv(np.asarray(c, float)))[:, 2] % 1.0
-        z_water.append(s3[water_o] * height)
-        z_lo.append(float(s3[slab].min() * height))
-        z_hi.append(float(s3[slab].max() * height))
+        s3 = (np.asarray(p, float) @ np.linalg.inv(np.asarray(c, float)))[:, 2]
+        angle = 2.0 * np.pi * s3[slab]
+        centre = np.arctan2(np.sin(angle).mean(), np.cos(angle).mean()) / (2.0 * np.pi)
+        z = ((s3 - centre + 0.5) % 1.0) * height
+        z_water.append(z[water_o])
+        z_lo.append(float(z[slab].min()))
+        z_hi.append(float(z[slab].max()))
     edges = np.arange(0.0, height + bin_A, bin_A)
     counts, _ = np.histogram(np.concatenate(z_water), bins=edges)
     rho = counts * 18.01528 / (len(positions) * area * bin_A * AMU_PER_G_CM3_A3)

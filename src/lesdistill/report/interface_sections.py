@@ -3,7 +3,7 @@
 ``data["ir"]["groups"]`` with selector ``tio2-water`` (from the ir stage,
 :func:`lesdistill.analysis.groups.summary`): ``cuts_A`` (layer cuts, Å from the surface),
 ``atoms_per_group`` and ``profile`` = {``r_A``, ``g_cm3``: water O density vs the distance to the
-nearest slab atom, per interface; ``z_A``, ``z_g_cm3``: along the surface normal; ``slab_z_A``:
+nearest slab atom, per interface; ``z_A``, ``z_g_cm3``: along the surface normal, slab centred; ``slab_z_A``:
 the slab's height range}. Densities in g/cm^3 (water molecules counted by their O).
 """
 
@@ -62,7 +62,7 @@ def profile_png(profile: Mapping[str, Any], cuts_A: Sequence[float]) -> bytes:
         if lo is not None:
             right.axvspan(lo, hi, color="0.85", label="slab")
             right.legend(fontsize=7)
-        right.set_xlabel("height along the surface normal (Å)")
+        right.set_xlabel("height along the surface normal, slab centred (Å)")
         right.grid(alpha=0.3)
     return _png(fig)
 
