@@ -3,8 +3,8 @@
 ``data["ir"]["groups"]`` with selector ``tio2-water`` (from the ir stage,
 :func:`lesdistill.analysis.groups.summary`): ``cuts_A`` (layer cuts, Å from the surface),
 ``atoms_per_group`` and ``profile`` = {``r_A``, ``g_cm3``: water O density vs the distance to the
-nearest slab atom, per interface; ``z_A``, ``z_g_cm3``: along the surface normal, slab centred; ``slab_z_A``:
-the slab's height range}. Densities in g/cm^3 (water molecules counted by their O).
+nearest slab atom, per interface; ``z_A``, ``z_g_cm3``: along the surface normal, slab centred;
+``slab_z_A``: the slab's height range}. Densities in g/cm^3 (water molecules counted by their O).
 """
 
 from __future__ import annotations
