@@ -261,6 +261,19 @@ def _validate(cfg: RunConfig) -> None:
     if cfg.threads is not None:
         _positive(cfg.threads, "threads")
     _check_component_keys(cfg)
+    _check_vacuum(cfg)
+
+
+def _check_vacuum(cfg: RunConfig) -> None:
+    """A built slab with a vacuum gap needs an explicit choice of the LES slab correction."""
+    params = cfg.system.params or {}
+    vacuum = params.get("vacuum_A") if cfg.system.builder == "tio2-water" else None
+    chosen = "les_slab_correction" in cfg.student.options
+    if isinstance(vacuum, (int, float)) and vacuum > 0 and not chosen:
+        raise UserInputError(
+            f"system.params.vacuum_A = {vacuum} makes a slab with vacuum along z: set "
+            "student.options.les_slab_correction: yeh-berkowitz (the 2D-periodic long range), or "
+            "none to keep the 3D-periodic sum")
 
 
 def _check_evaluate(ev: EvaluateConfig) -> None:

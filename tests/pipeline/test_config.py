@@ -63,6 +63,8 @@ md: {n_steps: 100, temperature_K: 350}
     ("student: {options: {channel: 3}}", "unknown config key 'student.options.channel'"),
     ("student: {options: {elements: [H]}}", "come from the training data"),
     ("finetune: {teacher: xtb-gfn2, training: {lr_max: 1}}", "finetune.training.lr_max"),
+    ("system: {builder: tio2-water, params: {vacuum_A: 10.0}}",
+     "set student.options.les_slab_correction"),
 ])
 def test_bad_configs_name_the_problem(tmp_path: Path, text: str, needle: str) -> None:
     with pytest.raises(UserInputError, match=needle.replace("(", r"\(")):
@@ -100,6 +102,14 @@ def test_demo_preset_ships_in_package(tmp_path: Path) -> None:
 def test_demo_config_copies_are_identical() -> None:
     packaged = REPO / "src" / "lesdistill" / "configs" / "demo.yaml"
     assert (REPO / "configs" / "demo.yaml").read_text() == packaged.read_text()
+
+
+def test_slab_with_vacuum_loads_with_an_explicit_slab_correction(tmp_path: Path) -> None:
+    for choice in ("yeh-berkowitz", "none"):
+        text = ("system: {builder: tio2-water, params: {vacuum_A: 10.0}}\n"
+                f"student: {{options: {{les_slab_correction: {choice}}}}}")
+        cfg = load_config(_write(tmp_path, text))
+        assert cfg.student.options["les_slab_correction"] == choice
 
 
 @pytest.mark.parametrize(
