@@ -99,7 +99,7 @@ def tio2_slab(phase: str = "anatase", layers: int = 3, repeats: tuple[int, int] 
 #: Named sizes: values of :func:`tio2_water_interface`'s arguments (explicit arguments override).
 #: ``paper``: the rutile TiO2(110)/water/NaCl interface of the LES distillation paper (8748 atoms
 #: in 30.7 x 33.9 x 83.4 Å). The rutile (110) surface cell is 6.497 x 2.959 Å, so 5 x 11 cells
-#: (32.48 x 32.55 Å: -5.8 % and +4.0 % per side, area +1.6 %) are the closest lateral size; 6
+#: (32.48 x 32.55 Å: +5.8 % and -4.0 % per side, area +1.6 %) are the closest lateral size; 6
 #: trilayers (18.8 Å) and 32.96 Å of water at 0.997 g/cm^3 on each side give the paper's 8748 atoms
 #: in a cell 84.70 Å high (+1.6 %; our water and slab are a little less dense than the paper's
 #: cell). The paper's ion count is not in our sources: 1 mol/L NaCl (42 pairs) is our choice.
