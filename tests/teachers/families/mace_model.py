@@ -11,9 +11,12 @@ import sys
 
 import numpy as np
 import torch
-from e3nn import o3  # noqa: I001 - after mace on purpose
+
+# isort: off
 from mace import modules  # first: it sets TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD, which e3nn 0.4.4 needs
 from mace.tools import utils
+from e3nn import o3  # after mace on purpose (see above)
+# isort: on
 
 
 def build(path: str, seed: int = 0) -> None:
