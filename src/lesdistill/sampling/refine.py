@@ -7,8 +7,8 @@ produced, the student extrapolates: for the demo's CHGNet water, a student whose
 58 meV/Å on the teacher's held-out frames had 75 meV/Å on frames of its own MD (a more tightly
 hydrogen-bonded liquid), and its vibrational bands were measured there. One round of this
 protocol (``benchmarks/README.md``: 40 teacher-labelled frames of the student's MD) brought the
-error on held-out frames of that kind from 71 to 52 meV/Å. It is the distillation analogue of dataset aggregation ("DAgger"): the
-learner's own state distribution is labelled by the expert.
+error on held-out frames of that kind from 71 to 52 meV/Å. It is the distillation analogue of
+dataset aggregation ("DAgger"): the learner's own state distribution is labelled by the expert.
 
     refine(student, starts, teacher, out_dir, settings, train_config, train_files,
            valid_files, *, test_files=(), seed=0, device="cpu", progress=True) -> RefineResult
