@@ -15,13 +15,14 @@ from lesdistill.pipeline.layout import FRAMES, STUDENT, TEST, TRAIN, VALID
 from lesdistill.pipeline.runner import StageContext
 from lesdistill.pipeline.stages_data import read_frames, train_config
 from lesdistill.sampling.refine import refine
+from lesdistill.sampling.snapshots import frame_origin
 from lesdistill.teachers import get_teacher
 
 
 def md_starts(frames: list[Any], temperatures: tuple[float, ...]) -> dict[float, Any]:
     """A start structure per temperature: the last teacher-MD frame recorded at the temperature
     nearest to it (teacher MD frames before snapshots; any frame if there is no MD frame)."""
-    md = [f for f in frames if f.info.get(keys.ORIGIN, "md") == "md"] or list(frames)
+    md = [f for f in frames if frame_origin(f) == "md"] or list(frames)
     starts: dict[float, Any] = {}
     for t in temperatures:
         nearest = min(md, key=lambda f: abs(float(f.info.get(keys.TEMPERATURE_K, t)) - t))

@@ -44,6 +44,7 @@ from lesdistill.pipeline.layout import (
 )
 from lesdistill.pipeline.runner import StageContext
 from lesdistill.sampling import label
+from lesdistill.sampling.snapshots import frame_origin
 from lesdistill.systems import build, load_structure
 from lesdistill.teachers import get_teacher
 from lesdistill.training.config import TrainConfig
@@ -136,7 +137,7 @@ def run_sample(ctx: StageContext) -> None:
     frames = read_frames(frames_path)
     # clusters (sampling.n_clusters) split on their own: the test set gets clusters too
     segment = [(float(f.info.get(keys.TEMPERATURE_K, 0.0)), float(f.info.get("strain", 0.0)),
-                f.info.get(keys.ORIGIN, "md") == "cluster") for f in frames]
+                frame_origin(f) == "cluster") for f in frames]
     tr, va, te = split_indices(segment, s.valid_fraction, s.test_fraction, cfg.seed)
     for name, idx in (("train", tr), ("valid", va), ("test", te)):
         write_frames(ctx.stage_dir / f"{name}.extxyz", [frames[i] for i in idx])

@@ -120,9 +120,9 @@ def cluster_plan(frames: list[Atoms], n_clusters: int, n_molecules: int, seed: i
     from teacher-MD frame ``linspace(0, n_md - 1, n_clusters)[k]`` around a centre molecule
     drawn from ``default_rng([seed, 1000003, k])``; frame ids ``first_id + k``, resuming at
     ``done`` (the number of frames already in the file)."""
-    from lesdistill import keys
+    from lesdistill.sampling.snapshots import frame_origin
 
-    md = [f for f in frames if f.info.get(keys.ORIGIN, "md") == "md"]
+    md = [f for f in frames if frame_origin(f) == "md"]
     if not md:
         raise UserInputError("clusters are cut from teacher-MD frames, and none were recorded; "
                              "lower snapshot_fraction below 1")

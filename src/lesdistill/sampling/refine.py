@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,10 +126,6 @@ def _split(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
     return sorted(perm[n_valid:].tolist()), sorted(perm[:n_valid].tolist())
 
 
-def _write(path: Path, frames: Sequence[Atoms]) -> None:
-    write_frames(path, list(frames))
-
-
 def refine(student: PathLike, starts: Mapping[float, Atoms], teacher: Any, out_dir: PathLike,
            settings: RefineSettings, train_config: Any, train_files: Iterable[PathLike],
            valid_files: Iterable[PathLike], *, test_files: Iterable[PathLike] = (), seed: int = 0,
@@ -172,7 +168,7 @@ def refine(student: PathLike, starts: Mapping[float, Atoms], teacher: Any, out_d
             raise SamplingAborted("the student's MD became unphysical before two frames were "
                                   f"recorded ({'; '.join(notes)}); train the student longer or "
                                   "on more teacher frames")
-        _write(md_path, frames)
+        write_frames(md_path, frames)
         write_text_atomic(out / "notes.json", json.dumps(notes) + "\n")
     elif (out / "notes.json").is_file():
         notes = json.loads((out / "notes.json").read_text())
@@ -180,8 +176,8 @@ def refine(student: PathLike, starts: Mapping[float, Atoms], teacher: Any, out_d
     frames = read_frames(labelled, format="extxyz", allow_empty=True)
     tr, va = _split(len(frames), settings.valid_fraction, seed)
     new_train, new_valid = out / "new_train.extxyz", out / "new_valid.extxyz"
-    _write(new_train, [frames[i] for i in tr])
-    _write(new_valid, [frames[i] for i in va])
+    write_frames(new_train, [frames[i] for i in tr])
+    write_frames(new_valid, [frames[i] for i in va])
     tests = [Path(p) for p in test_files]
     before = {"new": evaluate(student, new_valid, device=device),
               **({"test": evaluate(student, tests, device=device)} if tests else {})}

@@ -35,12 +35,19 @@ from lesdistill.errors import UserInputError
 from lesdistill.sampling.equilibration import tip3p_start
 from lesdistill.units import KB_EV_PER_K
 
-__all__ = ["MonomerModes", "is_snapshot", "monomer_modes", "thermal_water", "water_snapshots"]
+__all__ = ["MonomerModes", "frame_origin", "is_snapshot", "monomer_modes", "thermal_water",
+           "water_snapshots"]
+
+
+def frame_origin(frame: Atoms) -> str:
+    """How a labelled frame was made (``info["origin"]``): "md", "snapshot", "cluster" or
+    "student-md"; frames without the key are teacher MD."""
+    return str(frame.info.get(keys.ORIGIN, "md"))
 
 
 def is_snapshot(frame: Atoms) -> bool:
-    """True for a snapshot frame (``info["origin"]``); frames without the key are teacher MD."""
-    return frame.info.get(keys.ORIGIN, "md") == "snapshot"
+    """True for a snapshot frame (:func:`frame_origin`)."""
+    return frame_origin(frame) == "snapshot"
 
 
 @dataclass(frozen=True)
