@@ -231,8 +231,15 @@ def label(
     device: str = typer.Option("cpu", help="cpu | cuda | cuda:N."),
     threads: int | None = typer.Option(None, help="torch CPU threads of the main process."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    bec: bool = typer.Option(False, "--bec", help="Also label Born effective charges (per-atom "
+                             "array 'bec', e): central finite differences of the teacher's "
+                             "dipole, 6N extra calls per frame; dipole-giving teachers (xtb) "
+                             "only."),
+    bec_displacement: float = typer.Option(0.01, "--bec-displacement",
+                                           help="Finite-difference step of --bec, Å."),
 ) -> None:
-    """Relabel frames with another teacher (e.g. a higher level for fine-tuning)."""
+    """Relabel frames with another teacher (e.g. a higher level for fine-tuning); with --bec
+    also the teacher's finite-difference BECs, for the BEC term of training (bec_weight)."""
     from lesdistill.device import check_device
     from lesdistill.paths import check_output_file
     from lesdistill.sampling import label as run_label
@@ -251,9 +258,12 @@ def label(
     status = teacher_status(teacher)  # the same check as `lesdistill teachers --check`
     if not status.usable:
         raise UserInputError(f"teacher {teacher!r} is not usable here: {status.reason}")
+    if bec and not bec_displacement > 0:
+        raise UserInputError(f"--bec-displacement must be > 0 Å, got {bec_displacement}")
     prefix = keep_prefix if keep_prefix else (keys.PREVIOUS_PREFIX if keep_old else None)
     path = run_label(in_path, out, teacher, keep_prefix=prefix, workers=workers, shard=shard,
-                     device=device, progress=progress)
+                     device=device, progress=progress,
+                     bec_displacement_A=bec_displacement if bec else None)
     typer.echo(f"labelled frames in {path}")
 
 

@@ -6,6 +6,14 @@ flush + fsync) to the output in input order. Killed and re-run, it skips frames 
 ``frame_id`` is already in the output. ``shard=(i, n)`` labels only frames with
 ``index % n == i`` so that n machines can split the work; :func:`merge` joins the shard outputs,
 de-duplicated by ``frame_id`` and sorted by it.
+
+With ``bec_displacement_A``, every frame also gets the teacher's Born effective charges (e) as
+the per-atom array ``bec`` (``keys.BEC_ARRAY``, 9 columns row-major Z_ab = dP_a/dr_b), from
+central finite differences of the teacher's dipole
+(:func:`lesdistill.compare.reference.finite_difference_bec`, 6 N extra teacher calls per frame),
+the labels that ``TrainConfig.bec_weight`` trains on. Only teachers that give a dipole (xTB) can;
+others are refused before anything is written. A ``bec`` array of the input frames is another
+level's label: it is kept under ``keep_prefix`` or dropped, never passed on as the new teacher's.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import numpy as np
 from ase import Atoms
 
 from lesdistill import keys
+from lesdistill.compare.reference import calculator_gives_dipole, finite_difference_bec
 from lesdistill.data.frames import parse_frames_text
 from lesdistill.errors import UserInputError
 from lesdistill.fileio import atomic_open
@@ -53,15 +62,19 @@ def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int] | None:
     return i, n
 
 
-def relabel_frame(frame: Atoms, teacher: Teacher, keep_prefix: str | None) -> Atoms:
-    """A copy of ``frame`` labelled by ``teacher``; old labels kept under ``keep_prefix``."""
+def relabel_frame(frame: Atoms, teacher: Teacher, keep_prefix: str | None,
+                  bec_displacement_A: float | None = None) -> Atoms:
+    """A copy of ``frame`` labelled by ``teacher``; old labels kept under ``keep_prefix``. With
+    ``bec_displacement_A`` (Å), also the teacher's finite-difference BEC as ``arrays["bec"]``."""
     from ase.calculators.singlepoint import SinglePointCalculator
 
     new = Atoms(frame.numbers, positions=frame.positions, cell=frame.cell, pbc=frame.pbc)
     new.info.update(frame.info)
     for name, arr in frame.arrays.items():
-        if name not in ("numbers", "positions"):
+        if name not in ("numbers", "positions", keys.BEC_ARRAY):
             new.arrays[name] = arr.copy()
+    if keep_prefix is not None and keys.BEC_ARRAY in frame.arrays:
+        new.arrays[f"{keep_prefix}{keys.BEC_ARRAY}"] = frame.arrays[keys.BEC_ARRAY].copy()
     old = frame.calc.results if frame.calc is not None else {}
     if keep_prefix is not None:
         if "energy" in old:
@@ -73,6 +86,9 @@ def relabel_frame(frame: Atoms, teacher: Teacher, keep_prefix: str | None) -> At
         if keys.TEACHER in frame.info:
             new.info[f"{keep_prefix}{keys.TEACHER}"] = frame.info[keys.TEACHER]
     results = teacher.label(new)
+    if bec_displacement_A is not None:
+        z = finite_difference_bec(new, teacher.calculator, displacement_A=bec_displacement_A)
+        new.arrays[keys.BEC_ARRAY] = z.reshape(len(new), 9)
     new.info[keys.TEACHER] = teacher.name
     new.calc = SinglePointCalculator(new, **results)
     return new
@@ -85,10 +101,23 @@ def _init_worker(spec: str, device: str) -> None:
     _WORKER["teacher"] = get_teacher(spec, device=device)
 
 
-def _work(args: tuple[str, str | None]) -> str:
-    text, keep_prefix = args
+def _work(args: tuple[str, str | None, float | None]) -> str:
+    text, keep_prefix, bec_displacement_A = args
     (frame,) = parse_frames_text(text)
-    return frame_text(relabel_frame(frame, _WORKER["teacher"], keep_prefix))
+    return frame_text(relabel_frame(frame, _WORKER["teacher"], keep_prefix, bec_displacement_A))
+
+
+def check_bec_teacher(teacher: Teacher, bec_displacement_A: float | None) -> None:
+    """UserInputError unless ``teacher`` can give finite-difference BEC labels with this step."""
+    if bec_displacement_A is None:
+        return
+    if not (isinstance(bec_displacement_A, (int, float)) and bec_displacement_A > 0
+            and np.isfinite(bec_displacement_A)):
+        raise UserInputError(f"BEC displacement must be a number > 0 Å, got {bec_displacement_A!r}")
+    if not calculator_gives_dipole(teacher.calculator):
+        raise UserInputError(f"teacher {teacher.name!r} gives no dipole, so it has no "
+                             "finite-difference BEC labels; use a dipole-giving teacher "
+                             "(xtb-gfn1, xtb-gfn2) or drop --bec")
 
 
 def label(
@@ -101,6 +130,7 @@ def label(
     shard: str | tuple[int, int] | None = None,
     device: str = "cpu",
     progress: bool = True,
+    bec_displacement_A: float | None = None,
 ) -> Path:
     """Relabel the frames of ``in_path`` with ``teacher`` into ``out_path`` (resumable).
 
@@ -114,6 +144,9 @@ def label(
             (e.g. ``keys.PREVIOUS_PREFIX``); None drops them.
         workers: processes on this machine (each loads the teacher once, one torch thread each).
         shard: ``"i/n"`` or ``(i, n)``: label only frames with index % n == i.
+        bec_displacement_A: also label BECs (``arrays["bec"]``, e) by central finite
+            differences of the teacher's dipole with this step (Å, e.g. 0.01); the teacher
+            must give a dipole. None: no BEC labels.
     """
     if workers < 1:
         raise UserInputError(f"workers must be >= 1, got {workers}")
@@ -123,6 +156,7 @@ def label(
     teacher_obj = get_teacher(teacher, device=device) if isinstance(teacher, str) else teacher
     if workers > 1 and not isinstance(teacher, str):
         teacher_obj = get_teacher(spec, device=device)  # workers rebuild it from the spec
+    check_bec_teacher(teacher_obj, bec_displacement_A)
     frames = load_frames(in_path)
     for idx, frame in enumerate(frames):
         frame.info.setdefault(keys.FRAME_ID, idx)
@@ -137,7 +171,8 @@ def label(
     bar = progress_bar(total=len(frames), initial=len(frames) - len(todo), unit="frame",
                        enabled=progress, desc=f"labelling {spec}")
     try:
-        for text in _labelled_texts(todo, teacher_obj, spec, keep_prefix, workers, device):
+        for text in _labelled_texts(todo, teacher_obj, spec, keep_prefix, workers, device,
+                                    bec_displacement_A):
             append_frames(out, [text])
             bar.update(1)
     finally:
@@ -148,17 +183,18 @@ def label(
 
 
 def _labelled_texts(todo: list[Atoms], teacher: Teacher, spec: str, keep_prefix: str | None,
-                    workers: int, device: str) -> Iterator[str]:
+                    workers: int, device: str,
+                    bec_displacement_A: float | None) -> Iterator[str]:
     """Relabelled frames as extxyz text, in input order."""
     if workers == 1 or len(todo) <= 1:
         for frame in todo:
-            yield frame_text(relabel_frame(frame, teacher, keep_prefix))
+            yield frame_text(relabel_frame(frame, teacher, keep_prefix, bec_displacement_A))
         return
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")  # safe with torch / threads
     with ctx.Pool(workers, initializer=_init_worker, initargs=(spec, device)) as pool:
-        jobs = ((frame_text(f), keep_prefix) for f in todo)
+        jobs = ((frame_text(f), keep_prefix, bec_displacement_A) for f in todo)
         yield from pool.imap(_work, jobs, chunksize=1)
 
 
