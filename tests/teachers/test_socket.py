@@ -125,12 +125,12 @@ def test_killed_server_gives_clear_error_and_keeps_frames(tmp_path, monkeypatch)
     real = relabel.relabel_frame
     calls = {"n": 0}
 
-    def relabel_then_kill(frame, teacher_obj, prefix):  # type: ignore[no-untyped-def]
+    def relabel_then_kill(frame, teacher_obj, *args):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] == 3:
             os.kill(pid, signal.SIGKILL)
             _gone(pid)
-        return real(frame, teacher_obj, prefix)
+        return real(frame, teacher_obj, *args)
 
     monkeypatch.setattr(relabel, "relabel_frame", relabel_then_kill)
     with pytest.raises(TeacherServerError, match=r"teacher 'env:.*analytic-ionic'.*server died"):
