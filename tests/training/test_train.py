@@ -165,6 +165,68 @@ def test_bec_loss_reaches_the_charge_head_and_is_logged(ionic_bec_xyz, tmp_path)
     assert math.isfinite(row["valid_bec_mae_me"]) and math.isfinite(row["train_bec_mae_me"])
 
 
+def test_batch_bec_equals_each_structure_alone(ionic_bec_xyz):
+    from lesdistill import les
+    from lesdistill.data.dataset import read_frames
+
+    frames = read_frames(ionic_bec_xyz)
+    cfg = tiny_config(epochs=1, dtype="float64")
+    model = modelio.new_student(cfg, ["Na", "Cl"], frames).eval()
+    parts = modelio.batch_parts([f.atoms for f in frames[:3]], model.cutoff)
+    batch = modelio.collate(parts).to("cpu", model.dtype)
+    z = modelio.born_effective_charges(model, batch, create_graph=False)
+    alone = []
+    for part in parts:
+        one = modelio.collate([part]).to("cpu", model.dtype)
+
+        def charge_fn(x, one=one):
+            return model.latent_charges(one.replace(positions=x))
+
+        alone.append(les.born_effective_charges(charge_fn, one.positions, one.cell[0],
+                                                eps_inf=model.config.eps_inf))
+    assert torch.allclose(z, torch.cat(alone), atol=1e-10, rtol=0)
+    some = modelio.born_effective_charges(model, batch, create_graph=False,
+                                          structures=[False, True, False])
+    n = [p_.n_atoms for p_ in frames[:3]]
+    assert torch.count_nonzero(some[: n[0]]) == 0 and torch.count_nonzero(some[n[0] + n[1]:]) == 0
+    assert torch.allclose(some[n[0]: n[0] + n[1]], alone[1], atol=1e-10, rtol=0)
+
+
+def test_training_computes_becs_only_of_labelled_frames(ionic_bec_xyz, tmp_path, monkeypatch):
+    """Frames without BEC labels cost no BEC pass, and the losses are those of computing all."""
+    from lesdistill.data.frames import read_frames as read_atoms
+    from lesdistill.data.frames import write_frames
+
+    atoms = read_atoms(ionic_bec_xyz)
+    for k, a in enumerate(atoms):
+        if k % 3:  # frames 0 and 3 keep their labels
+            del a.arrays["bec"]
+    data = tmp_path / "some_bec.xyz"
+    write_frames(data, atoms)
+    cfg = tiny_config(epochs=2, bec_weight=5.0, stage_two_start=None, batch_size=2)
+    real = modelio.born_effective_charges
+    calls = []
+
+    def record(model, batch, *, create_graph, structures=None):
+        calls.append(structures)
+        return real(model, batch, create_graph=create_graph, structures=structures)
+
+    monkeypatch.setattr(modelio, "born_effective_charges", record)
+    skipping = train(cfg, data, out_dir=tmp_path / "skip", progress=False)
+    assert calls and all(s is not None and any(s) for s in calls)  # none without labels
+    assert sum(sum(s) for s in calls) < sum(len(s) for s in calls)
+    real_predict = modelio.predict
+
+    def every_frame(net, batch, *, stress, bec, training):
+        return real_predict(net, batch, stress=stress, bec=bec is not False, training=training)
+
+    monkeypatch.setattr(modelio, "predict", every_frame)
+    full = train(cfg, data, out_dir=tmp_path / "full", progress=False)
+    for a, b in zip(skipping.history, full.history, strict=True):
+        for key in ("train_loss", "valid_loss", "train_bec_mae_me"):
+            assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-9), key
+
+
 def test_float64_training(ionic_xyz, tmp_path):
     r = train(
         tiny_config(epochs=1, dtype="float64", stage_two_start=None),

@@ -66,7 +66,8 @@ def predict(model: Any, frames: Sequence[Any], *, batch_size: int = 8) -> Predic
     for start in range(0, len(frames), batch_size):
         chunk = frames[start:start + batch_size]
         batch = modelio.collate(parts[start:start + batch_size]).to(model.device, model.dtype)
-        out = modelio.predict(model, batch, stress=has_stress, bec=has_bec, training=False)
+        bec = [f.bec is not None for f in chunk] if has_bec else False
+        out = modelio.predict(model, batch, stress=has_stress, bec=bec, training=False)
         n = np.array([f.n_atoms for f in chunk], dtype=float)
         e_ref.append(np.array([f.energy for f in chunk]) / n)
         e_pred.append(out[keys.ENERGY].cpu().double().numpy() / n)
@@ -80,13 +81,13 @@ def predict(model: Any, frames: Sequence[Any], *, batch_size: int = 8) -> Predic
                 if f.stress is not None:
                     s_ref.append(f.stress[None])
                     s_pred.append(stress[k][None])
-        if has_bec:
-            bec = out[keys.BEC].cpu().double().numpy()
+        if keys.BEC in out:  # computed only for the frames of this chunk with BEC labels
+            z = out[keys.BEC].cpu().double().numpy()
             offset = 0
             for f in chunk:
                 if f.bec is not None:
                     b_ref.append(f.bec)
-                    b_pred.append(bec[offset:offset + f.n_atoms])
+                    b_pred.append(z[offset:offset + f.n_atoms])
                 offset += f.n_atoms
 
     def cat(items: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:

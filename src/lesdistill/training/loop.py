@@ -202,10 +202,11 @@ class _Run:
             for k, w in weights.items()
         }
 
-    def _predict(self, net: torch.nn.Module, batch: Any, training: bool) -> dict[str, torch.Tensor]:
-        return modelio.predict(
-            net, batch, stress=self.has_stress, bec=self.has_bec, training=training
-        )
+    def _predict(self, net: torch.nn.Module, batch: Any, training: bool,
+                 frames: Sequence[LabelledFrame]) -> dict[str, torch.Tensor]:
+        """Outputs for the loss; BECs only of the ``frames`` (of this batch) with BEC labels."""
+        bec = [f.bec is not None for f in frames] if self.has_bec else False
+        return modelio.predict(net, batch, stress=self.has_stress, bec=bec, training=training)
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
         from torch.utils.data import DistributedSampler
@@ -231,9 +232,10 @@ class _Run:
                 unit="step",
             )
         for step in range(st["step"], n_steps):
-            batch, targets = self._batch(self.train_parts, self.train_frames,
-                                         order[step * local_bs:(step + 1) * local_bs])
-            pred = self._predict(self.net, batch, training=True)
+            idx = order[step * local_bs:(step + 1) * local_bs]
+            batch, targets = self._batch(self.train_parts, self.train_frames, idx)
+            pred = self._predict(self.net, batch, training=True,
+                                 frames=[self.train_frames[i] for i in idx])
             local = losses.error_sums(pred, targets)
             flat = torch.stack([local[k].detach() for k in losses.SUM_KEYS]).to(torch.float64)
             total = dict(zip(losses.SUM_KEYS, ctx.all_reduce_sum(flat).tolist()))
@@ -276,8 +278,10 @@ class _Run:
         ema_ctx = self.ema.average_parameters(self.model) if self.ema is not None else _null()
         with ema_ctx:
             for start in range(0, len(idx_all), bs):
-                batch, targets = self._batch(parts, frames, idx_all[start:start + bs])
-                pred = self._predict(self.model, batch, training=False)
+                idx = idx_all[start:start + bs]
+                batch, targets = self._batch(parts, frames, idx)
+                pred = self._predict(self.model, batch, training=False,
+                                     frames=[frames[i] for i in idx])
                 losses.accumulate(sums, losses.error_sums(pred, targets))
         flat = torch.tensor([sums.get(k, 0.0) for k in losses.SUM_KEYS], dtype=torch.float64)
         total = dict(zip(losses.SUM_KEYS, ctx.all_reduce_sum(flat).tolist()))

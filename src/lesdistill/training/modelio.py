@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from lesdistill import keys, les
+from lesdistill import keys
 from lesdistill.data.neighbors import closest_pair_distances
 from lesdistill.errors import UserInputError
+from lesdistill.les.batch_response import born_effective_charges_batch
 from lesdistill.model import extend_elements, fit_reference_energies, load_student, save_student
 from lesdistill.model.backbone import check_backbone_trusted
 from lesdistill.model.charge_sign import flip_charge_sign, follows_convention
@@ -155,44 +156,39 @@ def unwrap(net: torch.nn.Module) -> StudentModel:
     return getattr(net, "module", net)
 
 
-def predict(net: torch.nn.Module, batch: AtomicBatch, *, stress: bool, bec: bool,
+def predict(net: torch.nn.Module, batch: AtomicBatch, *, stress: bool, bec: bool | Sequence[bool],
             training: bool) -> dict[str, torch.Tensor]:
     """Model outputs for the loss: energy [B], forces [N, 3], stress [B, 3, 3], BEC [N, 3, 3].
 
+    ``bec``: compute the BECs of every structure (True), none (False) or, per structure, of those
+    marked (the others are zero; a batch with none marked computes none).
     ``training=True`` keeps the graph of forces/stress/BEC for the backward pass.
     """
     out = dict(net(batch, compute_forces=True, compute_stress=stress, create_graph=training))
-    if bec:
-        out[keys.BEC] = born_effective_charges(unwrap(net), batch, create_graph=training)
+    structures = None if isinstance(bec, bool) else [bool(b) for b in bec]
+    if (bec is True) or (structures is not None and any(structures)):
+        out[keys.BEC] = born_effective_charges(unwrap(net), batch, create_graph=training,
+                                               structures=structures)
     if not training:
         out = {k: v.detach() for k, v in out.items()}
     return out
 
 
 def born_effective_charges(
-    model: StudentModel, batch: AtomicBatch, *, create_graph: bool
+    model: StudentModel, batch: AtomicBatch, *, create_graph: bool,
+    structures: Sequence[bool] | None = None,
 ) -> torch.Tensor:
-    """Student BEC tensors [N, 3, 3] (e), Z[i, a, b] = dP_a/dr_ib, structure by structure."""
-    eps_inf = float(model.config.eps_inf)
-    sizes = batch.split_sizes()
-    offsets = [0]
-    for n in sizes:
-        offsets.append(offsets[-1] + n)
+    """Student BEC tensors [N, 3, 3] (e), Z[i, a, b] = dP_a/dr_ib, of the structures marked in
+    ``structures`` (default all; the others zero), from one forward pass of the whole batch
+    (:func:`lesdistill.les.batch_response.born_effective_charges_batch`)."""
     periodic = batch.pbc.any(dim=1).tolist()
-    out = []
-    for b in range(batch.num_structures):
-        lo, hi = offsets[b], offsets[b + 1]
-
-        def charge_fn(pos: torch.Tensor, lo: int = lo, hi: int = hi) -> torch.Tensor:
-            full = torch.cat([batch.positions[:lo].detach(), pos, batch.positions[hi:].detach()])
-            return model.latent_charges(batch.replace(positions=full))[lo:hi]
-
-        pos_b = batch.positions[lo:hi].detach()
-        cell_b = batch.cell[b] if periodic[b] else None
-        out.append(les.born_effective_charges(charge_fn, pos_b, cell_b, eps_inf=eps_inf,
-                                              create_graph=create_graph,
-                                              slab=cell_b is not None and model.config.slab))
-    return torch.cat(out)
+    cells = [batch.cell[b] if periodic[b] else None for b in range(batch.num_structures)]
+    with torch.enable_grad():
+        positions = batch.positions.detach().requires_grad_(True)
+        charges = model.latent_charges(batch.replace(positions=positions))
+        return born_effective_charges_batch(
+            charges, positions, batch.split_sizes(), cells, eps_inf=float(model.config.eps_inf),
+            slab=bool(model.config.slab), create_graph=create_graph, structures=structures)
 
 
 def with_charge_sign_convention(
