@@ -55,6 +55,43 @@ def test_atom_on_a_cell_face_with_a_wrapping_dipole():
     np.testing.assert_allclose(z, np.array(q)[:, None, None] * np.eye(3), atol=1e-8)
 
 
+class ChargeFlow(Calculator):
+    """Charges that flow between neighbours (minimum-image distances) and the dipole sum_i q_i r_i
+    of the wrapped positions, as tblite gives in a periodic cell: no polarization."""
+
+    implemented_properties = ["energy", "dipole"]
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        a = self.atoms
+        d = a.get_all_distances(mic=True, vector=True)  # [i, j] = r_j - r_i
+        weight = np.exp(-(d ** 2).sum(-1) / 2.0)
+        base = np.where(np.arange(len(a)) % 2, 0.4, -0.4)
+        q = base + 0.3 * (np.tanh(d[..., 0]) * weight).sum(axis=1)
+        self.results = {"energy": 0.0, "dipole": q @ a.get_positions(wrap=True)}
+
+
+def _chain() -> Atoms:
+    x = np.arange(6) + 0.5 + np.array([0.0, 0.05, -0.03, 0.02, 0.0, -0.04])
+    atoms = Atoms("OHOHOH", positions=np.stack([x, 0.1 * np.arange(6), np.zeros(6)], axis=1),
+                  cell=[6.0, 6.0, 6.0], pbc=True)
+    return atoms
+
+
+def test_a_periodic_dipole_that_depends_on_the_faces_is_refused():
+    with pytest.raises(ValueError, match="not a polarization: its finite-difference BECs change"):
+        finite_difference_bec(_chain(), ChargeFlow())
+    # the same charges in an open chain (no faces) give a BEC with charge flow, not q 1
+    open_chain = _chain()
+    open_chain.pbc = False
+    z = finite_difference_bec(open_chain, ChargeFlow())
+    assert np.abs(z - np.trace(z, axis1=1, axis2=2)[:, None, None] / 3 * np.eye(3)).max() > 0.05
+    # fixed charges in the same periodic cell pass the check
+    q = np.where(np.arange(6) % 2, 0.4, -0.4)
+    z = finite_difference_bec(_chain(), FixedCharges(q, wrap=True))
+    np.testing.assert_allclose(z, q[:, None, None] * np.eye(3), atol=1e-8)
+
+
 def test_no_dipole_or_bad_step_is_rejected():
     from ase.calculators.emt import EMT
 
