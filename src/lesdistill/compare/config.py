@@ -52,11 +52,19 @@ YAML schema (units in the key names; defaults in brackets)::
       reference: auto                     # [auto] auto | none | file | teacher:<spec or name>
       displacement_A: 0.01                # [0.01] finite-difference step, dipole reference
       max_atoms: 96                       # [96] largest cell for a finite-difference reference
+      cluster_molecules: 0                # [0] > 0: compare on open clusters of this many
+                                          #     molecules cut from the BEC frames
 
 ``reference: auto`` uses the frames' ``bec`` labels when every shared frame has them, else the
 first usable xTB teacher (finite differences of its dipole, 6 N calls per frame) when the cell has
 at most ``max_atoms`` atoms, else the first analytic teacher (exact BEC of its fixed charges),
 else no reference. ``teacher:<name>`` forces one teacher (xTB or analytic).
+
+A teacher's dipole in a periodic cell is no polarization once charge flows between atoms (GFN-xTB:
+the wrapped sum of q_i r_i; its finite-difference BECs change with where the cell faces are and
+are refused, :mod:`lesdistill.compare.reference`). ``cluster_molecules: n`` compares the BECs
+instead on one open cluster per BEC frame: the n molecules nearest a seeded centre molecule,
+whole (:func:`lesdistill.sampling.clusters.cut_cluster`), where the dipole is defined.
 """
 
 from __future__ import annotations
@@ -77,7 +85,7 @@ _TOP_KEYS = {"name", "output", "device", "seed", "system", "sampling", "teachers
              "training", "md", "ir", "report", "bec", "evaluate", "vdos"}
 _RUN_SAMPLING_KEYS = {f.name for f in fields(SamplingConfig)}
 _SAMPLING_KEYS = {"source", "teacher", "file"} | _RUN_SAMPLING_KEYS
-_BEC_KEYS = {"n_frames", "reference", "displacement_A", "max_atoms"}
+_BEC_KEYS = {"n_frames", "reference", "displacement_A", "max_atoms", "cluster_molecules"}
 _TEACHER_KEYS = {"spec", "name", *INFO_OVERRIDES}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
@@ -113,6 +121,8 @@ class BECSettings:
     reference: str = "auto"  # "auto" | "none" | "file" | "teacher:<spec or name>"
     displacement_A: float = 0.01
     max_atoms: int = 96
+    #: > 0: compare BECs on open clusters of this many molecules cut from the BEC frames
+    cluster_molecules: int = 0
 
 
 @dataclass(frozen=True)
@@ -294,7 +304,9 @@ def _parse_bec(raw: Any, teachers: tuple[TeacherEntry, ...]) -> BECSettings:
         n_frames=_positive_int(data.get("n_frames", 4), "bec.n_frames"),
         reference=ref,
         displacement_A=_positive_float(data.get("displacement_A", 0.01), "bec.displacement_A"),
-        max_atoms=_positive_int(data.get("max_atoms", 96), "bec.max_atoms"))
+        max_atoms=_positive_int(data.get("max_atoms", 96), "bec.max_atoms"),
+        cluster_molecules=_positive_int(data.get("cluster_molecules", 0),
+                                        "bec.cluster_molecules", minimum=0))
 
 
 def _parse_system(raw: Any, base: Path) -> dict[str, Any]:

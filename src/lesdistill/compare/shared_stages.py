@@ -60,6 +60,16 @@ def run_frames(ctx) -> None:
     cfg: CompareConfig = ctx.config
     plan = _plan(ctx, PLAN_FRAMES)
     atoms = build_structure(cfg.system, seed=cfg.seed)
+    if cfg.bec.cluster_molecules:  # before any teacher call
+        from lesdistill.sampling.clusters import molecules
+
+        n_mol = len(molecules(atoms)) if atoms.pbc.all() else 0
+        if not atoms.pbc.all() or float(atoms.info.get(keys.TOTAL_CHARGE, 0.0)) != 0.0:
+            raise UserInputError("bec.cluster_molecules needs a periodic, neutral structure to cut "
+                                 "clusters from; set bec.cluster_molecules: 0")
+        if cfg.bec.cluster_molecules > n_mol:
+            raise UserInputError(f"bec.cluster_molecules = {cfg.bec.cluster_molecules} but the "
+                                 f"structure has {n_mol} molecules; choose at most {n_mol}")
     write_frames(ctx.stage_dir / "structure.extxyz", [atoms])
     s = _sampling_settings(cfg)
     all_path = ctx.stage_dir / "all.extxyz"
@@ -78,7 +88,17 @@ def run_frames(ctx) -> None:
         raise UserInputError("no shared test frames: set sampling.test_fraction > 0")
     bec_idx = bec_frame_indices(test, cfg.bec.n_frames)
     split = {"train": train, "valid": valid, "test": test, "bec": bec_idx}
-    write_frames(ctx.stage_dir / "bec.extxyz", [geometry_only(frames[i]) for i in bec_idx])
+    bec_frames = [geometry_only(frames[i]) for i in bec_idx]
+    if cfg.bec.cluster_molecules:  # open clusters, where a teacher's dipole is defined
+        from lesdistill.sampling.clusters import cut_cluster
+
+        rng = np.random.default_rng(cfg.seed)
+        bec_frames = [cut_cluster(a, cfg.bec.cluster_molecules, rng) for a in bec_frames]
+        for a in bec_frames:
+            del a.arrays["source_index"]
+        ctx.log(f"  BEC comparison on open clusters of {cfg.bec.cluster_molecules} molecules "
+                f"({len(bec_frames[0])} atoms) cut from the BEC frames")
+    write_frames(ctx.stage_dir / "bec.extxyz", bec_frames)
     write_text_atomic(ctx.stage_dir / "split.json", json.dumps(split) + "\n")
     ctx.log(f"  {len(frames)} shared frames: {len(train)} train, {len(valid)} valid, "
             f"{len(test)} test ({len(bec_idx)} for BEC comparison)")
@@ -113,10 +133,15 @@ def run_reference(ctx) -> None:
         if calculator_gives_dipole(calc):
             ctx.log(f"  reference BEC: finite differences of the {spec} dipole, "
                     f"{6 * len(frames[0])} calculations per frame")
-            becs = [finite_difference_bec(a, calc, displacement_A=cfg.bec.displacement_A,
-                                          progress=ctx.progress) for a in frames]
-            info["source"] = (f"teacher {spec}: finite differences of its dipole "
-                              f"(step {cfg.bec.displacement_A} Å)")
+            try:
+                becs = [finite_difference_bec(a, calc, displacement_A=cfg.bec.displacement_A,
+                                              progress=ctx.progress) for a in frames]
+            except UserInputError as err:  # a periodic dipole that is not a polarization
+                info["reason"] = f"teacher {spec}: {err}"
+                ctx.log(f"  no reference BEC: {err}")
+            else:
+                info["source"] = (f"teacher {spec}: finite differences of its dipole "
+                                  f"(step {cfg.bec.displacement_A} Å)")
         else:
             info["reason"] = f"teacher {spec} gives no dipole"
     if becs is not None:
@@ -140,7 +165,9 @@ def shared_stages() -> list[Any]:
         Stage("frames", run_frames, description="shared frames (drawn once, split once)",
               hash_payload=lambda c: {"system": {k: str(v) for k, v in c.system.items()},
                                       "sampling": config_to_dict(_sampling_settings(c)),
-                                      "seed": c.seed, "bec_frames": c.bec.n_frames},
+                                      "seed": c.seed, "bec_frames": c.bec.n_frames,
+                                      **({"bec_clusters": c.bec.cluster_molecules}
+                                         if c.bec.cluster_molecules else {})},
               inputs=frames_inputs,
               outputs=lambda c: ["structure.extxyz", "all.extxyz", "split.json", "bec.extxyz"]),
         Stage("reference", run_reference, description="reference BECs on the shared BEC frames",
