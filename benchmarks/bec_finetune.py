@@ -8,7 +8,9 @@ finite-difference BEC (``lesdistill label --bec``), and scored with ``lesdistill
 code on the same held-out frames, next to the K = 0 fine-tune (same epochs, no BEC labels).
 Every step is resumable and reuses what an earlier run left in ``--work``:
 
-1. ``--molecules`` H2O (``water`` builder, seed 0; ``--system cluster``: the cell removed, pbc
+``--seed`` (default 0) seeds the builder, the teacher MD, the split and the training.
+
+1. ``--molecules`` H2O (``water`` builder; ``--system cluster``: the cell removed, pbc
    False), GFN1-xTB MD (the protocol of the cluster / box runs in benchmarks/README.md);
 2. a seeded split by frame: ``test`` (never trained on; its first frame of each temperature is
    the BEC test set), ``valid``, ``train``; a ``tiny`` student (the demo's training section, eps_inf
@@ -52,8 +54,8 @@ def _load() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
 
-def _frames(work: Path, system: str, n_molecules: int, n_frames: int) -> Path:
-    atoms = build("water", n_molecules=n_molecules, seed=0)
+def _frames(work: Path, system: str, n_molecules: int, n_frames: int, seed: int) -> Path:
+    atoms = build("water", n_molecules=n_molecules, seed=seed)
     if system == "cluster":
         atoms.set_cell([0.0, 0.0, 0.0])
         atoms.pbc = False
@@ -67,17 +69,18 @@ def _frames(work: Path, system: str, n_molecules: int, n_frames: int) -> Path:
                                   pre_equilibration_ps=0.5, equilibration_steps=20,
                                   settle_window=20, max_equilibration_steps=200,
                                   friction_per_fs=0.02)
-    return sample(atoms, TEACHER, work / "frames.extxyz", settings, seed=0, progress=False)
+    return sample(atoms, TEACHER, work / "frames.extxyz", settings, seed=seed, progress=False)
 
 
-def _split(frames_path: Path, work: Path, n_test: int, n_valid: int) -> dict[str, Path]:
+def _split(frames_path: Path, work: Path, n_test: int, n_valid: int,
+           seed: int) -> dict[str, Path]:
     """Seeded split by frame (written once): test, BEC test (one frame per temperature), valid,
     train (in a seeded order: its first K frames get the BEC labels)."""
     paths = {k: work / f"{k}.extxyz" for k in ("test", "bec_test", "valid", "train")}
     if all(p.is_file() for p in paths.values()):
         return paths
     frames = read_frames(frames_path)
-    order = np.random.default_rng(0).permutation(len(frames))
+    order = np.random.default_rng(seed).permutation(len(frames))
     test = [frames[i] for i in sorted(order[:n_test])]
     valid = [frames[i] for i in sorted(order[n_test:n_test + n_valid])]
     train_ = [frames[i] for i in order[n_test + n_valid:]]
@@ -124,6 +127,8 @@ def main() -> None:
     parser.add_argument("--work", default="xtbbec", help="working folder (resumed)")
     parser.add_argument("--system", choices=("cluster", "box"), default="cluster")
     parser.add_argument("--molecules", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="builder, teacher MD, split and training seed")
     parser.add_argument("--frames", type=int, default=96)
     parser.add_argument("--n-test", type=int, default=10)
     parser.add_argument("--n-valid", type=int, default=9)
@@ -143,14 +148,14 @@ def main() -> None:
     print(f"start: {_load()}", flush=True)
 
     t = time.perf_counter()
-    paths = _split(_frames(work, args.system, args.molecules, args.frames), work, args.n_test,
-                   args.n_valid)
+    paths = _split(_frames(work, args.system, args.molecules, args.frames, args.seed), work,
+                   args.n_test, args.n_valid, args.seed)
     times["sampling"] = time.perf_counter() - t
 
     t = time.perf_counter()
     base_cfg = TrainConfig(model_preset="tiny", model={"eps_inf": 1.78}, epochs=args.epochs,
                            batch_size=4, lr=5e-3, stage_two_start=0.7,
-                           early_stopping_patience=20, test_fraction=0.0, seed=0)
+                           early_stopping_patience=20, test_fraction=0.0, seed=args.seed)
     base = train(base_cfg, paths["train"], valid_files=paths["valid"], out_dir=work / "base",
                  progress=False).best_path
     times["base training"] = time.perf_counter() - t
