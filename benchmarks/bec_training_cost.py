@@ -17,16 +17,14 @@ same).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
-import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from compare_versions import Worker, _checkout  # run as benchmarks/bec_training_cost.py
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,36 +76,6 @@ def _frames(path: Path, system: str, n_frames: int, n_molecules: int, labelled: 
     write_frames(path, frames)
 
 
-def _checkout(rev: str, into: Path) -> Path:
-    archive = into / "src.tar"
-    with archive.open("wb") as fh:
-        subprocess.run(["git", "-C", str(ROOT), "archive", rev, "src"], stdout=fh, check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(into, filter="data")
-    return into / "src"
-
-
-class Worker:
-    def __init__(self, src: Path, args: dict) -> None:
-        env = dict(os.environ, PYTHONPATH=str(src), OMP_NUM_THREADS="1")
-        self.proc = subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(args)], env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self.ask(None)
-
-    def ask(self, cmd: dict | None) -> dict:
-        if cmd is not None:
-            self.proc.stdin.write(json.dumps(cmd) + "\n")
-            self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError("benchmark worker died")
-        return json.loads(line)
-
-    def close(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", required=True, help="git revision of the old code")
@@ -122,8 +90,8 @@ def main() -> None:
         data = Path(tmp) / "frames.extxyz"
         _frames(data, args.system, args.frames, args.molecules, args.labelled)
         common = {"data": str(data), "epochs": args.epochs}
-        old = Worker(_checkout(args.baseline, Path(tmp)), common)
-        new = Worker(ROOT / "src", common)
+        old = Worker(_checkout(args.baseline, Path(tmp)), common, WORKER)
+        new = Worker(ROOT / "src", common, WORKER)
         runs: dict[str, list[dict]] = {"old": [], "new": []}
         for _ in range(args.rounds):
             for name, worker in (("old", old), ("new", new)):

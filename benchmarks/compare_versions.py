@@ -120,9 +120,9 @@ def _checkout(rev: str, into: Path) -> Path:
 
 
 class Worker:
-    def __init__(self, src: Path, args: dict) -> None:
+    def __init__(self, src: Path, args: dict, script: str = WORKER) -> None:
         env = dict(os.environ, PYTHONPATH=str(src), OMP_NUM_THREADS="1")
-        self.proc = subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(args)], env=env,
+        self.proc = subprocess.Popen([sys.executable, "-c", script, json.dumps(args)], env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.ask(None)
 
