@@ -132,9 +132,9 @@ def finite_difference_bec(atoms, calculator, *, displacement_A: float = 0.01,
     work = away_from_faces(atoms)
     work.calc = calculator
     z = _fd_bec_of(work, list(range(len(atoms))), displacement_A, progress)
-    other = away_from_faces(atoms, second=True)
-    moved = not np.allclose(other.get_positions(), work.get_positions())
-    if work.pbc.any() and moved:  # (no second placement: every other gap too narrow or near)
+    other = away_from_faces(atoms, second=True) if work.pbc.any() else work
+    # (no second placement: every other gap too narrow or near, or an open structure)
+    if not np.allclose(other.get_positions(), work.get_positions()):
         check = _nearest_faces(work, min(FACE_CHECK_ATOMS, len(atoms)))
         other.calc = calculator
         diff = float(np.abs(_fd_bec_of(other, check, displacement_A, False) - z[check]).max())
