@@ -106,3 +106,36 @@ def test_frames_are_recorded_only_after_the_check_passes(tmp_path) -> None:
     assert frames[0].info["md_step"] == used + 2
     temps = [f.info[keys.MD_TEMPERATURE_K] for f in frames]
     assert all(150 < t < 450 for t in temps)
+
+
+def test_default_settings_check_equilibration_and_start_water_from_tip3p() -> None:
+    """The measured best protocol is the default: settle check on, TIP3P starts for water only."""
+    from lesdistill.sampling.md import segment_start
+    from lesdistill.sampling.settings import SampleSettings
+    from lesdistill.systems import build
+
+    default = SampleSettings()
+    assert default.settle_window == 20 and default.pre_equilibration == "auto"
+    assert default.pre_equilibration_for(True) == "tip3p"
+    assert default.pre_equilibration_for(False) == "none"
+    assert SampleSettings(pre_equilibration="none").pre_equilibration_for(True) == "none"
+    quick = SampleSettings(pre_equilibration_ps=0.1)
+    box = build("water", seed=0, n_molecules=8)
+    water = segment_start(box, quick, 0, 0, 300.0, 0.0)
+    assert water.get_distance(0, 1, mic=True) == pytest.approx(0.9572, abs=1e-4)  # TIP3P O-H
+    assert not np.allclose(water.positions, box.positions)
+    nacl = bulk("NaCl", "rocksalt", a=5.64, cubic=True)
+    np.testing.assert_array_equal(segment_start(nacl, quick, 0, 0, 300.0, 0.0).positions,
+                                  nacl.positions)
+
+
+@pytest.mark.parametrize("option", [{"pre_equilibration": "tip3p"}, {"snapshot_fraction": 0.5}])
+def test_water_only_options_are_refused_for_other_systems_before_md(tmp_path, option) -> None:
+    from lesdistill.errors import UserInputError
+    from lesdistill.sampling import sample
+
+    out = tmp_path / "nacl.xyz"
+    with pytest.raises(UserInputError, match="water molecules ordered O, H, H"):
+        sample(bulk("NaCl", "rocksalt", a=5.64, cubic=True), "analytic-ionic", out,
+               n_frames=2, progress=False, **option)
+    assert not out.exists()

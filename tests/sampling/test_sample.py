@@ -109,7 +109,7 @@ from lesdistill.sampling import sample
 torch.set_num_threads(1)
 sample(bulk("NaCl", "rocksalt", a=5.64, cubic=True), "analytic-ionic", sys.argv[1],
        temperatures_K=(300.0, 500.0), n_frames=int(sys.argv[2]), stride=4, timestep_fs=2.0,
-       equilibration_steps=4, seed=7, progress=False)
+       equilibration_steps=4, seed=7, progress=False, settle_window=0)
 """
 
 

@@ -129,7 +129,7 @@ def test_snapshots_need_the_tip3p_start() -> None:
     from lesdistill.sampling.settings import SampleSettings
     from lesdistill.settings import SettingsError
 
-    with pytest.raises(SettingsError, match="pre_equilibration: tip3p"):
-        SampleSettings(snapshot_fraction=0.5)
+    with pytest.raises(SettingsError, match="pre_equilibration: tip3p or auto"):
+        SampleSettings(snapshot_fraction=0.5, pre_equilibration="none")
     with pytest.raises(SettingsError, match=r"\[0, 1\]"):
         SampleSettings(snapshot_fraction=1.5, pre_equilibration="tip3p")

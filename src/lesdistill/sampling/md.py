@@ -26,7 +26,7 @@ from ase import Atoms
 from lesdistill import keys
 from lesdistill.errors import UserInputError
 from lesdistill.progress import progress_bar
-from lesdistill.sampling.equilibration import equilibrate, tip3p_start
+from lesdistill.sampling.equilibration import equilibrate, is_water, tip3p_start
 from lesdistill.sampling.guards import SamplingAborted, check_md_state
 from lesdistill.sampling.settings import QUICK, THERMOSTATS, SampleSettings
 from lesdistill.sampling.snapshots import monomer_modes, water_snapshots
@@ -78,12 +78,13 @@ def sample(
     (eV/Å^3, Voigt) as ASE SinglePointCalculator results, plus ``info``: ``teacher``,
     ``frame_id`` (0..n_frames-1), ``temperature_K``, ``strain``, ``md_step``. Frames are split
     evenly over the (temperature, strain) segments; each segment starts from the (optionally
-    relaxed, strained) input -- or, with ``pre_equilibration="tip3p"``, its own TIP3P liquid
-    snapshot -- with Maxwell-Boltzmann velocities and at least ``equilibration_steps`` of
-    unrecorded MD, continued until the settle check passes (``settle_window``; a segment that
-    does not settle within ``max_equilibration_steps`` raises :class:`SamplingAborted` and
-    records nothing). Frames also carry ``md_temperature_K`` (kinetic), ``equilibration_steps``
-    and ``equilibrated``. Re-running with the same arguments resumes (see the module docstring).
+    relaxed, strained) input -- or, with ``pre_equilibration="tip3p"`` (and "auto", the default,
+    for a water box), its own TIP3P liquid snapshot -- with Maxwell-Boltzmann velocities and at
+    least ``equilibration_steps`` of unrecorded MD, continued until the settle check passes
+    (``settle_window``; a segment that does not settle within ``max_equilibration_steps`` raises
+    :class:`SamplingAborted` and records nothing). Frames also carry ``md_temperature_K``
+    (kinetic), ``equilibration_steps`` and ``equilibrated``. Re-running with the same arguments
+    resumes (see the module docstring).
 
     Raises :class:`SamplingAborted` if the MD explodes (NaN, runaway temperature, overlapping
     atoms); frames written before are kept.
@@ -98,6 +99,14 @@ def sample(
         from lesdistill.sampling.clusters import check_cluster_sampling
 
         check_cluster_sampling(atoms, teacher, settings.cluster_molecules)
+    if settings.snapshot_fraction > 0 and not is_water(atoms):
+        raise UserInputError("sampling snapshots (snapshot_fraction > 0) need a periodic box of "
+                             "water molecules ordered O, H, H; set snapshot_fraction: 0 for "
+                             "other systems")
+    if settings.pre_equilibration == "tip3p" and not is_water(atoms):
+        raise UserInputError("the TIP3P pre-equilibration needs a periodic box of water molecules "
+                             "ordered O, H, H; set pre_equilibration: auto or none for other "
+                             "systems")
     run = _Run(settings=settings, seed=int(seed), teacher=teacher.name,
                structure_hash=structure_hash(atoms))
     out = Path(out_path)
@@ -237,10 +246,11 @@ def _restore_thermostat(dyn: Any, settings: SampleSettings, saved: dict[str, Any
 def segment_start(start: Atoms, settings: SampleSettings, seed: int, segment: int,
                   temperature: float, strain: float) -> Atoms:
     """Start structure of one sampling segment: ``start`` strained by ``strain`` (cell and
-    positions scaled by 1 + strain), then, with ``pre_equilibration="tip3p"``, its own TIP3P
-    liquid snapshot at ``temperature`` (seeded by ``seed`` and the segment index)."""
+    positions scaled by 1 + strain), then, with ``pre_equilibration="tip3p"`` (or "auto" and a
+    water box), its own TIP3P liquid snapshot at ``temperature`` (seeded by ``seed`` and the
+    segment index)."""
     work = _strained(start, strain)
-    if settings.pre_equilibration == "tip3p":
+    if settings.pre_equilibration_for(is_water(work)) == "tip3p":
         work = tip3p_start(work, ps=settings.pre_equilibration_ps, temperature_K=temperature,
                            seed=seed * 1000 + segment)
     return _with_state(work, start)

@@ -13,7 +13,7 @@ from lesdistill.settings import Settings, SettingsError, at_most, coerce, one_of
 __all__ = ["QUICK", "THERMOSTATS", "SampleSettings"]
 
 THERMOSTATS = ("langevin", "bussi", "nose-hoover")
-PRE_EQUILIBRATIONS = ("none", "tip3p")
+PRE_EQUILIBRATIONS = ("auto", "none", "tip3p")
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,10 @@ class SampleSettings(Settings):
     max_temperature_factor: float = setting(3.0, "abort when T exceeds this x the target")
     min_distance_A: float = setting(0.5, "abort when two atoms come closer (Å)")
     pre_equilibration: str = setting(
-        "none",
-        "none | tip3p: every segment starts from its own rigid-TIP3P "
-        "liquid (water boxes only; no teacher calls)",
+        "auto",
+        "auto | none | tip3p: with tip3p every segment starts from its own rigid-TIP3P "
+        "liquid (water boxes only; no teacher calls); auto: tip3p for a periodic box of "
+        "water molecules ordered O, H, H, none otherwise",
     )
     pre_equilibration_ps: float = setting(1.0, "TIP3P MD per segment start (ps)")
     snapshot_fraction: float = setting(
@@ -63,9 +64,9 @@ class SampleSettings(Settings):
     cluster_molecules: int = setting(8, "molecules per cluster (the nearest to a random centre "
                                      "molecule)")
     settle_window: int = setting(
-        0,
+        20,
         "equilibration check over the last N MD steps: <T> near the "
-        "target, no energy drift (0: no check; the demo and water configs use 20-40)",
+        "target, no energy drift (0: no check)",
     )
     max_equilibration_steps: int = setting(400, "record nothing if the MD has not settled after "
                                            "this many steps")
@@ -97,10 +98,10 @@ class SampleSettings(Settings):
         if not 0.0 <= self.snapshot_fraction <= 1.0:
             raise SettingsError("snapshot_fraction", f"snapshot_fraction must be in [0, 1], got "
                                 f"{self.snapshot_fraction}")
-        if self.snapshot_fraction > 0 and self.pre_equilibration != "tip3p":
+        if self.snapshot_fraction > 0 and self.pre_equilibration == "none":
             raise SettingsError(
                 "snapshot_fraction",
-                "snapshots need pre_equilibration: tip3p (water "
+                "snapshots need pre_equilibration: tip3p or auto (water "
                 "boxes); set snapshot_fraction: 0 for other systems",
             )
         positive(self, "settle_window", "max_equilibration_steps", "n_clusters", strict=False)
@@ -114,6 +115,13 @@ class SampleSettings(Settings):
             raise SettingsError("max_equilibration_steps", f"max_equilibration_steps "
                                 f"({self.max_equilibration_steps}) must be >= equilibration_steps "
                                 f"({self.equilibration_steps})")
+
+    def pre_equilibration_for(self, is_water_box: bool) -> str:
+        """The pre-equilibration a segment gets ("none" or "tip3p"): ``auto`` resolves to
+        "tip3p" for a periodic box of whole water molecules ordered O, H, H."""
+        if self.pre_equilibration == "auto":
+            return "tip3p" if is_water_box else "none"
+        return self.pre_equilibration
 
     def segments(self) -> list[tuple[float, float, int]]:
         """(temperature K, strain, frames) per segment; frames sum to ``n_frames``."""
