@@ -251,7 +251,7 @@ class _Run:
             st["step"], st["epoch_sums"] = step + 1, dict(sums)
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{float(loss) / ctx.world_size:.4g}")
+                bar.set_postfix(loss=f"{float(loss.detach()) / ctx.world_size:.4g}")
             if (
                 step + 1 < n_steps
                 and time.monotonic() - self.last_save >= cfg.checkpoint_interval_s
