@@ -184,9 +184,12 @@ def caveats(cfg: RunConfig, data: dict[str, Any]) -> list[str]:
         ps = cfg.md.n_steps * cfg.md.timestep_fs / 1000.0
         notes.append(
             f"The spectrum comes from {ps:.1f} ps of classical student MD in {cfg.ir.n_blocks} "
-            "block(s) (the band shows their spread): band positions are meaningful to a few "
-            "tens of cm^-1, line shapes and intensities are not converged; nuclear quantum "
-            "effects are only approximated by the quantum correction factor."
+            "block(s) (the band shows their spread). The IR maxima of a short run of a small "
+            "cell scatter far more than its VDOS: two 2.5 ps runs of one 96-atom water student "
+            "from the same start put the bend at 1529 and 1478 cm^-1 and the OH stretch at 3364 "
+            "and 3220 cm^-1, while their VDOS bands agreed within 14 cm^-1 "
+            "(benchmarks/README.md); line shapes and intensities are not converged; nuclear "
+            "quantum effects are only approximated by the quantum correction factor."
         )
         if cfg.vdos.n_steps == 0:
             notes.append(
