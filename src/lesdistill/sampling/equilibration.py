@@ -91,6 +91,14 @@ def is_water(atoms: Atoms) -> bool:
             and all(symbols[k:k + 3] == ["O", "H", "H"] for k in range(0, len(symbols), 3)))
 
 
+def require_water(atoms: Atoms, what: str, fix: str) -> None:
+    """Raise :class:`UserInputError` "``what`` needs a periodic box of water molecules ordered
+    O, H, H; ``fix``" unless :func:`is_water` holds."""
+    if not is_water(atoms):
+        raise UserInputError(f"{what} needs a periodic box of water molecules ordered O, H, H; "
+                             f"{fix}")
+
+
 class RigidWater:
     """RATTLE bond constraints (O-H, O-H, H-H) for whole water molecules ordered O, H, H,
     vectorised over all molecules (ASE's generic ``FixBondLengths`` computes a minimum-image
@@ -174,11 +182,8 @@ def tip3p_start(
     from ase.md.langevin import Langevin
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
-    if not is_water(atoms):
-        raise UserInputError(
-            "the TIP3P pre-equilibration needs a periodic box of water molecules ordered "
-            "O, H, H; set sampling.pre_equilibration: none for other systems"
-        )
+    require_water(atoms, "the TIP3P pre-equilibration",
+                  "set sampling.pre_equilibration: none for other systems")
     if not ps > 0 or not temperature_K > 0:
         raise ValueError(f"ps and temperature_K must be positive, got {ps}, {temperature_K}")
     work = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True)

@@ -26,7 +26,12 @@ from ase import Atoms
 from lesdistill import keys
 from lesdistill.errors import UserInputError
 from lesdistill.progress import progress_bar
-from lesdistill.sampling.equilibration import equilibrate, is_water, tip3p_start
+from lesdistill.sampling.equilibration import (
+    equilibrate,
+    is_water,
+    require_water,
+    tip3p_start,
+)
 from lesdistill.sampling.guards import SamplingAborted, check_md_state
 from lesdistill.sampling.settings import QUICK, THERMOSTATS, SampleSettings
 from lesdistill.sampling.snapshots import monomer_modes, water_snapshots
@@ -99,14 +104,12 @@ def sample(
         from lesdistill.sampling.clusters import check_cluster_sampling
 
         check_cluster_sampling(atoms, teacher, settings.cluster_molecules)
-    if settings.snapshot_fraction > 0 and not is_water(atoms):
-        raise UserInputError("sampling snapshots (snapshot_fraction > 0) need a periodic box of "
-                             "water molecules ordered O, H, H; set snapshot_fraction: 0 for "
-                             "other systems")
-    if settings.pre_equilibration == "tip3p" and not is_water(atoms):
-        raise UserInputError("the TIP3P pre-equilibration needs a periodic box of water molecules "
-                             "ordered O, H, H; set pre_equilibration: auto or none for other "
-                             "systems")
+    if settings.snapshot_fraction > 0:
+        require_water(atoms, "sampling with snapshots (snapshot_fraction > 0)",
+                      "set snapshot_fraction: 0 for other systems")
+    if settings.pre_equilibration == "tip3p":
+        require_water(atoms, "the TIP3P pre-equilibration",
+                      "set pre_equilibration: auto or none for other systems")
     run = _Run(settings=settings, seed=int(seed), teacher=teacher.name,
                structure_hash=structure_hash(atoms))
     out = Path(out_path)
